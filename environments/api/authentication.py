@@ -1,0 +1,83 @@
+"""Who is calling: a personal API key (header, body or query string) or a browser session."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from environments.models import PersonalAPIKey, User, hash_personal_api_key
+
+BEARER_PATTERN = re.compile(r"^Bearer\s+(\S.+)$")
+LAST_USED_RESOLUTION = timedelta(hours=1)
+
+
+class PersonalAPIKeyAuthentication(authentication.BaseAuthentication):
+    """Reads the first key candidate found: `Authorization: Bearer`, then a `personal_api_key` body field, then
+    the query string. A candidate that matches no active key is a 401; nothing else is tried after it."""
+
+    keyword = "Bearer"
+
+    @staticmethod
+    def find_key(request: Request) -> tuple[str, str] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        match = BEARER_PATTERN.match(header)
+        if match:
+            token = match.group(1).strip()
+            if not token.startswith("pha_"):  # OAuth access tokens belong to another authenticator
+                return token, "Authorization header"
+        body_value = _body_field(request, "personal_api_key")
+        if body_value:
+            return body_value, "body"
+        query_value = request.query_params.get("personal_api_key")
+        if query_value:
+            return query_value, "query string"
+        return None
+
+    def authenticate(self, request: Request) -> tuple[User, PersonalAPIKey] | None:
+        found = self.find_key(request)
+        if found is None:
+            return None
+        value, source = found
+        key = (
+            PersonalAPIKey.objects.select_related("user")
+            .filter(secure_value=hash_personal_api_key(value), user__is_active=True)
+            .first()
+        )
+        if key is None:
+            raise exceptions.AuthenticationFailed(f"Personal API key found in request {source} is invalid.")
+        _touch_last_used(key)
+        return key.user, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+def _body_field(request: Request, name: str) -> str | None:
+    """A field of a JSON or form body, without forcing a parse of bodies that cannot hold one."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "DELETE") and not request.META.get("CONTENT_LENGTH"):
+        return None
+    data = request.data
+    value = data.get(name) if hasattr(data, "get") else None
+    return value if isinstance(value, str) else None
+
+
+def _touch_last_used(key: PersonalAPIKey) -> None:
+    """Record use at most once an hour, with a conditional UPDATE so concurrent requests write once."""
+    now = timezone.now()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    PersonalAPIKey.objects.filter(stale, pk=key.pk).update(last_used_at=now)
+    key.last_used_at = now
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """Django's session cookie, answering 401 (not 403) when nobody is logged in."""
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Session"

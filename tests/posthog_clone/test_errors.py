@@ -1,0 +1,79 @@
+"""Every error answers in PostHog's flat `{type, code, detail, attr}` body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.conftest import Tenant
+
+BODY_KEYS = {"type", "code", "detail", "attr"}
+
+
+def test_400_validation_error(client: APIClient, tenant: Tenant) -> None:
+    client.force_login(tenant.user)
+    response = client.post("/api/personal_api_keys/", {"label": "x"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "type": "validation_error",
+        "code": "required",
+        "detail": "This field is required.",
+        "attr": "scopes",
+    }
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"name": "x",}', b"\xff\xfe"])
+def test_malformed_json_is_400_not_500(key_client: Any, tenant: Tenant, body: bytes) -> None:
+    response = key_client("*").post("/api/projects/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert set(response.json()) == BODY_KEYS
+    assert response.json()["type"] == "invalid_request"
+    assert response.json()["code"] == "parse_error"
+
+
+def test_unsupported_media_type_is_415(key_client: Any, tenant: Tenant) -> None:
+    response = key_client("*").post("/api/projects/", b"<xml/>", content_type="application/xml")
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+
+
+def test_401_and_403_bodies(client: APIClient, key_client: Any, tenant: Tenant) -> None:
+    unauthenticated = client.get("/api/projects/")
+    assert unauthenticated.status_code == 401
+    assert set(unauthenticated.json()) == BODY_KEYS
+    forbidden = key_client("query:read").get("/api/projects/")
+    assert forbidden.status_code == 403
+    assert forbidden.json()["type"] == "authentication_error"
+    assert forbidden.json()["code"] == "permission_denied"
+
+
+def test_404_for_unknown_routes(client: APIClient) -> None:
+    response = client.get("/api/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"type": "invalid_request", "code": "not_found", "detail": "Not found.", "attr": None}
+
+
+def test_405_method_not_allowed(key_client: Any, tenant: Tenant) -> None:
+    response = key_client("*").delete("/api/projects/")
+    assert response.status_code == 405
+    assert response.json() == {
+        "type": "invalid_request",
+        "code": "method_not_allowed",
+        "detail": 'Method "DELETE" not allowed.',
+        "attr": None,
+    }
+
+
+@pytest.mark.urls("tests.posthog_clone.crash_urls")
+def test_500_hides_the_traceback(client: APIClient) -> None:
+    response = client.get("/crash/")
+    assert response.status_code == 500
+    assert response.json() == {
+        "type": "server_error",
+        "code": "error",
+        "detail": "A server error occurred.",
+        "attr": None,
+    }
+    assert b"secret internal detail" not in response.content
