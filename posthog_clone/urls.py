@@ -12,9 +12,11 @@ from environments.api.views import (
     ProjectViewSet,
     UserViewSet,
 )
+from evaluations.views import EvaluationViewSet
 from posthog_clone.api.routers import OptionalSlashRouter
 
 project_router = OptionalSlashRouter()
+project_router.register("evaluations", EvaluationViewSet, basename="evaluations")
 
 root_router = OptionalSlashRouter()
 root_router.register("projects", ProjectViewSet, basename="projects")

@@ -15,6 +15,7 @@ from exceptions_hog import exception_handler as hog_exception_handler
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 
 logger = structlog.get_logger(__name__)
 
@@ -40,12 +41,15 @@ class APIError(exceptions.APIException):
         self.exception_type = error_type
 
 
-def _index_lists(detail: Any) -> Any:
-    """Turn errors of list items into dicts keyed by index, so `attr` reads `conditions__0__rollout_percentage`."""
+def _index_lists(detail: Any, *, nested: bool = False) -> Any:
+    """Turn errors of list items into dicts keyed by index, so `attr` reads `conditions__0__rollout_percentage`;
+    an item's own (non-field) error is attributed to the item: `conditions__0`."""
     if isinstance(detail, dict):
-        return {key: _index_lists(value) for key, value in detail.items()}
+        if nested and set(detail) == {api_settings.NON_FIELD_ERRORS_KEY}:
+            return detail[api_settings.NON_FIELD_ERRORS_KEY]
+        return {key: _index_lists(value, nested=True) for key, value in detail.items()}
     if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
-        return {index: _index_lists(item) for index, item in enumerate(detail) if item}
+        return {index: _index_lists(item, nested=True) for index, item in enumerate(detail) if item}
     return detail
 
 

@@ -18,3 +18,23 @@ def describe_project_id(result: dict[str, Any], generator: Any, request: Any, pu
                     parameter["schema"] = {"type": "string"}
                     parameter["description"] = PROJECT_ID_DESCRIPTION
     return result
+
+
+PROPERTY_FILTER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A PostHog property filter.",
+    "properties": {
+        "key": {"type": "string"},
+        "value": {
+            "oneOf": [
+                {"type": "string"},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
+            ]
+        },
+        "operator": {"type": "string", "default": "exact"},
+        "type": {"type": "string", "default": "event"},
+    },
+    "required": ["key"],
+}

@@ -77,3 +77,19 @@ def test_500_hides_the_traceback(client: APIClient) -> None:
         "attr": None,
     }
     assert b"secret internal detail" not in response.content
+
+
+@pytest.mark.parametrize(
+    ("params", "expected_results"),
+    [
+        ({"limit": "10000000000000000000"}, 1),
+        ({"offset": "10000000000000000000"}, 0),
+        ({"limit": "-5", "offset": "abc"}, 1),
+    ],
+)
+def test_out_of_range_pagination_is_clamped_not_500(
+    key_client: Any, tenant: Tenant, params: dict, expected_results: int
+) -> None:
+    response = key_client("*").get("/api/projects/", params)
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == expected_results

@@ -1,0 +1,109 @@
+"""Shared benchmark plumbing: a scratch database, the real server under gunicorn, timing and a report table.
+
+Benchmarks never touch the database the server normally uses: each gets a fresh database on the same
+PostgreSQL server (DATABASE_URL, else the embedded one) and drops it when done.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from posthog_clone import embedded  # noqa: E402
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """Create a database for one benchmark run, point DATABASE_URL at it, migrate, and drop it afterwards."""
+    import psycopg
+
+    embedded.ensure_database_url()
+    server_url = os.environ["DATABASE_URL"]
+    name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = _with_database(server_url, "postgres")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(server_url, name)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "posthog_clone.settings")
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        yield url
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def running_server(*, workers: int = 2, threads: int = 8) -> Iterator[str]:
+    """The real WSGI app under gunicorn, as `serve` runs it, on a free loopback port."""
+    port = embedded.free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "posthog_clone.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+            "--worker-class", "gthread", "--no-control-socket", "--log-level", "warning",
+        ],
+        cwd=REPO,
+        env={**os.environ, "LOG_LEVEL": "WARNING"},
+    )  # fmt: skip
+    try:
+        embedded.wait_for_port("127.0.0.1", port, timeout=60, process=process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def sample(operation: Callable[[], object], *, runs: int, warmup: int = 10) -> list[float]:
+    """Seconds taken by each of `runs` calls, after `warmup` untimed calls."""
+    for _ in range(warmup):
+        operation()
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        operation()
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def report(title: str, rows: list[tuple[str, list[float], list[float]]], *, baseline: str) -> None:
+    """Print p50/p99 in milliseconds of each measured operation beside its baseline, with the p50 ratio."""
+    print(f"\n{title}")
+    header = f"{'case':<34} {'p50 ms':>9} {'p99 ms':>9} {baseline + ' p50':>13} {baseline + ' p99':>13} {'ratio':>7}"
+    print(header)
+    print("-" * len(header))
+    for name, measured, base in rows:
+        p50, p99 = percentile(measured, 0.5) * 1000, percentile(measured, 0.99) * 1000
+        b50, b99 = percentile(base, 0.5) * 1000, percentile(base, 0.99) * 1000
+        print(f"{name:<34} {p50:>9.2f} {p99:>9.2f} {b50:>13.2f} {b99:>13.2f} {p50 / b50:>6.1f}x")
+    print(f"(mean of all measured: {statistics.mean(v for _, m, _ in rows for v in m) * 1000:.2f} ms)")

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from environments.api.serializers import UserBasicSerializer
+from evaluations.configs import ConfigError, validate_configs
+from evaluations.models import Evaluation
+from events.property_filters import PropertyFilterError, parse_property_filters
+from events.property_matching import python_regex_problem
+from posthog_clone.api.schema import PROPERTY_FILTER_SCHEMA
+
+
+def _nested_error(path: tuple[str | int, ...], message: str) -> Any:
+    """`("0", "operator")` + message → `{0: {"operator": [message]}}`, which becomes attr `…__0__operator`."""
+    error: Any = [message]
+    for part in reversed(path):
+        error = {part: error}
+    return error
+
+
+@extend_schema_field({"type": "array", "items": PROPERTY_FILTER_SCHEMA})
+class PropertyFiltersField(serializers.Field):
+    """A list of PostHog property filters, validated as strictly as the matcher will read them; stored as sent."""
+
+    default_error_messages = {"not_a_list": 'Expected a list of property filters but got type "{input_type}".'}
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        try:
+            parse_property_filters(data, regex_check=python_regex_problem)
+        except PropertyFilterError as error:
+            raise serializers.ValidationError(_nested_error(error.path, error.message)) from None
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class PercentageField(serializers.FloatField):
+    """0 to 100, kept as an integer when it is one (`50`, not `50.0`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=0, max_value=100, **kwargs)
+
+    def to_internal_value(self, data: Any) -> float | int:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        return int(value) if float(value).is_integer() else value
+
+
+class ConditionSerializer(serializers.Serializer):
+    """One condition set: AND across its property filters, sampled at `rollout_percentage`. Unknown keys drop."""
+
+    id = serializers.CharField(max_length=200, required=False)
+    rollout_percentage = PercentageField(default=100)
+    properties = PropertyFiltersField(default=list)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        return {"id": value.get("id") or str(uuid.uuid4()), **value}
+
+
+class EvaluationSerializer(serializers.ModelSerializer):
+    created_by = UserBasicSerializer(read_only=True)
+    evaluation_config = serializers.DictField(required=False)
+    output_config = serializers.DictField(required=False)
+    conditions = ConditionSerializer(many=True, required=False)
+
+    class Meta:
+        model = Evaluation
+        fields = [
+            "id",
+            "name",
+            "description",
+            "enabled",
+            "evaluation_type",
+            "evaluation_config",
+            "output_type",
+            "output_config",
+            "conditions",
+            "created_at",
+            "updated_at",
+            "created_by",
+            "deleted",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at", "created_by"]
+
+    CONFIG_INPUTS = ("evaluation_type", "output_type", "evaluation_config", "output_config")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Configs are checked against the effective types on every write that touches either side,
+        including a PATCH that sends one config alone (then the stored types apply)."""
+        stored = self.instance
+        if stored is not None and not any(name in attrs for name in self.CONFIG_INPUTS):
+            return attrs
+
+        def effective(name: str, default: Any) -> Any:
+            return attrs[name] if name in attrs else getattr(stored, name, default)
+
+        try:
+            attrs["evaluation_config"], attrs["output_config"] = validate_configs(
+                evaluation_type=effective("evaluation_type", None),
+                output_type=effective("output_type", None),
+                evaluation_config=effective("evaluation_config", {}),
+                output_config=effective("output_config", {}),
+            )
+        except ConfigError as error:
+            raise serializers.ValidationError({"config": str(error)}) from None
+        return attrs

@@ -1,0 +1,288 @@
+"""PostHog property filters: parsing and validation into a small typed tree.
+
+The tree is what both evaluators consume: `events.property_sql` compiles it to parameterised SQL over the events
+table, and `events.property_matching` evaluates it against one event in Python. Parsing is strict: a malformed
+filter is an error carrying the path to the offending field (for a precise `attr`), never silently dropped.
+Regular expressions are left to the engine that runs them (PostgreSQL or Python), which validates its own.
+
+Accepted shapes: a flat list (ANDed), a group `{"type": "AND"|"OR", "values": [...]}` (nestable), a single filter
+`{"key": ...}`, and the legacy dict `{"$browser": "Chrome", "$os__icontains": "mac"}`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from events.dates import parse_filter_datetime
+
+Path = tuple[str | int, ...]
+Scalar = str | int | float | bool
+
+
+class PropertyFilterError(ValueError):
+    def __init__(self, message: str, path: Path = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def attr(self, prefix: str | None = None) -> str | None:
+        parts = [prefix, *self.path] if prefix else list(self.path)
+        return "__".join(str(part) for part in parts) or None
+
+
+OPERATORS: frozenset[str] = frozenset(
+    {
+        "exact",
+        "is_not",
+        "icontains",
+        "not_icontains",
+        "icontains_multi",
+        "not_icontains_multi",
+        "regex",
+        "not_regex",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "min",
+        "max",
+        "between",
+        "not_between",
+        "in",
+        "not_in",
+        "is_set",
+        "is_not_set",
+        "is_date_exact",
+        "is_date_before",
+        "is_date_after",
+        "semver_eq",
+        "semver_neq",
+        "semver_gt",
+        "semver_gte",
+        "semver_lt",
+        "semver_lte",
+        "semver_tilde",
+        "semver_caret",
+        "semver_wildcard",
+        "flag_evaluates_to",
+    }
+)
+VALUELESS_OPERATORS = frozenset({"is_set", "is_not_set"})
+NUMERIC_OPERATORS = frozenset({"gt", "gte", "lt", "lte", "min", "max"})
+RANGE_OPERATORS = frozenset({"between", "not_between"})
+LIST_OPERATORS = frozenset({"in", "not_in", "icontains_multi", "not_icontains_multi"})
+DATE_OPERATORS = frozenset({"is_date_exact", "is_date_before", "is_date_after"})
+SEMVER_OPERATORS = frozenset(op for op in OPERATORS if op.startswith("semver_"))
+# Operators whose list values must all hold (AND); for every other operator one matching value suffices (OR).
+NEGATED_OPERATORS = frozenset({"is_not", "not_icontains", "not_regex", "not_icontains_multi", "not_in"})
+
+SUPPORTED_TYPES = frozenset({"event", "person", "element", "event_metadata", "hogql"})
+KNOWN_UNSUPPORTED_TYPES = frozenset(
+    {
+        "cohort",
+        "static-cohort",
+        "dynamic-cohort",
+        "precalculated-cohort",
+        "group",
+        "feature",
+        "session",
+        "recording",
+        "log_entry",
+        "behavioral",
+        "data_warehouse",
+        "data_warehouse_person_property",
+        "error_tracking_issue",
+        "log",
+        "log_attribute",
+        "log_resource_attribute",
+        "revenue_analytics",
+        "flag",
+        "workflow_variable",
+    }
+)
+ELEMENT_KEYS = frozenset({"tag_name", "text", "href", "selector"})
+EVENT_METADATA_KEYS = frozenset({"distinct_id", "event", "timestamp", "uuid", "elements_chain"})
+SEMVER_PATTERN = re.compile(r"^v?(\d+)(?:\.(\d+|\*))?(?:\.(\d+|\*))?(?:[-+].*)?$")
+
+
+@dataclass(frozen=True)
+class PropertyFilter:
+    key: str
+    operator: str
+    type: str
+    # A tuple of scalars for list values; a scalar otherwise; None for is_set/is_not_set.
+    value: Any
+
+
+@dataclass(frozen=True)
+class PropertyGroup:
+    type: Literal["AND", "OR"]
+    values: tuple[PropertyFilter | PropertyGroup, ...]
+
+
+PropertyNode = PropertyFilter | PropertyGroup
+MATCH_EVERYTHING = PropertyGroup(type="AND", values=())
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and not (isinstance(value, float) and not math.isfinite(value))
+
+
+def _as_number(value: Any, operator: str, path: Path) -> float:
+    if isinstance(value, bool):
+        raise PropertyFilterError(f"The {operator} operator requires numeric values.", path)
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number
+    raise PropertyFilterError(f"The {operator} operator requires numeric values.", path)
+
+
+RegexCheck = Callable[[str], str | None]
+
+
+def parse_property_filters(raw: Any, path: Path = (), *, regex_check: RegexCheck | None = None) -> PropertyGroup:
+    """Parse any accepted shape into a group; raises PropertyFilterError with the path of the first problem.
+
+    `regex_check(pattern)` returns a problem description for a pattern the evaluating engine cannot run.
+    """
+    return _Parser(regex_check).parse(raw, path)
+
+
+class _Parser:
+    def __init__(self, regex_check: RegexCheck | None) -> None:
+        self.regex_check = regex_check
+
+    def parse(self, raw: Any, path: Path) -> PropertyGroup:
+        if raw is None:
+            return MATCH_EVERYTHING
+        if isinstance(raw, list):
+            return PropertyGroup(type="AND", values=self.items(raw, path))
+        if isinstance(raw, dict):
+            if "values" in raw and "type" in raw:
+                return self.group(raw, path)
+            if "key" in raw:
+                return PropertyGroup(type="AND", values=(self.leaf(raw, path),))
+            return PropertyGroup(type="AND", values=tuple(self.legacy(raw, path)))
+        raise PropertyFilterError("Properties must be a list of filters or a filter group.", path)
+
+    def items(self, items: list[Any], path: Path) -> tuple[PropertyNode, ...]:
+        nodes: list[PropertyNode] = []
+        for index, item in enumerate(items):
+            item_path = (*path, index)
+            if not isinstance(item, dict):
+                raise PropertyFilterError("Each property filter must be an object.", item_path)
+            if "values" in item and "type" in item:
+                nodes.append(self.group(item, item_path))
+            else:
+                nodes.append(self.leaf(item, item_path))
+        if len({type(node) for node in nodes}) > 1:
+            raise PropertyFilterError("Property list cannot contain both PropertyGroup and Property objects", path)
+        return tuple(nodes)
+
+    def group(self, raw: dict[str, Any], path: Path) -> PropertyGroup:
+        group_type = raw.get("type")
+        if not isinstance(group_type, str) or group_type.upper() not in ("AND", "OR"):
+            raise PropertyFilterError('A property group type must be "AND" or "OR".', (*path, "type"))
+        values = raw.get("values")
+        if not isinstance(values, list):
+            raise PropertyFilterError("A property group needs a list of values.", (*path, "values"))
+        return PropertyGroup(type=group_type.upper(), values=self.items(values, (*path, "values")))  # type: ignore[arg-type]
+
+    def legacy(self, raw: dict[str, Any], path: Path) -> list[PropertyFilter]:
+        filters = []
+        for name, value in raw.items():
+            key, operator = name, "exact"
+            if "__" in name:
+                head, _, tail = name.rpartition("__")
+                if tail in OPERATORS:
+                    key, operator = head, tail
+            filters.append(self.leaf({"key": key, "value": value, "operator": operator}, (*path, name)))
+        return filters
+
+    def leaf(self, raw: dict[str, Any], path: Path) -> PropertyFilter:
+        key = raw.get("key")
+        if not isinstance(key, str) or not key:
+            raise PropertyFilterError("A property filter needs a non-empty string key.", (*path, "key"))
+        filter_type = raw.get("type") or "event"
+        if not isinstance(filter_type, str):
+            raise PropertyFilterError("The filter type must be a string.", (*path, "type"))
+        if filter_type in KNOWN_UNSUPPORTED_TYPES:
+            raise PropertyFilterError(f"Property filters of type '{filter_type}' are not supported.", (*path, "type"))
+        if filter_type not in SUPPORTED_TYPES:
+            raise PropertyFilterError(f"Unknown property filter type '{filter_type}'.", (*path, "type"))
+        if filter_type == "hogql":
+            raise PropertyFilterError("HogQL property filters are not supported yet.", (*path, "type"))
+        operator = raw.get("operator") or "exact"
+        if operator not in OPERATORS:
+            raise PropertyFilterError(f"Unknown operator '{operator}'.", (*path, "operator"))
+        if filter_type == "element":
+            if key not in ELEMENT_KEYS:
+                raise PropertyFilterError(
+                    f"Element filters support the keys {', '.join(sorted(ELEMENT_KEYS))}.", (*path, "key")
+                )
+            if key == "selector" and operator not in ("exact", "is_not"):
+                raise PropertyFilterError("Selector filters support only exact and is_not.", (*path, "operator"))
+        if filter_type == "event_metadata" and key not in EVENT_METADATA_KEYS:
+            raise PropertyFilterError(
+                f"Event metadata filters support the keys {', '.join(sorted(EVENT_METADATA_KEYS))}.",
+                (*path, "key"),
+            )
+        value = self.value(operator, raw.get("value"), (*path, "value"), present="value" in raw)
+        return PropertyFilter(key=key, operator=operator, type=filter_type, value=value)
+
+    def value(self, operator: str, value: Any, path: Path, *, present: bool) -> Any:
+        if operator in VALUELESS_OPERATORS or operator == "flag_evaluates_to":
+            return None
+        if not present or value is None:
+            raise PropertyFilterError(f"The {operator} operator requires a value.", path)
+        if operator in RANGE_OPERATORS:
+            if not isinstance(value, list) or len(value) != 2:
+                raise PropertyFilterError(f"The {operator} operator requires a two-element array [min, max].", path)
+            low, high = (_as_number(item, operator, path) for item in value)
+            if low > high:
+                raise PropertyFilterError(
+                    f"The {operator} operator requires min value to be less than or equal to max value.", path
+                )
+            return (low, high)
+        if operator in ("in", "not_in") and not isinstance(value, list):
+            raise PropertyFilterError(f"The {operator} operator requires a list of values.", path)
+        values = value if isinstance(value, list) else [value]
+        for index, item in enumerate(values):
+            if not _is_scalar(item):
+                raise PropertyFilterError("Filter values must be strings, numbers or booleans.", (*path, index))
+        if operator in NUMERIC_OPERATORS:
+            values = [_as_number(item, operator, path) for item in values]
+        elif operator in DATE_OPERATORS:
+            for item in values:
+                if parse_filter_datetime(item) is None:
+                    raise PropertyFilterError(f"'{item}' is not a date, a relative date or a unix timestamp.", path)
+        elif operator in SEMVER_OPERATORS:
+            for item in values:
+                if not isinstance(item, str) or not SEMVER_PATTERN.match(item.strip()):
+                    raise PropertyFilterError(f"'{item}' is not a semantic version.", path)
+        elif operator in ("regex", "not_regex") and self.regex_check is not None:
+            for item in values:
+                problem = self.regex_check(str(item))
+                if problem:
+                    raise PropertyFilterError(f"Invalid regular expression '{item}': {problem}.", path)
+        if isinstance(value, list) or operator in LIST_OPERATORS:
+            return tuple(values)
+        return values[0]
+
+
+def leaves(node: PropertyNode) -> list[PropertyFilter]:
+    """Every leaf filter of a tree, depth first."""
+    if isinstance(node, PropertyFilter):
+        return [node]
+    return [leaf for child in node.values for leaf in leaves(child)]
