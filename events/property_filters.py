@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from events.dates import parse_filter_datetime
@@ -239,6 +240,13 @@ class _Parser:
                 (*path, "key"),
             )
         value = self.value(operator, raw.get("value"), (*path, "value"), present="value" in raw)
+        if filter_type == "element" and key == "selector":
+            for selector in value if isinstance(value, tuple) else (value,):
+                if parse_selector(str(selector)) is None:
+                    raise PropertyFilterError(
+                        f"Unsupported selector '{selector}': use tags, .classes, #ids, spaces and >.",
+                        (*path, "value"),
+                    )
         return PropertyFilter(key=key, operator=operator, type=filter_type, value=value)
 
     def value(self, operator: str, value: Any, path: Path, *, present: bool) -> Any:
@@ -286,3 +294,121 @@ def leaves(node: PropertyNode) -> list[PropertyFilter]:
     if isinstance(node, PropertyFilter):
         return [node]
     return [leaf for child in node.values for leaf in leaves(child)]
+
+
+# --- value semantics shared by the SQL compiler and the Python matcher --------------------------------------
+# A property is compared through its text form: strings as they are, booleans as "true"/"false", numbers as
+# their JSON text. Filter values get the same treatment ("True" means true, 5.0 means 5), so `exact` on 5
+# matches both the number 5 and the string "5". Numeric operators read numbers and numeric strings; date
+# operators read ISO strings and unix timestamps (seconds or milliseconds).
+
+
+def filter_text(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value in ("True", "False"):
+        return value.lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def filter_texts(value: Any) -> list[str]:
+    return [filter_text(item) for item in (value if isinstance(value, tuple) else (value,))]
+
+
+def filter_numbers(value: Any) -> list[float]:
+    """Numeric filter values (for `exact` on a JSON number); text that is not a number is left out."""
+    numbers = []
+    for item in value if isinstance(value, tuple) else (value,):
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            numbers.append(float(item))
+    return numbers
+
+
+DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
+
+
+def date_range(operator: str, value: Scalar, *, tz: Any, now: Any) -> tuple[Any, Any]:
+    """The instants an `is_date_*` filter accepts, as [start, end): a bare date means the whole day in the
+    team's timezone; anything else means that instant."""
+    moment = parse_filter_datetime(value, tz=tz, now=now)
+    assert moment is not None  # validated when parsed
+    if isinstance(value, str) and DATE_ONLY.match(value):
+        return moment, moment + timedelta(days=1)
+    return moment, moment + timedelta(microseconds=1)
+
+
+def semver_key(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    match = re.match(r"^\s*v?(\d{1,15})(?:\.(\d{1,15}))?(?:\.(\d{1,15}))?", text)
+    if not match:
+        return None
+    major, minor, patch = match.groups()
+    return int(major), int(minor or 0), int(patch or 0)
+
+
+def semver_bounds(operator: str, value: str) -> tuple[tuple[int, int, int], tuple[int, int, int] | None]:
+    """[lower, upper) for the range operators: `~1.2.3` → [1.2.3, 1.3.0), `^1.2.3` → [1.2.3, 2.0.0),
+    `^0.2.3` → [0.2.3, 0.3.0), `1.2.*` → [1.2.0, 1.3.0)."""
+    text = value.strip().lstrip("~^=")
+    match = SEMVER_PATTERN.match(text)
+    assert match is not None  # validated when parsed
+    major = int(match.group(1))
+    minor_raw, patch_raw = match.group(2), match.group(3)
+    minor = 0 if minor_raw in (None, "*") else int(minor_raw)
+    patch = 0 if patch_raw in (None, "*") else int(patch_raw)
+    lower = (major, minor, patch)
+    if operator == "semver_tilde":
+        return lower, (major, minor + 1, 0)
+    if operator == "semver_caret":
+        if major > 0:
+            return lower, (major + 1, 0, 0)
+        if minor > 0:
+            return lower, (0, minor + 1, 0)
+        return lower, (0, 0, patch + 1)
+    if operator == "semver_wildcard":
+        if minor_raw in (None, "*"):
+            return (major, 0, 0), (major + 1, 0, 0)
+        return (major, minor, 0), (major, minor + 1, 0)
+    return lower, None
+
+
+SELECTOR_PART = re.compile(r"^(?P<tag>[a-zA-Z][a-zA-Z0-9-]*|\*)?(?P<rest>(?:[.#][-_a-zA-Z0-9]+)*)$")
+
+
+@dataclass(frozen=True)
+class SimpleSelector:
+    tag: str | None
+    classes: tuple[str, ...]
+    element_id: str | None
+    # True when this part must be the direct parent of the next part (`a > b`); else any ancestor.
+    child_of_next: bool = False
+
+
+def parse_selector(selector: str) -> list[SimpleSelector] | None:
+    """A CSS selector of tags, `.class`, `#id`, descendant spaces and `>`; outermost first. None if unsupported."""
+    tokens = selector.replace(">", " > ").split()
+    parts: list[SimpleSelector] = []
+    child = False
+    for token in tokens:
+        if token == ">":
+            if not parts or child:
+                return None
+            child = True
+            continue
+        match = SELECTOR_PART.match(token)
+        if not match:
+            return None
+        rest = match.group("rest")
+        classes = tuple(sorted(name[1:] for name in re.findall(r"\.[-_a-zA-Z0-9]+", rest)))
+        ids = [name[1:] for name in re.findall(r"#[-_a-zA-Z0-9]+", rest)]
+        if len(ids) > 1:
+            return None
+        tag = match.group("tag")
+        if parts and child:
+            parts[-1] = SimpleSelector(parts[-1].tag, parts[-1].classes, parts[-1].element_id, child_of_next=True)
+        parts.append(SimpleSelector(None if tag in (None, "*") else tag, classes, ids[0] if ids else None))
+        child = False
+    return parts if parts and not child else None

@@ -13,10 +13,13 @@ from environments.api.views import (
     UserViewSet,
 )
 from evaluations.views import EvaluationViewSet
+from events.capture_views import capture
+from events.views import EventViewSet
 from posthog_clone.api.routers import OptionalSlashRouter
 
 project_router = OptionalSlashRouter()
 project_router.register("evaluations", EvaluationViewSet, basename="evaluations")
+project_router.register("events", EventViewSet, basename="events")
 
 root_router = OptionalSlashRouter()
 root_router.register("projects", ProjectViewSet, basename="projects")
@@ -25,6 +28,8 @@ root_router.register("users", UserViewSet, basename="users")
 root_router.register("personal_api_keys", PersonalAPIKeyViewSet, basename="personal_api_keys")
 
 urlpatterns = [
+    # Ingestion, authenticated by the project token in the payload (PostHog's SDKs post here).
+    re_path(r"^(?:batch|capture|e|track|i/v0/e)/?$", capture, name="capture"),
     re_path(r"^api/environments/(?P<project_id>[^/]+)/", include((project_router.urls, "environment"))),
     re_path(r"^api/projects/(?P<project_id>[^/]+)/", include((project_router.urls, "project"))),
     re_path(r"^api/login/?$", LoginView.as_view(), name="login"),

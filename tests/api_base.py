@@ -25,6 +25,9 @@ class TeamScopedReadAPITests:
     def make_object(self, tenant: Tenant) -> Model:
         raise NotImplementedError
 
+    def object_id(self, obj: Any) -> str:
+        return str(obj.pk)
+
     def list_ids(self, response: Any) -> list[str]:
         return [str(item[self.id_field]) for item in response.json()["results"]]
 
@@ -67,7 +70,7 @@ class TeamScopedReadAPITests:
         scope = "*" if scope_kind == "*" else f"{self.scope_object}:{scope_kind}"
         response = key_client(scope).get(self.url(tenant.team.id))
         assert response.status_code == 200, response.content
-        assert str(obj.pk) in self.list_ids(response)
+        assert self.object_id(obj) in self.list_ids(response)
 
     # --- tenancy ----------------------------------------------------------------------------------------
     def test_other_projects_rows_are_invisible(self, key_client: Any, tenant: Tenant, other_tenant: Tenant) -> None:
@@ -75,8 +78,8 @@ class TeamScopedReadAPITests:
         api = key_client("*")
         listed = api.get(self.url(tenant.team.id))
         assert listed.status_code == 200
-        assert str(theirs.pk) not in self.list_ids(listed)
-        retrieved = api.get(self.url(tenant.team.id, f"{theirs.pk}/"))
+        assert self.object_id(theirs) not in self.list_ids(listed)
+        retrieved = api.get(self.url(tenant.team.id, f"{self.object_id(theirs)}/"))
         assert retrieved.status_code == 404
         assert retrieved.json()["type"] == "invalid_request"
 
@@ -109,23 +112,23 @@ class TeamScopedReadAPITests:
         api = key_client(f"{self.scope_object}:read")
         listed = api.get(self.url(tenant.team.id, prefix=prefix, slash=slash))
         assert listed.status_code == 200
-        assert str(obj.pk) in self.list_ids(listed)
-        retrieved = api.get(self.url(tenant.team.id, f"{obj.pk}/", prefix=prefix, slash=slash))
+        assert self.object_id(obj) in self.list_ids(listed)
+        retrieved = api.get(self.url(tenant.team.id, f"{self.object_id(obj)}/", prefix=prefix, slash=slash))
         assert retrieved.status_code == 200
-        assert str(retrieved.json()["id"]) == str(obj.pk)
+        assert str(retrieved.json()["id"]) == self.object_id(obj)
 
     def test_current_project_alias(self, key_client: Any, tenant: Tenant) -> None:
         obj = self.make_object(tenant)
         response = key_client(f"{self.scope_object}:read").get(self.url("@current"))
         assert response.status_code == 200
-        assert str(obj.pk) in self.list_ids(response)
+        assert self.object_id(obj) in self.list_ids(response)
 
     def test_session_login_works_without_scopes(self, client: APIClient, tenant: Tenant) -> None:
         obj = self.make_object(tenant)
         client.force_login(tenant.user)
         response = client.get(self.url(tenant.team.id))
         assert response.status_code == 200
-        assert str(obj.pk) in self.list_ids(response)
+        assert self.object_id(obj) in self.list_ids(response)
 
 
 class TeamScopedAPITests(TeamScopedReadAPITests):
@@ -157,6 +160,6 @@ class TeamScopedAPITests(TeamScopedReadAPITests):
     def test_other_projects_rows_cannot_be_updated(self, key_client: Any, tenant: Tenant, other_tenant: Tenant) -> None:
         theirs = self.make_object(other_tenant)
         response = key_client("*").patch(
-            self.url(tenant.team.id, f"{theirs.pk}/"), self.update_payload(), format="json"
+            self.url(tenant.team.id, f"{self.object_id(theirs)}/"), self.update_payload(), format="json"
         )
         assert response.status_code == 404

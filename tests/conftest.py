@@ -15,6 +15,12 @@ from posthog_clone import embedded
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: object) -> None:
+    """Tests create many users; production-strength hashing would dominate the suite's run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
 @dataclass
 class Tenant:
     """A user who owns an organization with one project."""

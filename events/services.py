@@ -1,0 +1,271 @@
+"""The one write path for events: `events_capture`. The capture API calls it, and so will anything else that
+emits events (the evaluation worker's `$ai_evaluation` events).
+
+Each call is one transaction: persons are created or merged, person properties updated, then every event is
+inserted with one statement. Statements touch rows in sorted order, so concurrent batches over the same distinct
+ids or uuids wait for each other instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import psycopg
+from django.db import connection, transaction
+from django.utils import timezone
+
+from environments.models import Team
+from events.ingestion import EventInput
+from posthog_clone.ids import uuid7
+
+INSERT_EVENTS = """
+INSERT INTO events_event (team_id, uuid, event, distinct_id, properties, timestamp, created_at, elements_chain)
+SELECT %(team_id)s, x.uuid, x.event, x.distinct_id, x.properties::jsonb, x.timestamp, %(created_at)s, x.chain
+FROM unnest(%(uuids)s::uuid[], %(names)s::text[], %(distinct_ids)s::text[], %(properties)s::text[],
+            %(timestamps)s::timestamptz[], %(chains)s::text[])
+     AS x(uuid, event, distinct_id, properties, timestamp, chain)
+ON CONFLICT DO NOTHING
+"""
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    inserted: int
+    duplicates: int
+
+
+def _raw_cursor() -> psycopg.Cursor[Any]:
+    """A psycopg cursor with server-side parameter binding on Django's connection (same transaction): large array
+    parameters travel as parameters instead of being inlined into the SQL text."""
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
+# Person rows are locked in id order, so concurrent batches should only ever wait for each other; if PostgreSQL
+# still reports a deadlock (a merge moved ids while this batch waited), the whole batch is simply run again.
+DEADLOCK_RETRIES = 3
+
+
+def events_capture(*, team: Team, events: Sequence[EventInput]) -> CaptureResult:
+    if not events:
+        return CaptureResult(inserted=0, duplicates=0)
+    for attempt in range(DEADLOCK_RETRIES):
+        try:
+            return _capture_once(team, events)
+        except psycopg.errors.DeadlockDetected:
+            if attempt == DEADLOCK_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _capture_once(team: Team, events: Sequence[EventInput]) -> CaptureResult:
+    with transaction.atomic(), _raw_cursor() as cursor:
+        PersonUpdater(cursor, team.id).apply(events)
+        ordered = sorted(events, key=lambda e: e.uuid)
+        cursor.execute(
+            INSERT_EVENTS,
+            {
+                "team_id": team.id,
+                "created_at": timezone.now(),
+                "uuids": [e.uuid for e in ordered],
+                "names": [e.event for e in ordered],
+                "distinct_ids": [e.distinct_id for e in ordered],
+                "properties": [orjson.dumps(e.properties).decode() for e in ordered],
+                "timestamps": [e.timestamp for e in ordered],
+                "chains": [e.elements_chain for e in ordered],
+            },
+        )
+        inserted = cursor.rowcount
+        if not team.ingested_event:
+            Team.objects.filter(pk=team.pk, ingested_event=False).update(ingested_event=True)
+    return CaptureResult(inserted=inserted, duplicates=len(events) - inserted)
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+@dataclass
+class _PersonChanges:
+    to_set: dict[str, Any] = field(default_factory=dict)
+    to_set_once: dict[str, Any] = field(default_factory=dict)
+    to_unset: set[str] = field(default_factory=set)
+    identified: bool = False
+
+    def apply(self, properties: dict[str, Any], event: str) -> None:
+        """Fold one event's `$set` / `$set_once` / `$unset` in, in event order."""
+        unset = properties.get("$unset")
+        for raw_key in unset if isinstance(unset, list) else []:
+            key = str(raw_key)
+            self.to_set.pop(key, None)
+            self.to_set_once.pop(key, None)
+            self.to_unset.add(key)
+        set_once = properties.get("$set_once")
+        if isinstance(set_once, dict):
+            for key, value in set_once.items():
+                if key not in self.to_set and key not in self.to_unset:
+                    self.to_set_once.setdefault(key, value)
+        to_set = properties.get("$set")
+        if isinstance(to_set, dict):
+            self.to_set.update(to_set)
+            self.to_unset.difference_update(to_set)
+        if event == "$identify":
+            self.identified = True
+
+    def __bool__(self) -> bool:
+        return bool(self.to_set or self.to_set_once or self.to_unset or self.identified)
+
+
+class PersonUpdater:
+    """Maps every distinct id of a batch to a person, links ids from `$identify` / `$create_alias` (merging two
+    persons when both exist), then applies the batch's person property changes."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any], team_id: int) -> None:
+        self.cursor = cursor
+        self.team_id = team_id
+        self.person_of: dict[str, int] = {}
+
+    def apply(self, events: Sequence[EventInput]) -> None:
+        personful = [e for e in events if e.properties.get("$process_person_profile") is not False]
+        if not personful:
+            return
+        links = []
+        for event in personful:
+            other = None
+            if event.event == "$identify":
+                other = _text(event.properties.get("$anon_distinct_id"))
+            elif event.event in ("$create_alias", "$merge_dangerously"):
+                other = _text(event.properties.get("alias"))
+            if other and other[:400] != event.distinct_id:
+                links.append((event.distinct_id, other[:400], event.event != "$identify"))
+        distinct_ids = sorted({e.distinct_id for e in personful} | {other for _, other, _ in links})
+        self._ensure_persons(distinct_ids)
+        changes_expected = links or any(
+            e.event == "$identify" or any(k in e.properties for k in ("$set", "$set_once", "$unset")) for e in personful
+        )
+        if not changes_expected:
+            return
+        self._lock_persons(distinct_ids)
+        for distinct_id, other, force in links:
+            self._link(distinct_id, other, force=force)
+        changes: dict[int, _PersonChanges] = {}
+        for event in personful:
+            changes.setdefault(self.person_of[event.distinct_id], _PersonChanges()).apply(event.properties, event.event)
+        self._update_properties({pid: change for pid, change in changes.items() if change})
+
+    def _select_persons(self, distinct_ids: list[str]) -> None:
+        self.cursor.execute(
+            "SELECT distinct_id, person_id FROM events_persondistinctid WHERE team_id = %s AND distinct_id = ANY(%s)",
+            (self.team_id, distinct_ids),
+        )
+        self.person_of.update(self.cursor.fetchall())
+
+    def _ensure_persons(self, distinct_ids: list[str]) -> None:
+        """Create a person for each unknown id. A concurrent batch may create the same id first: its row wins and
+        the person made here for that id is removed."""
+        self._select_persons(distinct_ids)
+        missing = [d for d in distinct_ids if d not in self.person_of]
+        if not missing:
+            return
+        uuids = [uuid7() for _ in missing]
+        self.cursor.execute(
+            "INSERT INTO events_person (uuid, team_id, properties, is_identified, created_at) "
+            "SELECT u, %s, '{}'::jsonb, false, now() FROM unnest(%s::uuid[]) AS u RETURNING uuid, id",
+            (self.team_id, uuids),
+        )
+        id_of_uuid = dict(self.cursor.fetchall())
+        new_ids = [id_of_uuid[u] for u in uuids]
+        self.cursor.execute(
+            "INSERT INTO events_persondistinctid (team_id, distinct_id, person_id) "
+            "SELECT %s, d, p FROM unnest(%s::text[], %s::bigint[]) AS x(d, p) "
+            "ON CONFLICT (team_id, distinct_id) DO NOTHING RETURNING distinct_id, person_id",
+            (self.team_id, missing, new_ids),
+        )
+        self.person_of.update(self.cursor.fetchall())
+        lost = [d for d in missing if d not in self.person_of]
+        if lost:
+            orphans = [pid for d, pid in zip(missing, new_ids, strict=True) if d in lost]
+            self.cursor.execute("DELETE FROM events_person WHERE id = ANY(%s)", (orphans,))
+            self._select_persons(lost)
+
+    def _lock_persons(self, distinct_ids: list[str]) -> None:
+        """Lock the batch's persons in id order before changing any of them, so that batches touching the same
+        persons queue up instead of deadlocking. A merge committed while waiting can move ids to another person:
+        re-read the mapping and lock the newcomers too."""
+        locked: set[int] = set()
+        for _ in range(DEADLOCK_RETRIES):
+            wanted = sorted(set(self.person_of.values()) - locked)
+            if not wanted:
+                return
+            self.cursor.execute("SELECT id FROM events_person WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (wanted,))
+            locked.update(row[0] for row in self.cursor.fetchall())
+            self.person_of.clear()
+            self._select_persons(distinct_ids)
+
+    def _link(self, distinct_id: str, other: str, *, force: bool) -> None:
+        """Make `other` an id of `distinct_id`'s person. If `other` already has a person of its own, merge it in,
+        unless that person is identified and this is an `$identify` (PostHog never merges two identified users
+        on identify)."""
+        keep = self.person_of[distinct_id]
+        if other not in self.person_of:
+            self._select_persons([other])
+        if other not in self.person_of:
+            self.cursor.execute(
+                "INSERT INTO events_persondistinctid (team_id, distinct_id, person_id) VALUES (%s, %s, %s) "
+                "ON CONFLICT (team_id, distinct_id) DO NOTHING RETURNING person_id",
+                (self.team_id, other, keep),
+            )
+            if self.cursor.fetchone() is not None:
+                self.person_of[other] = keep
+                return
+            self._select_persons([other])  # created concurrently: merge with it below
+        absorb = self.person_of[other]
+        if keep == absorb:
+            return
+        self.cursor.execute(
+            "SELECT id, is_identified FROM events_person WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            ([keep, absorb],),
+        )
+        identified = dict(self.cursor.fetchall())
+        if absorb not in identified or keep not in identified:
+            return  # merged away by a concurrent batch; its result stands
+        if identified[absorb] and not force:
+            return
+        self.cursor.execute(
+            "UPDATE events_persondistinctid SET person_id = %s WHERE person_id = %s RETURNING distinct_id",
+            (keep, absorb),
+        )
+        for (moved,) in self.cursor.fetchall():
+            self.person_of[moved] = keep
+        self.cursor.execute(
+            "UPDATE events_person AS p SET properties = o.properties || p.properties, "
+            "is_identified = p.is_identified OR o.is_identified "
+            "FROM events_person AS o WHERE p.id = %s AND o.id = %s",
+            (keep, absorb),
+        )
+        self.cursor.execute("DELETE FROM events_person WHERE id = %s", (absorb,))
+
+    def _update_properties(self, changes: dict[int, _PersonChanges]) -> None:
+        if not changes:
+            return
+        ids = sorted(changes)
+        self.cursor.execute(
+            "UPDATE events_person AS p SET properties = "
+            "((v.set_once::jsonb || p.properties) - ARRAY(SELECT jsonb_array_elements_text(v.unset::jsonb))) "
+            "|| v.set::jsonb, "
+            "is_identified = p.is_identified OR v.identified "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bool[]) "
+            "AS v(id, set, set_once, unset, identified) WHERE p.id = v.id",
+            (
+                ids,
+                [orjson.dumps(changes[i].to_set).decode() for i in ids],
+                [orjson.dumps(changes[i].to_set_once).decode() for i in ids],
+                [orjson.dumps(sorted(changes[i].to_unset)).decode() for i in ids],
+                [changes[i].identified for i in ids],
+            ),
+        )

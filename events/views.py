@@ -1,0 +1,284 @@
+"""`/api/{environments,projects}/:project_id/events/`: list (JSON or CSV), retrieve and value suggestions."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from django.utils import timezone
+from drf_orjson_renderer.renderers import ORJSONRenderer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework_csv.renderers import PaginatedCSVRenderer
+
+from environments.api.routing import TeamScopedViewSetMixin
+from events import selectors
+from events.dates import parse_filter_datetime, team_timezone
+from events.elements import parse_elements_chain
+from events.models import Event
+from events.property_filters import PropertyFilterError, parse_property_filters
+
+DEFAULT_LIMIT = 100
+DEFAULT_CSV_LIMIT = 1000
+MAX_LIMIT = 1000
+# `+` in a query string decodes to a space; an offset like "…T10:00:00 00:00" meant "+00:00".
+SPACED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
+
+
+class EventsCSVRenderer(PaginatedCSVRenderer):
+    """Rows from `results`, nested objects flattened into columns such as `properties.$browser`."""
+
+    results_field = "results"
+
+
+class PersonSerializer(serializers.Serializer):
+    is_identified = serializers.BooleanField()
+    distinct_ids = serializers.ListField(child=serializers.CharField())
+    properties = serializers.DictField()
+
+
+class EventSerializer(serializers.Serializer):
+    """The event shape PostHog returns (documentation only; rows are built by `event_to_dict`)."""
+
+    id = serializers.CharField()
+    distinct_id = serializers.CharField()
+    properties = serializers.DictField()
+    event = serializers.CharField()
+    timestamp = serializers.CharField()
+    person = PersonSerializer(allow_null=True)
+    elements = serializers.ListField(child=serializers.DictField())
+    elements_chain = serializers.CharField()
+
+
+class EventListSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    results = EventSerializer(many=True)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _person_dict(person: selectors.PersonSummary | None) -> dict[str, Any] | None:
+    if person is None:
+        return None
+    shown = {k: person.properties[k] for k in selectors.PERSON_DISPLAY_PROPERTIES if k in person.properties}
+    return {"is_identified": person.is_identified, "distinct_ids": [person.first_distinct_id], "properties": shown}
+
+
+def event_to_dict(row: selectors.EventRow, person: selectors.PersonSummary | None) -> dict[str, Any]:
+    return {
+        "id": str(row.uuid),
+        "distinct_id": row.distinct_id,
+        "properties": row.properties,
+        "event": row.event,
+        "timestamp": _iso(row.timestamp),
+        "person": _person_dict(person),
+        "elements": parse_elements_chain(row.elements_chain),
+        "elements_chain": row.elements_chain,
+    }
+
+
+def _bad(attr: str, detail: str) -> exceptions.ValidationError:
+    return exceptions.ValidationError({attr: [detail]})
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter("event", str, description="Filter list by event. For example `user sign up` or `$pageview`."),
+    OpenApiParameter("distinct_id", str, description="Filter list by distinct id."),
+    OpenApiParameter("person_id", str, description="Filter list by person id (integer id or UUID)."),
+    OpenApiParameter("before", str, description="Only return events with a timestamp before this time."),
+    OpenApiParameter("after", str, description="Only return events with a timestamp after this time."),
+    OpenApiParameter("before_uuid", OpenApiTypes.UUID, description="Tie-breaker for `before` (set in `next`)."),
+    OpenApiParameter("after_uuid", OpenApiTypes.UUID, description="Tie-breaker for `after` (set in `next`)."),
+    OpenApiParameter(
+        "properties",
+        str,
+        description="Filter events by event property, person property, cohort, groups and more (JSON).",
+    ),
+    OpenApiParameter("orderBy", str, description='JSON list: `["-timestamp"]` (default) or `["timestamp"]`.'),
+    OpenApiParameter("limit", int, description="The maximum number of results to return (default 100, max 1000)."),
+    OpenApiParameter("offset", int, description="The initial index from which to return the results (deprecated)."),
+    OpenApiParameter("format", str, enum=["csv", "json"]),
+    OpenApiParameter("include_person", bool, description="Fill `person` (default true)."),
+    OpenApiParameter("select", str, description="(Experimental) JSON-serialized array of HogQL expressions to return"),
+    OpenApiParameter(
+        "where", str, description="(Experimental) JSON-serialized array of HogQL expressions that must pass"
+    ),
+]
+
+
+class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
+    """This endpoint allows you to list and filter events. It is effectively deprecated and is kept only for
+    backwards compatibility; for ad-hoc queries PostHog recommends the Query endpoint."""
+
+    scope_object = "query"
+    queryset = Event.objects.none()
+    serializer_class = EventSerializer
+    renderer_classes = [ORJSONRenderer, EventsCSVRenderer]
+    pagination_class = None
+    filter_backends: list[Any] = []
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        # Errors are JSON even when CSV was asked for.
+        if response.status_code >= 400 and isinstance(getattr(request, "accepted_renderer", None), EventsCSVRenderer):
+            request.accepted_renderer = ORJSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    # --- parameters -----------------------------------------------------------------------------------
+    def _moment(self, name: str) -> datetime | None:
+        raw = self.request.query_params.get(name)
+        if raw is None or raw == "":
+            return None
+        moment = parse_filter_datetime(SPACED_OFFSET.sub(r"\1+\2", raw.strip()), tz=self._tz, now=self._now)
+        if moment is None:
+            raise _bad(name, f"'{raw}' is not an ISO 8601 date-time or a relative date such as -7d.")
+        return moment
+
+    def _uuid(self, name: str) -> uuid.UUID | None:
+        raw = self.request.query_params.get(name)
+        if not raw:
+            return None
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            raise _bad(name, f"'{raw}' is not a valid UUID.") from None
+
+    def _integer(self, name: str, default: int, *, minimum: int) -> int:
+        raw = self.request.query_params.get(name)
+        if raw is None or raw == "":
+            return default
+        if not (raw.isascii() and raw.lstrip("-").isdigit()) or int(raw) < minimum or int(raw) > 2**62:
+            raise _bad(name, f"A whole number of at least {minimum} is required.")
+        return int(raw)
+
+    def _json(self, name: str) -> Any:
+        raw = self.request.query_params.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise exceptions.ValidationError(
+                "Properties are unparsable!" if name == "properties" else f"{name} is not valid JSON."
+            ) from None
+
+    @property
+    def _tz(self) -> Any:
+        return team_timezone(self.team.timezone)
+
+    @property
+    def _is_csv(self) -> bool:
+        return isinstance(getattr(self.request, "accepted_renderer", None), EventsCSVRenderer)
+
+    def _include_person(self) -> bool:
+        return self.request.query_params.get("include_person", "true").lower() not in ("false", "0")
+
+    def _rows_to_dicts(self, rows: list[selectors.EventRow]) -> list[dict[str, Any]]:
+        persons = (
+            selectors.persons_by_distinct_id(team_id=self.team.id, distinct_ids=[r.distinct_id for r in rows])
+            if self._include_person()
+            else {}
+        )
+        return [event_to_dict(row, persons.get(row.distinct_id)) for row in rows]
+
+    # --- actions ----------------------------------------------------------------------------------------
+    @extend_schema(parameters=LIST_PARAMETERS, responses=EventListSerializer)
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self._now = timezone.now()
+        params = request.query_params
+        for hogql in ("select", "where"):
+            if params.get(hogql):
+                raise _bad(hogql, "HogQL select/where on the events list are not supported yet.")
+        limit = min(self._integer("limit", DEFAULT_CSV_LIMIT if self._is_csv else DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
+        offset = self._integer("offset", 0, minimum=0)
+        order_by = self._json("orderBy")
+        if order_by not in (None, ["-timestamp"], ["timestamp"]):
+            raise _bad("orderBy", 'orderBy must be ["-timestamp"] or ["timestamp"].')
+        order = "ASC" if order_by == ["timestamp"] else "DESC"
+        try:
+            properties = parse_property_filters(self._json("properties"), regex_check=selectors.postgres_regex_problem)
+        except PropertyFilterError as error:
+            raise exceptions.ValidationError({error.attr("properties"): [error.message]}) from None
+        before_moment, after_moment = self._moment("before"), self._moment("after")
+        before = selectors.Cursor(before_moment, self._uuid("before_uuid")) if before_moment else None
+        after = selectors.Cursor(after_moment, self._uuid("after_uuid")) if after_moment else None
+
+        distinct_ids = None
+        if params.get("distinct_id") is not None:
+            distinct_ids = [params["distinct_id"]]
+        if params.get("person_id"):
+            person_ids = selectors.person_distinct_ids(team_id=self.team.id, person_ref=params["person_id"])
+            distinct_ids = [d for d in person_ids if distinct_ids is None or d in distinct_ids]
+        rows, has_more = selectors.events_list(
+            team_id=self.team.id,
+            tz=self._tz,
+            now=self._now,
+            event=params.get("event") or None,
+            distinct_ids=distinct_ids,
+            before=before,
+            after=after,
+            properties=properties,
+            order=order,
+            limit=limit,
+            offset=offset,
+        )
+        next_url = None
+        if has_more and not self._is_csv:
+            next_url = self._next_url(rows[-1], order)
+        return Response({"next": next_url, "results": self._rows_to_dicts(rows)})
+
+    def _next_url(self, last: selectors.EventRow, order: str) -> str:
+        params = {key: value for key, value in self.request.query_params.items() if key not in ("offset",)}
+        bound = "before" if order == "DESC" else "after"
+        params[bound] = _iso(last.timestamp)
+        params[f"{bound}_uuid"] = str(last.uuid)
+        return self.request.build_absolute_uri(self.request.path + "?" + urlencode(params))
+
+    @extend_schema(responses=EventSerializer)
+    def retrieve(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
+        try:
+            event_uuid = uuid.UUID(str(pk))
+        except ValueError:
+            raise _bad("id", "Invalid UUID") from None
+        row = selectors.event_get(team_id=self.team.id, event_uuid=event_uuid)
+        if row is None:
+            raise exceptions.NotFound(f"No events exist for event UUID {pk}")
+        return Response(self._rows_to_dicts([row])[0])
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("key", str, required=True, description="Property key, or `custom_event` for names."),
+            OpenApiParameter("value", str, description="Case-insensitive substring the values must contain."),
+            OpenApiParameter("event_name", str, many=True, description="Only values seen on these events."),
+        ],
+        responses={200: {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}}}},
+    )
+    @action(methods=["get"], detail=False, required_scopes=["query:read"])
+    def values(self, request: Request, **kwargs: Any) -> Response:
+        key = request.query_params.get("key")
+        if not key:
+            raise _bad("key", "You must provide a key")
+        search = request.query_params.get("value") or None
+        if key == "custom_event":
+            names = selectors.event_names(team_id=self.team.id)
+            if search:
+                names = [name for name in names if search.lower() in name.lower()]
+            return Response([{"name": name} for name in names])
+        values = selectors.property_values(
+            team_id=self.team.id,
+            key=key,
+            now=timezone.now(),
+            search=search,
+            event_names=request.query_params.getlist("event_name") or None,
+        )
+        return Response([{"name": value} for value in values])

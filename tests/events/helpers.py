@@ -1,0 +1,42 @@
+"""Events written through the real write path (`events_capture`), for tests that read them back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from environments.models import Team
+from events.ingestion import EventInput
+from events.services import events_capture
+from posthog_clone.ids import uuid7
+
+BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def make_event(
+    *,
+    event: str = "$pageview",
+    distinct_id: str = "user-1",
+    properties: dict[str, Any] | None = None,
+    timestamp: datetime | None = None,
+    elements_chain: str = "",
+    event_uuid: uuid.UUID | None = None,
+) -> EventInput:
+    return EventInput(
+        uuid=event_uuid or uuid7(),
+        event=event,
+        distinct_id=distinct_id,
+        properties=properties or {},
+        timestamp=timestamp or BASE_TIME,
+        elements_chain=elements_chain,
+    )
+
+
+def store(team: Team, *events: EventInput) -> list[EventInput]:
+    events_capture(team=team, events=list(events))
+    return list(events)
+
+
+def minutes(n: float) -> datetime:
+    return BASE_TIME + timedelta(minutes=n)
