@@ -21,11 +21,14 @@ from environments.models import Team
 from events.ingestion import EventInput
 from posthog_clone.ids import uuid7
 
+# One statement per batch, the columns as binary arrays. (Sending the batch as one JSON document for
+# jsonb_to_recordset was measured too: it moves parsing into PostgreSQL, which shares the same CPUs, and
+# ingestion got 20% slower.)
 INSERT_EVENTS = """
 INSERT INTO events_event (team_id, uuid, event, distinct_id, properties, timestamp, created_at, elements_chain)
-SELECT %(team_id)s, x.uuid, x.event, x.distinct_id, x.properties::jsonb, x.timestamp, %(created_at)s, x.chain
-FROM unnest(%(uuids)s::uuid[], %(names)s::text[], %(distinct_ids)s::text[], %(properties)s::text[],
-            %(timestamps)s::timestamptz[], %(chains)s::text[])
+SELECT %(team_id)b, x.uuid, x.event, x.distinct_id, x.properties::jsonb, x.timestamp, %(created_at)b, x.chain
+FROM unnest(%(uuids)b::uuid[], %(names)b::text[], %(distinct_ids)b::text[], %(properties)b::text[],
+            %(timestamps)b::timestamptz[], %(chains)b::text[])
      AS x(uuid, event, distinct_id, properties, timestamp, chain)
 ON CONFLICT DO NOTHING
 """
@@ -38,8 +41,9 @@ class CaptureResult:
 
 
 def _raw_cursor() -> psycopg.Cursor[Any]:
-    """A psycopg cursor with server-side parameter binding on Django's connection (same transaction): large array
-    parameters travel as parameters instead of being inlined into the SQL text."""
+    """A psycopg cursor with server-side parameter binding on Django's connection (same transaction). Statements
+    here use `%b` placeholders: arrays travel in binary, which skips per-element quoting (25x cheaper for a batch's
+    properties) and never inlines data into the SQL text."""
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
 
@@ -64,7 +68,7 @@ def events_capture(*, team: Team, events: Sequence[EventInput]) -> CaptureResult
 def _capture_once(team: Team, events: Sequence[EventInput]) -> CaptureResult:
     with transaction.atomic(), _raw_cursor() as cursor:
         PersonUpdater(cursor, team.id).apply(events)
-        ordered = sorted(events, key=lambda e: e.uuid)
+        ordered = sorted(events, key=lambda e: e.uuid.int)  # uuid order: concurrent duplicates wait, never deadlock
         cursor.execute(
             INSERT_EVENTS,
             {
@@ -145,22 +149,27 @@ class PersonUpdater:
                 links.append((event.distinct_id, other[:400], event.event != "$identify"))
         distinct_ids = sorted({e.distinct_id for e in personful} | {other for _, other, _ in links})
         self._ensure_persons(distinct_ids)
-        changes_expected = links or any(
-            e.event == "$identify" or any(k in e.properties for k in ("$set", "$set_once", "$unset")) for e in personful
+        changing = {other for _, other, _ in links} | {distinct_id for distinct_id, _, _ in links}
+        changing.update(
+            e.distinct_id
+            for e in personful
+            if e.event == "$identify" or any(k in e.properties for k in ("$set", "$set_once", "$unset"))
         )
-        if not changes_expected:
+        if not changing:
             return
-        self._lock_persons(distinct_ids)
+        self._lock_persons(sorted(changing))
         for distinct_id, other, force in links:
             self._link(distinct_id, other, force=force)
         changes: dict[int, _PersonChanges] = {}
         for event in personful:
+            if event.distinct_id not in changing:
+                continue
             changes.setdefault(self.person_of[event.distinct_id], _PersonChanges()).apply(event.properties, event.event)
         self._update_properties({pid: change for pid, change in changes.items() if change})
 
     def _select_persons(self, distinct_ids: list[str]) -> None:
         self.cursor.execute(
-            "SELECT distinct_id, person_id FROM events_persondistinctid WHERE team_id = %s AND distinct_id = ANY(%s)",
+            "SELECT distinct_id, person_id FROM events_persondistinctid WHERE team_id = %b AND distinct_id = ANY(%b)",
             (self.team_id, distinct_ids),
         )
         self.person_of.update(self.cursor.fetchall())
@@ -175,14 +184,14 @@ class PersonUpdater:
         uuids = [uuid7() for _ in missing]
         self.cursor.execute(
             "INSERT INTO events_person (uuid, team_id, properties, is_identified, created_at) "
-            "SELECT u, %s, '{}'::jsonb, false, now() FROM unnest(%s::uuid[]) AS u RETURNING uuid, id",
+            "SELECT u, %b, '{}'::jsonb, false, now() FROM unnest(%b::uuid[]) AS u RETURNING uuid, id",
             (self.team_id, uuids),
         )
         id_of_uuid = dict(self.cursor.fetchall())
         new_ids = [id_of_uuid[u] for u in uuids]
         self.cursor.execute(
             "INSERT INTO events_persondistinctid (team_id, distinct_id, person_id) "
-            "SELECT %s, d, p FROM unnest(%s::text[], %s::bigint[]) AS x(d, p) "
+            "SELECT %b, d, p FROM unnest(%b::text[], %b::bigint[]) AS x(d, p) "
             "ON CONFLICT (team_id, distinct_id) DO NOTHING RETURNING distinct_id, person_id",
             (self.team_id, missing, new_ids),
         )
@@ -190,21 +199,22 @@ class PersonUpdater:
         lost = [d for d in missing if d not in self.person_of]
         if lost:
             orphans = [pid for d, pid in zip(missing, new_ids, strict=True) if d in lost]
-            self.cursor.execute("DELETE FROM events_person WHERE id = ANY(%s)", (orphans,))
+            self.cursor.execute("DELETE FROM events_person WHERE id = ANY(%b)", (orphans,))
             self._select_persons(lost)
 
     def _lock_persons(self, distinct_ids: list[str]) -> None:
-        """Lock the batch's persons in id order before changing any of them, so that batches touching the same
-        persons queue up instead of deadlocking. A merge committed while waiting can move ids to another person:
-        re-read the mapping and lock the newcomers too."""
+        """Lock the persons about to change, in id order, so that batches touching the same persons queue up
+        instead of deadlocking. A merge committed while waiting can move ids to another person: re-read their
+        mapping and lock the newcomers too."""
         locked: set[int] = set()
         for _ in range(DEADLOCK_RETRIES):
-            wanted = sorted(set(self.person_of.values()) - locked)
+            wanted = sorted({self.person_of[d] for d in distinct_ids} - locked)
             if not wanted:
                 return
-            self.cursor.execute("SELECT id FROM events_person WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (wanted,))
+            self.cursor.execute("SELECT id FROM events_person WHERE id = ANY(%b) ORDER BY id FOR UPDATE", (wanted,))
             locked.update(row[0] for row in self.cursor.fetchall())
-            self.person_of.clear()
+            for distinct_id in distinct_ids:
+                del self.person_of[distinct_id]
             self._select_persons(distinct_ids)
 
     def _link(self, distinct_id: str, other: str, *, force: bool) -> None:
@@ -216,7 +226,7 @@ class PersonUpdater:
             self._select_persons([other])
         if other not in self.person_of:
             self.cursor.execute(
-                "INSERT INTO events_persondistinctid (team_id, distinct_id, person_id) VALUES (%s, %s, %s) "
+                "INSERT INTO events_persondistinctid (team_id, distinct_id, person_id) VALUES (%b, %b, %b) "
                 "ON CONFLICT (team_id, distinct_id) DO NOTHING RETURNING person_id",
                 (self.team_id, other, keep),
             )
@@ -228,7 +238,7 @@ class PersonUpdater:
         if keep == absorb:
             return
         self.cursor.execute(
-            "SELECT id, is_identified FROM events_person WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            "SELECT id, is_identified FROM events_person WHERE id = ANY(%b) ORDER BY id FOR UPDATE",
             ([keep, absorb],),
         )
         identified = dict(self.cursor.fetchall())
@@ -237,7 +247,7 @@ class PersonUpdater:
         if identified[absorb] and not force:
             return
         self.cursor.execute(
-            "UPDATE events_persondistinctid SET person_id = %s WHERE person_id = %s RETURNING distinct_id",
+            "UPDATE events_persondistinctid SET person_id = %b WHERE person_id = %b RETURNING distinct_id",
             (keep, absorb),
         )
         for (moved,) in self.cursor.fetchall():
@@ -245,10 +255,10 @@ class PersonUpdater:
         self.cursor.execute(
             "UPDATE events_person AS p SET properties = o.properties || p.properties, "
             "is_identified = p.is_identified OR o.is_identified "
-            "FROM events_person AS o WHERE p.id = %s AND o.id = %s",
+            "FROM events_person AS o WHERE p.id = %b AND o.id = %b",
             (keep, absorb),
         )
-        self.cursor.execute("DELETE FROM events_person WHERE id = %s", (absorb,))
+        self.cursor.execute("DELETE FROM events_person WHERE id = %b", (absorb,))
 
     def _update_properties(self, changes: dict[int, _PersonChanges]) -> None:
         if not changes:
@@ -259,7 +269,7 @@ class PersonUpdater:
             "((v.set_once::jsonb || p.properties) - ARRAY(SELECT jsonb_array_elements_text(v.unset::jsonb))) "
             "|| v.set::jsonb, "
             "is_identified = p.is_identified OR v.identified "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bool[]) "
+            "FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::bool[]) "
             "AS v(id, set, set_once, unset, identified) WHERE p.id = v.id",
             (
                 ids,

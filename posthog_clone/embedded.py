@@ -140,7 +140,20 @@ def start_temporal_dev_server(
     server = TemporalDevServer(process=process, address=f"{host}:{port}", ui_port=ui_port)
     try:
         wait_for_port(host, port, timeout=startup_timeout, process=process)
+        _wait_for_namespace(server.address, namespace, timeout=startup_timeout)
     except Exception:
         server.stop()
         raise
     return server
+
+
+def _wait_for_namespace(address: str, namespace: str, *, timeout: float) -> None:
+    """The frontend port opens before the dev server has registered its namespace; wait for that too."""
+    deadline = time.monotonic() + timeout
+    command = [temporal_binary(), "operator", "namespace", "describe", "--namespace", namespace, "--address", address]
+    while time.monotonic() < deadline:
+        probe = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+        if probe.returncode == 0:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"Temporal namespace {namespace!r} was not ready on {address} within {timeout:.0f}s")

@@ -68,8 +68,9 @@ TEMPLATES = [
 embedded.ensure_database_url()
 _database = env.db_url("DATABASE_URL")
 _database["HOST"] = unquote(_database.get("HOST", ""))  # a socket directory arrives percent-encoded
+# Persistent connections. No per-request health-check query: a connection broken by a database restart fails
+# one request and is then discarded by Django.
 _database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-_database["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -11,6 +11,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from environments.models import PersonalAPIKey, User, hash_personal_api_key
+from posthog_clone.db import fetch_one, instance_from_row, select_columns
 
 BEARER_PATTERN = re.compile(r"^Bearer\s+(\S.+)$")
 LAST_USED_RESOLUTION = timedelta(hours=1)
@@ -43,11 +44,7 @@ class PersonalAPIKeyAuthentication(authentication.BaseAuthentication):
         if found is None:
             return None
         value, source = found
-        key = (
-            PersonalAPIKey.objects.select_related("user")
-            .filter(secure_value=hash_personal_api_key(value), user__is_active=True)
-            .first()
-        )
+        key = _active_key(hash_personal_api_key(value))
         if key is None:
             raise exceptions.AuthenticationFailed(f"Personal API key found in request {source} is invalid.")
         _touch_last_used(key)
@@ -55,6 +52,23 @@ class PersonalAPIKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword
+
+
+KEY_LOOKUP = (
+    f"SELECT {select_columns(PersonalAPIKey, 'k')}, {select_columns(User, 'u')} "
+    "FROM environments_personalapikey AS k JOIN environments_user AS u ON u.id = k.user_id "
+    "WHERE k.secure_value = %s AND u.is_active"
+)
+
+
+def _active_key(secure_value: str) -> PersonalAPIKey | None:
+    """The key with this hash and its (active) user, in one query on every key-authenticated request."""
+    row = fetch_one(KEY_LOOKUP, [secure_value])
+    if row is None:
+        return None
+    key, after_key = instance_from_row(PersonalAPIKey, row)
+    key.user, _ = instance_from_row(User, row, after_key)
+    return key
 
 
 def _body_field(request: Request, name: str) -> str | None:

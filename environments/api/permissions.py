@@ -9,7 +9,7 @@ from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from environments.models import OrganizationMembership, PersonalAPIKey
+from environments.models import PersonalAPIKey
 from environments.scopes import INTERNAL, READ_ACTIONS, WRITE_ACTIONS, key_grants
 
 if TYPE_CHECKING:
@@ -88,10 +88,6 @@ class TeamMemberPermission(BasePermission):
     def has_permission(self, request: Request, view: BaseAPIViewSetMixin) -> bool:  # type: ignore[override]
         if not view.has_team():
             return True
-        membership = OrganizationMembership.objects.filter(
-            organization_id=view.team.organization_id, user_id=request.user.pk
-        ).first()
-        if membership is None:
+        if view.team.caller_level is None:  # annotated when the team is resolved
             raise exceptions.PermissionDenied(self.message)
-        view.membership = membership
         return True

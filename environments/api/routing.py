@@ -16,9 +16,15 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 
 from environments.api.authentication import PersonalAPIKeyAuthentication, SessionAuthentication
 from environments.api.permissions import APIScopePermission, TeamMemberPermission
-from environments.models import OrganizationMembership, Team, User
+from environments.models import Team, User
+from posthog_clone.db import fetch_one, instance_from_row, select_columns
 
 CURRENT_PROJECT = "@current"
+# The project and, in the same query, the caller's membership level in its organization (NULL: not a member).
+TEAM_LOOKUP = (
+    f"SELECT {select_columns(Team, 't')}, (SELECT m.level FROM environments_organizationmembership AS m "
+    "WHERE m.organization_id = t.organization_id AND m.user_id = %s) FROM environments_team AS t WHERE t.id = %s"
+)
 # Team ids are bigints; anything larger cannot exist and must not reach the database as a parameter.
 MAX_TEAM_ID = 2**63 - 1
 
@@ -37,7 +43,6 @@ class BaseAPIViewSetMixin:
     sealed_methods: ClassVar[tuple[str, ...]] = ("get_permissions", "get_authenticators")
 
     authentication_classes = [PersonalAPIKeyAuthentication, SessionAuthentication]
-    membership: OrganizationMembership | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -68,9 +73,11 @@ class BaseAPIViewSetMixin:
             team_id = user.current_team_id
         else:
             team_id = int(raw) if raw.isascii() and raw.isdigit() and int(raw) <= MAX_TEAM_ID else None
-        team = Team.objects.select_related("organization").filter(pk=team_id).first() if team_id else None
-        if team is None:
+        row = fetch_one(TEAM_LOOKUP, [self.request.user.pk, team_id]) if team_id else None
+        if row is None:
             raise exceptions.NotFound("Project not found.")
+        team, after_team = instance_from_row(Team, row)
+        team.caller_level = row[after_team]  # type: ignore[attr-defined] - read by TeamMemberPermission
         return team
 
     @property
