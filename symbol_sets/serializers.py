@@ -68,10 +68,20 @@ class SymbolSetSerializer(serializers.ModelSerializer):
 
 
 # --- request bodies -----------------------------------------------------------------------------------------
+class ReleaseIdField(serializers.CharField):
+    """An optional release id; empty means none. Kept as text: the service answers a malformed id with
+    `invalid_release_id`, which clients branch on."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, allow_null=True, allow_blank=True, default=None, **kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> str | None:
+        return super().run_validation(data) or None
+
+
 class ChunkUploadSerializer(serializers.Serializer):
     chunk_id = serializers.CharField(max_length=MAX_REF_LENGTH)
-    # Kept as text: the service answers a malformed id with `invalid_release_id`, which clients branch on.
-    release_id = serializers.CharField(required=False, allow_null=True, default=None)
+    release_id = ReleaseIdField()
     content_hash = serializers.CharField(
         required=False, allow_null=True, default=None, max_length=MAX_CONTENT_HASH_LENGTH
     )
@@ -85,9 +95,7 @@ class BulkUploadSerializer(serializers.Serializer):
     chunk_ids = serializers.ListField(
         child=serializers.CharField(max_length=MAX_REF_LENGTH), required=False, max_length=MAX_BATCH_SIZE
     )
-    release_id = serializers.CharField(
-        required=False, allow_null=True, default=None, help_text="The release of `chunk_ids` and `ref`."
-    )
+    release_id = ReleaseIdField(help_text="The release of `chunk_ids` and `ref`.")
     ref = serializers.CharField(max_length=MAX_REF_LENGTH, required=False)
     force = serializers.BooleanField(default=False, help_text="Replace chunks stored with different content.")
     skip_on_conflict = serializers.BooleanField(
@@ -124,7 +132,7 @@ class StartUploadQuerySerializer(serializers.Serializer):
     chunk_id = serializers.CharField(
         max_length=MAX_REF_LENGTH, error_messages=_required("chunk_id query parameter is required")
     )
-    release_id = serializers.CharField(required=False, allow_blank=True)
+    release_id = ReleaseIdField()
 
 
 class FinishUploadSerializer(serializers.Serializer):

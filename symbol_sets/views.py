@@ -122,7 +122,7 @@ class SymbolSetViewSet(
     def start_upload(self, request: Request, **kwargs: Any) -> Response:
         query = _validated(StartUploadQuerySerializer, request.query_params).validated_data
         ticket = services.symbol_set_start_upload(
-            team=self.team, chunk_id=query["chunk_id"], release_id=query.get("release_id") or None
+            team=self.team, chunk_id=query["chunk_id"], release_id=query["release_id"]
         )
         return Response(_ticket_body(ticket))
 

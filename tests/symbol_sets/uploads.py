@@ -6,8 +6,12 @@ import base64
 import hashlib
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from django.http import HttpResponse
+from django.test import Client
+from urllib3 import encode_multipart_formdata
 
 TIMEOUT = 30
 
@@ -29,3 +33,18 @@ def post_upload(presigned_url: dict[str, Any], data: bytes, *, filename: str | N
 
 def decoded_policy(fields: dict[str, str]) -> dict[str, Any]:
     return json.loads(base64.b64decode(fields["policy"]))
+
+
+def local_upload(
+    presigned_url: dict[str, Any],
+    data: bytes,
+    *,
+    filename: str | None = "file",
+    fields: dict[str, str] | None = None,
+    file_first: bool = False,
+) -> HttpResponse:
+    """The same POST to the local store's endpoint, through Django's test client (no server needed)."""
+    parts: list[tuple[str, Any]] = list((presigned_url["fields"] if fields is None else fields).items())
+    file_part = ("file", (filename, data))
+    body, content_type = encode_multipart_formdata([file_part, *parts] if file_first else [*parts, file_part])
+    return Client().post(urlsplit(presigned_url["url"]).path, data=body, content_type=content_type)
