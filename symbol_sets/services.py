@@ -312,10 +312,15 @@ def _creating_symbol_sets() -> Iterator[None]:
 def _check_uploaded(*, team: Team, storage: ObjectStorage, symbol_sets: Sequence[ErrorTrackingSymbolSet]) -> None:
     """Every set's file must be stored, non-empty and within the limit. A missing file leaves the set pending, so
     the client can upload and finish again; an empty or oversize one is deleted with its set."""
-    stored = {s.id: storage.head(s.storage_ptr) if s.storage_ptr else None for s in symbol_sets}
-    if any(stored_object is None for stored_object in stored.values()):
+    keys = [s.storage_ptr for s in symbol_sets if s.storage_ptr]
+    found = storage.head_many(keys)
+    if len(keys) < len(symbol_sets) or None in found:
         raise errors.file_not_found()
-    rejected = [s for s in symbol_sets if not 0 < stored[s.id].size <= MAX_SYMBOL_SET_SIZE]  # type: ignore[union-attr]
+    rejected = [
+        symbol_set
+        for symbol_set, stored in zip(symbol_sets, found, strict=True)
+        if stored is None or not 0 < stored.size <= MAX_SYMBOL_SET_SIZE
+    ]
     if rejected:
         symbol_sets_delete(team=team, symbol_sets=rejected)
         raise errors.file_too_large()

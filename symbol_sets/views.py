@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
@@ -65,6 +66,10 @@ class SymbolSetViewSet(
     serializer_class = SymbolSetSerializer
     filterset_class = SymbolSetFilter
     pagination_class = SymbolSetPagination
+
+    def filter_queryset(self, queryset: QuerySet[ErrorTrackingSymbolSet]) -> QuerySet[ErrorTrackingSymbolSet]:
+        # The list's filters must not narrow, or reject, lookups of one set by id.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def perform_destroy(self, instance: ErrorTrackingSymbolSet) -> None:
         services.symbol_sets_delete(team=self.team, symbol_sets=[instance])

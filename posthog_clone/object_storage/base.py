@@ -3,8 +3,9 @@ check what arrived, and deletion. Implementations: `s3` (boto3) and `local` (fil
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -33,19 +34,23 @@ class ObjectStorageUnavailable(Exception):
     """Object storage is turned off (`OBJECT_STORAGE_ENABLED=false`)."""
 
 
-class ObjectStorage(Protocol):
+class ObjectStorage(ABC):
+    @abstractmethod
     def presigned_post(self, key: str, *, max_size: int, expires_in: int, min_size: int = 0) -> PresignedPost:
         """An upload of `min_size` to `max_size` bytes to `key`, valid for `expires_in` seconds."""
-        ...
 
+    @abstractmethod
     def head(self, key: str) -> StoredObject | None:
         """The object at `key`, or None when there is none."""
-        ...
 
+    def head_many(self, keys: Sequence[str]) -> list[StoredObject | None]:
+        """`head` of each key, in order."""
+        return [self.head(key) for key in keys]
+
+    @abstractmethod
     def presigned_get_url(self, key: str, *, expires_in: int) -> str:
         """A URL that downloads `key` without credentials for `expires_in` seconds."""
-        ...
 
+    @abstractmethod
     def delete(self, key: str) -> None:
         """Remove `key`; a missing object is not an error."""
-        ...

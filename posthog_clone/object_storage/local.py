@@ -32,7 +32,7 @@ import multipart
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from posthog_clone.object_storage.base import PresignedPost, StoredObject
+from posthog_clone.object_storage.base import ObjectStorage, PresignedPost, StoredObject
 
 URL_PATH = "object_storage"
 # Separate salts, so a signature made for one kind of request can never authorize the other.
@@ -72,7 +72,7 @@ class UploadPolicy:
     max_size: int
 
 
-class LocalObjectStorage:
+class LocalObjectStorage(ObjectStorage):
     def __init__(self, *, root: Path, base_url: str, secret: str) -> None:
         self.root = root
         self.base_url = base_url.rstrip("/")

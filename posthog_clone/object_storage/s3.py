@@ -8,15 +8,19 @@ by another name than the server does (`http://minio:9000` inside compose, `http:
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from botocore.client import BaseClient, Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from posthog_clone.object_storage.base import ObjectStorageError, PresignedPost, StoredObject
+from posthog_clone.object_storage.base import ObjectStorage, ObjectStorageError, PresignedPost, StoredObject
 
 MISSING_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+# Concurrent requests per call of `head_many`; botocore pools 10 connections per client by default.
+MAX_CONCURRENT_REQUESTS = 10
 
 
 @functools.lru_cache(maxsize=8)
@@ -40,7 +44,7 @@ def _client(endpoint: str, access_key_id: str, secret_access_key: str, region: s
     )
 
 
-class S3ObjectStorage:
+class S3ObjectStorage(ObjectStorage):
     def __init__(self, *, bucket: str, client: BaseClient, signing_client: BaseClient) -> None:
         self.bucket = bucket
         self.client = client
@@ -85,6 +89,13 @@ class S3ObjectStorage:
         except BotoCoreError as error:
             raise ObjectStorageError(f"HEAD {key} failed: {error}") from error
         return StoredObject(key=key, size=int(response.get("ContentLength") or 0))
+
+    def head_many(self, keys: Sequence[str]) -> list[StoredObject | None]:
+        # One round trip per object: in parallel, a batch of 50 costs a few round trips, not 50.
+        if len(keys) <= 1:
+            return [self.head(key) for key in keys]
+        with ThreadPoolExecutor(min(len(keys), MAX_CONCURRENT_REQUESTS)) as pool:
+            return list(pool.map(self.head, keys))
 
     def presigned_get_url(self, key: str, *, expires_in: int) -> str:
         try:

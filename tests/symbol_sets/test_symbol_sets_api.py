@@ -201,6 +201,12 @@ class TestListRejects:
     def test_ref_with_nul_character(self, api: APIClient, tenant: Tenant) -> None:
         assert api.get(url(tenant), {"ref": "a\x00b"}).status_code == 400
 
+    def test_list_parameters_do_not_apply_to_one_set(self, api: APIClient, tenant: Tenant) -> None:
+        symbol_set = make_symbol_set(tenant)
+        params = {"status": "broken", "ref": "other"}
+        assert api.get(url(tenant, f"{symbol_set.id}/"), params).json()["id"] == str(symbol_set.id)
+        assert api.get(url(tenant, f"{symbol_set.id}/download/"), params).status_code == 200
+
 
 # --- list and retrieve --------------------------------------------------------------------------------------
 class TestList:
