@@ -102,12 +102,13 @@ class BulkUploadSerializer(serializers.Serializer):
         default=False, help_text="Keep chunks stored with different content instead of failing."
     )
 
-    def uploads(self) -> list[ChunkUpload]:
+    def service_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of the bulk upload services: the merged chunks and the conflict options."""
         data = self.validated_data
         uploads = [ChunkUpload(**item) for item in data.get("symbol_sets", [])]
         single_refs = [*data.get("chunk_ids", []), *([data["ref"]] if "ref" in data else [])]
         uploads += [ChunkUpload(chunk_id=chunk_id, release_id=data["release_id"]) for chunk_id in single_refs]
-        return uploads
+        return {"uploads": uploads, "force": data["force"], "skip_on_conflict": data["skip_on_conflict"]}
 
 
 class PresignedPostSerializer(serializers.Serializer):

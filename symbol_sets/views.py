@@ -78,12 +78,7 @@ class SymbolSetViewSet(
     @action(methods=["post"], detail=False, required_scopes=WRITE)
     def bulk_start_upload(self, request: Request, **kwargs: Any) -> Response:
         body = _validated(BulkUploadSerializer, request.data)
-        tickets = services.symbol_sets_bulk_start_upload(
-            team=self.team,
-            uploads=body.uploads(),
-            force=body.validated_data["force"],
-            skip_on_conflict=body.validated_data["skip_on_conflict"],
-        )
+        tickets = services.symbol_sets_bulk_start_upload(team=self.team, **body.service_arguments())
         return Response({"id_map": {chunk_id: _ticket_body(ticket) for chunk_id, ticket in tickets.items()}})
 
     @extend_schema(request=BulkFinishUploadSerializer, responses=SuccessSerializer)
@@ -99,12 +94,7 @@ class SymbolSetViewSet(
     @action(methods=["post"], detail=False, required_scopes=WRITE)
     def bulk_check_upload(self, request: Request, **kwargs: Any) -> Response:
         body = _validated(BulkUploadSerializer, request.data)
-        chunk_ids = services.symbol_sets_bulk_check_upload(
-            team=self.team,
-            uploads=body.uploads(),
-            force=body.validated_data["force"],
-            skip_on_conflict=body.validated_data["skip_on_conflict"],
-        )
+        chunk_ids = services.symbol_sets_bulk_check_upload(team=self.team, **body.service_arguments())
         return Response({"chunk_ids_to_upload": chunk_ids})
 
     @extend_schema(request=BulkDeleteSerializer, responses=BulkDeleteResponseSerializer)

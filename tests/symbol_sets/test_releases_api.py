@@ -16,11 +16,6 @@ def url(tenant: Tenant, suffix: str = "") -> str:
     return f"/api/projects/{tenant.team.id}/error_tracking/releases/{suffix}"
 
 
-@pytest.fixture
-def api(key_client: Any) -> APIClient:
-    return key_client("error_tracking:write")
-
-
 class TestReleasesAccess(TeamScopedAPITests):
     resource = "error_tracking/releases"
     scope_object = "error_tracking"

@@ -31,11 +31,6 @@ from tests.symbol_sets.helpers import (
 from tests.symbol_sets.uploads import decoded_policy
 
 
-@pytest.fixture
-def api(key_client: Any) -> APIClient:
-    return key_client("error_tracking:write")
-
-
 class TestSymbolSetsAccess(TeamScopedReadAPITests):
     resource = "error_tracking/symbol_sets"
     scope_object = "error_tracking"
