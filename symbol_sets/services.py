@@ -81,11 +81,9 @@ def symbol_sets_bulk_start_upload(
     releases = _validated_releases(team=team, uploads=uploads, force=force, skip_on_conflict=skip_on_conflict)
     storage = selectors.required_object_storage()
     with _creating_symbol_sets():
-        existing = selectors.symbol_sets_by_ref(team=team, refs=[u.chunk_id for u in uploads], for_update=True)
-        decisions = [
-            _decide(upload, releases, existing.get(upload.chunk_id), force=force, skip_on_conflict=skip_on_conflict)
-            for upload in uploads
-        ]
+        decisions = _decide_all(
+            team=team, uploads=uploads, releases=releases, force=force, skip_on_conflict=skip_on_conflict
+        )
         return _apply(team=team, decisions=decisions, storage=storage, expires_in=BULK_UPLOAD_EXPIRY_SECONDS)
 
 
@@ -95,13 +93,12 @@ def symbol_sets_bulk_check_upload(
     """The chunk ids `symbol_sets_bulk_start_upload` would act on, with the same errors; creates nothing."""
     releases = _validated_releases(team=team, uploads=uploads, force=force, skip_on_conflict=skip_on_conflict)
     with transaction.atomic():
-        existing = selectors.symbol_sets_by_ref(team=team, refs=[u.chunk_id for u in uploads], for_update=True)
-        decisions = [
-            _decide(upload, releases, existing.get(upload.chunk_id), force=force, skip_on_conflict=skip_on_conflict)
-            for upload in uploads
-        ]
+        decisions = _decide_all(
+            team=team, uploads=uploads, releases=releases, force=force, skip_on_conflict=skip_on_conflict
+        )
         now = timezone.now()
-        refreshed = [symbol_set for symbol_set in existing.values() if _refresh_last_used(symbol_set, now)]
+        existing = [decision.existing for decision in decisions if decision.existing is not None]
+        refreshed = [symbol_set for symbol_set in existing if _refresh_last_used(symbol_set, now)]
         ErrorTrackingSymbolSet.objects.bulk_update(refreshed, ["last_used"])
     return [decision.upload.chunk_id for decision in decisions if decision.acts]
 
@@ -181,6 +178,7 @@ def release_create(
 def release_update(*, release: ErrorTrackingRelease, data: Mapping[str, Any]) -> ErrorTrackingRelease:
     for field, value in data.items():
         setattr(release, field, value)
+    release.hash_id = release.hash_id or str(release.id)  # as on creation, no hash id means the release's id
     _save_release(release)
     return release
 
@@ -257,6 +255,22 @@ def _decide(
     return _UploadDecision(
         upload=upload, release=release, existing=existing, needs_upload=needs_upload, binds_release=binds_release
     )
+
+
+def _decide_all(
+    *,
+    team: Team,
+    uploads: Sequence[ChunkUpload],
+    releases: Mapping[str, ErrorTrackingRelease],
+    force: bool,
+    skip_on_conflict: bool,
+) -> list[_UploadDecision]:
+    """What to do with each chunk, given the project's sets for these refs (locked until the transaction ends)."""
+    existing = selectors.symbol_sets_by_ref(team=team, refs=[u.chunk_id for u in uploads], for_update=True)
+    return [
+        _decide(upload, releases, existing.get(upload.chunk_id), force=force, skip_on_conflict=skip_on_conflict)
+        for upload in uploads
+    ]
 
 
 def _apply(

@@ -89,6 +89,11 @@ class TestCreate:
         again = api.post(url(tenant), {"hash_id": "shared", "version": "2", "project": "p"}, format="json")
         assert_error(again, "invalid_input", "Hash id shared already in use", attr="hash_id")
 
+    def test_update_to_an_empty_hash_id_uses_the_release_id(self, api: APIClient, tenant: Tenant) -> None:
+        mine = make_release(tenant, hash_id="mine")
+        response = api.patch(url(tenant, f"{mine.id}/"), {"hash_id": ""}, format="json")
+        assert response.json()["hash_id"] == str(mine.id)
+
     def test_update_to_a_used_hash_id(self, api: APIClient, tenant: Tenant) -> None:
         make_release(tenant, "1.0.0", hash_id="taken")
         mine = make_release(tenant, "2.0.0", hash_id="mine")
