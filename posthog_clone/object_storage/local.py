@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import re
+import stat
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
@@ -97,11 +98,11 @@ class LocalObjectStorage(ObjectStorage):
         )
 
     def head(self, key: str) -> StoredObject | None:
-        path = self.path_for(key)
         try:
-            return StoredObject(key=key, size=path.stat().st_size)
-        except FileNotFoundError:
+            info = self.path_for(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        return StoredObject(key=key, size=info.st_size) if stat.S_ISREG(info.st_mode) else None
 
     def presigned_get_url(self, key: str, *, expires_in: int) -> str:
         self.path_for(key)

@@ -210,6 +210,14 @@ def test_local_upload_refuses_malformed_requests(local: LocalObjectStorage, loca
     assert files_under(local_storage) == []
 
 
+def test_local_head_sees_only_objects(local: LocalObjectStorage) -> None:
+    presigned = local.presigned_post(KEY, max_size=MIB, expires_in=300)
+    assert local_upload(presigned.as_dict(), b"data").status_code == 204
+    assert local.head("symbolsets") is None  # a directory, not an object
+    assert local.head(f"{KEY}/below") is None
+    assert local.head(KEY).size == 4
+
+
 def test_local_store_signs_only_safe_keys(local: LocalObjectStorage) -> None:
     for key in ["../secret_key", "/etc/passwd", "symbolsets/../../x", "symbolsets/.upload-x", ""]:
         with pytest.raises(Rejected):
