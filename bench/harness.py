@@ -59,9 +59,11 @@ def scratch_database(prefix: str) -> Iterator[str]:
 
 
 @contextmanager
-def running_server(*, workers: int = 2, threads: int = 8) -> Iterator[str]:
-    """The real WSGI app under gunicorn, as `serve` runs it, on a free loopback port."""
+def running_server(*, workers: int = 2, threads: int = 8, env: dict[str, str] | None = None) -> Iterator[str]:
+    """The real WSGI app under gunicorn, as `serve` runs it, on a free loopback port, with SITE_URL pointing at
+    it (as `serve` sets it) and `env` added to the environment."""
     port = embedded.free_port()
+    base_url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "posthog_clone.wsgi:application",
@@ -69,11 +71,11 @@ def running_server(*, workers: int = 2, threads: int = 8) -> Iterator[str]:
             "--worker-class", "gthread", "--no-control-socket", "--log-level", "warning",
         ],
         cwd=REPO,
-        env={**os.environ, "LOG_LEVEL": "WARNING"},
+        env={**os.environ, "LOG_LEVEL": "WARNING", "SITE_URL": base_url, **(env or {})},
     )  # fmt: skip
     try:
         embedded.wait_for_port("127.0.0.1", port, timeout=60, process=process)
-        yield f"http://127.0.0.1:{port}"
+        yield base_url
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -151,6 +151,19 @@ TEMPORAL_TASK_QUEUE = env.str("TEMPORAL_TASK_QUEUE", default="llm-analytics-eval
 TEMPORAL_WORKFLOWS: list[str] = ["posthog_clone.temporal.health.HealthCheckWorkflow"]
 TEMPORAL_ACTIVITIES: list[str] = ["posthog_clone.temporal.health.health_check_activity"]
 
+# --- Object storage -----------------------------------------------------------------------------------
+# An S3-compatible store (AWS S3, MinIO...) when OBJECT_STORAGE_ENDPOINT is set; otherwise files under the data dir,
+# with this server accepting the presigned uploads itself (posthog_clone/object_storage/local.py).
+OBJECT_STORAGE_ENABLED = env.bool("OBJECT_STORAGE_ENABLED", default=True)
+OBJECT_STORAGE_ENDPOINT = env.str("OBJECT_STORAGE_ENDPOINT", default="").rstrip("/")
+# What clients are given in presigned URLs; defaults to OBJECT_STORAGE_ENDPOINT (see object_storage.s3).
+OBJECT_STORAGE_PUBLIC_ENDPOINT = env.str("OBJECT_STORAGE_PUBLIC_ENDPOINT", default="").rstrip("/")
+OBJECT_STORAGE_ACCESS_KEY_ID = env.str("OBJECT_STORAGE_ACCESS_KEY_ID", default="")
+OBJECT_STORAGE_SECRET_ACCESS_KEY = env.str("OBJECT_STORAGE_SECRET_ACCESS_KEY", default="")
+OBJECT_STORAGE_BUCKET = env.str("OBJECT_STORAGE_BUCKET", default="posthog")
+OBJECT_STORAGE_REGION = env.str("OBJECT_STORAGE_REGION", default="us-east-1")
+OBJECT_STORAGE_LOCAL_DIR = DATA_DIR / "object_storage"
+
 # --- Logging ---------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 _log_renderer = (

@@ -16,10 +16,13 @@ from evaluations.views import EvaluationViewSet
 from events.capture_views import capture
 from events.views import EventViewSet
 from posthog_clone.api.routers import OptionalSlashRouter
+from symbol_sets.views import ReleaseViewSet, SymbolSetViewSet
 
 project_router = OptionalSlashRouter()
 project_router.register("evaluations", EvaluationViewSet, basename="evaluations")
 project_router.register("events", EventViewSet, basename="events")
+project_router.register("error_tracking/symbol_sets", SymbolSetViewSet, basename="error_tracking_symbol_sets")
+project_router.register("error_tracking/releases", ReleaseViewSet, basename="error_tracking_releases")
 
 root_router = OptionalSlashRouter()
 root_router.register("projects", ProjectViewSet, basename="projects")
@@ -38,6 +41,8 @@ urlpatterns = [
     re_path(r"^api/schema/swagger-ui/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/schema/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"^api/", include(root_router.urls)),
+    # The local object store's presigned uploads and downloads (404 when an S3 endpoint is configured).
+    re_path(r"^", include("posthog_clone.object_storage.urls")),
 ]
 
 handler404 = "posthog_clone.api.exceptions.json_not_found"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -113,6 +116,50 @@ def temporal_server() -> Iterator[embedded.TemporalDevServer]:
 def temporal_settings(settings: object, temporal_server: embedded.TemporalDevServer) -> embedded.TemporalDevServer:
     settings.TEMPORAL_ADDRESS = temporal_server.address  # type: ignore[attr-defined]
     return temporal_server
+
+
+# --- object storage ---------------------------------------------------------------------------------------
+MOTO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """An S3 API on loopback (moto in server mode) for the whole run. It checks no signatures or policies."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_storage(settings: Any, moto_endpoint: str) -> str:
+    """Point the server at moto, with a bucket of this test's own; returns the bucket name."""
+    import boto3
+
+    bucket = f"test-{uuid.uuid4().hex[:16]}"
+    boto3.client("s3", endpoint_url=moto_endpoint, **MOTO_CREDENTIALS).create_bucket(Bucket=bucket)
+    settings.OBJECT_STORAGE_ENABLED = True
+    settings.OBJECT_STORAGE_ENDPOINT = moto_endpoint
+    settings.OBJECT_STORAGE_PUBLIC_ENDPOINT = ""
+    settings.OBJECT_STORAGE_ACCESS_KEY_ID = MOTO_CREDENTIALS["aws_access_key_id"]
+    settings.OBJECT_STORAGE_SECRET_ACCESS_KEY = MOTO_CREDENTIALS["aws_secret_access_key"]
+    settings.OBJECT_STORAGE_REGION = MOTO_CREDENTIALS["region_name"]
+    settings.OBJECT_STORAGE_BUCKET = bucket
+    return bucket
+
+
+@pytest.fixture
+def local_storage(settings: Any, tmp_path: Path) -> Path:
+    """The local store, keeping its files in this test's temporary directory; returns that directory."""
+    settings.OBJECT_STORAGE_ENABLED = True
+    settings.OBJECT_STORAGE_ENDPOINT = ""
+    settings.OBJECT_STORAGE_LOCAL_DIR = tmp_path / "objects"
+    return settings.OBJECT_STORAGE_LOCAL_DIR
 
 
 __all__ = ["PASSWORD", "KeyFactory", "PersonalAPIKey", "Tenant", "make_tenant"]

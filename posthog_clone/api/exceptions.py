@@ -17,6 +17,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 
+from posthog_clone.object_storage import ObjectStorageError
+
 logger = structlog.get_logger(__name__)
 
 
@@ -56,6 +58,14 @@ def _index_lists(detail: Any, *, nested: bool = False) -> Any:
 def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
+    if isinstance(exc, ObjectStorageError):
+        logger.warning("object_storage_error", error=str(exc))
+        exc = APIError(
+            "Object storage is unavailable; try again later.",
+            code="object_storage_unavailable",
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            error_type="server_error",
+        )
     if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict | list):
         exc = exceptions.ValidationError(_index_lists(exc.detail))
     if not isinstance(exc, exceptions.APIException):

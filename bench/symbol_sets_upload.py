@@ -1,0 +1,183 @@
+"""Symbol set uploads end to end, the way the PostHog CLI makes them, against each object store.
+
+1,000 chunks of 64 KiB in batches of 50: per batch `bulk_start_upload`, then the multipart POSTs to the presigned
+URLs (10 at a time, the CLI's default concurrency), then `bulk_finish_upload`; over HTTP to gunicorn (2 processes
+of 8 threads) with a personal API key. Once with the local store (the server itself receives the uploads) and once
+with moto in server mode (its own process) as the S3 store. Printed beside a plain file copy of the same bytes
+(median of 5).
+
+    .venv/bin/python bench/symbol_sets_upload.py [--chunks 1000] [--size 65536] [--batch 50] [--concurrency 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness import embedded
+
+MOTO_CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
+
+
+def seed(name: str) -> tuple[int, str]:
+    """A project and a key that may upload to it."""
+    from environments import services
+    from environments.models import User
+
+    user = User.objects.create_user(email=f"{name}@example.com", password="bench-password")
+    organization = services.organization_create(name=name, owner=user)
+    team = services.project_create(organization=organization, name=name, creator=user)
+    _, key = services.personal_api_key_create(user=user, label="bench", scopes=["error_tracking:write"])
+    return team.id, key
+
+
+def upload_like_the_cli(
+    base_url: str, team_id: int, key: str, chunks: dict[str, bytes], *, batch_size: int, concurrency: int
+) -> float:
+    """Seconds to upload every chunk: start, parallel POSTs and finish, batch after batch."""
+    import requests
+
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {key}"
+    endpoint = f"{base_url}/api/projects/{team_id}/error_tracking/symbol_sets"
+    uploaders = threading.local()
+
+    def post_file(entry: dict[str, Any], data: bytes) -> None:
+        if not hasattr(uploaders, "session"):
+            uploaders.session = requests.Session()
+        fields = [(name, (None, value)) for name, value in entry["presigned_url"]["fields"].items()]
+        response = uploaders.session.post(
+            entry["presigned_url"]["url"], files=[*fields, ("file", ("file", data))], timeout=60
+        )
+        assert response.status_code == 204, response.text
+
+    chunk_ids = list(chunks)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for offset in range(0, len(chunk_ids), batch_size):
+            batch = chunk_ids[offset : offset + batch_size]
+            body = {
+                "symbol_sets": [
+                    {
+                        "chunk_id": chunk_id,
+                        "release_id": None,
+                        "content_hash": hashlib.sha512(chunks[chunk_id]).hexdigest(),
+                    }
+                    for chunk_id in batch
+                ]
+            }
+            start = api.post(f"{endpoint}/bulk_start_upload", json=body, timeout=60)
+            assert start.status_code == 200, start.text
+            id_map = start.json()["id_map"]
+            list(pool.map(lambda item: post_file(item[1], chunks[item[0]]), id_map.items()))
+            hashes = {entry["symbol_set_id"]: hashlib.sha512(chunks[c]).hexdigest() for c, entry in id_map.items()}
+            finish = api.post(f"{endpoint}/bulk_finish_upload", json={"content_hashes": hashes}, timeout=60)
+            assert finish.status_code == 200, finish.text
+    return time.perf_counter() - started
+
+
+def file_copy(chunks: dict[str, bytes], workdir: Path, *, runs: int = 5) -> float:
+    """Median seconds to copy the same bytes, one file per chunk, from one directory to a fresh one (sources
+    written beforehand, untimed). The median steadies what the page cache and write-back make noisy."""
+    source = workdir / "copy-source"
+    source.mkdir()
+    for index, data in enumerate(chunks.values()):
+        (source / str(index)).write_bytes(data)
+    timings = []
+    for run in range(runs):
+        target = workdir / f"copy-target-{run}"
+        target.mkdir()
+        started = time.perf_counter()
+        for index in range(len(chunks)):
+            shutil.copyfile(source / str(index), target / str(index))
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+@contextmanager
+def moto_store() -> Iterator[dict[str, str]]:
+    """moto in server mode, in a process of its own so it does not share an interpreter with the client."""
+    import boto3
+
+    port = embedded.free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        embedded.wait_for_port("127.0.0.1", port, timeout=60, process=process)
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client("s3", endpoint_url=endpoint, **MOTO_CREDENTIALS).create_bucket(Bucket="bench")
+        yield {
+            "OBJECT_STORAGE_ENDPOINT": endpoint,
+            "OBJECT_STORAGE_ACCESS_KEY_ID": MOTO_CREDENTIALS["aws_access_key_id"],
+            "OBJECT_STORAGE_SECRET_ACCESS_KEY": MOTO_CREDENTIALS["aws_secret_access_key"],
+            "OBJECT_STORAGE_REGION": MOTO_CREDENTIALS["region_name"],
+            "OBJECT_STORAGE_BUCKET": "bench",
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chunks", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=64 * 1024)
+    parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--concurrency", type=int, default=10)
+    args = parser.parse_args()
+
+    chunks = {f"bench-chunk-{index:05d}": os.urandom(args.size) for index in range(args.chunks)}
+    warmup = {f"warmup-chunk-{index:05d}": os.urandom(args.size) for index in range(2 * args.batch)}
+    total_mib = args.chunks * args.size / (1024 * 1024)
+    results: list[tuple[str, float]] = []
+    with harness.scratch_database("symbol_sets") as _, tempfile.TemporaryDirectory() as workdir:
+        baseline = file_copy(chunks, Path(workdir))  # first, before the uploads' write-back competes for the disk
+        from symbol_sets.models import ErrorTrackingSymbolSet
+
+        # One secret for every worker (the local store's signatures must verify in any of them); the local store
+        # keeps its files in the scratch directory.
+        common = {"SECRET_KEY": "bench-secret-key", "POSTHOG_CLONE_DATA_DIR": workdir}
+        with moto_store() as s3_env:
+            for store, env in [("local", {"OBJECT_STORAGE_ENDPOINT": ""}), ("s3 (moto)", s3_env)]:
+                team_id, key = seed(store.split()[0])
+                with harness.running_server(env={**common, **env}) as base_url:
+                    # Untimed: the first requests of each worker import the views and open connections.
+                    upload_like_the_cli(
+                        base_url, team_id, key, warmup, batch_size=args.batch, concurrency=args.concurrency
+                    )
+                    seconds = upload_like_the_cli(
+                        base_url, team_id, key, chunks, batch_size=args.batch, concurrency=args.concurrency
+                    )
+                finished = ErrorTrackingSymbolSet.objects.filter(team_id=team_id, content_hash__isnull=False).count()
+                assert finished == args.chunks + len(warmup), f"{store}: only {finished} chunks finished"
+                results.append((store, seconds))
+
+    print(f"\n{args.chunks} chunks of {args.size // 1024} KiB ({total_mib:.1f} MiB), batches of {args.batch}, "
+          f"{args.concurrency} uploads at a time")  # fmt: skip
+    header = f"{'store':<12} {'seconds':>8} {'chunks/s':>9} {'MiB/s':>8} {'ratio':>7}"
+    print(header)
+    print("-" * len(header))
+    for store, seconds in [*results, ("file copy", baseline)]:
+        print(f"{store:<12} {seconds:>8.2f} {args.chunks / seconds:>9.0f} {total_mib / seconds:>8.1f} "
+              f"{seconds / baseline:>6.1f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
