@@ -12,6 +12,7 @@ from evaluations.models import Evaluation
 from events.property_filters import PropertyFilterError, parse_property_filters
 from events.property_matching import python_regex_problem
 from posthog_clone.api.schema import PROPERTY_FILTER_SCHEMA
+from posthog_clone.api.validators import reject_nul_characters
 
 
 def _nested_error(path: tuple[str | int, ...], message: str) -> Any:
@@ -31,6 +32,7 @@ class PropertyFiltersField(serializers.Field):
     def to_internal_value(self, data: Any) -> list[Any]:
         if not isinstance(data, list):
             self.fail("not_a_list", input_type=type(data).__name__)
+        reject_nul_characters(data)
         try:
             parse_property_filters(data, regex_check=python_regex_problem)
         except PropertyFilterError as error:
@@ -68,8 +70,8 @@ class ConditionSerializer(serializers.Serializer):
 
 class EvaluationSerializer(serializers.ModelSerializer):
     created_by = UserBasicSerializer(read_only=True)
-    evaluation_config = serializers.DictField(required=False)
-    output_config = serializers.DictField(required=False)
+    evaluation_config = serializers.DictField(required=False, validators=[reject_nul_characters])
+    output_config = serializers.DictField(required=False, validators=[reject_nul_characters])
     conditions = ConditionSerializer(many=True, required=False)
 
     class Meta:

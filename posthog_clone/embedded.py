@@ -29,9 +29,18 @@ def persistent_secret_key() -> str:
     """A SECRET_KEY generated once and kept in the data dir, so sessions survive restarts without configuration."""
     path = data_dir() / "secret_key"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written to a private temporary file and then linked into place, so a process starting at the same
+        # moment either sees no key yet or a complete one; the first link wins.
+        candidate = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink()
     return path.read_text().strip()
 
 

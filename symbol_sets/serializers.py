@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from posthog_clone.api.validators import reject_nul_characters
 from symbol_sets.models import ErrorTrackingRelease, ErrorTrackingSymbolSet
 from symbol_sets.services import ChunkUpload
 
@@ -20,23 +21,12 @@ def _required(message: str) -> dict[str, str]:
     return {"required": message, "null": message, "blank": message}
 
 
-def _has_nul(value: Any) -> bool:
-    """PostgreSQL cannot store U+0000 in text or jsonb, so it must be refused before it reaches a query."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
-
-
 class ReleaseSerializer(serializers.ModelSerializer):
     team_id = serializers.IntegerField(read_only=True)
     hash_id = serializers.CharField(required=False, allow_blank=True)
     version = serializers.CharField(error_messages=_required("Version is required"))
     project = serializers.CharField(error_messages=_required("Project is required"))
-    metadata = serializers.JSONField(required=False, allow_null=True)
+    metadata = serializers.JSONField(required=False, allow_null=True, validators=[reject_nul_characters])
 
     class Meta:
         model = ErrorTrackingRelease
@@ -46,11 +36,6 @@ class ReleaseSerializer(serializers.ModelSerializer):
     def validate_hash_id(self, value: str) -> str:
         if len(value.encode()) > MAX_HASH_ID_BYTES:
             raise serializers.ValidationError(f"Hash id length cannot exceed {MAX_HASH_ID_BYTES} bytes")
-        return value
-
-    def validate_metadata(self, value: Any) -> Any:
-        if _has_nul(value):
-            raise serializers.ValidationError("Metadata cannot contain the character U+0000.")
         return value
 
 

@@ -87,6 +87,14 @@ class TestCreateValidation:
             ({"output_config": [True]}, "output_config", "not_a_dict"),
             ({"conditions": {"id": "x"}}, "conditions", "not_a_list"),
             ({"deleted": "gone"}, "deleted", "invalid_input"),
+            ({"evaluation_config": {"prompt": "a\x00b"}}, "evaluation_config", "null_characters_not_allowed"),
+            ({"output_config": {"\x00": True}}, "output_config", "null_characters_not_allowed"),
+            ({"name": "nul\x00name"}, "name", "null_characters_not_allowed"),
+            (
+                {"conditions": [{"properties": [{"key": "k", "value": "v\x00"}]}]},
+                "conditions__0__properties",
+                "null_characters_not_allowed",
+            ),
         ],
     )
     def test_field_errors(self, api: APIClient, url: str, overrides: dict, attr: str, code: str) -> None:

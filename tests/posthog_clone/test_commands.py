@@ -144,3 +144,16 @@ def test_serve_runs_the_stack_and_keeps_data_across_restarts(scratch_database: s
         assert again.json()["count"] == 1
     finally:
         stop_serve(process)
+
+
+def test_generated_secret_key_is_shared_by_processes_starting_together(tmp_path: Path) -> None:
+    """Several processes reading the data dir's key at once all get the same complete key."""
+    script = "from posthog_clone import embedded; print(embedded.persistent_secret_key())"
+    env = {**os.environ, "POSTHOG_CLONE_DATA_DIR": str(tmp_path)}
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script], env=env, cwd=REPO, stdout=subprocess.PIPE) for _ in range(6)
+    ]
+    keys = {process.communicate(timeout=60)[0].decode().strip() for process in processes}
+    assert len(keys) == 1
+    assert len(keys.pop()) >= 50
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]

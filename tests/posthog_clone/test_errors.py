@@ -93,3 +93,15 @@ def test_out_of_range_pagination_is_clamped_not_500(
     response = key_client("*").get("/api/projects/", params)
     assert response.status_code == 200
     assert len(response.json()["results"]) == expected_results
+
+
+def test_oversized_json_body_is_413(key_client: Any, tenant: Tenant, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = key_client("*").post("/api/projects/", {"name": "x" * 2000}, format="json")
+    assert response.status_code == 413
+    assert response.json() == {
+        "type": "invalid_request",
+        "code": "payload_too_large",
+        "detail": "The request body is too large.",
+        "attr": None,
+    }
