@@ -92,9 +92,15 @@ def _gunzip(body: bytes) -> bytes:
         raise CaptureError(f"Malformed request data: invalid gzip body ({error}).", code="invalid_payload") from None
 
 
+def _json_int(text: str) -> int | float:
+    # Integers past 64 bits become floats, as orjson (the fast path) reads them.
+    value = int(text)
+    return value if -(2**63) <= value < 2**64 else float(value)
+
+
 def _without_nan(text: str) -> Any:
     # Python's json writes NaN/Infinity (the Python SDK can send them); they become null.
-    return json.loads(text, parse_constant=lambda _: None)
+    return json.loads(text, parse_constant=lambda _: None, parse_int=_json_int)
 
 
 def _clean(value: Any) -> Any:

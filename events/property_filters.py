@@ -107,6 +107,8 @@ KNOWN_UNSUPPORTED_TYPES = frozenset(
 )
 ELEMENT_KEYS = frozenset({"tag_name", "text", "href", "selector"})
 EVENT_METADATA_KEYS = frozenset({"distinct_id", "event", "timestamp", "uuid", "elements_chain"})
+# Deeper trees serve no real filter and would only exhaust the recursion of the parser and both evaluators.
+MAX_GROUP_DEPTH = 20
 SEMVER_PATTERN = re.compile(r"^v?(\d+)(?:\.(\d+|\*))?(?:\.(\d+|\*))?(?:[-+].*)?$")
 
 
@@ -192,6 +194,8 @@ class _Parser:
         return tuple(nodes)
 
     def group(self, raw: dict[str, Any], path: Path) -> PropertyGroup:
+        if path.count("values") >= MAX_GROUP_DEPTH:
+            raise PropertyFilterError(f"Property groups nest at most {MAX_GROUP_DEPTH} levels deep.", path)
         group_type = raw.get("type")
         if not isinstance(group_type, str) or group_type.upper() not in ("AND", "OR"):
             raise PropertyFilterError('A property group type must be "AND" or "OR".', (*path, "type"))

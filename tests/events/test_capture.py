@@ -143,13 +143,15 @@ class TestBadInput:
         # Written by hand: NaN and a lone surrogate are not something json.dumps would produce.
         body = (
             '{"api_key": "' + token + '", "batch": [{"event": "x\\u0000y", "distinct_id": "d", '
-            '"properties": {"n": NaN, "s": "a\\u0000b", "lone": "\\ud800"}}]}'
+            '"properties": {"n": NaN, "s": "a\\u0000b", "lone": "\\ud800", "big": 123456789012345678901234567890}}]}'
         )
         response = raw.post("/batch/", body.encode(), content_type="application/json")
         assert response.status_code == 200, response.content
         [event] = stored(tenant)
         assert event.event == "x\ufffdy"
+        big = event.properties.pop("big")
         assert event.properties == {"n": None, "s": "a\ufffdb", "lone": "\ufffd"}
+        assert float(big) == 1.2345678901234568e29  # past 64 bits: kept as a number, at float precision
 
 
 # --- payload forms ----------------------------------------------------------------------------------------

@@ -77,6 +77,14 @@ class TestBadParameters:
         store(tenant.team, make_event(properties={"a": "x"}))
         assert_400(api.get(url, params), attr)
 
+    def test_absurdly_nested_groups_are_400_not_500(self, api: APIClient, url: str) -> None:
+        properties: Any = {"type": "AND", "values": [{"key": "a", "value": 1}]}
+        for _ in range(400):
+            properties = {"type": "OR", "values": [properties]}
+        response = api.get(url, {"properties": json.dumps(properties)})
+        assert response.status_code == 400
+        assert response.json()["detail"] == "Property groups nest at most 20 levels deep."
+
     def test_unparsable_properties(self, api: APIClient, url: str) -> None:
         assert_400(api.get(url, {"properties": "[{"}), None, "Properties are unparsable!")
 

@@ -176,3 +176,13 @@ def test_malformed_filters_name_the_field(raw: Any, attr: str | None, message: s
         parse_property_filters(raw)
     assert error.value.message == message
     assert error.value.attr() == attr
+
+
+def test_nesting_is_bounded() -> None:
+    deep: Any = [leaf("a", 1)]
+    for _ in range(25):
+        deep = {"type": "AND", "values": [deep] if isinstance(deep, dict) else deep}
+    with pytest.raises(PropertyFilterError) as error:
+        parse_property_filters(deep)
+    assert error.value.message == "Property groups nest at most 20 levels deep."
+    assert parse_property_filters({"type": "OR", "values": [{"type": "AND", "values": [leaf("a", 1)]}]}).type == "OR"
