@@ -56,13 +56,16 @@ def parse_relative(value: str, *, now: datetime) -> datetime | None:
         return None
     symbol = match.group("unit")
     unit = UNIT_NAMES[symbol] if symbol in ("m", "M") else UNIT_NAMES[symbol.lower()]
-    moment = _shift(now, unit, -int(match.group("number") or 0))
-    position = match.group("position")
-    if position == "Start":
-        return _truncate(moment, unit)
-    if position == "End":
-        return _shift(_truncate(moment, unit), unit, 1) - timedelta(microseconds=1)
-    return moment
+    try:
+        moment = _shift(now, unit, -int(match.group("number") or 0))
+        position = match.group("position")
+        if position == "Start":
+            return _truncate(moment, unit)
+        if position == "End":
+            return _shift(_truncate(moment, unit), unit, 1) - timedelta(microseconds=1)
+        return moment
+    except (OverflowError, ValueError):  # so far back that no calendar holds it
+        return None
 
 
 def parse_iso(value: str, *, tz: tzinfo = UTC) -> datetime | None:
@@ -88,8 +91,18 @@ def from_unix(seconds: float) -> datetime | None:
         return None
 
 
+# Dates within a day of Python's calendar limits are refused: filters add a day to a date to bound it.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
 def parse_filter_datetime(value: Any, *, tz: tzinfo = UTC, now: datetime | None = None) -> datetime | None:
     """A date given in a filter or query parameter, or None when it is not one."""
+    moment = _parse_filter_datetime(value, tz=tz, now=now)
+    return moment if moment is not None and EARLIEST <= moment <= LATEST else None
+
+
+def _parse_filter_datetime(value: Any, *, tz: tzinfo, now: datetime | None) -> datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):

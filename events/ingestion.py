@@ -277,7 +277,8 @@ def normalize_event(raw: Any, *, index: int, now: datetime, sent_at: datetime | 
     for person_field in ("$set", "$set_once"):
         top_level = raw.get(person_field)
         if isinstance(top_level, dict):
-            properties[person_field] = {**top_level, **(properties.get(person_field) or {})}
+            in_properties = properties.get(person_field)
+            properties[person_field] = {**top_level, **(in_properties if isinstance(in_properties, dict) else {})}
     elements_chain = properties.pop("$elements_chain", None)
     elements = properties.pop("$elements", None)
     if not isinstance(elements_chain, str):

@@ -30,6 +30,7 @@ DEFAULT_LIMIT = 100
 DEFAULT_CSV_LIMIT = 1000
 MAX_LIMIT = 1000
 # `+` in a query string decodes to a space; an offset like "…T10:00:00 00:00" meant "+00:00".
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,20}")
 SPACED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
@@ -157,7 +158,7 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         raw = self.request.query_params.get(name)
         if raw is None or raw == "":
             return default
-        if not (raw.isascii() and raw.lstrip("-").isdigit()) or int(raw) < minimum or int(raw) > 2**62:
+        if not WHOLE_NUMBER.fullmatch(raw) or int(raw) < minimum or int(raw) > 2**62:
             raise _bad(name, f"A whole number of at least {minimum} is required.")
         return int(raw)
 

@@ -139,6 +139,11 @@ class TestBadInput:
         assert response.json()["attr"] == "batch__0__event"
         assert stored(tenant) == []
 
+    def test_top_level_set_beside_a_malformed_properties_set(self, raw: Client, tenant: Tenant, token: str) -> None:
+        event = {"event": "x", "distinct_id": "d", "$set": {"plan": "pro"}, "properties": {"$set": "not a dict"}}
+        assert post_json(raw, "/capture/", {"api_key": token, **event}).status_code == 200
+        assert stored(tenant)[0].properties == {"$set": {"plan": "pro"}}
+
     def test_nul_characters_and_nan_do_not_break_storage(self, raw: Client, tenant: Tenant, token: str) -> None:
         # Written by hand: NaN and a lone surrogate are not something json.dumps would produce.
         body = (
