@@ -23,6 +23,7 @@ import orjson
 
 from events.dates import from_unix, parse_iso
 from events.elements import elements_to_chain
+from events.records import EventInput
 from posthog_clone.ids import uuid7
 
 MAX_DECOMPRESSED_BYTES = 50 * 1024 * 1024
@@ -42,19 +43,6 @@ class CaptureError(Exception):
         self.code = code
         self.status = status
         self.error_type = error_type
-
-
-@dataclass(frozen=True)
-class EventInput:
-    """One event ready to store; what every writer (the capture API, the evaluation worker) hands to
-    `events.services.events_capture`."""
-
-    uuid: uuid.UUID
-    event: str
-    distinct_id: str
-    properties: dict[str, Any]
-    timestamp: datetime
-    elements_chain: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from environments.models import Team
-from events.ingestion import EventInput
+from events.records import EventInput
 from posthog_clone.ids import uuid7
 
 # One statement per batch, the columns as binary arrays. (Sending the batch as one JSON document for

@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from rest_framework import exceptions
-
 from environments.models import Team
 from posthog_clone.object_storage import ObjectStorage, ObjectStorageUnavailable, get_object_storage
 from symbol_sets import errors
@@ -44,7 +42,7 @@ def symbol_sets_by_id(*, team: Team, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID
 def symbol_set_download_url(*, symbol_set: ErrorTrackingSymbolSet) -> str:
     """A presigned URL (1 hour) for the set's file."""
     if symbol_set.storage_ptr is None:
-        raise exceptions.NotFound("Symbol set has no uploaded file.")
+        raise errors.file_missing()
     return required_object_storage().presigned_get_url(symbol_set.storage_ptr, expires_in=DOWNLOAD_EXPIRY_SECONDS)
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework import exceptions
 
 from environments.models import Team
 from posthog_clone.ids import uuid7
@@ -365,4 +364,4 @@ def _save_release(release: ErrorTrackingRelease) -> None:
         with transaction.atomic():
             release.save()
     except IntegrityError as error:  # the only unique constraint besides the primary key
-        raise exceptions.ValidationError({"hash_id": [f"Hash id {release.hash_id} already in use"]}) from error
+        raise errors.hash_id_in_use(release.hash_id) from error

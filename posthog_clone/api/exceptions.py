@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 
+from posthog_clone.errors import DomainError, ErrorKind
 from posthog_clone.object_storage import ObjectStorageError
 
 logger = structlog.get_logger(__name__)
@@ -26,8 +27,9 @@ def error_body(*, type: str, code: str, detail: str, attr: str | None = None) ->
     return {"type": type, "code": code, "detail": detail, "attr": attr}
 
 
-class APIError(exceptions.APIException):
-    """An error with an explicit status, code and attr, for the product-specific codes clients branch on."""
+class APIError(exceptions.ValidationError):
+    """An error with an explicit status, code and attr, for the product-specific codes clients branch on. (A
+    ValidationError subclass because that is how drf-exceptions-hog reads an `attr`.)"""
 
     def __init__(
         self,
@@ -41,6 +43,15 @@ class APIError(exceptions.APIException):
         super().__init__(detail=detail if attr is None else {attr: [detail]}, code=code)
         self.status_code = status_code
         self.exception_type = error_type
+
+
+# How each kind of domain error answers: (HTTP status, PostHog error type).
+DOMAIN_ERROR_RESPONSES: dict[ErrorKind, tuple[int, str]] = {
+    "invalid": (status.HTTP_400_BAD_REQUEST, "validation_error"),
+    "not_found": (status.HTTP_404_NOT_FOUND, "invalid_request"),
+    "conflict": (status.HTTP_409_CONFLICT, "validation_error"),
+    "unavailable": (status.HTTP_503_SERVICE_UNAVAILABLE, "server_error"),
+}
 
 
 def _index_lists(detail: Any, *, nested: bool = False) -> Any:
@@ -66,8 +77,11 @@ def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response |
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             error_type="server_error",
         )
-    if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict | list):
+    if type(exc) is exceptions.ValidationError and isinstance(exc.detail, dict | list):
         exc = exceptions.ValidationError(_index_lists(exc.detail))
+    if isinstance(exc, DomainError):
+        status_code, error_type = DOMAIN_ERROR_RESPONSES[exc.kind]
+        exc = APIError(exc.detail, code=exc.code, status_code=status_code, attr=exc.attr, error_type=error_type)
     if not isinstance(exc, exceptions.APIException):
         view = context.get("view")
         logger.exception("unhandled_api_error", view=type(view).__name__ if view else None, exc_info=exc)

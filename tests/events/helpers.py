@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from environments.models import Team
-from events.ingestion import EventInput
+from events.records import EventInput
 from events.services import events_capture
 from posthog_clone.ids import uuid7
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from rest_framework.test import APIClient
 
-from events.ingestion import EventInput
+from events.records import EventInput
 from tests.api_base import TeamScopedReadAPITests
 from tests.conftest import Tenant
 from tests.events.helpers import BASE_TIME, make_event, minutes, store
