@@ -3,7 +3,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from evaluations.models import Evaluation
+from evaluations.models import Evaluation, EvaluationRun, RunStatus, RunTrigger
 from posthog_clone.api.filters import StableOrderingFilter, StrictBooleanFilter, UUIDInFilter
 
 
@@ -22,3 +22,16 @@ class EvaluationFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset: QuerySet[Evaluation], name: str, value: str) -> QuerySet[Evaluation]:
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
+
+
+class EvaluationRunFilter(django_filters.FilterSet):
+    evaluation_id = django_filters.UUIDFilter(field_name="evaluation_id", help_text="Only runs of this evaluation.")
+    status = django_filters.ChoiceFilter(choices=RunStatus.choices, help_text="Only runs in this status.")
+    trigger = django_filters.ChoiceFilter(
+        choices=RunTrigger.choices, help_text="`manual` (started through the API) or `online` (at ingestion)."
+    )
+    target_event_id = django_filters.UUIDFilter(help_text="Only runs on this event.")
+
+    class Meta:
+        model = EvaluationRun
+        fields = ["evaluation_id", "status", "trigger", "target_event_id"]

@@ -54,3 +54,62 @@ class Evaluation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RunTrigger(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    ONLINE = "online", "Online"
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class EvaluationRun(models.Model):
+    """One run of an evaluation on one event, keyed by its Temporal workflow id. The workflow's activities move it
+    from `pending` to `running` to `completed`, `failed` or `skipped`; a completed run names the `$ai_evaluation`
+    event it emitted."""
+
+    id = models.CharField(primary_key=True, max_length=255, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="runs")
+    target_event_id = models.UUIDField()
+    event = models.CharField(max_length=400)
+    timestamp = models.DateTimeField()
+    distinct_id = models.CharField(max_length=400)
+    trigger = models.CharField(max_length=20, choices=RunTrigger.choices)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING)
+    verdict = models.BooleanField(null=True)
+    applicable = models.BooleanField(null=True)
+    reasoning = models.TextField(blank=True, default="")
+    model = models.CharField(max_length=200, blank=True, default="")
+    input_tokens = models.IntegerField(null=True)
+    output_tokens = models.IntegerField(null=True)
+    error_code = models.CharField(max_length=100, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    emitted_event_id = models.UUIDField(null=True)
+    created_at = models.DateTimeField()
+    # When its workflow was started in Temporal; online runs wait here (NULL) while Temporal is unreachable.
+    dispatched_at = models.DateTimeField(null=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["team", "-created_at", "id"], name="evaluation_run_team_created"),
+            models.Index(fields=["team", "evaluation", "-created_at"], name="evaluation_run_team_evaluation"),
+            models.Index(fields=["team", "target_event_id"], name="evaluation_run_team_target"),
+            # What the dispatcher polls: online runs whose workflow has not been started yet.
+            models.Index(
+                fields=["created_at"],
+                name="evaluation_run_undispatched",
+                condition=models.Q(dispatched_at__isnull=True, status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.id

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from environments.api.serializers import UserBasicSerializer
 from evaluations.configs import ConfigError, validate_configs
-from evaluations.models import Evaluation
+from evaluations.models import Evaluation, EvaluationRun
 from events.property_filters import PropertyFilterError, parse_property_filters
 from events.property_matching import python_regex_problem
 from posthog_clone.api.schema import PROPERTY_FILTER_SCHEMA
@@ -115,3 +115,75 @@ class EvaluationSerializer(serializers.ModelSerializer):
         except ConfigError as error:
             raise serializers.ValidationError({"config": str(error)}) from None
         return attrs
+
+
+class EvaluationRunCreateSerializer(serializers.Serializer):
+    evaluation_id = serializers.UUIDField(help_text="The evaluation to run.")
+    target_event_id = serializers.UUIDField(help_text="The uuid of the event to evaluate.")
+    timestamp = serializers.DateTimeField(help_text="The target event's timestamp.")
+    event = serializers.CharField(
+        max_length=400, default="$ai_generation", help_text="The target event's name (default `$ai_generation`)."
+    )
+    distinct_id = serializers.CharField(
+        max_length=400,
+        required=False,
+        allow_null=True,
+        help_text="The target event's distinct_id, to narrow the match.",
+    )
+
+
+class EvaluationSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class EvaluationRunStartedSerializer(serializers.Serializer):
+    """The answer to starting a run (PostHog's body)."""
+
+    workflow_id = serializers.CharField(source="id")
+    status = serializers.SerializerMethodField()
+    evaluation = EvaluationSummarySerializer()
+    target_event_id = serializers.UUIDField()
+
+    def get_status(self, run: EvaluationRun) -> str:
+        return "started"
+
+
+class RunErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class EvaluationRunSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(read_only=True, help_text="The run's Temporal workflow id.")
+    evaluation = EvaluationSummarySerializer(read_only=True)
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EvaluationRun
+        fields = [
+            "id",
+            "evaluation",
+            "target_event_id",
+            "event",
+            "timestamp",
+            "distinct_id",
+            "trigger",
+            "status",
+            "verdict",
+            "applicable",
+            "reasoning",
+            "model",
+            "input_tokens",
+            "output_tokens",
+            "error",
+            "emitted_event_id",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(RunErrorSerializer(allow_null=True))
+    def get_error(self, run: EvaluationRun) -> dict[str, str] | None:
+        return {"code": run.error_code, "message": run.error_message} if run.error_code else None

@@ -4,14 +4,20 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from environments.api.routing import TeamScopedViewSetMixin
-from evaluations.filters import EvaluationFilter
-from evaluations.models import Evaluation
-from evaluations.serializers import EvaluationSerializer
+from evaluations import services
+from evaluations.filters import EvaluationFilter, EvaluationRunFilter
+from evaluations.models import Evaluation, EvaluationRun
+from evaluations.serializers import (
+    EvaluationRunCreateSerializer,
+    EvaluationRunSerializer,
+    EvaluationRunStartedSerializer,
+    EvaluationSerializer,
+)
 
 HARD_DELETE_NOT_ALLOWED = 'Hard delete of this model is not allowed. Use a patch API call to set "deleted" to true'
 
@@ -36,3 +42,35 @@ class EvaluationViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
         # DRF writes `self.headers` over the response's own when finalising it.
         self.headers["Allow"] = ", ".join(method for method in self.allowed_methods if method != "DELETE")
         return Response(status=status.HTTP_405_METHOD_NOT_ALLOWED)
+
+
+class EvaluationRunViewSet(
+    TeamScopedViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Runs of evaluations: start one by hand (a Temporal workflow judges the event and emits `$ai_evaluation`),
+    and read the history of manual and online runs, newest first."""
+
+    scope_object = "evaluation"
+    queryset = EvaluationRun.objects.select_related("evaluation").order_by("-created_at", "id")
+    serializer_class = EvaluationRunSerializer
+    filterset_class = EvaluationRunFilter
+    # Workflow ids are free text; NUL could never be one and PostgreSQL refuses it in a query.
+    lookup_value_regex = "[^/\x00]+"
+
+    @extend_schema(
+        request=EvaluationRunCreateSerializer,
+        responses={201: EvaluationRunStartedSerializer},
+        description="Create a new evaluation run.\n\nThis endpoint validates the request and enqueues a Temporal "
+        "workflow to asynchronously execute the evaluation.",
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = EvaluationRunCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = services.evaluation_run_start(
+            team=self.team,
+            evaluation_id=body.validated_data["evaluation_id"],
+            target_event_id=body.validated_data["target_event_id"],
+            event=body.validated_data["event"],
+            distinct_id=body.validated_data.get("distinct_id"),
+        )
+        return Response(EvaluationRunStartedSerializer(run).data, status=status.HTTP_201_CREATED)

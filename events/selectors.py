@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -49,6 +50,14 @@ class EventRow:
     properties: dict[str, Any]
     timestamp: datetime
     elements_chain: str
+
+
+@dataclass(frozen=True)
+class StoredEvent(EventRow):
+    """An event with what is kept about its ingestion and its person (None without a person profile)."""
+
+    created_at: datetime
+    person_uuid: uuid.UUID | None
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,27 @@ def event_get(*, team_id: int, event_uuid: uuid.UUID) -> EventRow | None:
         )
     )
     return _row(rows[0]) if rows else None
+
+
+def events_by_uuid(*, team_id: int, uuids: Collection[uuid.UUID]) -> dict[uuid.UUID, StoredEvent]:
+    """Events of one project by uuid, with their person's uuid as resolved now."""
+    if not uuids:
+        return {}
+    rows = _run(
+        sql(
+            "SELECT e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, e.elements_chain, e.created_at, p.uuid "
+            "FROM events_event AS e LEFT JOIN events_persondistinctid AS pdi "
+            "ON pdi.team_id = e.team_id AND pdi.distinct_id = e.distinct_id "
+            "LEFT JOIN events_person AS p ON p.id = pdi.person_id "
+            "WHERE e.team_id = {} AND e.uuid = ANY({}::uuid[])",
+            team_id,
+            sorted(set(uuids)),
+        )
+    )
+    return {
+        row[0]: StoredEvent(row[0], row[1], row[2], orjson.loads(row[3]), row[4], row[5], row[6], row[7])
+        for row in rows
+    }
 
 
 def persons_by_distinct_id(*, team_id: int, distinct_ids: list[str]) -> dict[str, PersonSummary]:

@@ -1,5 +1,6 @@
-"""The one write path for events: `events_capture`. The capture API calls it, and so will anything else that
-emits events (the evaluation worker's `$ai_evaluation` events).
+"""The one write path for events: `events_capture`. The capture API calls it, and so does the evaluation worker
+(its `$ai_evaluation` events). Hooks named in `EVENTS_INSERTED_HOOKS` see newly inserted events of the names they
+watch, in the same transaction (online evaluation schedules its runs there).
 
 Each call is one transaction: persons are created or merged, person properties updated, then every event is
 inserted with one statement. Statements touch rows in sorted order, so concurrent batches over the same distinct
@@ -8,14 +9,17 @@ ids or uuids wait for each other instead of deadlocking.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from environments.models import Team
 from events.records import EventInput
@@ -32,6 +36,8 @@ FROM unnest(%(uuids)b::uuid[], %(names)b::text[], %(distinct_ids)b::text[], %(pr
      AS x(uuid, event, distinct_id, properties, timestamp, chain)
 ON CONFLICT DO NOTHING
 """
+# With events that hooks watch, the statement says which rows it inserted: a duplicate uuid is not new.
+RETURNING_NEW = " RETURNING uuid"
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,13 @@ def events_capture(*, team: Team, events: Sequence[EventInput]) -> CaptureResult
 
 
 def _capture_once(team: Team, events: Sequence[EventInput]) -> CaptureResult:
+    hooks: dict[str, list[str]] = settings.EVENTS_INSERTED_HOOKS
     with transaction.atomic(), _raw_cursor() as cursor:
         PersonUpdater(cursor, team.id).apply(events)
         ordered = sorted(events, key=lambda e: e.uuid.int)  # uuid order: concurrent duplicates wait, never deadlock
+        watched = [e for e in ordered if e.event in hooks]
         cursor.execute(
-            INSERT_EVENTS,
+            INSERT_EVENTS + RETURNING_NEW if watched else INSERT_EVENTS,
             {
                 "team_id": team.id,
                 "created_at": timezone.now(),
@@ -83,9 +91,30 @@ def _capture_once(team: Team, events: Sequence[EventInput]) -> CaptureResult:
             },
         )
         inserted = cursor.rowcount
+        if watched:
+            _run_inserted_hooks(cursor, team.id, hooks, watched, new={row[0] for row in cursor.fetchall()})
         if not team.ingested_event:
             Team.objects.filter(pk=team.pk, ingested_event=False).update(ingested_event=True)
     return CaptureResult(inserted=inserted, duplicates=len(events) - inserted)
+
+
+def _run_inserted_hooks(
+    cursor: psycopg.Cursor[Any],
+    team_id: int,
+    hooks: dict[str, list[str]],
+    watched: list[EventInput],
+    *,
+    new: set[uuid.UUID],
+) -> None:
+    """Hand each hook the newly inserted events it watches, inside the inserting transaction (so what a hook
+    writes is stored if and only if the events are)."""
+    by_name: dict[str, dict[uuid.UUID, EventInput]] = {}
+    for event in watched:
+        if event.uuid in new:
+            by_name.setdefault(event.event, {}).setdefault(event.uuid, event)
+    for name, fresh in by_name.items():
+        for hook in hooks[name]:
+            import_string(hook)(cursor=cursor, team_id=team_id, events=list(fresh.values()))
 
 
 def _text(value: Any) -> str | None:

@@ -120,10 +120,12 @@ def start_temporal_dev_server(
     ui: bool,
     log_file: Path | None = None,
     startup_timeout: float = 60.0,
+    port: int | None = None,
 ) -> TemporalDevServer:
-    """Start `temporal server start-dev` on free loopback ports; `db_file` None keeps everything in memory."""
+    """Start `temporal server start-dev` on loopback (on `port`, else a free one); `db_file` None keeps everything
+    in memory."""
     host = "127.0.0.1"
-    port = free_port(host)
+    port = port or free_port(host)
     ui_port = free_port(host) if ui else None
     args = [
         temporal_binary(),

@@ -147,9 +147,38 @@ SPECTACULAR_SETTINGS = {
 TEMPORAL_ADDRESS = env.str("TEMPORAL_ADDRESS", default="")
 TEMPORAL_NAMESPACE = env.str("TEMPORAL_NAMESPACE", default="default")
 TEMPORAL_TASK_QUEUE = env.str("TEMPORAL_TASK_QUEUE", default="llm-analytics-evals-task-queue")
-# Dotted paths of what the worker runs; each product appends its own.
-TEMPORAL_WORKFLOWS: list[str] = ["posthog_clone.temporal.health.HealthCheckWorkflow"]
-TEMPORAL_ACTIVITIES: list[str] = ["posthog_clone.temporal.health.health_check_activity"]
+# How long a web request (or the run dispatcher) may spend connecting to Temporal and starting workflows.
+TEMPORAL_START_TIMEOUT_SECONDS = env.float("TEMPORAL_START_TIMEOUT_SECONDS", default=5.0)
+# Dotted paths of what the worker runs.
+TEMPORAL_WORKFLOWS: list[str] = [
+    "posthog_clone.temporal.health.HealthCheckWorkflow",
+    "evaluations.workflows.RunEvaluationWorkflow",
+]
+TEMPORAL_ACTIVITIES: list[str] = [
+    "posthog_clone.temporal.health.health_check_activity",
+    "evaluations.activities.fetch_evaluation_activity",
+    "evaluations.activities.start_run_activity",
+    "evaluations.activities.execute_llm_judge_activity",
+    "evaluations.activities.complete_run_activity",
+    "evaluations.activities.fail_run_activity",
+]
+# Loops the worker process runs beside the worker, each `loop(stop: threading.Event)` on a thread of its own.
+TEMPORAL_WORKER_LOOPS: list[str] = ["evaluations.dispatcher.dispatch_until_stopped"]
+# How often the dispatcher looks for online runs waiting to be started.
+EVALUATION_DISPATCH_INTERVAL_SECONDS = env.float("EVALUATION_DISPATCH_INTERVAL_SECONDS", default=1.0)
+
+# --- LLM judge (evaluation runs) --------------------------------------------------------------------------
+# Any OpenAI-compatible server: OpenAI itself (an API key), or Ollama, vLLM, llama.cpp... (a base URL).
+LLMA_EVAL_OPENAI_API_KEY = env.str("LLMA_EVAL_OPENAI_API_KEY", default="") or env.str("OPENAI_API_KEY", default="")
+LLMA_EVAL_OPENAI_BASE_URL = env.str("LLMA_EVAL_OPENAI_BASE_URL", default="") or env.str("OPENAI_BASE_URL", default="")
+LLMA_EVAL_MODEL = env.str("LLMA_EVAL_MODEL", default="gpt-5-mini")
+LLMA_EVAL_TIMEOUT_SECONDS = env.float("LLMA_EVAL_TIMEOUT_SECONDS", default=120.0)
+
+# --- Events ------------------------------------------------------------------------------------------------
+# Called with the newly inserted events of each name, inside the inserting transaction.
+EVENTS_INSERTED_HOOKS: dict[str, list[str]] = {
+    "$ai_generation": ["evaluations.services.evaluation_runs_schedule_online"],
+}
 
 # --- Object storage -----------------------------------------------------------------------------------
 # An S3-compatible store (AWS S3, MinIO...) when OBJECT_STORAGE_ENDPOINT is set; otherwise files under the data dir,

@@ -12,7 +12,7 @@ from environments.api.views import (
     ProjectViewSet,
     UserViewSet,
 )
-from evaluations.views import EvaluationViewSet
+from evaluations.views import EvaluationRunViewSet, EvaluationViewSet
 from events.capture_views import capture
 from events.views import EventViewSet
 from posthog_clone.api.routers import OptionalSlashRouter
@@ -20,6 +20,7 @@ from symbol_sets.views import ReleaseViewSet, SymbolSetViewSet
 
 project_router = OptionalSlashRouter()
 project_router.register("evaluations", EvaluationViewSet, basename="evaluations")
+project_router.register("evaluation_runs", EvaluationRunViewSet, basename="evaluation_runs")
 project_router.register("events", EventViewSet, basename="events")
 project_router.register("error_tracking/symbol_sets", SymbolSetViewSet, basename="error_tracking_symbol_sets")
 project_router.register("error_tracking/releases", ReleaseViewSet, basename="error_tracking_releases")

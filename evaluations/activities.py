@@ -1,0 +1,118 @@
+"""The `run-evaluation` workflow's activities.
+
+Database steps are synchronous (Django ORM, on the worker's activity threads). The judge is asynchronous and
+heartbeats while the LLM answers, so a worker killed mid-call is noticed within seconds and the call retried on
+another worker. Failures leave as `ApplicationError`s whose `type` is the code recorded on the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from evaluations import judge, selectors, services
+from evaluations.contracts import EvaluationSnapshot, RunEvaluationInputs, skipped_result
+from evaluations.models import EvaluationRun, RunStatus
+from posthog_clone.llm import JUDGE_VARIABLES, LLMError, judge_config
+from posthog_clone.temporal.activities import database_connection
+
+HEARTBEAT_SECONDS = 2.0
+
+
+def run_result(run: EvaluationRun) -> dict[str, Any]:
+    """What the workflow returns for a run that has finished."""
+    if run.status == RunStatus.SKIPPED:
+        return skipped_result(evaluation_id=str(run.evaluation_id), code=run.error_code, message=run.error_message)
+    return {"verdict": run.verdict, "reasoning": run.reasoning, "evaluation_id": str(run.evaluation_id)}
+
+
+@activity.defn(name="fetch-evaluation")
+def fetch_evaluation_activity(inputs: RunEvaluationInputs) -> EvaluationSnapshot:
+    with database_connection():
+        try:
+            evaluation = selectors.evaluation_for_run(
+                team_id=int(inputs.event_data["team_id"]), evaluation_id=inputs.evaluation_id
+            )
+        except (KeyError, TypeError, ValueError, ValidationError):
+            evaluation = None
+    if evaluation is None:
+        raise ApplicationError(
+            f"Evaluation {inputs.evaluation_id} not found", type="evaluation_not_found", non_retryable=True
+        )
+    if evaluation.deleted:
+        raise ApplicationError(
+            f"Evaluation {inputs.evaluation_id} was deleted", type="evaluation_deleted", non_retryable=True
+        )
+    return EvaluationSnapshot(
+        id=str(evaluation.id),
+        name=evaluation.name,
+        team_id=evaluation.team_id,
+        evaluation_type=evaluation.evaluation_type,
+        evaluation_config=evaluation.evaluation_config,
+        output_type=evaluation.output_type,
+        output_config=evaluation.output_config,
+    )
+
+
+@activity.defn(name="start-evaluation-run")
+def start_run_activity(inputs: RunEvaluationInputs, evaluation: EvaluationSnapshot) -> dict[str, Any] | None:
+    """Mark the run running; returns the result instead when the run had already finished."""
+    try:
+        with database_connection():
+            run = services.evaluation_run_begin(
+                workflow_id=activity.info().workflow_id, evaluation=evaluation, event_data=inputs.event_data
+            )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ApplicationError(f"Malformed event_data: {error!r}", type="invalid_inputs", non_retryable=True) from None
+    return run_result(run) if run.status in (RunStatus.COMPLETED, RunStatus.SKIPPED) else None
+
+
+@activity.defn(name="execute-llm-judge")
+async def execute_llm_judge_activity(evaluation: EvaluationSnapshot, event_data: dict[str, Any]) -> dict[str, Any]:
+    config = judge_config()
+    if config is None:
+        raise ApplicationError(
+            f"No LLM judge is configured: set {JUDGE_VARIABLES} for the worker.",
+            type="llm_judge_not_configured",
+            non_retryable=True,
+        )
+    judging = asyncio.ensure_future(judge.judge(evaluation, event_data, config))
+    try:
+        while not judging.done():
+            await asyncio.wait({judging}, timeout=HEARTBEAT_SECONDS)
+            activity.heartbeat()
+        return judging.result().as_dict()
+    except judge.JudgeConfigurationError as error:
+        raise ApplicationError(error.message, type=error.code, non_retryable=True) from None
+    except LLMError as error:
+        raise ApplicationError(error.message, type=error.kind, non_retryable=not error.retryable) from None
+    finally:
+        judging.cancel()
+
+
+@activity.defn(name="complete-evaluation-run")
+def complete_run_activity(
+    evaluation: EvaluationSnapshot, event_data: dict[str, Any], judged: dict[str, Any], start_time: str
+) -> dict[str, Any]:
+    """Emit the `$ai_evaluation` event and record the verdict (once, however often this runs)."""
+    with database_connection():
+        run = services.evaluation_run_complete(
+            workflow_id=activity.info().workflow_id,
+            evaluation=evaluation,
+            event_data=event_data,
+            judged=judged,
+            start_time=start_time,
+        )
+    return run_result(run)
+
+
+@activity.defn(name="fail-evaluation-run")
+def fail_run_activity(code: str, message: str, skipped: bool) -> None:
+    with database_connection():
+        services.evaluation_run_fail(
+            workflow_id=activity.info().workflow_id, code=code, message=message, skipped=skipped
+        )

@@ -1,0 +1,34 @@
+"""What the evaluation run services raise; the API layer renders each as PostHog's error body."""
+
+from __future__ import annotations
+
+import uuid
+
+from posthog_clone.errors import DomainError, NotFound, Unavailable
+from posthog_clone.llm import JUDGE_VARIABLES
+
+
+def evaluation_not_found(evaluation_id: uuid.UUID) -> DomainError:
+    return NotFound(f"Evaluation {evaluation_id} not found.")
+
+
+def event_not_found(event_id: uuid.UUID) -> DomainError:
+    return NotFound(f"Event {event_id} not found.")
+
+
+def llm_judge_not_configured() -> DomainError:
+    return Unavailable(
+        f"No LLM judge is configured: set {JUDGE_VARIABLES} for the server and its worker.",
+        code="llm_judge_not_configured",
+    )
+
+
+def temporal_unavailable() -> DomainError:
+    return Unavailable(
+        "Temporal could not be reached, so the evaluation was not started; try again later.",
+        code="temporal_unavailable",
+    )
+
+
+def workflow_rejected(message: str) -> DomainError:
+    return DomainError(f"Temporal refused to start the evaluation: {message}", code="workflow_rejected")

@@ -1,0 +1,76 @@
+"""Which enabled evaluations a newly ingested `$ai_generation` event triggers, as PostHog's evaluation scheduler
+decides it: a condition matches when all its property filters do, an evaluation triggers when any of its
+conditions matches and the event falls inside that condition's rollout. No conditions, no runs. Pure functions:
+the runs are written by `evaluations.services`."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from events.property_filters import PropertyFilterError, PropertyGroup, parse_property_filters
+from events.property_matching import EventView, matches, python_regex_problem
+from events.records import EventInput
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class OnlineCondition:
+    properties: PropertyGroup
+    rollout_percentage: float
+
+
+@dataclass(frozen=True)
+class OnlineEvaluation:
+    id: uuid.UUID
+    conditions: tuple[OnlineCondition, ...]
+
+
+def online_evaluation(evaluation_id: uuid.UUID, conditions: Any) -> OnlineEvaluation:
+    """An evaluation's stored conditions, parsed once per ingested batch. (They were validated when saved; one
+    that no longer parses is skipped rather than failing ingestion.)"""
+    parsed = []
+    for condition in conditions if isinstance(conditions, list) else []:
+        try:
+            properties = parse_property_filters(condition.get("properties"), regex_check=python_regex_problem)
+            rollout = float(condition.get("rollout_percentage", 100))
+        except (PropertyFilterError, AttributeError, TypeError, ValueError) as error:
+            logger.warning("evaluation_condition_skipped", evaluation_id=str(evaluation_id), error=str(error))
+            continue
+        parsed.append(OnlineCondition(properties=properties, rollout_percentage=rollout))
+    return OnlineEvaluation(id=evaluation_id, conditions=tuple(parsed))
+
+
+def in_rollout(event_uuid: uuid.UUID, percentage: float) -> bool:
+    """Per-event sampling: the first 8 hex digits of md5(uuid) give a bucket in [0, 100) with 0.01 steps."""
+    if percentage >= 100:
+        return True
+    bucket = int(hashlib.md5(str(event_uuid).encode()).hexdigest()[:8], 16) % 10000 / 100
+    return bucket < percentage
+
+
+def triggered(evaluations: Sequence[OnlineEvaluation], event: EventInput) -> list[uuid.UUID]:
+    """The ids of the evaluations `event` triggers. Person properties are not read (as in PostHog's scheduler,
+    person filters never match here)."""
+    view = EventView(
+        properties=event.properties,
+        event=event.event,
+        distinct_id=event.distinct_id,
+        uuid=str(event.uuid),
+        timestamp=event.timestamp,
+        elements_chain=event.elements_chain,
+    )
+    return [
+        evaluation.id
+        for evaluation in evaluations
+        if any(
+            in_rollout(event.uuid, condition.rollout_percentage) and matches(condition.properties, view)
+            for condition in evaluation.conditions
+        )
+    ]

@@ -1,0 +1,37 @@
+"""Reads for evaluation runs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from evaluations.models import Evaluation
+from events.selectors import StoredEvent, events_by_uuid
+
+
+def evaluation_for_run(*, team_id: int, evaluation_id: uuid.UUID | str) -> Evaluation | None:
+    """The evaluation a run executes, deleted or not (the caller decides), only within the event's project."""
+    return Evaluation.objects.filter(team_id=team_id, id=evaluation_id).first()
+
+
+def run_target_event(*, team_id: int, event_uuid: uuid.UUID, event: str, distinct_id: str | None) -> StoredEvent | None:
+    """The event a manual run targets: this project's event with that uuid, name and (when given) distinct_id."""
+    found = events_by_uuid(team_id=team_id, uuids=[event_uuid]).get(event_uuid)
+    if found is None or found.event != event or (distinct_id is not None and found.distinct_id != distinct_id):
+        return None
+    return found
+
+
+def event_data(*, team_id: int, event: StoredEvent) -> dict[str, Any]:
+    """An event as the `run-evaluation` workflow receives it (PostHog's `event_data`)."""
+    return {
+        "uuid": str(event.uuid),
+        "event": event.event,
+        "properties": event.properties,
+        "timestamp": event.timestamp.isoformat(),
+        "team_id": team_id,
+        "distinct_id": event.distinct_id,
+        "elements_chain": event.elements_chain,
+        "created_at": event.created_at.isoformat(),
+        "person_id": str(event.person_uuid) if event.person_uuid else None,
+    }

@@ -1,0 +1,116 @@
+"""A small OpenAI-compatible chat-completions server on 127.0.0.1, so the judge talks real HTTP through the openai
+SDK. Each request takes the next scripted reply (or the default one); every request body is kept."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+GATE_TIMEOUT_SECONDS = 60
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: dict[str, Any] = field(default_factory=dict)
+    # When set, the reply waits for it (bounded): a judge that is still "thinking".
+    gate: threading.Event | None = None
+    # Only for requests asking for structured output (`response_format`); others get the default reply.
+    structured_only: bool = False
+
+
+def completion(content: str, *, prompt_tokens: int = 42, completion_tokens: int = 18) -> Reply:
+    return Reply(
+        body={
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "created": 1764547200,
+            "model": "judge-test-model",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+    )
+
+
+def verdict(value: bool | None, reasoning: str = "Because.", *, applicable: bool | None = None) -> Reply:
+    answer: dict[str, Any] = {"reasoning": reasoning, "verdict": value}
+    if applicable is not None:
+        answer["applicable"] = applicable
+    return completion(json.dumps(answer))
+
+
+def error(status: int, message: str, *, code: str | None = None, error_type: str = "invalid_request_error") -> Reply:
+    return Reply(status=status, body={"error": {"message": message, "type": error_type, "code": code, "param": None}})
+
+
+class FakeLLM:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.replies: deque[Reply] = deque()
+        self.default = verdict(True, "The answer is correct.")
+        self.received = threading.Condition()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def start(self) -> FakeLLM:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def script(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    def wait_for_requests(self, count: int, timeout: float = 30) -> None:
+        with self.received:
+            if not self.received.wait_for(lambda: len(self.requests) >= count, timeout):
+                raise TimeoutError(f"the judge got {len(self.requests)} requests, not {count}, in {timeout}s")
+
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        with self.received:
+            self.requests.append(body)
+            self.received.notify_all()
+            if self.replies and (not self.replies[0].structured_only or "response_format" in body):
+                return self.replies.popleft()
+            return self.default
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body["_authorization"] = self.headers.get("Authorization")
+                body["_path"] = self.path
+                reply = fake._next_reply(body)
+                if reply.gate is not None:
+                    reply.gate.wait(GATE_TIMEOUT_SECONDS)
+                payload = json.dumps(reply.body).encode()
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the caller went away (a killed worker)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler

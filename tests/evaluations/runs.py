@@ -1,0 +1,90 @@
+"""Rows and events for evaluation run tests, made through the real services."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from evaluations.contracts import manual_workflow_id
+from evaluations.models import Evaluation, EvaluationRun, RunTrigger
+from events.records import EventInput
+from events.services import events_capture
+from posthog_clone.ids import uuid7
+from tests.conftest import Tenant
+
+GENERATION_PROPERTIES: dict[str, Any] = {
+    "$ai_model": "gpt-4o-mini",
+    "$ai_trace_id": "trace-1",
+    "$ai_input": [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": [{"type": "text", "text": "What is 2 + 2?"}]},
+    ],
+    "$ai_output_choices": [{"role": "assistant", "content": "4"}],
+}
+
+
+def make_evaluation(tenant: Tenant, **fields: Any) -> Evaluation:
+    values: dict[str, Any] = {
+        "name": "Correctness",
+        "evaluation_type": "llm_judge",
+        "evaluation_config": {"prompt": "Is the answer correct?"},
+        "output_type": "boolean",
+        "output_config": {"allows_na": False},
+        "enabled": True,
+        "created_by": tenant.user,
+    }
+    values.update(fields)
+    return Evaluation.objects.create(team=tenant.team, **values)
+
+
+def store_generation(
+    tenant: Tenant,
+    *,
+    event: str = "$ai_generation",
+    distinct_id: str = "user-1",
+    properties: dict[str, Any] | None = None,
+    event_uuid: uuid.UUID | None = None,
+    timestamp: datetime | None = None,
+) -> EventInput:
+    stored = EventInput(
+        uuid=event_uuid or uuid7(),
+        event=event,
+        distinct_id=distinct_id,
+        properties=GENERATION_PROPERTIES if properties is None else properties,
+        timestamp=timestamp or timezone.now(),
+    )
+    events_capture(team=tenant.team, events=[stored])
+    return stored
+
+
+def make_run(tenant: Tenant, evaluation: Evaluation | None = None, **fields: Any) -> EvaluationRun:
+    evaluation = evaluation or make_evaluation(tenant)
+    target = uuid7()
+    values: dict[str, Any] = {
+        "id": manual_workflow_id(str(evaluation.id), str(target), int(timezone.now().timestamp() * 1000)),
+        "team": tenant.team,
+        "evaluation": evaluation,
+        "target_event_id": target,
+        "event": "$ai_generation",
+        "timestamp": timezone.now(),
+        "distinct_id": "user-1",
+        "trigger": RunTrigger.MANUAL,
+        "created_at": timezone.now(),
+    }
+    values.update(fields)
+    return EvaluationRun.objects.create(**values)
+
+
+def run_body(evaluation: Evaluation, stored: EventInput, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "evaluation_id": str(evaluation.id),
+        "target_event_id": str(stored.uuid),
+        "timestamp": stored.timestamp.isoformat(),
+        "event": stored.event,
+        "distinct_id": stored.distinct_id,
+    }
+    body.update(overrides)
+    return body
