@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import psycopg
 import structlog
 from django.db import IntegrityError, connection, transaction
@@ -137,7 +138,8 @@ def evaluation_runs_schedule_online(*, cursor: psycopg.Cursor[Any], team_id: int
         "AND conditions <> '[]'::jsonb",
         (team_id,),
     )
-    evaluations = [online_evaluation(evaluation_id, conditions) for evaluation_id, conditions in cursor.fetchall()]
+    # Django's connection reads jsonb as text.
+    evaluations = [online_evaluation(id_, orjson.loads(conditions)) for id_, conditions in cursor.fetchall()]
     if not evaluations:
         return
     runs = [(evaluation_id, event) for event in events for evaluation_id in triggered(evaluations, event)]

@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
 from environments import services
@@ -100,6 +102,13 @@ def member_of(db: None) -> Callable[[User, Organization, int], OrganizationMembe
         return OrganizationMembership.objects.create(user=user, organization=organization, level=level)
 
     return factory
+
+
+def database_url(name: str) -> str:
+    """A URL for database `name` on the server the tests use (for processes the tests start)."""
+    db = django_settings.DATABASES["default"]
+    host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else db["HOST"]
+    return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{name}"
 
 
 @pytest.fixture(scope="session")

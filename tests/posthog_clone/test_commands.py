@@ -11,7 +11,6 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import psutil
 import psycopg
@@ -22,6 +21,7 @@ from django.core.management import CommandError, call_command
 
 from environments.models import PersonalAPIKey, Team, hash_personal_api_key
 from posthog_clone import embedded
+from tests.conftest import database_url
 
 REPO = Path(settings.BASE_DIR)
 
@@ -67,12 +67,6 @@ def test_bootstrap_rejects_unknown_scopes() -> None:
 
 
 # --- serve, end to end in subprocesses ---------------------------------------------------------------
-
-
-def database_url(name: str) -> str:
-    db = settings.DATABASES["default"]
-    host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else db["HOST"]
-    return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{name}"
 
 
 @pytest.fixture
