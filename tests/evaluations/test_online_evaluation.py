@@ -7,10 +7,13 @@ import asyncio
 import json
 import uuid
 from typing import Any
+from unittest.mock import patch
 
 import posthog.request
+import psycopg
 import pytest
 from django.test import Client
+from django.utils import timezone
 from posthog import Posthog
 
 from evaluations.contracts import online_workflow_id
@@ -18,6 +21,8 @@ from evaluations.models import EvaluationRun, RunStatus, RunTrigger
 from evaluations.online import in_rollout
 from evaluations.services import evaluation_runs_dispatch
 from events.models import Event
+from events.records import EventInput
+from events.services import events_capture
 from posthog_clone import embedded
 from posthog_clone.temporal.client import connect
 from tests.conftest import Tenant
@@ -154,6 +159,29 @@ class TestScheduling:
         assert [r.id for r in runs_of(tenant)] == [run.id]
         assert Event.objects.filter(team=tenant.team, event="$ai_generation").count() == 1
         assert run.evaluation_id == evaluation.id
+
+    def test_evaluations_load_once_per_batch_not_per_event(self, tenant: Tenant) -> None:
+        for n in range(5):
+            make_evaluation(tenant, name=f"e{n}", conditions=[condition(100, exact("$ai_model", f"model-{n}"))])
+
+        def statements_for(count: int) -> int:
+            events = [EventInput(uuid=uuid.uuid4(), event="$ai_generation", distinct_id="user-1",
+                                 properties={"$ai_model": f"model-{n % 5}"}, timestamp=timezone.now())
+                      for n in range(count)]  # fmt: skip
+            executed = []
+            original = psycopg.Cursor.execute
+
+            def counting(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+                executed.append(query)
+                return original(cursor, query, *args, **kwargs)
+
+            with patch.object(psycopg.Cursor, "execute", counting):
+                events_capture(team=tenant.team, events=events)
+            return len(executed)
+
+        statements_for(1)  # the first batch also creates the person and marks the project as ingesting
+        assert statements_for(200) == statements_for(1)
+        assert EvaluationRun.objects.filter(team=tenant.team).count() == 202
 
     def test_one_run_per_triggered_evaluation(self, tenant: Tenant) -> None:
         first = make_evaluation(tenant, name="first", conditions=[condition()])

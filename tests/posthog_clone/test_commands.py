@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from django.core.management import CommandError, call_command
 from environments.models import PersonalAPIKey, Team, hash_personal_api_key
 from posthog_clone import embedded
 from tests.conftest import database_url
+from tests.evaluations.fake_llm import FakeLLM
 
 REPO = Path(settings.BASE_DIR)
 
@@ -104,9 +106,46 @@ def stop_serve(process: subprocess.Popen[bytes]) -> None:
     assert alive == [], f"children still running after serve stopped: {alive}"
 
 
+def run_an_evaluation(base: str, key: str, project_id: int, token: str) -> dict:
+    """The seed's flow over HTTP: create an evaluation, send an `$ai_generation`, run it, read the run back."""
+    auth = {"Authorization": f"Bearer {key}"}
+    evaluation = requests.post(
+        f"{base}/api/environments/{project_id}/evaluations/",
+        json={"name": "Helpful", "evaluation_type": "llm_judge", "output_type": "boolean",
+              "evaluation_config": {"prompt": "Is it helpful?"}},
+        headers=auth, timeout=10,
+    ).json()  # fmt: skip
+    event_uuid = str(uuid.uuid4())
+    sent = requests.post(f"{base}/batch/", timeout=10, json={"api_key": token, "batch": [
+        {"event": "$ai_generation", "distinct_id": "u1", "uuid": event_uuid,
+         "properties": {"$ai_input": "hi", "$ai_output_choices": "hello"}}]})  # fmt: skip
+    assert sent.status_code == 200
+    started = requests.post(
+        f"{base}/api/environments/{project_id}/evaluation_runs/",
+        json={"evaluation_id": evaluation["id"], "target_event_id": event_uuid, "timestamp": "2026-11-01T00:00:00Z"},
+        headers=auth,
+        timeout=10,
+    )
+    assert started.status_code == 201, started.text
+    run_url = f"{base}/api/environments/{project_id}/evaluation_runs/{started.json()['workflow_id']}/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        run = requests.get(run_url, headers=auth, timeout=10).json()
+        if run["status"] in ("completed", "failed", "skipped"):
+            return run
+        time.sleep(0.2)
+    raise TimeoutError("the evaluation run did not finish within 60s")
+
+
 def test_serve_runs_the_stack_and_keeps_data_across_restarts(scratch_database: str, tmp_path: Path) -> None:
+    judge = FakeLLM().start()
     env = {k: v for k, v in os.environ.items() if k not in {"TEMPORAL_ADDRESS", "DJANGO_SETTINGS_MODULE"}}
-    env.update(DATABASE_URL=scratch_database, POSTHOG_CLONE_DATA_DIR=str(tmp_path / "data"))
+    env.update(
+        DATABASE_URL=scratch_database,
+        POSTHOG_CLONE_DATA_DIR=str(tmp_path / "data"),
+        LLMA_EVAL_OPENAI_BASE_URL=judge.base_url,
+        LLMA_EVAL_MODEL="judge-test-model",
+    )
     port = embedded.free_port()
     base = f"http://127.0.0.1:{port}"
 
@@ -120,15 +159,19 @@ def test_serve_runs_the_stack_and_keeps_data_across_restarts(scratch_database: s
             timeout=60,
             check=True,
         ).stdout
-        key = json.loads(out)["personal_api_key"]
+        bootstrapped = json.loads(out)
+        key = bootstrapped["personal_api_key"]
         assert requests.get(f"{base}/api/projects/", timeout=10).status_code == 401
         projects = requests.get(f"{base}/api/projects/", headers={"Authorization": f"Bearer {key}"}, timeout=10)
         assert projects.status_code == 200
         assert projects.json()["results"][0]["name"] == "Site"
         assert requests.get(f"{base}/api/schema/swagger-ui/", timeout=10).status_code == 200
         assert requests.get(f"{base}/api/schema/?format=json", timeout=10).json()["openapi"].startswith("3.")
+        run = run_an_evaluation(base, key, bootstrapped["project_id"], bootstrapped["project_api_token"])
+        assert (run["status"], run["verdict"], run["model"]) == ("completed", True, "judge-test-model")
     finally:
         stop_serve(process)
+        judge.stop()
     assert (tmp_path / "data" / "temporal.sqlite").exists()
 
     process = start_serve(env, port)

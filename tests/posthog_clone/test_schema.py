@@ -43,3 +43,17 @@ def test_docs_pages_and_their_assets_are_served_locally(client: APIClient, db: N
         asset = "/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"
     assert asset in html
     assert client.get(asset).status_code == 200
+
+
+def test_evaluation_runs_have_real_request_and_response_schemas(schema: dict) -> None:
+    runs = schema["paths"]["/api/environments/{project_id}/evaluation_runs/"]
+    create_body = runs["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert create_body == "#/components/schemas/EvaluationRunCreateRequest"
+    created = runs["post"]["responses"]["201"]["content"]["application/json"]["schema"]["$ref"]
+    assert schema["components"]["schemas"][created.rsplit("/", 1)[1]]["required"] == [
+        "evaluation", "status", "target_event_id", "workflow_id",
+    ]  # fmt: skip
+    assert {p["name"] for p in runs["get"]["parameters"]} >= {"evaluation_id", "status", "trigger", "target_event_id"}
+    detail = schema["paths"]["/api/projects/{project_id}/evaluation_runs/{id}/"]["get"]["responses"]["200"]
+    run = schema["components"]["schemas"][detail["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert {"status", "verdict", "applicable", "reasoning", "error", "emitted_event_id"} <= set(run["properties"])
