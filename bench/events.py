@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import multiprocessing
 import random
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import harness
@@ -53,44 +52,6 @@ def make_bodies(token: str, count: int, batch: int, seed: int, start: datetime) 
                            "timestamp": timestamp.isoformat(), "uuid": event_uuid})  # fmt: skip
         bodies.append(json.dumps({"api_key": token, "batch": events}).encode())
     return bodies
-
-
-def client(base_url: str, bodies: list[bytes], ready: Any, go: Any, results: Any) -> None:
-    import requests
-
-    session = requests.Session()
-    ready.release()
-    go.wait()
-    started = time.perf_counter()
-    for body in bodies:
-        response = session.post(f"{base_url}/batch/", data=body, headers={"Content-Type": "application/json"},
-                                timeout=120)  # fmt: skip
-        if response.status_code != 200 or "rejected" in response.text:
-            raise RuntimeError(f"ingestion failed: {response.status_code} {response.text[:200]}")
-    results.put(time.perf_counter() - started)
-
-
-def ingest(base_url: str, token: str, total: int, clients: int, batch: int) -> float:
-    """Seconds for all clients to send `total` events (wall clock from the common start)."""
-    start = datetime.now(UTC) - timedelta(days=60)
-    per_client = total // clients
-    context = multiprocessing.get_context("fork")
-    ready, go, results = context.Semaphore(0), context.Event(), context.Queue()
-    processes = []
-    for index in range(clients):
-        bodies = make_bodies(token, per_client, batch, seed=index, start=start + timedelta(microseconds=index))
-        process = context.Process(target=client, args=(base_url, bodies, ready, go, results))
-        process.start()
-        processes.append(process)
-    for _ in processes:
-        ready.acquire()
-    started = time.perf_counter()
-    go.set()
-    for process in processes:
-        process.join(timeout=3600)
-        if process.exitcode != 0:
-            raise RuntimeError("a client failed")
-    return time.perf_counter() - started
 
 
 def copy_baseline(database_url: str) -> tuple[int, float]:
@@ -152,7 +113,9 @@ def main() -> None:
         _, key = services.personal_api_key_create(user=user, label="bench", scopes=["query:read"])
 
         with harness.running_server(workers=args.workers, threads=args.threads) as base_url:
-            seconds = ingest(base_url, team.api_token, args.events, args.clients, args.batch)
+            seconds = harness.send_batches(
+                base_url, team.api_token, args.events, args.clients, args.batch, make=make_bodies
+            )
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE events_event")
                 cursor.execute("SELECT count(*) FROM events_event")

@@ -6,6 +6,7 @@ PostgreSQL server (DATABASE_URL, else the embedded one) and drops it when done.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -14,7 +15,9 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,6 +82,48 @@ def running_server(*, workers: int = 2, threads: int = 8, env: dict[str, str] | 
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _client(base_url: str, bodies: list[bytes], ready: Any, go: Any, results: Any) -> None:
+    import requests
+
+    session = requests.Session()
+    ready.release()
+    go.wait()
+    started = time.perf_counter()
+    for body in bodies:
+        response = session.post(f"{base_url}/batch/", data=body, headers={"Content-Type": "application/json"},
+                                timeout=120)  # fmt: skip
+        if response.status_code != 200 or "rejected" in response.text:
+            raise RuntimeError(f"ingestion failed: {response.status_code} {response.text[:200]}")
+    results.put(time.perf_counter() - started)
+
+
+BodyMaker = Callable[[str, int, int, int, datetime], list[bytes]]
+
+
+def send_batches(base_url: str, token: str, total: int, clients: int, batch: int, *, make: BodyMaker) -> float:
+    """Seconds for `clients` processes to send `total` events to /batch/ (wall clock from their common start).
+    Bodies are made before the clock starts by `make(token, count, batch, seed, start)`."""
+    start = datetime.now(UTC) - timedelta(days=60)
+    per_client = total // clients
+    context = multiprocessing.get_context("fork")
+    ready, go, results = context.Semaphore(0), context.Event(), context.Queue()
+    processes = []
+    for index in range(clients):
+        bodies = make(token, per_client, batch, index, start + timedelta(microseconds=index))
+        process = context.Process(target=_client, args=(base_url, bodies, ready, go, results))
+        process.start()
+        processes.append(process)
+    for _ in processes:
+        ready.acquire()
+    started = time.perf_counter()
+    go.set()
+    for process in processes:
+        process.join(timeout=3600)
+        if process.exitcode != 0:
+            raise RuntimeError("a client failed")
+    return time.perf_counter() - started
 
 
 def sample(operation: Callable[[], object], *, runs: int, warmup: int = 10) -> list[float]:

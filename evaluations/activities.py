@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from evaluations import judge, selectors, services
-from evaluations.contracts import EvaluationSnapshot, RunEvaluationInputs, skipped_result
+from evaluations.contracts import EvaluationSnapshot, RunEvaluationInputs, RunStart, skipped_result
 from evaluations.models import EvaluationRun, RunStatus
 from posthog_clone.llm import JUDGE_VARIABLES, LLMError, judge_config
 from posthog_clone.temporal.activities import database_connection
@@ -30,15 +30,14 @@ def run_result(run: EvaluationRun) -> dict[str, Any]:
     return {"verdict": run.verdict, "reasoning": run.reasoning, "evaluation_id": str(run.evaluation_id)}
 
 
-@activity.defn(name="fetch-evaluation")
-def fetch_evaluation_activity(inputs: RunEvaluationInputs) -> EvaluationSnapshot:
-    with database_connection():
-        try:
-            evaluation = selectors.evaluation_for_run(
-                team_id=int(inputs.event_data["team_id"]), evaluation_id=inputs.evaluation_id
-            )
-        except (KeyError, TypeError, ValueError, ValidationError):
-            evaluation = None
+def _evaluation(inputs: RunEvaluationInputs) -> EvaluationSnapshot:
+    """The evaluation to run, only within the target event's project."""
+    try:
+        evaluation = selectors.evaluation_for_run(
+            team_id=int(inputs.event_data["team_id"]), evaluation_id=inputs.evaluation_id
+        )
+    except (KeyError, TypeError, ValueError, ValidationError):
+        evaluation = None
     if evaluation is None:
         raise ApplicationError(
             f"Evaluation {inputs.evaluation_id} not found", type="evaluation_not_found", non_retryable=True
@@ -59,16 +58,21 @@ def fetch_evaluation_activity(inputs: RunEvaluationInputs) -> EvaluationSnapshot
 
 
 @activity.defn(name="start-evaluation-run")
-def start_run_activity(inputs: RunEvaluationInputs, evaluation: EvaluationSnapshot) -> dict[str, Any] | None:
-    """Mark the run running; returns the result instead when the run had already finished."""
-    try:
-        with database_connection():
+def start_run_activity(inputs: RunEvaluationInputs) -> RunStart:
+    """Fetch the evaluation and mark the run running; a run that had already finished comes back with its
+    result instead."""
+    with database_connection():
+        evaluation = _evaluation(inputs)
+        try:
             run = services.evaluation_run_begin(
                 workflow_id=activity.info().workflow_id, evaluation=evaluation, event_data=inputs.event_data
             )
-    except (KeyError, TypeError, ValueError) as error:
-        raise ApplicationError(f"Malformed event_data: {error!r}", type="invalid_inputs", non_retryable=True) from None
-    return run_result(run) if run.status in (RunStatus.COMPLETED, RunStatus.SKIPPED) else None
+        except (KeyError, TypeError, ValueError) as error:
+            raise ApplicationError(
+                f"Malformed event_data: {error!r}", type="invalid_inputs", non_retryable=True
+            ) from None
+    finished = run.status in (RunStatus.COMPLETED, RunStatus.SKIPPED)
+    return RunStart(evaluation=evaluation, result=run_result(run) if finished else None)
 
 
 @activity.defn(name="execute-llm-judge")

@@ -54,6 +54,14 @@ class EvaluationSnapshot:
     output_config: dict[str, Any]
 
 
+@dataclass
+class RunStart:
+    """What the first step gives the workflow: the evaluation, or the result of a run that already finished."""
+
+    evaluation: EvaluationSnapshot
+    result: dict[str, Any] | None = None
+
+
 # Failures that end a run as `skipped` rather than `failed`: there was nothing to judge with or for.
 SKIP_CODES = frozenset({"evaluation_deleted", "llm_judge_not_configured"})
 

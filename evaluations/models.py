@@ -100,7 +100,8 @@ class EvaluationRun(models.Model):
 
     class Meta:
         indexes: ClassVar = [
-            models.Index(fields=["team", "-created_at", "id"], name="evaluation_run_team_created"),
+            # Newest first; ties (a batch's online runs share created_at) are few enough to sort.
+            models.Index(fields=["team", "-created_at"], name="evaluation_run_team_created"),
             models.Index(fields=["team", "evaluation", "-created_at"], name="evaluation_run_team_evaluation"),
             models.Index(fields=["team", "target_event_id"], name="evaluation_run_team_target"),
             # What the dispatcher polls: online runs whose workflow has not been started yet.

@@ -13,8 +13,8 @@ from typing import Any
 
 import structlog
 
-from events.property_filters import PropertyFilterError, PropertyGroup, parse_property_filters
-from events.property_matching import EventView, matches, python_regex_problem
+from events.property_filters import PropertyFilterError, parse_property_filters
+from events.property_matching import EventView, Matcher, compile_matcher, python_regex_problem
 from events.records import EventInput
 
 logger = structlog.get_logger(__name__)
@@ -22,7 +22,7 @@ logger = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class OnlineCondition:
-    properties: PropertyGroup
+    matches: Matcher
     rollout_percentage: float
 
 
@@ -43,7 +43,7 @@ def online_evaluation(evaluation_id: uuid.UUID, conditions: Any) -> OnlineEvalua
         except (PropertyFilterError, AttributeError, TypeError, ValueError) as error:
             logger.warning("evaluation_condition_skipped", evaluation_id=str(evaluation_id), error=str(error))
             continue
-        parsed.append(OnlineCondition(properties=properties, rollout_percentage=rollout))
+        parsed.append(OnlineCondition(matches=compile_matcher(properties), rollout_percentage=rollout))
     return OnlineEvaluation(id=evaluation_id, conditions=tuple(parsed))
 
 
@@ -70,7 +70,7 @@ def triggered(evaluations: Sequence[OnlineEvaluation], event: EventInput) -> lis
         evaluation.id
         for evaluation in evaluations
         if any(
-            in_rollout(event.uuid, condition.rollout_percentage) and matches(condition.properties, view)
+            condition.matches(view) and in_rollout(event.uuid, condition.rollout_percentage)
             for condition in evaluation.conditions
         )
     ]

@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -47,7 +47,6 @@ logger = structlog.get_logger(__name__)
 # The emitted `$ai_evaluation` event's uuid derives from the workflow id, so whatever repeats (an activity, the
 # workflow, a worker killed mid-run), ingestion stores one event per run.
 EMITTED_EVENT_NAMESPACE = uuid.UUID("6f1f3f0e-4f7c-4d55-9a38-0f2d53a1c7e1")
-WORKFLOW_TASK_TIMEOUT = timedelta(minutes=2)
 MANUAL_RETRY_POLICY = RetryPolicy(maximum_attempts=3)
 # Two manual runs of the same evaluation on the same event within one millisecond take the next free one.
 MANUAL_ID_ATTEMPTS = 5
@@ -101,7 +100,6 @@ def evaluation_run_start(
                         id=workflow_id,
                         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                         retry_policy=MANUAL_RETRY_POLICY,
-                        task_timeout=WORKFLOW_TASK_TIMEOUT,
                     )
                 ]
             )
@@ -202,7 +200,6 @@ def evaluation_runs_dispatch(*, limit: int = DISPATCH_BATCH) -> DispatchResult:
                     id=run.id,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                    task_timeout=WORKFLOW_TASK_TIMEOUT,
                 )
                 for run, inputs in startable
             ]

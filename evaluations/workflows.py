@@ -1,5 +1,8 @@
-"""The `run-evaluation` workflow: fetch the evaluation, mark the run running, ask the judge, then emit the
-`$ai_evaluation` event and record the verdict together. Timeouts and retries per step follow PostHog's."""
+"""The `run-evaluation` workflow: fetch the evaluation and mark the run running, ask the judge, then emit the
+`$ai_evaluation` event and record the verdict together. Timeouts and retries per step follow PostHog's.
+
+The database steps are local activities: short, idempotent, run by the worker that runs the workflow, so a run
+costs Temporal three tasks instead of eleven. The judge is a regular activity with heartbeats."""
 
 from __future__ import annotations
 
@@ -9,11 +12,12 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as StepTimeoutError
 
-from evaluations.contracts import RUN_EVALUATION_WORKFLOW, SKIP_CODES, RunEvaluationInputs, skipped_result
-
+# Passed through the sandbox: imported once per worker, not once per workflow (the contracts are plain data).
 with workflow.unsafe.imports_passed_through():
     from evaluations import activities
+    from evaluations.contracts import RUN_EVALUATION_WORKFLOW, SKIP_CODES, RunEvaluationInputs, skipped_result
 
 DATABASE_STEP = {"start_to_close_timeout": timedelta(seconds=30), "retry_policy": RetryPolicy(maximum_attempts=3)}
 JUDGE_STEP = {
@@ -34,9 +38,10 @@ RECORD_FAILURE_STEP = {
 }
 
 
-def _failure(error: ActivityError) -> tuple[str, str, bool]:
-    """(code, message, retryable) of a failed step."""
-    cause = error.cause
+def _failure(error: ActivityError | ApplicationError | StepTimeoutError) -> tuple[str, str, bool]:
+    """(code, message, retryable) of a failed step. (A failed local activity raises its error as it is; a remote
+    one wraps it in an ActivityError.)"""
+    cause = error.cause if isinstance(error, ActivityError) else error
     if isinstance(cause, ApplicationError):
         return cause.type or "error", cause.message, not cause.non_retryable
     return "activity_timeout" if cause is not None else "error", str(cause or error), True
@@ -48,24 +53,21 @@ class RunEvaluationWorkflow:
     async def run(self, inputs: RunEvaluationInputs) -> dict[str, Any]:
         start_time = workflow.now().isoformat()
         try:
-            evaluation = await workflow.execute_activity(activities.fetch_evaluation_activity, inputs, **DATABASE_STEP)
-            finished = await workflow.execute_activity(
-                activities.start_run_activity, args=[inputs, evaluation], **DATABASE_STEP
-            )
-            if finished is not None:
-                return finished
+            start = await workflow.execute_local_activity(activities.start_run_activity, inputs, **DATABASE_STEP)
+            if start.result is not None:
+                return start.result
             judged = await workflow.execute_activity(
-                activities.execute_llm_judge_activity, args=[evaluation, inputs.event_data], **JUDGE_STEP
+                activities.execute_llm_judge_activity, args=[start.evaluation, inputs.event_data], **JUDGE_STEP
             )
-            return await workflow.execute_activity(
+            return await workflow.execute_local_activity(
                 activities.complete_run_activity,
-                args=[evaluation, inputs.event_data, judged, start_time],
+                args=[start.evaluation, inputs.event_data, judged, start_time],
                 **DATABASE_STEP,
             )
-        except ActivityError as error:
+        except (ActivityError, ApplicationError, StepTimeoutError) as error:
             code, message, retryable = _failure(error)
             skipped = code in SKIP_CODES
-            await workflow.execute_activity(
+            await workflow.execute_local_activity(
                 activities.fail_run_activity, args=[code, message, skipped], **RECORD_FAILURE_STEP
             )
             if skipped:

@@ -7,8 +7,9 @@ list values match when any value does, and negated operators need every value to
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -74,28 +75,44 @@ class EventView:
     person_properties: Mapping[str, Any] | None = None
 
 
-def matches(node: PropertyNode, event: EventView, *, tz: tzinfo = UTC, now: datetime | None = None) -> bool:
+Matcher = Callable[[EventView], bool]
+
+
+def compile_matcher(node: PropertyNode, *, tz: tzinfo = UTC, now: datetime | None = None) -> Matcher:
+    """A function testing one event against the tree. Everything about the filters is worked out here, once, so
+    testing many events (a batch, against several evaluations) costs only the reading and comparing of values."""
     now = now or datetime.now(UTC)
     if isinstance(node, PropertyFilter):
-        return _leaf(node, event, tz, now)
-    results = (matches(child, event, tz=tz, now=now) for child in node.values)
-    return all(results) if node.type == "AND" else any(results) if node.values else True
+        return _leaf(node, tz, now)
+    children = [compile_matcher(child, tz=tz, now=now) for child in node.values]
+    if not children:
+        return lambda event: True
+    if len(children) == 1:
+        return children[0]
+    if node.type == "AND":
+        return lambda event: all(child(event) for child in children)
+    return lambda event: any(child(event) for child in children)
+
+
+def matches(node: PropertyNode, event: EventView, *, tz: tzinfo = UTC, now: datetime | None = None) -> bool:
+    return compile_matcher(node, tz=tz, now=now)(event)
 
 
 # --- reading values -------------------------------------------------------------------------------------
 
 
-def _value(leaf: PropertyFilter, event: EventView) -> Any:
+def _reader(leaf: PropertyFilter) -> Callable[[EventView], Any]:
+    """How a filter reads its value from an event (MISSING when absent)."""
+    key = leaf.key
     if leaf.type == "event_metadata":
-        if leaf.key == "timestamp":
-            return event.timestamp.isoformat() if event.timestamp else MISSING
-        return getattr(event, leaf.key)
-    if leaf.type == "event" and leaf.key == "$elements_chain":
-        return event.elements_chain
-    source = event.person_properties if leaf.type == "person" else event.properties
-    if source is None:
-        return MISSING
-    return source.get(leaf.key, MISSING)
+        if key == "timestamp":
+            return lambda event: event.timestamp.isoformat() if event.timestamp else MISSING
+        return lambda event: getattr(event, key)
+    if leaf.type == "event" and key == "$elements_chain":
+        return lambda event: event.elements_chain
+    if leaf.type == "person":
+        return lambda event: MISSING if event.person_properties is None else event.person_properties.get(key, MISSING)
+    return lambda event: event.properties.get(key, MISSING)
 
 
 def _text(value: Any) -> str | None:
@@ -138,69 +155,102 @@ def _moment(value: Any) -> datetime | None:
 # --- operators --------------------------------------------------------------------------------------------
 
 
-def _leaf(leaf: PropertyFilter, event: EventView, tz: tzinfo, now: datetime) -> bool:
+def _leaf(leaf: PropertyFilter, tz: tzinfo, now: datetime) -> Matcher:
     if leaf.operator == "flag_evaluates_to":
-        return True
+        return lambda event: True
     if leaf.type == "element":
-        return _element(leaf, event, tz, now)
-    return compare(leaf.operator, leaf.value, _value(leaf, event), tz=tz, now=now)
+        return _element(leaf, tz, now)
+    test, read = comparison(leaf.operator, leaf.value, tz=tz, now=now), _reader(leaf)
+    return lambda event: test(read(event))
 
 
-def compare(operator: str, filter_value: Any, value: Any, *, tz: tzinfo, now: datetime) -> bool:
-    if operator in NEGATED_OPERATORS:
-        return not compare(POSITIVE_OF[operator], filter_value, value, tz=tz, now=now)
-    if operator == "is_set":
-        return value is not MISSING and value is not None
-    if operator == "is_not_set":
-        return value is MISSING or value is None
+Comparison = Callable[[Any], bool]
+NUMERIC_CHECKS: dict[str, Callable[[float, float], bool]] = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "min": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "max": operator.le,
+}
+
+
+def comparison(op: str, filter_value: Any, *, tz: tzinfo, now: datetime) -> Comparison:
+    """The test `op filter_value` as a function of the property's value (MISSING when absent)."""
+    if op in NEGATED_OPERATORS:
+        positive = comparison(POSITIVE_OF[op], filter_value, tz=tz, now=now)
+        return lambda value: not positive(value)
+    if op == "is_set":
+        return lambda value: value is not MISSING and value is not None
+    if op == "is_not_set":
+        return lambda value: value is MISSING or value is None
     values = filter_value if isinstance(filter_value, tuple) else (filter_value,)
-    if operator in ("exact", "in"):
+    if op in ("exact", "in"):
         if not values:
-            return operator == "exact"
-        text = _text(value)
-        if text is not None and text in filter_texts(filter_value):
-            return True
-        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-        return number is not None and float(number) in filter_numbers(filter_value)
-    text = _text(value)
-    if operator in ("icontains", "icontains_multi"):
-        return text is not None and any(needle.lower() in text.lower() for needle in filter_texts(filter_value))
-    if operator == "regex":
-        patterns = [compile_regex(str(item)) for item in values]
-        return text is not None and any(p is not None and p.search(text) for p in patterns)
-    if operator in ("gt", "gte", "lt", "lte", "min", "max"):
-        number = _number(value)
-        check = {
-            "gt": lambda a, b: a > b,
-            "gte": lambda a, b: a >= b,
-            "min": lambda a, b: a >= b,
-            "lt": lambda a, b: a < b,
-            "lte": lambda a, b: a <= b,
-            "max": lambda a, b: a <= b,
-        }[operator]
-        return number is not None and any(check(number, bound) for bound in values)
-    if operator in ("between", "not_between"):
-        number = _number(value)
-        if number is None:
-            return False
+            return lambda value: op == "exact"
+        texts, numbers = frozenset(filter_texts(filter_value)), frozenset(filter_numbers(filter_value))
+
+        def exact(value: Any) -> bool:
+            if _text(value) in texts:
+                return True
+            return isinstance(value, int | float) and not isinstance(value, bool) and float(value) in numbers
+
+        return exact
+    if op in ("icontains", "icontains_multi"):
+        needles = [needle.lower() for needle in filter_texts(filter_value)]
+
+        def contains(value: Any) -> bool:
+            text = _text(value)
+            return text is not None and any(needle in text.lower() for needle in needles)
+
+        return contains
+    if op == "regex":
+        patterns = [pattern for pattern in (compile_regex(str(item)) for item in values) if pattern is not None]
+
+        def searched(value: Any) -> bool:
+            text = _text(value)
+            return text is not None and any(pattern.search(text) for pattern in patterns)
+
+        return searched
+    if op in NUMERIC_CHECKS:
+        check = NUMERIC_CHECKS[op]
+
+        def numeric(value: Any) -> bool:
+            number = _number(value)
+            return number is not None and any(check(number, bound) for bound in values)
+
+        return numeric
+    if op in ("between", "not_between"):
         low, high = filter_value
-        inside = low <= number <= high
-        return inside if operator == "between" else not inside
-    if operator in ("is_date_exact", "is_date_before", "is_date_after"):
-        moment = _moment(value)
-        if moment is None:
-            return False
-        for item in values:
-            start, end = date_range(operator, item, tz=tz, now=now)
-            if operator == "is_date_exact" and start <= moment < end:
-                return True
-            if (operator == "is_date_before" and moment < start) or (operator == "is_date_after" and moment >= end):
-                return True
-        return False
-    if operator.startswith("semver_"):
-        key = semver_key(text)
-        return key is not None and any(_semver(operator, key, str(item)) for item in values)
-    raise ValueError(f"unhandled operator {operator}")  # the parser admits no other operator
+
+        def ranged(value: Any) -> bool:
+            number = _number(value)
+            return number is not None and (low <= number <= high) == (op == "between")
+
+        return ranged
+    if op in ("is_date_exact", "is_date_before", "is_date_after"):
+        ranges = [date_range(op, item, tz=tz, now=now) for item in values]
+
+        def dated(value: Any) -> bool:
+            moment = _moment(value)
+            if moment is None:
+                return False
+            if op == "is_date_exact":
+                return any(start <= moment < end for start, end in ranges)
+            if op == "is_date_before":
+                return any(moment < start for start, _ in ranges)
+            return any(moment >= end for _, end in ranges)
+
+        return dated
+    if op.startswith("semver_"):
+        items = [str(item) for item in values]
+
+        def versioned(value: Any) -> bool:
+            key = semver_key(_text(value))
+            return key is not None and any(_semver(op, key, item) for item in items)
+
+        return versioned
+    raise ValueError(f"unhandled operator {op}")  # the parser admits no other operator
 
 
 def _semver(operator: str, key: tuple[int, int, int], value: str) -> bool:
@@ -220,18 +270,28 @@ def _semver(operator: str, key: tuple[int, int, int], value: str) -> bool:
 # --- elements ----------------------------------------------------------------------------------------------
 
 
-def _element(leaf: PropertyFilter, event: EventView, tz: tzinfo, now: datetime) -> bool:
-    elements = parse_elements_chain(event.elements_chain)
+def _element(leaf: PropertyFilter, tz: tzinfo, now: datetime) -> Matcher:
     if leaf.key == "selector":
         values = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
-        found = any(_selector_matches(parse_selector(str(v)) or [], elements) for v in values)
-        return found if leaf.operator == "exact" else not found
-    operator = POSITIVE_OF.get(leaf.operator, leaf.operator)
-    found = any(
-        element[leaf.key] is not None and compare(operator, leaf.value, element[leaf.key], tz=tz, now=now)
-        for element in elements
-    )
-    return not found if leaf.operator in NEGATED_OPERATORS else found
+        selectors = [parse_selector(str(v)) or [] for v in values]
+        wanted = leaf.operator == "exact"
+
+        def selected(event: EventView) -> bool:
+            elements = parse_elements_chain(event.elements_chain)
+            return wanted == any(_selector_matches(parts, elements) for parts in selectors)
+
+        return selected
+    test = comparison(POSITIVE_OF.get(leaf.operator, leaf.operator), leaf.value, tz=tz, now=now)
+    negated = leaf.operator in NEGATED_OPERATORS
+
+    def element_matches(event: EventView) -> bool:
+        found = any(
+            element[leaf.key] is not None and test(element[leaf.key])
+            for element in parse_elements_chain(event.elements_chain)
+        )
+        return found != negated
+
+    return element_matches
 
 
 def _element_matches(selector: SimpleSelector, element: dict[str, Any]) -> bool:

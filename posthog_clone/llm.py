@@ -7,7 +7,9 @@ and quota problems will not go away by themselves; rate limits, timeouts, connec
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,27 +66,41 @@ async def complete_json(
     """Ask for a JSON answer matching `schema`: as structured output first; a server that refuses
     `response_format` is asked again with the schema spelled out in the system prompt. The content is returned
     as text, for the caller to validate."""
-    # Retries belong to the caller (Temporal's retry policy), so the SDK makes one attempt.
-    async with openai.AsyncOpenAI(
-        api_key=config.api_key, base_url=config.base_url, timeout=config.timeout_seconds, max_retries=0
-    ) as client:
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        structured = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": True}}
-        try:
-            return await _create(client, config, messages, response_format=structured)
-        except openai.BadRequestError as error:
-            if "response_format" not in str(error) and "json_schema" not in str(error):
-                raise _classified(error) from None
-        except openai.OpenAIError as error:
+    client = _client(config)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    structured = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": True}}
+    try:
+        return await _create(client, config, messages, response_format=structured)
+    except openai.BadRequestError as error:
+        if "response_format" not in str(error) and "json_schema" not in str(error):
             raise _classified(error) from None
-        instructions = (
-            f"{system}\n\nRespond with only a JSON object (no prose, no code fences) matching this JSON schema:\n"
-            f"{json.dumps(schema)}"
+    except openai.OpenAIError as error:
+        raise _classified(error) from None
+    instructions = (
+        f"{system}\n\nRespond with only a JSON object (no prose, no code fences) matching this JSON schema:\n"
+        f"{json.dumps(schema)}"
+    )
+    try:
+        return await _create(client, config, [{"role": "system", "content": instructions}, messages[1]])
+    except openai.OpenAIError as error:
+        raise _classified(error) from None
+
+
+# Building a client costs ~17 ms (TLS context, HTTP pool), more than a local model's answer: one per event loop
+# (its connections belong to that loop) and configuration.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[LLMConfig, openai.AsyncOpenAI]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client(config: LLMConfig) -> openai.AsyncOpenAI:
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    if config not in per_loop:
+        # Retries belong to the caller (Temporal's retry policy), so the SDK makes one attempt.
+        per_loop[config] = openai.AsyncOpenAI(
+            api_key=config.api_key, base_url=config.base_url, timeout=config.timeout_seconds, max_retries=0
         )
-        try:
-            return await _create(client, config, [{"role": "system", "content": instructions}, messages[1]])
-        except openai.OpenAIError as error:
-            raise _classified(error) from None
+    return per_loop[config]
 
 
 async def _create(

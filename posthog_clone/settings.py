@@ -156,7 +156,6 @@ TEMPORAL_WORKFLOWS: list[str] = [
 ]
 TEMPORAL_ACTIVITIES: list[str] = [
     "posthog_clone.temporal.health.health_check_activity",
-    "evaluations.activities.fetch_evaluation_activity",
     "evaluations.activities.start_run_activity",
     "evaluations.activities.execute_llm_judge_activity",
     "evaluations.activities.complete_run_activity",
