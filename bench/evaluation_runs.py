@@ -1,14 +1,21 @@
-"""Evaluation runs: how fast runs start through the endpoint and finish, and what online evaluation costs ingestion.
+"""Evaluation runs: how fast runs start and finish, their latency, and what online evaluation costs ingestion.
 
-(a) N runs (default 1,000) started with `POST …/evaluation_runs/` by 8 client threads against the server
-    (gunicorn, 2 processes of 8 threads), one worker process (`manage.py run_worker`), a Temporal dev server and a
-    judge that answers at once (the tests' fake OpenAI-compatible server). Figures: runs started per second, beside
-    raw starts of a
-    trivial workflow with the Temporal Python client at the same concurrency; and p50/p99 from each POST to its
-    `$ai_evaluation` event being stored, beside start-to-result of a one-activity workflow on the same worker.
-(b) M `$ai_generation` events (default 100,000) sent to `/batch/` by 4 clients into a project with no evaluations,
-    then into one with 5 enabled evaluations (each matching a fifth of the events, so every event gets one pending
-    run); events/s for both and the ratio. The worker is stopped for (b): it measures ingestion alone.
+Everything runs on this machine: the server under gunicorn (2 processes of 8 threads), one worker process
+(`manage.py run_worker`), a Temporal dev server, PostgreSQL, and a judge that answers at once (the tests' fake
+OpenAI-compatible server). Baselines are the same operations on a trivial one-activity workflow through the
+Temporal Python client, so the ratios show what this server adds to Temporal's own cost.
+
+(a) N runs (default 1,000) started with `POST …/evaluation_runs/` by 8 client threads while the worker is stopped:
+    runs started per second, beside raw `start_workflow` calls at the same concurrency. Then the worker is started
+    and drains them: runs completed per second (first to last `$ai_evaluation` stored), beside the same worker
+    draining as many one-activity workflows.
+(b) Latency, closed loop: 8 clients each start a run and wait for its `$ai_evaluation` event before starting the
+    next, N more runs in all: p50/p99 from the POST to the event being stored, beside start-to-result of a one-activity
+    workflow run the same way.
+(c) M `$ai_generation` events (default 100,000) sent to `/batch/` by 4 clients into a project without evaluations,
+    then into projects with 5 enabled evaluations: every event matching one of them (a pending run per event), and
+    each sampling 10% of what it matches. events/s and the ratio to no evaluations. The worker is stopped for (c):
+    it measures ingestion alone.
 
     .venv/bin/python bench/evaluation_runs.py [--runs 1000] [--events 100000]
 """
@@ -20,6 +27,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import threading
@@ -75,77 +83,242 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=60)
 
 
-def start_runs(base_url: str, key: str, path: str, bodies: list[dict[str, Any]]) -> tuple[float, dict[str, float]]:
-    """POST every body from CLIENT_THREADS threads; (wall seconds, {workflow_id: wall-clock time of its POST})."""
+def session(key: str) -> Any:
     import requests
 
+    client = requests.Session()
+    client.headers["Authorization"] = f"Bearer {key}"
+    return client
+
+
+def post_run(client: Any, url: str, body: dict[str, Any]) -> str:
+    response = client.post(url, json=body, timeout=60)
+    if response.status_code != 201:
+        raise RuntimeError(f"run not started: {response.status_code} {response.text[:200]}")
+    return response.json()["target_event_id"]
+
+
+def start_runs(url: str, key: str, bodies: list[dict[str, Any]]) -> float:
+    """Seconds for CLIENT_THREADS threads to POST every body."""
     local = threading.local()
-    sent: dict[str, float] = {}
 
     def post(body: dict[str, Any]) -> None:
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-            local.session.headers["Authorization"] = f"Bearer {key}"
-        began = time.time()
-        response = local.session.post(base_url + path, json=body, timeout=60)
-        if response.status_code != 201:
-            raise RuntimeError(f"run not started: {response.status_code} {response.text[:200]}")
-        sent[response.json()["workflow_id"]] = began
+        if not hasattr(local, "client"):
+            local.client = session(key)
+        post_run(local.client, url, body)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(CLIENT_THREADS) as pool:
         list(pool.map(post, bodies))
-    return time.perf_counter() - started, sent
+    return time.perf_counter() - started
 
 
-def emitted_at(team_id: int, expected: int) -> dict[str, float]:
-    """Wait until `expected` `$ai_evaluation` events are stored; {target event uuid: stored at (created_at)}."""
-    from django.db import connection
+class EmittedEvents:
+    """Polls for `$ai_evaluation` events and remembers when each target's was stored (its `created_at`)."""
 
-    deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
+    def __init__(self, team_id: int) -> None:
+        self.team_id = team_id
+        self.stored: dict[str, float] = {}
+        self.changed = threading.Condition()
+
+    def poll(self) -> None:
+        from django.db import connection
+
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT properties ->> '$ai_target_event_id', created_at FROM events_event "
                 "WHERE team_id = %s AND event = '$ai_evaluation'",
-                [team_id],
+                [self.team_id],
             )
             rows = cursor.fetchall()
-        if len(rows) >= expected:
-            return {target: created.timestamp() for target, created in rows}
-        time.sleep(0.2)
-    raise TimeoutError(f"only {len(rows)} of {expected} runs emitted their event within {WAIT_SECONDS}s")
+        with self.changed:
+            self.stored.update((target, created.timestamp()) for target, created in rows)
+            self.changed.notify_all()
+
+    def wait_for(self, targets: set[str]) -> None:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not targets <= self.stored.keys():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(targets - self.stored.keys())} runs emitted nothing in {WAIT_SECONDS}s")
+            self.poll()
+            time.sleep(0.05)
 
 
-def temporal_baseline(address: str, task_queue: str, count: int) -> tuple[float, list[float]]:
-    """Raw Temporal at CLIENT_THREADS concurrency: (seconds to start `count` health-check workflows, start-to-result
-    seconds of `count` more, executed by the worker)."""
-    from temporalio.client import Client
+def closed_loop(count: int, one: Any) -> list[float]:
+    """`count` calls of `one()` (which returns its latency) from CLIENT_THREADS threads, each waiting for its
+    previous call."""
+    latencies: list[float] = []
+    remaining = iter(range(count))
+    lock = threading.Lock()
 
-    async def measure() -> tuple[float, list[float]]:
-        client = await Client.connect(address)
-        gate = asyncio.Semaphore(CLIENT_THREADS)
-        latencies: list[float] = []
+    def user() -> None:
+        while True:
+            with lock:
+                if next(remaining, None) is None:
+                    return
+            latencies.append(one())
 
-        async def start(n: int) -> None:
-            async with gate:
-                await client.start_workflow("health-check", str(n), id=f"bench-start-{uuid.uuid4()}",
-                                            task_queue=task_queue)  # fmt: skip
+    threads = [threading.Thread(target=user) for _ in range(CLIENT_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
 
-        async def execute(n: int) -> None:
-            async with gate:
-                began = time.perf_counter()
-                await client.execute_workflow("health-check", str(n), id=f"bench-run-{uuid.uuid4()}",
-                                              task_queue=task_queue)  # fmt: skip
-                latencies.append(time.perf_counter() - began)
 
-        began = time.perf_counter()
-        await asyncio.gather(*(start(n) for n in range(count)))
-        start_seconds = time.perf_counter() - began
-        await asyncio.gather(*(execute(n) for n in range(count)))
-        return start_seconds, latencies
+class TemporalBaseline:
+    """The same operations on the one-activity `health-check` workflow, through the Temporal Python client."""
 
-    return asyncio.run(measure())
+    def __init__(self, address: str, task_queue: str) -> None:
+        self.address, self.task_queue = address, task_queue
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.client = self._run(self._connect())
+
+    def _run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(WAIT_SECONDS)
+
+    async def _connect(self) -> Any:
+        from temporalio.client import Client
+
+        return await Client.connect(self.address)
+
+    def start(self, count: int) -> tuple[float, list[Any]]:
+        """(seconds to start `count` workflows at CLIENT_THREADS concurrency, their handles)."""
+
+        async def start_all() -> tuple[float, list[Any]]:
+            gate = asyncio.Semaphore(CLIENT_THREADS)
+
+            async def start(n: int) -> Any:
+                async with gate:
+                    return await self.client.start_workflow(
+                        "health-check", str(n), id=f"bench-{uuid.uuid4()}", task_queue=self.task_queue
+                    )
+
+            began = time.perf_counter()
+            handles = await asyncio.gather(*(start(n) for n in range(count)))
+            return time.perf_counter() - began, handles
+
+        return self._run(start_all())
+
+    def completion_times(self, handles: list[Any]) -> list[float]:
+        """Wall-clock times at which each workflow's result arrived."""
+
+        async def wait_all() -> list[float]:
+            async def finished(handle: Any) -> float:
+                await handle.result()
+                return time.time()
+
+            return await asyncio.gather(*(finished(handle) for handle in handles))
+
+        return self._run(wait_all())
+
+    def execute(self) -> float:
+        async def execute() -> float:
+            began = time.perf_counter()
+            await self.client.execute_workflow("health-check", "x", id=f"bench-{uuid.uuid4()}",
+                                               task_queue=self.task_queue)  # fmt: skip
+            return time.perf_counter() - began
+
+        return self._run(execute())
+
+
+def rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def measure_runs(
+    base_url: str, key: str, team_id: int, bodies: list[dict[str, Any]], env: dict[str, str], runs: int
+) -> None:
+    """(a) and (b), with their Temporal baselines."""
+    url = f"/api/environments/{team_id}/evaluation_runs/"
+    baseline = TemporalBaseline(env["TEMPORAL_ADDRESS"], env["TEMPORAL_TASK_QUEUE"])
+    emitted = EmittedEvents(team_id)
+    throughput_bodies, latency_bodies = bodies[:runs], bodies[runs:]
+    # (a) start rate with the worker stopped, then one worker draining the backlog
+    start_runs(base_url + url, key, throughput_bodies[:20])  # warm-up: every web process connected
+    post_seconds = start_runs(base_url + url, key, throughput_bodies[20:])
+    raw_start_seconds, handles = baseline.start(len(throughput_bodies) - 20)
+    worker = start_worker(env)
+    try:
+        emitted.wait_for({body["target_event_id"] for body in throughput_bodies})
+        drained = sorted(emitted.stored.values())
+        raw_drained = sorted(baseline.completion_times(handles))
+
+        # (b) closed-loop latency
+        pending = iter(latency_bodies)
+        pending_lock = threading.Lock()
+        local = threading.local()
+
+        def one_run() -> float:
+            with pending_lock:
+                body = next(pending)
+            if not hasattr(local, "client"):
+                local.client = session(key)
+            began = time.time()
+            post_run(local.client, base_url + url, body)
+            emitted.wait_for({body["target_event_id"]})
+            return emitted.stored[body["target_event_id"]] - began
+
+        latencies = closed_loop(len(latency_bodies), one_run)
+        raw_latencies = closed_loop(len(latency_bodies), baseline.execute)
+    finally:
+        stop(worker)
+
+    started = len(throughput_bodies) - 20
+    print(f"\nEvaluation runs, {CLIENT_THREADS} client threads, judge answering at once")
+    print(f"  (a) started via POST …/evaluation_runs/ : {rate(started, post_seconds):7.1f} runs/s   "
+          f"raw start_workflow: {rate(started, raw_start_seconds):7.1f}/s   "
+          f"ratio {raw_start_seconds / post_seconds:.2f}")  # fmt: skip
+    run_rate = rate(len(drained) - 1, drained[-1] - drained[0])
+    raw_rate = rate(len(raw_drained) - 1, raw_drained[-1] - raw_drained[0])
+    print(f"      one worker completing runs          : {run_rate:7.1f} runs/s   "
+          f"one-activity workflows: {raw_rate:7.1f}/s   ratio {run_rate / raw_rate:.2f}")  # fmt: skip
+    harness.report(
+        f"  (b) latency, closed loop of {CLIENT_THREADS}: POST to $ai_evaluation stored, vs a one-activity "
+        "workflow's start to result",
+        [(f"{len(latencies)} runs", latencies, raw_latencies)],
+        baseline="Temporal",
+    )
+
+
+INGESTION_SCENARIOS = (
+    ("no evaluations", 0, 100),
+    ("5 evaluations, a run per event", 5, 100),
+    ("5 evaluations sampling 10%", 5, 10),
+)
+
+
+def measure_ingestion(base_url: str, organization: Any, user: Any, args: argparse.Namespace) -> None:
+    """(c): the scenarios interleaved, `args.rounds` times each, each round into new projects; medians reported."""
+    from environments import services
+    from evaluations.models import Evaluation, EvaluationRun
+
+    rates: dict[str, list[float]] = {label: [] for label, _, _ in INGESTION_SCENARIOS}
+    pending: dict[str, int] = {}
+    for round_number in range(args.rounds):
+        for label, evaluations, rollout in INGESTION_SCENARIOS:
+            project = services.project_create(organization=organization, name=f"{label} {round_number}", creator=user)
+            for n in range(evaluations):
+                Evaluation.objects.create(
+                    team=project, name=f"e{n}", evaluation_type="llm_judge", output_type="boolean",
+                    evaluation_config={"prompt": "Is it right?"}, enabled=True,
+                    conditions=[{"id": f"c{n}", "rollout_percentage": rollout, "properties": [
+                        {"key": "$ai_model", "value": MODELS[n], "operator": "exact", "type": "event"}]}],
+                )  # fmt: skip
+            seconds = harness.send_batches(
+                base_url, project.api_token, args.events, args.clients, args.batch, make=generation_bodies
+            )
+            rates[label].append(args.events / seconds)
+            pending[label] = EvaluationRun.objects.filter(team=project).count()
+    baseline = statistics.median(rates["no evaluations"])
+    print(
+        f"\n  (c) {args.events:,} $ai_generation events to /batch/ ({args.clients} clients), median of {args.rounds}:"
+    )
+    for label, _, _ in INGESTION_SCENARIOS:
+        median = statistics.median(rates[label])
+        print(f"      {label:<32} {median:9,.0f} events/s  ratio {median / baseline:.2f}  "
+              f"({pending[label]:,} pending runs per round)")  # fmt: skip
 
 
 def main() -> None:
@@ -154,6 +327,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (c), interleaving its scenarios")
+    parser.add_argument("--parts", default="abc", help="which of (a)+(b) ('ab') and (c) ('c') to run")
     args = parser.parse_args()
 
     sys.path.insert(0, str(harness.REPO))
@@ -174,7 +349,7 @@ def main() -> None:
 
             from environments import services
             from environments.models import User
-            from evaluations.models import Evaluation, EvaluationRun
+            from evaluations.models import Evaluation
             from events.records import EventInput
             from events.services import events_capture
             from posthog_clone.ids import uuid7
@@ -189,63 +364,17 @@ def main() -> None:
             )  # fmt: skip
             targets = [EventInput(uuid=uuid7(), event="$ai_generation", distinct_id=f"user-{n % 100}",
                                   properties={"$ai_input": f"Question {n}?", "$ai_output_choices": f"Answer {n}."},
-                                  timestamp=timezone.now()) for n in range(args.runs)]  # fmt: skip
+                                  timestamp=timezone.now()) for n in range(2 * args.runs)]  # fmt: skip
             for offset in range(0, len(targets), 1000):
                 events_capture(team=team, events=targets[offset : offset + 1000])
             bodies = [{"evaluation_id": str(evaluation.id), "target_event_id": str(t.uuid),
                        "timestamp": t.timestamp.isoformat()} for t in targets]  # fmt: skip
 
             with harness.running_server(env=env) as base_url:
-                worker = start_worker(env)
-                try:
-                    # Warm-up: every web process and the worker connected, caches filled.
-                    start_runs(base_url, key, f"/api/environments/{team.id}/evaluation_runs/", bodies[:20])
-                    emitted_at(team.id, 20)
-                    seconds, sent = start_runs(
-                        base_url, key, f"/api/environments/{team.id}/evaluation_runs/", bodies[20:]
-                    )
-                    stored = emitted_at(team.id, len(bodies))
-                    finished = max(stored.values()) - min(sent.values())
-                    target_of = {run.id: str(run.target_event_id) for run in EvaluationRun.objects.all()}
-                    latencies = [stored[target_of[workflow_id]] - began for workflow_id, began in sent.items()]
-                    raw_start_seconds, raw_latencies = temporal_baseline(
-                        temporal.address, env["TEMPORAL_TASK_QUEUE"], len(sent)
-                    )
-                finally:
-                    stop(worker)
-
-                count = len(sent)
-                print(f"\nEvaluation runs: {count:,} runs, {CLIENT_THREADS} client threads, judge answering at once")
-                print(f"  started via POST …/evaluation_runs/ : {count / seconds:8.1f} runs/s")
-                print(f"  raw Temporal start_workflow          : {count / raw_start_seconds:8.1f} starts/s"
-                      f"  (ratio {raw_start_seconds / seconds:.2f})")  # fmt: skip
-                print(f"  all {count:,} $ai_evaluation events stored {finished:.1f} s after the first POST "
-                      f"({count / finished:.1f} runs/s end to end)")  # fmt: skip
-                harness.report(
-                    "Latency: POST to its $ai_evaluation event stored, vs a one-activity workflow's start to result",
-                    [("run through the endpoint", latencies, raw_latencies)],
-                    baseline="Temporal",
-                )
-
-                rates = {}
-                for label, evaluations in (("no evaluations", 0), ("5 enabled evaluations", 5)):
-                    project = services.project_create(organization=organization, name=label, creator=user)
-                    for n in range(evaluations):
-                        Evaluation.objects.create(
-                            team=project, name=f"e{n}", evaluation_type="llm_judge", output_type="boolean",
-                            evaluation_config={"prompt": "Is it right?"}, enabled=True,
-                            conditions=[{"id": f"c{n}", "rollout_percentage": 100, "properties": [
-                                {"key": "$ai_model", "value": MODELS[n], "operator": "exact", "type": "event"}]}],
-                        )  # fmt: skip
-                    seconds = harness.send_batches(
-                        base_url, project.api_token, args.events, args.clients, args.batch, make=generation_bodies
-                    )
-                    pending = EvaluationRun.objects.filter(team=project).count()
-                    rates[label] = args.events / seconds
-                    print(f"\nIngestion of {args.events:,} $ai_generation events, {label}: {seconds:6.1f} s "
-                          f"{rates[label]:10,.0f} events/s ({pending:,} pending runs recorded)")  # fmt: skip
-                ratio = rates["5 enabled evaluations"] / rates["no evaluations"]
-                print(f"  ratio (5 evaluations / none): {ratio:.2f}")
+                if "ab" in args.parts:
+                    measure_runs(base_url, key, team.id, bodies, env, args.runs)
+                if "c" in args.parts:
+                    measure_ingestion(base_url, organization, user, args)
     finally:
         judge.stop()
         temporal.stop()

@@ -161,6 +161,8 @@ TEMPORAL_ACTIVITIES: list[str] = [
     "evaluations.activities.complete_run_activity",
     "evaluations.activities.fail_run_activity",
 ]
+# Modules workflows import that the sandbox may share with the rest of the worker (activities, plain data).
+TEMPORAL_PASSTHROUGH_MODULES: list[str] = ["evaluations.activities", "evaluations.contracts"]
 # Loops the worker process runs beside the worker, each `loop(stop: threading.Event)` on a thread of its own.
 TEMPORAL_WORKER_LOOPS: list[str] = ["evaluations.dispatcher.dispatch_until_stopped"]
 # How often the dispatcher looks for online runs waiting to be started.

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from posthog_clone.temporal.activities import close_activity_connections
 from posthog_clone.temporal.client import connect
@@ -36,6 +37,11 @@ def build_worker(
         workflows=workflows,
         activities=activities,
         activity_executor=activity_executor or ThreadPoolExecutor(max_workers=ACTIVITY_THREADS),
+        # Workflow modules are re-imported into the sandbox for each workflow; what they import of ours for their
+        # activities is passed through, or every workflow would import the ORM anew.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*settings.TEMPORAL_PASSTHROUGH_MODULES)
+        ),
         max_concurrent_activities=ACTIVITY_THREADS,
         # A worker that died holding a workflow's sticky queue delays that workflow by this much.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=5),
