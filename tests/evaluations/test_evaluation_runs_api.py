@@ -17,7 +17,7 @@ from posthog_clone import embedded
 from posthog_clone.temporal.client import connect
 from tests.api_base import TeamScopedReadAPITests
 from tests.conftest import Tenant
-from tests.evaluations.runs import make_evaluation, make_run, run_body, store_generation
+from tests.evaluations.helpers import make_evaluation, make_run, run_body, store_generation
 
 
 class TestEvaluationRunsAccess(TeamScopedReadAPITests):

@@ -18,7 +18,7 @@ from posthog_clone.temporal.client import connect
 from tests.conftest import Tenant
 from tests.evaluations.conftest import wait_until
 from tests.evaluations.fake_llm import FakeLLM, Reply, completion, error, verdict
-from tests.evaluations.runs import GENERATION_PROPERTIES, make_evaluation, make_run, run_body, store_generation
+from tests.evaluations.helpers import GENERATION_PROPERTIES, make_evaluation, make_run, run_body, store_generation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.SKIPPED)

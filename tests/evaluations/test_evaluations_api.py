@@ -11,19 +11,7 @@ from rest_framework.test import APIClient
 from evaluations.models import Evaluation
 from tests.api_base import TeamScopedAPITests
 from tests.conftest import Tenant
-
-
-def make_evaluation(tenant: Tenant, **fields: Any) -> Evaluation:
-    values: dict[str, Any] = {
-        "name": "Helpfulness",
-        "evaluation_type": "llm_judge",
-        "evaluation_config": {"prompt": "Is the answer helpful?"},
-        "output_type": "boolean",
-        "output_config": {"allows_na": False},
-        "created_by": tenant.user,
-    }
-    values.update(fields)
-    return Evaluation.objects.create(team=tenant.team, **values)
+from tests.evaluations.helpers import make_evaluation
 
 
 def valid_payload(**overrides: Any) -> dict[str, Any]:
@@ -267,7 +255,7 @@ class TestUpdate:
         response = api.patch(f"{url}{evaluation.id}/", {"output_config": {"allows_na": 1}}, format="json")
         assert_error(response, "config")
         evaluation.refresh_from_db()
-        assert evaluation.evaluation_config == {"prompt": "Is the answer helpful?"}
+        assert evaluation.evaluation_config == {"prompt": "Is the answer correct?"}
 
     def test_patch_config_normalises(self, api: APIClient, url: str, tenant: Tenant) -> None:
         evaluation = make_evaluation(tenant)

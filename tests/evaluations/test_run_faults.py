@@ -23,7 +23,7 @@ from posthog_clone import embedded
 from tests.conftest import Tenant, database_url
 from tests.evaluations.conftest import BackgroundWorker
 from tests.evaluations.fake_llm import FakeLLM, Reply, verdict
-from tests.evaluations.runs import make_evaluation, run_body, store_generation
+from tests.evaluations.helpers import make_evaluation, run_body, store_generation
 from tests.evaluations.test_evaluation_runs_e2e import finished_run, start_run
 from tests.evaluations.test_online_evaluation import condition, exact, generation, ingest
 

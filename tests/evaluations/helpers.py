@@ -1,4 +1,4 @@
-"""Rows and events for evaluation run tests, made through the real services."""
+"""Evaluations, runs and `$ai_generation` events for tests, made through the real models and services."""
 
 from __future__ import annotations
 
