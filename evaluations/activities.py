@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 from evaluations import judge, selectors, services
 from evaluations.contracts import EvaluationSnapshot, RunEvaluationInputs, RunStart, skipped_result
 from evaluations.models import EvaluationRun, RunStatus
-from posthog_clone.llm import JUDGE_VARIABLES, LLMError, judge_config
+from posthog_clone.llm import JUDGE_NOT_CONFIGURED, LLMError, judge_config
 from posthog_clone.temporal.activities import database_connection
 
 HEARTBEAT_SECONDS = 2.0
@@ -80,7 +80,7 @@ async def execute_llm_judge_activity(evaluation: EvaluationSnapshot, event_data:
     config = judge_config()
     if config is None:
         raise ApplicationError(
-            f"No LLM judge is configured: set {JUDGE_VARIABLES} for the worker.",
+            JUDGE_NOT_CONFIGURED,
             type="llm_judge_not_configured",
             non_retryable=True,
         )

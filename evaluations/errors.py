@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from posthog_clone.errors import DomainError, NotFound, Unavailable
-from posthog_clone.llm import JUDGE_VARIABLES
+from posthog_clone.llm import JUDGE_NOT_CONFIGURED
 
 
 def evaluation_not_found(evaluation_id: uuid.UUID) -> DomainError:
@@ -18,7 +18,7 @@ def event_not_found(event_id: uuid.UUID) -> DomainError:
 
 def llm_judge_not_configured() -> DomainError:
     return Unavailable(
-        f"No LLM judge is configured: set {JUDGE_VARIABLES} for the server and its worker.",
+        JUDGE_NOT_CONFIGURED,
         code="llm_judge_not_configured",
     )
 
@@ -32,3 +32,11 @@ def temporal_unavailable() -> DomainError:
 
 def workflow_rejected(message: str) -> DomainError:
     return DomainError(f"Temporal refused to start the evaluation: {message}", code="workflow_rejected")
+
+
+def too_many_identical_runs() -> DomainError:
+    return DomainError(
+        "Too many runs of this evaluation on this event were started at once; retry.",
+        code="concurrent_run",
+        kind="conflict",
+    )

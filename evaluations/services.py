@@ -39,7 +39,7 @@ from evaluations.online import online_evaluation, triggered
 from events.records import EventInput
 from events.selectors import events_by_uuid
 from events.services import events_capture
-from posthog_clone.llm import JUDGE_VARIABLES, judge_config
+from posthog_clone.llm import JUDGE_NOT_CONFIGURED, judge_config
 from posthog_clone.temporal.client import StartOutcome, WorkflowStart, start_workflows
 
 logger = structlog.get_logger(__name__)
@@ -108,10 +108,9 @@ def evaluation_run_start(
                 raise errors.temporal_unavailable()
             if result.outcome is StartOutcome.REJECTED:
                 raise errors.workflow_rejected(result.message)
-            if result.outcome is StartOutcome.STARTED:
-                run.evaluation = evaluation
-                return run
-    raise errors.temporal_unavailable()  # every id taken: only a flood of identical requests gets here
+            # Started, or already running under this id (a start whose answer a timeout lost): the run is on.
+            return run
+    raise errors.too_many_identical_runs()
 
 
 # --- online runs: scheduled at ingestion, dispatched by the worker ---------------------------------------------
@@ -179,8 +178,7 @@ def evaluation_runs_dispatch(*, limit: int = DISPATCH_BATCH) -> DispatchResult:
         now = timezone.now()
         if judge_config() is None:
             for run in runs:
-                _finish(run, now, RunStatus.SKIPPED, "llm_judge_not_configured",
-                        f"No LLM judge is configured: set {JUDGE_VARIABLES} for the worker.")  # fmt: skip
+                _finish(run, now, RunStatus.SKIPPED, "llm_judge_not_configured", JUDGE_NOT_CONFIGURED)
             EvaluationRun.objects.bulk_update(runs, ["status", "error_code", "error_message", "finished_at"])
             return DispatchResult(claimed=len(runs), started=0, temporal_unavailable=False)
         targets = _target_events(runs)

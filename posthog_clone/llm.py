@@ -19,6 +19,7 @@ from django.conf import settings
 PROVIDER = "openai"
 # Named in errors and docs: what configures the judge.
 JUDGE_VARIABLES = "LLMA_EVAL_OPENAI_BASE_URL (or OPENAI_BASE_URL) or LLMA_EVAL_OPENAI_API_KEY (or OPENAI_API_KEY)"
+JUDGE_NOT_CONFIGURED = f"No LLM judge is configured: set {JUDGE_VARIABLES} for the server and its worker."
 # Local servers need no key, but the SDK insists on one.
 NO_API_KEY = "not-needed"
 MAX_ERROR_TEXT = 500
