@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "posthog_clone.api.exceptions.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "posthog_clone.urls"
@@ -71,6 +72,8 @@ _database["HOST"] = unquote(_database.get("HOST", ""))  # a socket directory arr
 # Persistent connections. No per-request health-check query: a connection broken by a database restart fails
 # one request and is then discarded by Django.
 _database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+# An unreachable database host must fail a request in seconds, not after the operating system's TCP timeout.
+_database.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -277,6 +277,9 @@ def _apply(
 ) -> dict[str, UploadTicket]:
     """Write the decisions (one insert and one update for the batch) and presign an upload per new file. Every
     upload goes to a new key, so a restarted upload never overwrites an object a finished set points at."""
+    if any(decision.needs_upload for decision in decisions):
+        # Signing needs no round trip to S3; without this check a client would get URLs to a store that is down.
+        storage.check()
     now = timezone.now()
     created: list[ErrorTrackingSymbolSet] = []
     changed: list[ErrorTrackingSymbolSet] = []

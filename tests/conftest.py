@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import psycopg
 import pytest
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
@@ -109,6 +110,20 @@ def database_url(name: str) -> str:
     db = django_settings.DATABASES["default"]
     host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else db["HOST"]
     return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{name}"
+
+
+@pytest.fixture
+def scratch_database() -> Iterator[str]:
+    """A database of its own, on the server the tests use, for processes a test starts."""
+    name = f"serve_{uuid.uuid4().hex[:10]}"
+    admin_url = database_url("postgres")
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url(name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

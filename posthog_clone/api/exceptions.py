@@ -10,7 +10,8 @@ from typing import Any
 
 import structlog
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from exceptions_hog import exception_handler as hog_exception_handler
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -45,6 +46,42 @@ class APIError(exceptions.ValidationError):
         self.exception_type = error_type
 
 
+# What a 503 tells clients (PostHog's SDKs retry on 5xx): the outages it reports are usually brief.
+RETRY_AFTER_SECONDS = "1"
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A lost or refused connection, a server shutting down, a cancelled statement: retrying can succeed, and
+    nothing of the request was committed unless its answer said so."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def database_unavailable_response() -> JsonResponse:
+    """For views outside DRF (capture, object storage); DRF views get the same through `exception_handler`."""
+    response = JsonResponse(
+        error_body(type="server_error", code="database_unavailable", detail=DATABASE_UNAVAILABLE), status=503
+    )
+    response["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Answers 503 (PostHog's error body, Retry-After) when a view outside DRF loses the database."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_database_unavailable(exception):
+            logger.warning("database_unavailable", path=request.path, error=str(exception).strip()[:200])
+            return database_unavailable_response()
+        return None
+
+
 # How each kind of domain error answers: (HTTP status, PostHog error type).
 DOMAIN_ERROR_RESPONSES: dict[ErrorKind, tuple[int, str]] = {
     "invalid": (status.HTTP_400_BAD_REQUEST, "validation_error"),
@@ -69,6 +106,9 @@ def _index_lists(detail: Any, *, nested: bool = False) -> Any:
 def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
+    if is_database_unavailable(exc):
+        logger.warning("database_unavailable", error=str(exc).strip()[:200])
+        exc = APIError(DATABASE_UNAVAILABLE, code="database_unavailable", status_code=503, error_type="server_error")
     if isinstance(exc, ObjectStorageError):
         logger.warning("object_storage_error", error=str(exc))
         exc = APIError(
@@ -89,6 +129,8 @@ def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response |
     auth_header = getattr(exc, "auth_header", None)
     if response is not None and auth_header:
         response["WWW-Authenticate"] = auth_header  # what makes a client retry with credentials (DRF sets it)
+    if response is not None and response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        response["Retry-After"] = RETRY_AFTER_SECONDS
     return response
 
 

@@ -54,3 +54,7 @@ class ObjectStorage(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove `key`; a missing object is not an error."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise ObjectStorageError unless the store can take uploads now (for readiness checks)."""

@@ -33,7 +33,7 @@ import multipart
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from posthog_clone.object_storage.base import ObjectStorage, PresignedPost, StoredObject
+from posthog_clone.object_storage.base import ObjectStorage, ObjectStorageError, PresignedPost, StoredObject
 
 URL_PATH = "object_storage"
 # Separate salts, so a signature made for one kind of request can never authorize the other.
@@ -96,6 +96,13 @@ class LocalObjectStorage(ObjectStorage):
             url=f"{self.base_url}/{URL_PATH}/",
             fields={"key": key, "policy": policy, "signature": self._sign(POST_SALT, policy)},
         )
+
+    def check(self) -> None:
+        existing = self.root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent  # uploads create the missing directories below it
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ObjectStorageError(f"{existing} is not writable")
 
     def head(self, key: str) -> StoredObject | None:
         try:

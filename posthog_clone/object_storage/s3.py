@@ -79,6 +79,12 @@ class S3ObjectStorage(ObjectStorage):
             raise ObjectStorageError(f"could not presign an upload of {key}: {error}") from error
         return PresignedPost(url=signed["url"], fields={name: str(value) for name, value in signed["fields"].items()})
 
+    def check(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as error:
+            raise ObjectStorageError(f"bucket {self.bucket} is not reachable: {error}") from error
+
     def head(self, key: str) -> StoredObject | None:
         try:
             response = self.client.head_object(Bucket=self.bucket, Key=key)

@@ -157,3 +157,18 @@ def start_workflows(starts: Sequence[WorkflowStart], *, task_queue: str | None =
         return thread.run(start_all(), timeout)
     except Exception as error:  # connecting failed or the whole batch timed out
         return [_failure(error) for _ in starts]
+
+
+def temporal_problem() -> str | None:
+    """Why Temporal cannot serve now (not configured, unreachable, unhealthy), or None; within the start timeout."""
+    timeout = settings.TEMPORAL_START_TIMEOUT_SECONDS
+    thread = _thread()
+
+    async def check() -> bool:
+        client = await thread.client(timeout)
+        return await client.service_client.check_health(timeout=timedelta(seconds=timeout))
+
+    try:
+        return None if thread.run(check(), timeout) else "Temporal reports itself unhealthy"
+    except Exception as error:
+        return str(error) or type(error).__name__

@@ -10,11 +10,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
-import psycopg
 import pytest
 import requests
 from django.conf import settings
@@ -22,7 +20,6 @@ from django.core.management import CommandError, call_command
 
 from environments.models import PersonalAPIKey, Team, hash_personal_api_key
 from posthog_clone import embedded
-from tests.conftest import database_url
 from tests.evaluations.fake_llm import FakeLLM
 
 REPO = Path(settings.BASE_DIR)
@@ -69,20 +66,6 @@ def test_bootstrap_rejects_unknown_scopes() -> None:
 
 
 # --- serve, end to end in subprocesses ---------------------------------------------------------------
-
-
-@pytest.fixture
-def scratch_database() -> Iterator[str]:
-    """A database of its own for the served stack, on the same server the tests use."""
-    name = f"serve_{uuid.uuid4().hex[:10]}"
-    admin_url = database_url("postgres")
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield database_url(name)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
