@@ -25,11 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -38,8 +35,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import harness
-
-from posthog_clone import embedded
 
 MODELS = [f"model-{n}" for n in range(5)]
 CLIENT_THREADS = 8
@@ -68,19 +63,6 @@ def generation_bodies(token: str, count: int, batch: int, seed: int, start: date
                            "timestamp": (start + timedelta(milliseconds=n)).isoformat()})  # fmt: skip
         bodies.append(json.dumps({"api_key": token, "batch": events}).encode())
     return bodies
-
-
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, str(harness.REPO / "manage.py"), "run_worker"],
-        cwd=harness.REPO,
-        env={**os.environ, "LOG_LEVEL": "WARNING", **env},
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(timeout=60)
 
 
 def session(key: str) -> Any:
@@ -239,7 +221,7 @@ def measure_runs(
     start_runs(base_url + url, key, throughput_bodies[:20])  # warm-up: every web process connected
     post_seconds = start_runs(base_url + url, key, throughput_bodies[20:])
     raw_start_seconds, handles = baseline.start(len(throughput_bodies) - 20)
-    worker = start_worker(env)
+    worker = harness.start_worker(env)
     try:
         emitted.wait_for({body["target_event_id"] for body in throughput_bodies})
         drained = sorted(emitted.stored.values())
@@ -263,7 +245,7 @@ def measure_runs(
         latencies = closed_loop(len(latency_bodies), one_run)
         raw_latencies = closed_loop(len(latency_bodies), baseline.execute)
     finally:
-        stop(worker)
+        harness.stop_worker(worker)
 
     started = len(throughput_bodies) - 20
     print(f"\nEvaluation runs, {CLIENT_THREADS} client threads, judge answering at once")
@@ -331,53 +313,37 @@ def main() -> None:
     parser.add_argument("--parts", default="abc", help="which of (a)+(b) ('ab') and (c) ('c') to run")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(harness.REPO))
-    from tests.evaluations.fake_llm import FakeLLM
+    with harness.evaluation_services("bench-evaluation-runs") as env, harness.scratch_database("runs"):
+        from django.utils import timezone
 
-    temporal = embedded.start_temporal_dev_server(namespace="default", db_file=None, ui=False)
-    judge = FakeLLM().start()
-    env = {
-        "TEMPORAL_ADDRESS": temporal.address,
-        "TEMPORAL_TASK_QUEUE": "bench-evaluation-runs",
-        "LLMA_EVAL_OPENAI_BASE_URL": judge.base_url,
-        "LLMA_EVAL_MODEL": "bench-judge",
-    }
-    os.environ.update(env)
-    try:
-        with harness.scratch_database("runs"):
-            from django.utils import timezone
+        from environments import services
+        from environments.models import User
+        from evaluations.models import Evaluation
+        from events.records import EventInput
+        from events.services import events_capture
+        from posthog_clone.ids import uuid7
 
-            from environments import services
-            from environments.models import User
-            from evaluations.models import Evaluation
-            from events.records import EventInput
-            from events.services import events_capture
-            from posthog_clone.ids import uuid7
+        user = User.objects.create_user(email="bench@example.com", password="bench-password")
+        organization = services.organization_create(name="Bench", owner=user)
+        team = services.project_create(organization=organization, name="Runs", creator=user)
+        _, key = services.personal_api_key_create(user=user, label="bench", scopes=["evaluation:write"])
+        evaluation = Evaluation.objects.create(
+            team=team, name="Correctness", evaluation_type="llm_judge", output_type="boolean",
+            evaluation_config={"prompt": "Is the answer correct?"}, enabled=True,
+        )  # fmt: skip
+        targets = [EventInput(uuid=uuid7(), event="$ai_generation", distinct_id=f"user-{n % 100}",
+                              properties={"$ai_input": f"Question {n}?", "$ai_output_choices": f"Answer {n}."},
+                              timestamp=timezone.now()) for n in range(2 * args.runs)]  # fmt: skip
+        for offset in range(0, len(targets), 1000):
+            events_capture(team=team, events=targets[offset : offset + 1000])
+        bodies = [{"evaluation_id": str(evaluation.id), "target_event_id": str(t.uuid),
+                   "timestamp": t.timestamp.isoformat()} for t in targets]  # fmt: skip
 
-            user = User.objects.create_user(email="bench@example.com", password="bench-password")
-            organization = services.organization_create(name="Bench", owner=user)
-            team = services.project_create(organization=organization, name="Runs", creator=user)
-            _, key = services.personal_api_key_create(user=user, label="bench", scopes=["evaluation:write"])
-            evaluation = Evaluation.objects.create(
-                team=team, name="Correctness", evaluation_type="llm_judge", output_type="boolean",
-                evaluation_config={"prompt": "Is the answer correct?"}, enabled=True,
-            )  # fmt: skip
-            targets = [EventInput(uuid=uuid7(), event="$ai_generation", distinct_id=f"user-{n % 100}",
-                                  properties={"$ai_input": f"Question {n}?", "$ai_output_choices": f"Answer {n}."},
-                                  timestamp=timezone.now()) for n in range(2 * args.runs)]  # fmt: skip
-            for offset in range(0, len(targets), 1000):
-                events_capture(team=team, events=targets[offset : offset + 1000])
-            bodies = [{"evaluation_id": str(evaluation.id), "target_event_id": str(t.uuid),
-                       "timestamp": t.timestamp.isoformat()} for t in targets]  # fmt: skip
-
-            with harness.running_server(env=env) as base_url:
-                if "ab" in args.parts:
-                    measure_runs(base_url, key, team.id, bodies, env, args.runs)
-                if "c" in args.parts:
-                    measure_ingestion(base_url, organization, user, args)
-    finally:
-        judge.stop()
-        temporal.stop()
+        with harness.running_server(env=env) as base_url:
+            if "ab" in args.parts:
+                measure_runs(base_url, key, team.id, bodies, env, args.runs)
+            if "c" in args.parts:
+                measure_ingestion(base_url, organization, user, args)
 
 
 if __name__ == "__main__":

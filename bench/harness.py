@@ -84,6 +84,43 @@ def running_server(*, workers: int = 2, threads: int = 8, env: dict[str, str] | 
         process.wait(timeout=30)
 
 
+@contextmanager
+def evaluation_services(task_queue: str) -> Iterator[dict[str, str]]:
+    """A Temporal dev server and a judge that answers at once (the tests' fake OpenAI-compatible server), exported
+    to this process's environment (for Django settings, read later) and returned for the processes it starts."""
+    sys.path.insert(0, str(REPO))
+    from tests.evaluations.fake_llm import FakeLLM
+
+    temporal = embedded.start_temporal_dev_server(namespace="default", db_file=None, ui=False)
+    judge = FakeLLM().start()
+    env = {
+        "TEMPORAL_ADDRESS": temporal.address,
+        "TEMPORAL_TASK_QUEUE": task_queue,
+        "LLMA_EVAL_OPENAI_BASE_URL": judge.base_url,
+        "LLMA_EVAL_MODEL": "bench-judge",
+    }
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        judge.stop()
+        temporal.stop()
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`manage.py run_worker` (workflows, activities, the dispatcher of online runs)."""
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "manage.py"), "run_worker"],
+        cwd=REPO,
+        env={**os.environ, "LOG_LEVEL": "WARNING", **env},
+    )
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=60)
+
+
 def _client(base_url: str, bodies: list[bytes], ready: Any, go: Any, results: Any) -> None:
     import requests
 

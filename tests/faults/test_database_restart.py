@@ -57,7 +57,8 @@ def send(session: requests.Session, url: str, body: dict[str, Any]) -> requests.
 
 def test_ingestion_through_a_database_restart(database: TemporaryPostgres, tmp_path: Path) -> None:
     env = server_env(tmp_path, DATABASE_URL=database.url("clone"))
-    token = bootstrap(env)["project_api_token"]
+    bootstrapped = bootstrap(env)
+    token = bootstrapped["project_api_token"]
     server = WebServer(env, log=tmp_path / "server.log")
     answers: dict[tuple[int, int], requests.Response] = {}
     sent = threading.Semaphore(0)
@@ -75,6 +76,11 @@ def test_ingestion_through_a_database_restart(database: TemporaryPostgres, tmp_p
         for _ in range(CLIENTS * 5):  # the outage starts once ingestion is well under way
             assert sent.acquire(timeout=60)
         database.stop()
+        api = requests.get(f"{server.base_url}/api/projects/", timeout=REQUEST_TIMEOUT_SECONDS,
+                           headers={"Authorization": f"Bearer {bootstrapped['personal_api_key']}"})  # fmt: skip
+        assert api.status_code == 503, api.text
+        assert api.json()["code"] == "database_unavailable"
+        assert api.headers["Retry-After"] == "1"
         time.sleep(1.5)
         database.start()
         for thread in threads:
