@@ -217,14 +217,18 @@ def measure_runs(
     baseline = TemporalBaseline(env["TEMPORAL_ADDRESS"], env["TEMPORAL_TASK_QUEUE"])
     emitted = EmittedEvents(team_id)
     throughput_bodies, latency_bodies = bodies[:runs], bodies[runs:]
-    # (a) start rate with the worker stopped, then one worker draining the backlog
+    # (a) start rate with the worker stopped, then one worker draining the backlog; the same for the baseline
     start_runs(base_url + url, key, throughput_bodies[:20])  # warm-up: every web process connected
     post_seconds = start_runs(base_url + url, key, throughput_bodies[20:])
-    raw_start_seconds, handles = baseline.start(len(throughput_bodies) - 20)
     worker = harness.start_worker(env)
     try:
         emitted.wait_for({body["target_event_id"] for body in throughput_bodies})
-        drained = sorted(emitted.stored.values())
+    finally:
+        harness.stop_worker(worker)
+    drained = sorted(emitted.stored.values())
+    raw_start_seconds, handles = baseline.start(len(throughput_bodies) - 20)
+    worker = harness.start_worker(env)
+    try:
         raw_drained = sorted(baseline.completion_times(handles))
 
         # (b) closed-loop latency
