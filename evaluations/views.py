@@ -55,7 +55,7 @@ class EvaluationRunViewSet(
     serializer_class = EvaluationRunSerializer
     filterset_class = EvaluationRunFilter
     # Workflow ids are free text; NUL could never be one and PostgreSQL refuses it in a query.
-    lookup_value_regex = "[^/\x00]+"
+    lookup_value_regex = "[^/]+"  # workflow ids are free text
 
     @extend_schema(
         request=EvaluationRunCreateSerializer,

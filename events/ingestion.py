@@ -24,6 +24,7 @@ import orjson
 from events.dates import from_unix, parse_iso
 from events.elements import elements_to_chain
 from events.records import EventInput
+from posthog_clone import json_limits
 from posthog_clone.ids import uuid7
 
 MAX_DECOMPRESSED_BYTES = 50 * 1024 * 1024
@@ -103,15 +104,23 @@ def _clean(value: Any) -> Any:
 
 
 def parse_json(data: bytes | str) -> Any:
+    """JSON as the SDKs send it, nested at most `json_limits.MAX_DEPTH` levels."""
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        text = data.decode("utf-8", "surrogatepass") if isinstance(data, bytes) else data
-        return _clean(_without_nan(text))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise CaptureError(f"Malformed request data: {error}", code="invalid_payload") from None
+        try:
+            return json_limits.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+        try:
+            text = data.decode("utf-8", "surrogatepass") if isinstance(data, bytes) else data
+            value = _without_nan(text)
+        except RecursionError:
+            raise json_limits.NestedTooDeeply() from None
+        except (ValueError, UnicodeDecodeError) as error:
+            raise CaptureError(f"Malformed request data: {error}", code="invalid_payload") from None
+        json_limits.check_depth(value)
+        return _clean(value)
+    except json_limits.NestedTooDeeply as error:
+        raise CaptureError(str(error), code="nested_too_deeply") from None
 
 
 def _decode_data_field(data: str) -> Any:
@@ -162,6 +171,12 @@ def _token_from(container: Any) -> str | None:
     return None
 
 
+def _event_token(raw: Any) -> str | None:
+    if not isinstance(raw, dict):
+        return None
+    return _token_from(raw) or _token_from(raw.get("properties"))
+
+
 def _payload_from_json(payload: Any, query: dict[str, list[str]]) -> CapturePayload:
     batch = True
     if isinstance(payload, dict) and "batch" in payload:
@@ -176,12 +191,13 @@ def _payload_from_json(payload: Any, query: dict[str, list[str]]) -> CapturePayl
         raw_events, batch = [payload], False
     else:
         raise CaptureError("Malformed request data: expected an event or a batch of events.", code="invalid_payload")
+    # One project per request, as PostHog: events may repeat the request's token, not name another project's.
     token = _token_from(payload) or _token_from({k: v[0] for k, v in query.items() if v})
-    if token is None:
-        for raw in raw_events:
-            token = _token_from(raw) or (_token_from(raw.get("properties")) if isinstance(raw, dict) else None)
-            if token:
-                break
+    others = {event_token for raw in raw_events if (event_token := _event_token(raw))} - {token}
+    if len(others) > (0 if token else 1):
+        raise CaptureError("A request may only carry events of one project (one project API key).",
+                           code="multiple_tokens")  # fmt: skip
+    token = token or next(iter(others), None)
     sent_at_raw = payload.get("sent_at") if isinstance(payload, dict) else None
     sent_at = _parse_moment(sent_at_raw) if sent_at_raw is not None else None
     if sent_at is None and query.get("_"):  # posthog-js sends its clock as `?_=<unix ms>`

@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 
 import orjson
 from django.utils import timezone
-from drf_orjson_renderer.renderers import ORJSONRenderer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, viewsets
@@ -25,6 +24,10 @@ from events.dates import parse_filter_datetime, team_timezone
 from events.elements import parse_elements_chain
 from events.models import Event
 from events.property_filters import PropertyFilterError, parse_property_filters
+from posthog_clone import json_limits
+from posthog_clone.api.parsers import NestedTooDeeply
+from posthog_clone.api.renderers import JSONRenderer
+from posthog_clone.api.validators import NUL_NOT_ALLOWED, contains_nul
 
 DEFAULT_LIMIT = 100
 DEFAULT_CSV_LIMIT = 1000
@@ -124,14 +127,14 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
     scope_object = "query"
     queryset = Event.objects.none()
     serializer_class = EventSerializer
-    renderer_classes = [ORJSONRenderer, EventsCSVRenderer]
+    renderer_classes = [JSONRenderer, EventsCSVRenderer]
     pagination_class = None
     filter_backends: list[Any] = []
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         # Errors are JSON even when CSV was asked for.
         if response.status_code >= 400 and isinstance(getattr(request, "accepted_renderer", None), EventsCSVRenderer):
-            request.accepted_renderer = ORJSONRenderer()
+            request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = "application/json"
         return super().finalize_response(request, response, *args, **kwargs)
 
@@ -163,15 +166,21 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         return int(raw)
 
     def _json(self, name: str) -> Any:
+        """A JSON query parameter, as bounded as JSON bodies are (nesting, and no U+0000 once decoded)."""
         raw = self.request.query_params.get(name)
         if raw is None or raw == "":
             return None
         try:
-            return orjson.loads(raw)
+            value = json_limits.loads(raw)
+        except json_limits.NestedTooDeeply:
+            raise NestedTooDeeply() from None
         except orjson.JSONDecodeError:
             raise exceptions.ValidationError(
                 "Properties are unparsable!" if name == "properties" else f"{name} is not valid JSON."
             ) from None
+        if contains_nul(value):
+            raise exceptions.ValidationError({name: [NUL_NOT_ALLOWED]}, code="null_characters_not_allowed")
+        return value
 
     @property
     def _tz(self) -> Any:

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "posthog_clone.api.middleware.RequestChecksMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -47,7 +48,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "posthog_clone.api.exceptions.DatabaseUnavailableMiddleware",
+    "posthog_clone.api.middleware.ErrorResponseMiddleware",
 ]
 
 ROOT_URLCONF = "posthog_clone.urls"
@@ -111,7 +112,7 @@ REST_FRAMEWORK = {
         "environments.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["posthog_clone.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "posthog_clone.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
@@ -224,7 +225,13 @@ LOGGING = {
     "formatters": {
         "structured": {
             "()": structlog.stdlib.ProcessorFormatter,
-            "processor": _log_renderer,
+            # Records from other libraries (Django's request log with its exc_info) get their traceback written
+            # out as text, as structlog's own do.
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                _log_renderer,
+            ],
             "foreign_pre_chain": [structlog.stdlib.add_log_level, structlog.processors.TimeStamper(fmt="iso")],
         }
     },

@@ -65,6 +65,16 @@ class ProjectViewSet(
             raise exceptions.ValidationError("You need to belong to an organization to create a project.")
         if membership.level < MembershipLevel.ADMIN:
             raise exceptions.PermissionDenied("Your organization access level is insufficient.")
+        key = self.request.auth
+        # The project goes to the caller's current organization, which a key may not be scoped to.
+        if (
+            isinstance(key, PersonalAPIKey)
+            and key.scoped_organizations
+            and str(organization_id) not in key.scoped_organizations
+        ):
+            raise exceptions.PermissionDenied(
+                f"API key does not have access to the requested organization: ID {organization_id}."
+            )
         serializer.instance = services.project_create(
             organization=membership.organization,
             name=serializer.validated_data.get("name", "Default project"),

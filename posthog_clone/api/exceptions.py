@@ -9,9 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from exceptions_hog import exception_handler as hog_exception_handler
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -66,22 +74,6 @@ def database_unavailable_response() -> JsonResponse:
     return response
 
 
-class DatabaseUnavailableMiddleware:
-    """Answers 503 (PostHog's error body, Retry-After) when a view outside DRF loses the database."""
-
-    def __init__(self, get_response: Any) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if is_database_unavailable(exception):
-            logger.warning("database_unavailable", path=request.path, error=str(exception).strip()[:200])
-            return database_unavailable_response()
-        return None
-
-
 # How each kind of domain error answers: (HTTP status, PostHog error type).
 DOMAIN_ERROR_RESPONSES: dict[ErrorKind, tuple[int, str]] = {
     "invalid": (status.HTTP_400_BAD_REQUEST, "validation_error"),
@@ -103,7 +95,21 @@ def _index_lists(detail: Any, *, nested: bool = False) -> Any:
     return detail
 
 
+def request_body_error(exc: BaseException) -> APIError | None:
+    """What Django raises while reading a body it will not take (authentication reads bodies for a key too)."""
+    if isinstance(exc, RequestDataTooBig):
+        return APIError("The request body is too large.", code="payload_too_large",
+                        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, error_type="invalid_request")  # fmt: skip
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return APIError(f"Too many form fields: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}.",
+                        code="too_many_fields")  # fmt: skip
+    if isinstance(exc, SuspiciousOperation):
+        return APIError("The request is malformed.", code="malformed_request")
+    return None
+
+
 def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response | None:
+    exc = request_body_error(exc) or exc
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     if is_database_unavailable(exc):
@@ -122,7 +128,7 @@ def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response |
     if isinstance(exc, DomainError):
         status_code, error_type = DOMAIN_ERROR_RESPONSES[exc.kind]
         exc = APIError(exc.detail, code=exc.code, status_code=status_code, attr=exc.attr, error_type=error_type)
-    if not isinstance(exc, exceptions.APIException):
+    if not isinstance(exc, exceptions.APIException | Http404 | DjangoPermissionDenied):  # those two: hog's 404/403
         view = context.get("view")
         logger.exception("unhandled_api_error", view=type(view).__name__ if view else None, exc_info=exc)
     response = hog_exception_handler(exc, context)

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from django.conf import settings
 from drf_orjson_renderer.parsers import ORJSONParser
 from rest_framework import exceptions, status
+
+from posthog_clone import json_limits
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -29,8 +32,20 @@ class _BoundedStream:
         return data
 
 
+class NestedTooDeeply(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = json_limits.NESTED_TOO_DEEPLY
+    default_code = "nested_too_deeply"
+
+
 class JSONParser(ORJSONParser):
-    """orjson, with the body size bounded."""
+    """orjson, with the body's size and nesting bounded."""
 
     def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
-        return super().parse(_BoundedStream(stream), media_type, parser_context)
+        data = _BoundedStream(stream).read()
+        try:
+            return json_limits.loads(data)
+        except json_limits.NestedTooDeeply:
+            raise NestedTooDeeply() from None
+        except orjson.JSONDecodeError as error:
+            raise exceptions.ParseError(f"JSON parse error - {error}") from None

@@ -18,8 +18,11 @@ def contains_nul(value: Any) -> bool:
     return False
 
 
+NUL_NOT_ALLOWED = "The character U+0000 is not allowed."
+
+
 def reject_nul_characters(value: Any) -> None:
     """PostgreSQL cannot store U+0000 in text or jsonb: refuse it with a 400 before it reaches a query (DRF's
     CharField already does this for plain strings; JSON fields need it too)."""
     if contains_nul(value):
-        raise serializers.ValidationError("The character U+0000 is not allowed.", code="null_characters_not_allowed")
+        raise serializers.ValidationError(NUL_NOT_ALLOWED, code="null_characters_not_allowed")

@@ -301,7 +301,7 @@ class TestList:
         assert response.status_code == 400
         assert response.json()["attr"] == field
 
-    def test_retrieve_unknown_or_nul_id_is_404(self, key_client: Any, url: str) -> None:
+    def test_retrieve_unknown_id_is_404_and_nul_400(self, key_client: Any, url: str) -> None:
         api = key_client("evaluation:read")
         assert api.get(f"{url}nope-manual-1/").status_code == 404
-        assert api.get(f"{url}bad%00id/").status_code == 404
+        assert api.get(f"{url}bad%00id/").json()["code"] == "null_characters_not_allowed"

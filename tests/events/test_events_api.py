@@ -85,13 +85,20 @@ class TestBadParameters:
         store(tenant.team, make_event(properties={"a": "x"}))
         assert_400(api.get(url, params), attr)
 
-    def test_absurdly_nested_groups_are_400_not_500(self, api: APIClient, url: str) -> None:
+    @pytest.mark.parametrize(
+        ("levels", "detail"),
+        [
+            (30, "Property groups nest at most 20 levels deep."),
+            (400, "JSON nested more than 254 levels deep is not accepted."),  # refused before parsing the filter
+        ],
+    )
+    def test_absurdly_nested_groups_are_400_not_500(self, api: APIClient, url: str, levels: int, detail: str) -> None:
         properties: Any = {"type": "AND", "values": [{"key": "a", "value": 1}]}
-        for _ in range(400):
+        for _ in range(levels):
             properties = {"type": "OR", "values": [properties]}
         response = api.get(url, {"properties": json.dumps(properties)})
         assert response.status_code == 400
-        assert response.json()["detail"] == "Property groups nest at most 20 levels deep."
+        assert response.json()["detail"] == detail
 
     def test_unparsable_properties(self, api: APIClient, url: str) -> None:
         assert_400(api.get(url, {"properties": "[{"}), None, "Properties are unparsable!")

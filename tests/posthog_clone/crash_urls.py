@@ -1,5 +1,6 @@
 """A URL map for the error-shape tests: the real routes plus one view that crashes on purpose."""
 
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -18,6 +19,11 @@ class CrashingView(APIView):
         raise RuntimeError("secret internal detail")
 
 
-urlpatterns = [path("crash/", CrashingView.as_view()), *real_urlpatterns]
+def crashing_plain_view(request: HttpRequest) -> HttpResponse:
+    """Like the capture endpoints: a Django view outside DRF."""
+    raise RuntimeError("secret plain detail")
+
+
+urlpatterns = [path("crash/", CrashingView.as_view()), path("plain-crash/", crashing_plain_view), *real_urlpatterns]
 
 __all__ = ["handler404", "handler500", "urlpatterns"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 import pytest
+import structlog
 from rest_framework.test import APIClient
 
 from tests.conftest import Tenant
@@ -105,3 +108,36 @@ def test_oversized_json_body_is_413(key_client: Any, tenant: Tenant, settings: A
         "detail": "The request body is too large.",
         "attr": None,
     }
+
+
+def _structured_formatter() -> logging.Formatter:
+    """The formatter production logs go through (the root logger's console handler)."""
+    return next(
+        handler.formatter
+        for handler in logging.getLogger().handlers
+        if isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+    )
+
+
+@pytest.mark.urls("tests.posthog_clone.crash_urls")
+@pytest.mark.parametrize("path", ["/crash/", "/plain-crash/"])
+def test_a_crash_is_logged_with_its_traceback(client: APIClient, caplog: Any, path: str) -> None:
+    client.raise_request_exception = False  # answer as in production
+    with caplog.at_level(logging.ERROR):
+        response = client.get(path)
+    assert response.status_code == 500
+    assert response.json()["code"] == "error"
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors
+    written = "\n".join(_structured_formatter().format(record) for record in errors)
+    assert "Traceback" in written
+    assert "RuntimeError: secret" in written
+    assert "<traceback object" not in written
+
+
+def test_an_ordinary_404_is_not_an_error(key_client: Any, tenant: Tenant, caplog: Any) -> None:
+    with caplog.at_level(logging.DEBUG):
+        missing = key_client("*").get(f"/api/environments/{tenant.team.id}/evaluations/{uuid.uuid4()}/")
+        unrouted = key_client("*").get("/api/no-such-route/")
+    assert (missing.status_code, unrouted.status_code) == (404, 404)
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []

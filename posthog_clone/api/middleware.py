@@ -1,0 +1,77 @@
+"""Checks every request passes before any view, and answers for the failures views outside DRF cannot render
+themselves — all in PostHog's error body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from django.core.exceptions import TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from posthog_clone.api.exceptions import (
+    database_unavailable_response,
+    error_body,
+    is_database_unavailable,
+    request_body_error,
+)
+from posthog_clone.api.validators import NUL_NOT_ALLOWED
+
+logger = structlog.get_logger(__name__)
+NUL = "\x00"
+
+
+def _error(status: int, *, type: str, code: str, detail: str, attr: str | None = None) -> JsonResponse:
+    return JsonResponse(error_body(type=type, code=code, detail=detail, attr=attr), status=status)
+
+
+class RequestChecksMiddleware:
+    """Refuses, for every route: U+0000 in the path or a query parameter (PostgreSQL cannot store or compare it, so
+    any query using it would fail), more query parameters than Django parses, and chunked bodies without a length
+    (WSGI hands Django none of their bytes, so they would be read as empty)."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.refusal(request) or self.get_response(request)
+
+    @staticmethod
+    def refusal(request: HttpRequest) -> JsonResponse | None:
+        if NUL in request.path:
+            return _error(400, type="validation_error", code="null_characters_not_allowed",
+                          detail="The character U+0000 is not allowed in the path.")  # fmt: skip
+        try:
+            parameters = list(request.GET.lists())
+        except TooManyFieldsSent:
+            return _error(400, type="validation_error", code="too_many_fields", detail="Too many query parameters.")
+        for name, values in parameters:
+            if NUL in name or any(NUL in value for value in values):
+                return _error(400, type="validation_error", code="null_characters_not_allowed",
+                              detail=NUL_NOT_ALLOWED, attr=name.replace(NUL, ""))  # fmt: skip
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not request.META.get("CONTENT_LENGTH"):
+            return _error(411, type="invalid_request", code="length_required",
+                          detail="Send the body with a Content-Length; chunked bodies are not accepted.")  # fmt: skip
+        return None
+
+
+class ErrorResponseMiddleware:
+    """For views outside DRF (capture, object storage): a lost database answers 503 and a body Django will not
+    read answers 413/400, as the API's views do."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_database_unavailable(exception):
+            logger.warning("database_unavailable", path=request.path, error=str(exception).strip()[:200])
+            return database_unavailable_response()
+        refused = request_body_error(exception)
+        if refused is not None:
+            return _error(refused.status_code, type=refused.exception_type, code=refused.get_codes()[0],
+                          detail=str(refused.detail[0]))  # fmt: skip
+        return None

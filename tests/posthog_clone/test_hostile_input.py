@@ -1,0 +1,242 @@
+"""Inputs a hostile or careless client sends: each answers a clear 4xx in PostHog's error shape, never a 500, and
+nothing accepted can later break a read."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+
+from environments.models import Team
+from evaluations.models import Evaluation
+from symbol_sets.models import ErrorTrackingRelease
+from tests.conftest import Tenant
+
+ERROR_KEYS = {"type", "code", "detail", "attr"}
+
+
+def nested(depth: int, leaf: str = "1") -> str:
+    """JSON text of `leaf` inside `depth` arrays (built as text: Python's own encoder cannot go that deep)."""
+    return "[" * depth + leaf + "]" * depth
+
+
+def with_deep(document: dict[str, Any], depth: int, leaf: str = "1") -> str:
+    """`document` as JSON with its "DEEP" string replaced by `depth` levels of nesting."""
+    return json.dumps(document).replace('"DEEP"', nested(depth, leaf))
+
+
+def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.content[:300]
+    body = response.json()
+    assert set(body) == ERROR_KEYS
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+# --- 1. numbers that JSON accepts must render on every later read --------------------------------------------
+
+BIG_NUMBERS = [1e22, 2**64, -(10**19), 1.5e300]
+
+
+@pytest.mark.django_db
+class TestBigNumbersRender:
+    @pytest.mark.parametrize("number", BIG_NUMBERS)
+    def test_release_metadata(self, key_client: Any, tenant: Tenant, number: float) -> None:
+        api = key_client("error_tracking:write")
+        url = f"/api/environments/{tenant.team.id}/error_tracking/releases/"
+        body = json.dumps({"version": "v", "project": "p", "metadata": {"n": number}})
+        created = api.post(url, body, content_type="application/json")
+        assert created.status_code == 201, created.content
+        release_id = created.json()["id"]
+        for response in (api.get(f"{url}{release_id}/"), api.get(url)):
+            assert response.status_code == 200, response.content
+        assert api.get(f"{url}{release_id}/").json()["metadata"]["n"] == pytest.approx(float(number))
+        assert ErrorTrackingRelease.objects.get(pk=release_id).metadata["n"] == pytest.approx(float(number))
+
+    @pytest.mark.parametrize("number", BIG_NUMBERS)
+    def test_evaluation_condition_value_and_patch(self, key_client: Any, tenant: Tenant, number: float) -> None:
+        api = key_client("evaluation:write")
+        url = f"/api/environments/{tenant.team.id}/evaluations/"
+        body = {"name": "n", "evaluation_type": "llm_judge", "output_type": "boolean",
+                "evaluation_config": {"prompt": "p"},
+                "conditions": [{"properties": [{"key": "k", "value": number, "operator": "gt"}]}]}  # fmt: skip
+        created = api.post(url, json.dumps(body), content_type="application/json")
+        assert created.status_code == 201, created.content
+        evaluation_id = created.json()["id"]
+        assert api.get(url).status_code == 200
+        assert api.get(f"{url}{evaluation_id}/").status_code == 200
+        deleted = api.patch(f"{url}{evaluation_id}/", {"deleted": True}, format="json")
+        assert deleted.status_code == 200, deleted.content
+        assert Evaluation.objects.get(pk=evaluation_id).deleted is True
+
+    def test_event_properties(self, key_client: Any, tenant: Tenant) -> None:
+        batch = {"api_key": tenant.team.api_token,
+                 "batch": [{"event": "big", "distinct_id": "d", "properties": {"n": 10**22, "m": 1.5e300}}]}  # fmt: skip
+        assert Client().post("/batch/", json.dumps(batch), content_type="application/json").status_code == 200
+        listed = key_client("query:read").get(f"/api/environments/{tenant.team.id}/events/")
+        assert listed.status_code == 200
+        assert listed.json()["results"][0]["properties"]["n"] == pytest.approx(1e22)
+
+
+# --- 2. one nesting limit -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+class TestDeepNesting:
+    @pytest.mark.parametrize("depth", [300, 1100, 5000])
+    @pytest.mark.parametrize("token", ["none", "invalid", "valid"])
+    def test_capture(self, tenant: Tenant, depth: int, token: str) -> None:
+        payload: dict[str, Any] = {"batch": [{"event": "e", "distinct_id": "d", "properties": {"x": "DEEP"}}]}
+        if token != "none":
+            payload["api_key"] = tenant.team.api_token if token == "valid" else "phc_nope"
+        response = Client().post("/batch/", with_deep(payload, depth), content_type="application/json")
+        body = assert_error(response, 400, "nested_too_deeply")
+        assert "254" in body["detail"]
+
+    def test_capture_form_data(self, tenant: Tenant) -> None:
+        data = with_deep({"api_key": tenant.team.api_token, "event": "e", "distinct_id": "d",
+                          "properties": {"x": "DEEP"}}, 2000)  # fmt: skip
+        response = Client().post("/e/", urlencode({"data": data}), content_type="application/x-www-form-urlencoded")
+        assert_error(response, 400, "nested_too_deeply")
+
+    def test_just_under_the_limit_is_stored(self, tenant: Tenant) -> None:
+        payload = {"api_key": tenant.team.api_token, "event": "e", "distinct_id": "d", "properties": {"x": "DEEP"}}
+        response = Client().post("/batch/", with_deep(payload, 240), content_type="application/json")
+        assert response.status_code == 200, response.content
+
+    @pytest.mark.parametrize("field", ["evaluation_config", "conditions", "output_config"])
+    def test_api_json_fields(self, key_client: Any, tenant: Tenant, field: str) -> None:
+        body = {"name": "n", "evaluation_type": "llm_judge", "output_type": "boolean",
+                "evaluation_config": {"prompt": "p"}, field: {"x": "DEEP"}}  # fmt: skip
+        response = key_client("evaluation:write").post(
+            f"/api/environments/{tenant.team.id}/evaluations/", with_deep(body, 400), content_type="application/json"
+        )
+        assert_error(response, 400, "nested_too_deeply")
+
+    @pytest.mark.parametrize("depth", [400, 1000, 3000])
+    def test_login_without_credentials(self, depth: int) -> None:
+        body = with_deep({"email": "DEEP", "password": "x"}, depth, '"a@b.c"')
+        assert_error(Client().post("/api/login", body, content_type="application/json"), 400, "nested_too_deeply")
+
+    def test_release_metadata(self, key_client: Any, tenant: Tenant) -> None:
+        body = with_deep({"version": "v", "project": "p", "metadata": {"x": "DEEP"}}, 500)
+        response = key_client("error_tracking:write").post(
+            f"/api/environments/{tenant.team.id}/error_tracking/releases/", body, content_type="application/json"
+        )
+        assert_error(response, 400, "nested_too_deeply")
+
+
+# --- 3. oversized form and multipart bodies -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+class TestOversizedForms:
+    @pytest.mark.parametrize("path", ["/api/login", "/api/projects/", "/api/environments/1/evaluations/"])
+    def test_form_over_the_size_limit_is_413(self, settings: Any, path: str) -> None:
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+        response = Client().post(path, "a=" + "x" * 5000, content_type="application/x-www-form-urlencoded")
+        assert_error(response, 413, "payload_too_large")
+
+    @pytest.mark.parametrize("path", ["/api/login", "/api/projects/"])
+    def test_too_many_form_fields_is_400(self, path: str) -> None:
+        body = "&".join(f"f{n}=v" for n in range(1500))
+        response = Client().post(path, body, content_type="application/x-www-form-urlencoded")
+        assert_error(response, 400, "too_many_fields")
+
+    def test_multipart_with_too_many_fields_is_400(self) -> None:
+        response = Client().post("/api/login", {f"f{n}": "v" for n in range(1500)})
+        assert_error(response, 400, "too_many_fields")
+
+
+# --- 4. NUL in query parameters and paths, by one mechanism --------------------------------------------------
+
+
+@pytest.mark.django_db
+class TestNulInRequests:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/api/environments/{team}/events/?event=a%00b",
+            "/api/environments/{team}/events/?distinct_id=%00",
+            "/api/environments/{team}/events/?properties=" + json.dumps([{"key": "a\u0000", "value": "v"}]),
+            "/api/environments/{team}/events/?properties=" + json.dumps([{"key": "a", "value": "v\u0000"}]),
+            "/api/environments/{team}/events/values/?key=%00",
+            "/api/environments/{team}/events/values/?key=a&value=%00",
+            "/api/environments/{team}/events/values/?key=a&event_name=%00",
+            "/api/projects/?search=%00",
+            "/api/environments/{team}/error_tracking/releases/hash/%00/",
+            "/api/environments/{team}/evaluations/?search=%00",
+        ],
+    )
+    def test_answers_400(self, key_client: Any, tenant: Tenant, path: str) -> None:
+        response = key_client("*").get(path.replace("{team}", str(tenant.team.id)))
+        body = assert_error(response, 400, "null_characters_not_allowed")
+        assert body["type"] == "validation_error"
+
+    def test_without_credentials_too(self) -> None:
+        assert_error(Client().get("/api/projects/?search=%00"), 400, "null_characters_not_allowed")
+
+    def test_capture_query_string(self, tenant: Tenant) -> None:
+        response = Client().get(f"/e/?data=%00&api_key={tenant.team.api_token}")
+        assert response.status_code == 400
+
+
+# --- 5. a key scoped to one organization cannot create projects in another ---------------------------------------
+
+
+@pytest.mark.django_db
+def test_org_scoped_key_cannot_create_a_project_in_another_org(key_client: Any, tenant: Tenant) -> None:
+    from environments import services
+
+    other = services.organization_create(name="Other", owner=tenant.user)
+    tenant.user.refresh_from_db()
+    current = tenant.user.current_organization_id
+    scoped_to = other.id if current == tenant.organization.id else tenant.organization.id  # not the current one
+    api = key_client("*", scoped_organizations=[str(scoped_to)])
+    before = Team.objects.count()
+    response = api.post("/api/projects/", {"name": "Sneaky"}, format="json")
+    body = assert_error(response, 403, "permission_denied")
+    assert body["detail"] == f"API key does not have access to the requested organization: ID {current}."
+    assert Team.objects.count() == before
+
+
+# --- 6. one project per batch ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_batch_with_two_projects_tokens_is_refused(tenant: Tenant, other_tenant: Tenant) -> None:
+    from events.models import Event
+
+    batch = {"batch": [
+        {"event": "a", "distinct_id": "d", "properties": {"token": tenant.team.api_token}},
+        {"event": "b", "distinct_id": "d", "properties": {"token": other_tenant.team.api_token}},
+    ]}  # fmt: skip
+    response = Client().post("/batch/", json.dumps(batch), content_type="application/json")
+    assert_error(response, 400, "multiple_tokens")
+    assert Event.objects.count() == 0
+
+
+# --- 12. chunked bodies -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("path", ["/batch/", "/api/login"])
+def test_a_chunked_body_without_a_length_is_411_not_read_as_empty(live_server: Any, path: str) -> None:
+    host, port = live_server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("POST", path, body=iter([b'{"event": ', b'"e"}']), encode_chunked=True,
+                           headers={"Content-Type": "application/json"})  # fmt: skip
+        response = connection.getresponse()
+        assert response.status == 411
+        assert json.loads(response.read()) == {
+            "type": "invalid_request", "code": "length_required",
+            "detail": "Send the body with a Content-Length; chunked bodies are not accepted.", "attr": None,
+        }  # fmt: skip
+    finally:
+        connection.close()
