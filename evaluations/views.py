@@ -54,7 +54,6 @@ class EvaluationRunViewSet(
     queryset = EvaluationRun.objects.select_related("evaluation").order_by("-created_at", "id")
     serializer_class = EvaluationRunSerializer
     filterset_class = EvaluationRunFilter
-    # Workflow ids are free text; NUL could never be one and PostgreSQL refuses it in a query.
     lookup_value_regex = "[^/]+"  # workflow ids are free text
 
     @extend_schema(
