@@ -74,7 +74,8 @@ def running_server(*, workers: int = 2, threads: int = 8, env: dict[str, str] | 
             "--worker-class", "gthread", "--no-control-socket", "--log-level", "warning",
         ],
         cwd=REPO,
-        env={**os.environ, "LOG_LEVEL": "WARNING", "SITE_URL": base_url, **(env or {})},
+        # Rate limits off: the benchmarks measure throughput, far past what one client is allowed.
+        env={**os.environ, "LOG_LEVEL": "WARNING", "SITE_URL": base_url, "RATE_LIMIT_ENABLED": "false", **(env or {})},
     )  # fmt: skip
     try:
         embedded.wait_for_port("127.0.0.1", port, timeout=60, process=process)

@@ -8,6 +8,7 @@ A batch is stored minus its invalid events: the good events are kept and the res
 from __future__ import annotations
 
 import structlog
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -16,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from environments.models import Team
 from events.ingestion import CaptureError, decode_capture_request, normalize_payload
 from events.services import events_capture
+from posthog_clone import rate_limits
 from posthog_clone.api.exceptions import error_body
 
 logger = structlog.get_logger(__name__)
@@ -26,6 +28,14 @@ MISSING_TOKEN = "API key not provided. You can find your project API key in your
 
 def _error(error: CaptureError) -> JsonResponse:
     return JsonResponse(error_body(type=error.error_type, code=error.code, detail=error.detail), status=error.status)
+
+
+def _throttled(wait: float) -> JsonResponse:
+    seconds = rate_limits.retry_after(wait)
+    detail = f"Request was throttled. Expected available in {seconds} seconds."
+    response = _error(CaptureError(detail, code="throttled", status=429, error_type="throttled_error"))
+    response["Retry-After"] = seconds
+    return response
 
 
 @csrf_exempt
@@ -47,6 +57,10 @@ def capture(request: HttpRequest) -> JsonResponse:
         team = Team.objects.only("id", "ingested_event").filter(api_token=payload.token).first()
         if team is None:
             raise CaptureError(INVALID_TOKEN, code="invalid_api_key", status=401, error_type="authentication_error")
+        if settings.RATE_LIMIT_ENABLED:
+            wait = rate_limits.hit(scope="capture", identity=str(team.id), rates=settings.RATE_LIMITS["capture"])
+            if wait is not None:
+                return _throttled(wait)
     except RequestDataTooBig:
         return _error(CaptureError("The request body is too large.", code="payload_too_large", status=413))
     except CaptureError as error:

@@ -125,6 +125,7 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
     backwards compatibility; for ad-hoc queries PostHog recommends the Query endpoint."""
 
     scope_object = "query"
+    throttle_scope = "query"
     queryset = Event.objects.none()
     serializer_class = EventSerializer
     renderer_classes = [JSONRenderer, EventsCSVRenderer]

@@ -121,6 +121,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "posthog_clone.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["posthog_clone.api.throttling.RateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "posthog_clone.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -144,6 +145,24 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "posthog_clone.api.schema.describe_project_id",
     ],
+}
+
+# --- Rate limits -----------------------------------------------------------------------------------------
+# PostHog's rates for personal-API-key traffic: the API at large, queries (the events list), symbol set uploads;
+# plus login attempts and ingestion (per project token). Counters are shared through Redis when REDIS_URL is set,
+# else an unlogged PostgreSQL table. RATE_LIMITS (JSON) overrides scopes, e.g. '{"api": ["1000/minute"]}'.
+RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
+REDIS_URL = env.str("REDIS_URL", default="")
+# Namespaces the counters, for deployments sharing one Redis.
+RATE_LIMIT_KEY_PREFIX = env.str("RATE_LIMIT_KEY_PREFIX", default="rl")
+RATE_LIMITS: dict[str, list[str]] = {
+    "api": ["480/minute", "4800/hour"],
+    "query": ["240/minute", "1200/hour"],
+    "symbol_set_upload": ["1200/minute", "12000/hour"],
+    "login_ip": ["30/minute", "300/hour"],
+    "login_email": ["10/minute", "50/hour"],
+    "capture": ["6000/minute"],
+    **env.json("RATE_LIMITS", default={}),
 }
 
 # --- Temporal -------------------------------------------------------------------------------------------

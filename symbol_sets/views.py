@@ -62,6 +62,7 @@ class SymbolSetViewSet(
     viewsets.GenericViewSet,
 ):
     scope_object = "error_tracking"
+    throttle_scope = "symbol_set_upload"  # the CLI uploads in bursts of batches; PostHog's upload rates
     queryset = ErrorTrackingSymbolSet.objects.select_related("release")
     serializer_class = SymbolSetSerializer
     filterset_class = SymbolSetFilter

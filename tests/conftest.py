@@ -27,6 +27,12 @@ def fast_password_hashing(settings: object) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
 
 
+@pytest.fixture(autouse=True)
+def no_rate_limits(settings: Any) -> None:
+    """Tests send bursts a real client would not; the rate-limit tests turn limits back on."""
+    settings.RATE_LIMIT_ENABLED = False
+
+
 @dataclass
 class Tenant:
     """A user who owns an organization with one project."""

@@ -27,6 +27,7 @@ from environments.api.serializers import (
 )
 from environments.models import MembershipLevel, OrganizationMembership, PersonalAPIKey, Team, User
 from environments.scopes import INTERNAL
+from posthog_clone.api.throttling import LoginRateThrottle
 
 
 class ProjectViewSet(
@@ -141,6 +142,7 @@ class PersonalAPIKeyViewSet(BaseAPIViewSetMixin, viewsets.ModelViewSet):
 class LoginView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    throttle_classes = [LoginRateThrottle]
 
     @extend_schema(request=LoginSerializer, responses=SuccessSerializer)
     def post(self, request: Request) -> Response:

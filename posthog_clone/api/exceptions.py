@@ -28,6 +28,7 @@ from rest_framework.settings import api_settings
 
 from posthog_clone.errors import DomainError, ErrorKind
 from posthog_clone.object_storage import ObjectStorageError
+from posthog_clone.rate_limits import retry_after
 
 logger = structlog.get_logger(__name__)
 
@@ -137,6 +138,8 @@ def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response |
         response["WWW-Authenticate"] = auth_header  # what makes a client retry with credentials (DRF sets it)
     if response is not None and response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
         response["Retry-After"] = RETRY_AFTER_SECONDS
+    if response is not None and isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        response["Retry-After"] = retry_after(exc.wait)
     return response
 
 

@@ -1,0 +1,119 @@
+"""Rate limits: per key (else user, else address), per scope, PostHog's 429 body with Retry-After, counters shared
+by every process (the database, or Redis)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.test import Client
+
+from events.models import Event
+from tests.conftest import Tenant
+from tests.faults.processes import WebServer, bootstrap, server_env
+
+
+@pytest.fixture
+def limits(settings: Any) -> dict[str, list[str]]:
+    settings.RATE_LIMIT_ENABLED = True
+    settings.RATE_LIMIT_KEY_PREFIX = f"test-{uuid.uuid4().hex}"  # counters of this test only (Redis outlives tests)
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS}
+    return settings.RATE_LIMITS
+
+
+def assert_throttled(response: Any) -> None:
+    assert response.status_code == 429, response.content
+    body = response.json()
+    assert (body["type"], body["code"], body["attr"]) == ("throttled_error", "throttled", None)
+    assert body["detail"].startswith("Request was throttled.")
+    assert 1 <= int(response["Retry-After"]) <= 60
+
+
+@pytest.mark.django_db
+class TestAPI:
+    @pytest.mark.parametrize("backend", ["database", "redis"])
+    def test_per_key(self, key_client: Any, tenant: Tenant, limits: dict, settings: Any, backend: str) -> None:
+        settings.REDIS_URL = "redis://127.0.0.1:6379/0" if backend == "redis" else ""
+        limits["api"] = ["3/minute", "100/hour"]
+        first, second = key_client("*"), key_client("*")
+        url = f"/api/environments/{tenant.team.id}/evaluations/"
+        assert [first.get(url).status_code for _ in range(3)] == [200, 200, 200]
+        assert_throttled(first.get(url))
+        assert second.get(url).status_code == 200  # another key counts on its own
+
+    def test_events_have_their_own_scope(self, key_client: Any, tenant: Tenant, limits: dict) -> None:
+        limits["query"] = ["2/minute"]
+        api = key_client("*")
+        events = f"/api/environments/{tenant.team.id}/events/"
+        assert [api.get(events).status_code for _ in range(2)] == [200, 200]
+        assert_throttled(api.get(events))
+        assert api.get(f"/api/environments/{tenant.team.id}/evaluations/").status_code == 200
+
+    def test_sessions_count_per_user(self, client: Any, tenant: Tenant, limits: dict) -> None:
+        limits["api"] = ["2/minute"]
+        client.force_login(tenant.user)
+        assert [client.get("/api/projects/").status_code for _ in range(2)] == [200, 200]
+        assert_throttled(client.get("/api/projects/"))
+
+    def test_off_when_disabled(self, key_client: Any, tenant: Tenant, limits: dict, settings: Any) -> None:
+        limits["api"] = ["1/minute"]
+        settings.RATE_LIMIT_ENABLED = False
+        api = key_client("*")
+        assert [api.get("/api/projects/").status_code for _ in range(3)] == [200, 200, 200]
+
+
+@pytest.mark.django_db
+class TestLogin:
+    def test_per_email(self, tenant: Tenant, limits: dict) -> None:
+        limits["login_email"] = ["3/minute"]
+        client = Client()
+        wrong = {"email": tenant.user.email, "password": "wrong-password"}
+        assert [client.post("/api/login", wrong, content_type="application/json").status_code
+                for _ in range(3)] == [400, 400, 400]  # fmt: skip
+        right = {"email": tenant.user.email.upper(), "password": "correct-horse-battery"}
+        assert_throttled(client.post("/api/login", right, content_type="application/json"))
+        other = {"email": "someone-else@example.com", "password": "x"}
+        assert client.post("/api/login", other, content_type="application/json").status_code == 400
+
+    def test_per_address(self, limits: dict) -> None:
+        limits["login_ip"] = ["2/minute"]
+        client = Client()
+        for n in range(2):
+            body = {"email": f"guess{n}@example.com", "password": "x"}
+            assert client.post("/api/login", body, content_type="application/json").status_code == 400
+        assert_throttled(client.post("/api/login", {"email": "g@example.com", "password": "x"},
+                                     content_type="application/json"))  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_ingestion_per_project(tenant: Tenant, other_tenant: Tenant, limits: dict) -> None:
+    limits["capture"] = ["2/minute"]
+
+    def send(team: Any, name: str) -> Any:
+        body = {"api_key": team.api_token, "event": name, "distinct_id": "d"}
+        return Client().post("/batch/", json.dumps(body), content_type="application/json")
+
+    assert [send(tenant.team, "e").status_code for _ in range(2)] == [200, 200]
+    refused = send(tenant.team, "refused")
+    assert_throttled(refused)
+    assert not Event.objects.filter(event="refused").exists()
+    assert send(other_tenant.team, "e").status_code == 200
+
+
+def test_counts_are_shared_by_every_web_process(scratch_database: str, tmp_path: Path) -> None:
+    env = server_env(tmp_path, DATABASE_URL=scratch_database, RATE_LIMITS=json.dumps({"api": ["5/minute"]}))
+    key = bootstrap(env)["personal_api_key"]
+    server = WebServer(env, workers=3, threads=1)
+    try:
+        statuses = []
+        for _ in range(10):  # a new connection each time, so the requests spread over the processes
+            response = requests.get(f"{server.base_url}/api/projects/", timeout=30,
+                                    headers={"Authorization": f"Bearer {key}", "Connection": "close"})  # fmt: skip
+            statuses.append(response.status_code)
+        assert statuses == [200] * 5 + [429] * 5
+    finally:
+        server.stop()
