@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import exceptions
 
 from environments.models import (
     MembershipLevel,
@@ -17,6 +17,7 @@ from environments.models import (
     User,
     generate_personal_api_key_value,
 )
+from posthog_clone.errors import DomainError
 
 MAX_PERSONAL_API_KEYS_PER_USER = 10
 
@@ -32,7 +33,19 @@ def organization_create(*, name: str, owner: User) -> Organization:
 
 
 @transaction.atomic
-def project_create(*, organization: Organization, name: str, timezone_name: str = "UTC", creator: User) -> Team:
+def project_create(
+    *, organization: Organization, name: str, timezone_name: str = "UTC", creator: User, enforce_limit: bool = False
+) -> Team:
+    """A project (and its one environment). Through the API an organization holds at most
+    MAX_PROJECTS_PER_ORGANIZATION; operators (`bootstrap`) may go past it."""
+    if enforce_limit:
+        # Locked, so two creations at once cannot both pass the check.
+        Organization.objects.select_for_update().filter(pk=organization.pk).first()
+        if Team.objects.filter(organization=organization).count() >= settings.MAX_PROJECTS_PER_ORGANIZATION:
+            raise DomainError(
+                f"An organization may have at most {settings.MAX_PROJECTS_PER_ORGANIZATION} projects.",
+                code="project_limit_reached",
+            )
     team = Team.objects.create(organization=organization, name=name, timezone=timezone_name)
     if creator.current_team_id is None:
         creator.current_team = team
@@ -56,9 +69,10 @@ def personal_api_key_create(
     User.objects.select_for_update().filter(pk=user.pk).first()
     at_limit = PersonalAPIKey.objects.filter(user=user).count() >= MAX_PERSONAL_API_KEYS_PER_USER
     if enforce_limit and at_limit:
-        raise exceptions.ValidationError(
+        raise DomainError(
             f"You can only have {MAX_PERSONAL_API_KEYS_PER_USER} personal API keys. "
-            "Remove an existing key before creating a new one."
+            "Remove an existing key before creating a new one.",
+            code="invalid_input",
         )
     value = generate_personal_api_key_value()
     key = PersonalAPIKey(

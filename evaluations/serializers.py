@@ -68,8 +68,12 @@ class ConditionSerializer(serializers.Serializer):
         return {"id": value.get("id") or str(uuid.uuid4()), **value}
 
 
+MAX_DESCRIPTION_LENGTH = 10_000
+
+
 class EvaluationSerializer(serializers.ModelSerializer):
     created_by = UserBasicSerializer(read_only=True)
+    description = serializers.CharField(max_length=MAX_DESCRIPTION_LENGTH, allow_blank=True, required=False)
     evaluation_config = serializers.DictField(required=False, validators=[reject_nul_characters])
     output_config = serializers.DictField(required=False, validators=[reject_nul_characters])
     conditions = ConditionSerializer(many=True, required=False)

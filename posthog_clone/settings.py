@@ -147,6 +147,9 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Projects an organization may have through the API (`bootstrap` may add more).
+MAX_PROJECTS_PER_ORGANIZATION = env.int("MAX_PROJECTS_PER_ORGANIZATION", default=100)
+
 # --- Rate limits -----------------------------------------------------------------------------------------
 # PostHog's rates for personal-API-key traffic: the API at large, queries (the events list), symbol set uploads;
 # plus login attempts and ingestion (per project token). Counters are shared through Redis when REDIS_URL is set,

@@ -81,6 +81,7 @@ class ProjectViewSet(
             name=serializer.validated_data.get("name", "Default project"),
             timezone_name=serializer.validated_data.get("timezone", "UTC"),
             creator=self.user,
+            enforce_limit=True,
         )
 
 

@@ -240,3 +240,27 @@ def test_a_chunked_body_without_a_length_is_411_not_read_as_empty(live_server: A
         }  # fmt: skip
     finally:
         connection.close()
+
+
+# --- 9. caps -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_evaluation_description_is_capped(key_client: Any, tenant: Tenant) -> None:
+    body = {"name": "n", "evaluation_type": "llm_judge", "output_type": "boolean",
+            "evaluation_config": {"prompt": "p"}, "description": "d" * 10_001}  # fmt: skip
+    response = key_client("evaluation:write").post(f"/api/environments/{tenant.team.id}/evaluations/", body,
+                                                   format="json")  # fmt: skip
+    body_ = assert_error(response, 400, "max_length")
+    assert body_["attr"] == "description"
+
+
+@pytest.mark.django_db
+def test_projects_per_organization_are_capped(key_client: Any, tenant: Tenant, settings: Any) -> None:
+    settings.MAX_PROJECTS_PER_ORGANIZATION = 2
+    api = key_client("*")
+    assert api.post("/api/projects/", {"name": "Second"}, format="json").status_code == 201
+    response = api.post("/api/projects/", {"name": "Third"}, format="json")
+    body = assert_error(response, 400, "project_limit_reached")
+    assert body["detail"] == "An organization may have at most 2 projects."
+    assert Team.objects.filter(organization=tenant.organization).count() == 2
