@@ -11,4 +11,4 @@ COPY symbol_sets ./symbol_sets
 COPY manage.py ./
 RUN pip install --no-cache-dir . && mkdir -p /data
 EXPOSE 8000
-CMD ["gunicorn", "posthog_clone.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "8", "--access-logfile", "-", "--no-control-socket"]
+CMD ["gunicorn", "--config", "python:posthog_clone.gunicorn_conf", "posthog_clone.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", "--access-logfile", "-"]

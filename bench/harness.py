@@ -69,9 +69,9 @@ def running_server(*, workers: int = 2, threads: int = 8, env: dict[str, str] | 
     base_url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "posthog_clone.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--worker-class", "gthread", "--no-control-socket", "--log-level", "warning",
+            sys.executable, "-m", "gunicorn", "--config", "python:posthog_clone.gunicorn_conf",
+            "posthog_clone.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--threads", str(threads), "--log-level", "warning",
         ],
         cwd=REPO,
         # Rate limits off: the benchmarks measure throughput, far past what one client is allowed.

@@ -49,5 +49,6 @@ urlpatterns = [
     re_path(r"^", include("posthog_clone.object_storage.urls")),
 ]
 
+handler400 = "posthog_clone.api.exceptions.json_bad_request"
 handler404 = "posthog_clone.api.exceptions.json_not_found"
 handler500 = "posthog_clone.api.exceptions.json_server_error"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,10 +119,9 @@ def database_url(name: str) -> str:
     return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{name}"
 
 
-@pytest.fixture
-def scratch_database() -> Iterator[str]:
-    """A database of its own, on the server the tests use, for processes a test starts."""
-    name = f"serve_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def _scratch_database() -> Iterator[str]:
+    name = f"scratch_{uuid.uuid4().hex[:10]}"
     admin_url = database_url("postgres")
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
@@ -130,6 +130,20 @@ def scratch_database() -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def scratch_database() -> Iterator[str]:
+    """A database of its own, on the server the tests use, for processes a test starts."""
+    with _scratch_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def scratch_database_module() -> Iterator[str]:
+    """The same, shared by a module's tests (one server process for all of them)."""
+    with _scratch_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -148,5 +148,15 @@ def json_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     return JsonResponse(error_body(type="invalid_request", code="not_found", detail="Not found."), status=404)
 
 
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django-level 400 (a disallowed Host header, a malformed request Django refuses before any view)."""
+    return JsonResponse(error_body(type="invalid_request", code="bad_request", detail="Bad request."), status=400)
+
+
+def json_csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    detail = f"CSRF Failed: {reason}" if reason else "CSRF Failed."
+    return JsonResponse(error_body(type="authentication_error", code="csrf_failed", detail=detail), status=403)
+
+
 def json_server_error(request: HttpRequest) -> JsonResponse:
     return JsonResponse(error_body(type="server_error", code="error", detail="A server error occurred."), status=500)

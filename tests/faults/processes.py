@@ -86,9 +86,9 @@ class WebServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "posthog_clone.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread", "--timeout", "30",
-             "--no-control-socket"],
+            [sys.executable, "-m", "gunicorn", "--config", "python:posthog_clone.gunicorn_conf",
+             "posthog_clone.wsgi:application", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
+             "--threads", str(threads), "--timeout", "30"],
             cwd=REPO, env={**env, "SITE_URL": self.base_url}, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
         embedded.wait_for_port("127.0.0.1", self.port, timeout=PROCESS_TIMEOUT_SECONDS, process=self.process)

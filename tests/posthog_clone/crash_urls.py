@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from posthog_clone.urls import handler404, handler500
+from posthog_clone.urls import handler400, handler404, handler500
 from posthog_clone.urls import urlpatterns as real_urlpatterns
 
 
@@ -26,4 +26,4 @@ def crashing_plain_view(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [path("crash/", CrashingView.as_view()), path("plain-crash/", crashing_plain_view), *real_urlpatterns]
 
-__all__ = ["handler404", "handler500", "urlpatterns"]
+__all__ = ["handler400", "handler404", "handler500", "urlpatterns"]

@@ -19,6 +19,7 @@ from posthog_clone import embedded
 
 ALL_INTERFACES = {"0.0.0.0", "::", "[::]"}
 SHUTDOWN_GRACE_SECONDS = 20.0
+GUNICORN_CONFIG = "python:posthog_clone.gunicorn_conf"  # worker class, limits, JSON error pages
 
 
 class Command(BaseCommand):
@@ -76,6 +77,8 @@ class Command(BaseCommand):
                 sys.executable,
                 "-m",
                 "gunicorn",
+                "--config",
+                GUNICORN_CONFIG,
                 "posthog_clone.wsgi:application",
                 "--bind",
                 f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}",
@@ -83,15 +86,10 @@ class Command(BaseCommand):
                 str(options["workers"]),
                 "--threads",
                 str(options["threads"]),
-                "--worker-class",
-                "gthread",
-                "--timeout",
-                "120",
                 "--graceful-timeout",
                 str(int(SHUTDOWN_GRACE_SECONDS)),
                 "--access-logfile",
                 "-",
-                "--no-control-socket",
                 "--chdir",
                 str(settings.BASE_DIR),
             ]

@@ -1,0 +1,42 @@
+"""gunicorn's settings for every way this server is run (`serve`, docker-compose, benchmarks, tests):
+`gunicorn -c python:posthog_clone.gunicorn_conf posthog_clone.wsgi:application --bind … --workers …`.
+
+Requests gunicorn itself refuses (a malformed request line, headers too large) would otherwise get an HTML page;
+they get PostHog's JSON error body like every other error."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gunicorn import util
+
+worker_class = "gthread"
+# Long filters travel in the query string (`properties=[…]`), so request lines are not limited by gunicorn (whose
+# "unlimited" still stops at 1 MiB); Django bounds what matters (1,000 query parameters, body sizes).
+limit_request_line = 0
+# Headers up to 64 KiB each (a large cookie or a long Authorization header), at most 100 of them.
+limit_request_field_size = 65536
+limit_request_fields = 100
+timeout = 120
+control_socket_disable = True
+
+ERROR_CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 417: "expectation_failed",
+               431: "request_header_fields_too_large", 500: "error", 501: "not_implemented"}  # fmt: skip
+
+
+def _write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    body = json.dumps({
+        "type": "server_error" if status_int >= 500 else "invalid_request",
+        "code": ERROR_CODES.get(status_int, "error"),
+        "detail": mesg or reason,
+        "attr": None,
+    }).encode()  # fmt: skip
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin1")  # fmt: skip
+    util.write_nonblock(sock, head + body)
+
+
+def post_worker_init(worker: Any) -> None:
+    # gunicorn writes its own error pages with `util.write_error`; in each worker, that writer speaks JSON.
+    util.write_error = _write_json_error
