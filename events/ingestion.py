@@ -27,7 +27,12 @@ from events.records import EventInput
 from posthog_clone import json_limits
 from posthog_clone.ids import uuid7
 
-MAX_DECOMPRESSED_BYTES = 50 * 1024 * 1024
+# What one request may make the server do: inflate at most as much as a plain body may carry, hold at most this
+# many events, and link (and so perhaps merge) at most this many persons. Each refusal names its limit.
+MAX_DECOMPRESSED_BYTES = 20 * 1024 * 1024
+MAX_EVENTS_PER_REQUEST = 10_000
+MAX_PERSON_LINKS_PER_REQUEST = 100
+LINKING_EVENTS = frozenset({"$identify", "$create_alias", "$merge_dangerously"})
 MAX_NAME_LENGTH = 400
 # Like PostHog: a timestamp more than 23 hours ahead of the server clock is not believed.
 FUTURE_TOLERANCE = timedelta(hours=23)
@@ -75,7 +80,8 @@ def _gunzip(body: bytes) -> bytes:
         decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
         data = decompressor.decompress(body, MAX_DECOMPRESSED_BYTES)
         if decompressor.unconsumed_tail:
-            raise CaptureError("Decompressed payload is too large.", code="payload_too_large", status=413)
+            raise CaptureError(f"Decompressed payload is larger than {MAX_DECOMPRESSED_BYTES // 2**20} MiB.",
+                               code="payload_too_large", status=413)  # fmt: skip
         return data
     except (zlib.error, EOFError, gzip.BadGzipFile) as error:
         raise CaptureError(f"Malformed request data: invalid gzip body ({error}).", code="invalid_payload") from None
@@ -198,6 +204,16 @@ def _payload_from_json(payload: Any, query: dict[str, list[str]]) -> CapturePayl
         raise CaptureError("A request may only carry events of one project (one project API key).",
                            code="multiple_tokens")  # fmt: skip
     token = token or next(iter(others), None)
+    if len(raw_events) > MAX_EVENTS_PER_REQUEST:
+        raise CaptureError(f"A request may carry at most {MAX_EVENTS_PER_REQUEST:,} events; send smaller batches.",
+                           code="too_many_events", status=413)  # fmt: skip
+    links = sum(1 for raw in raw_events if isinstance(raw, dict) and raw.get("event") in LINKING_EVENTS)
+    if links > MAX_PERSON_LINKS_PER_REQUEST:
+        raise CaptureError(
+            f"A request may carry at most {MAX_PERSON_LINKS_PER_REQUEST:,} $identify, $create_alias and "
+            "$merge_dangerously events; send smaller batches.",
+            code="too_many_person_links",
+        )
     sent_at_raw = payload.get("sent_at") if isinstance(payload, dict) else None
     sent_at = _parse_moment(sent_at_raw) if sent_at_raw is not None else None
     if sent_at is None and query.get("_"):  # posthog-js sends its clock as `?_=<unix ms>`

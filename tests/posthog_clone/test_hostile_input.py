@@ -3,8 +3,9 @@ nothing accepted can later break a read."""
 
 from __future__ import annotations
 
-import http.client
+import gzip
 import json
+import socket
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ from django.test import Client
 
 from environments.models import Team
 from evaluations.models import Evaluation
+from events.ingestion import MAX_DECOMPRESSED_BYTES, MAX_EVENTS_PER_REQUEST, MAX_PERSON_LINKS_PER_REQUEST
 from symbol_sets.models import ErrorTrackingRelease
 from tests.conftest import Tenant
 
@@ -228,18 +230,22 @@ def test_a_batch_with_two_projects_tokens_is_refused(tenant: Tenant, other_tenan
 @pytest.mark.parametrize("path", ["/batch/", "/api/login"])
 def test_a_chunked_body_without_a_length_is_411_not_read_as_empty(live_server: Any, path: str) -> None:
     host, port = live_server.url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=30)
-    try:
-        connection.request("POST", path, body=iter([b'{"event": ', b'"e"}']), encode_chunked=True,
-                           headers={"Content-Type": "application/json"})  # fmt: skip
-        response = connection.getresponse()
-        assert response.status == 411
-        assert json.loads(response.read()) == {
-            "type": "invalid_request", "code": "length_required",
-            "detail": "Send the body with a Content-Length; chunked bodies are not accepted.", "attr": None,
-        }  # fmt: skip
-    finally:
-        connection.close()
+    body = b'{"event": "e"}'
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{len(body):x}\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(request + body + b"\r\n0\r\n\r\n")  # all of it at once: the answer comes unread
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, answer = received.partition(b"\r\n\r\n")
+    assert head.split()[1] == b"411"
+    assert json.loads(answer) == {
+        "type": "invalid_request", "code": "length_required",
+        "detail": "Send the body with a Content-Length; chunked bodies are not accepted.", "attr": None,
+    }  # fmt: skip
 
 
 # --- 9. caps -----------------------------------------------------------------------------------------------------
@@ -264,3 +270,33 @@ def test_projects_per_organization_are_capped(key_client: Any, tenant: Tenant, s
     body = assert_error(response, 400, "project_limit_reached")
     assert body["detail"] == "An organization may have at most 2 projects."
     assert Team.objects.filter(organization=tenant.organization).count() == 2
+
+
+# --- 8. bounded work per request -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+class TestBoundedWork:
+    def post(self, payload: Any) -> Any:
+        return Client().post("/batch/", json.dumps(payload), content_type="application/json")
+
+    def test_too_many_events(self, tenant: Tenant) -> None:
+        events = [{"event": "e", "distinct_id": "d"} for _ in range(MAX_EVENTS_PER_REQUEST + 1)]
+        body = assert_error(self.post({"api_key": tenant.team.api_token, "batch": events}), 413, "too_many_events")
+        assert "10,000" in body["detail"]
+
+    def test_a_chain_of_identifies(self, tenant: Tenant) -> None:
+        from events.models import Event
+
+        chain = [{"event": "$identify", "distinct_id": f"user-{n + 1}", "properties": {"$anon_distinct_id": f"user-{n}"}}
+                 for n in range(MAX_PERSON_LINKS_PER_REQUEST + 1)]  # fmt: skip
+        assert_error(self.post({"api_key": tenant.team.api_token, "batch": chain}), 400, "too_many_person_links")
+        assert not Event.objects.exists()
+        allowed = self.post({"api_key": tenant.team.api_token, "batch": chain[:MAX_PERSON_LINKS_PER_REQUEST]})
+        assert allowed.status_code == 200
+
+    def test_inflating_past_the_body_limit(self, tenant: Tenant) -> None:
+        bomb = gzip.compress(b"[" + b" " * (MAX_DECOMPRESSED_BYTES + 10) + b"]")
+        response = Client().post("/batch/", bomb, content_type="application/json", HTTP_CONTENT_ENCODING="gzip")
+        body = assert_error(response, 413, "payload_too_large")
+        assert "20 MiB" in body["detail"]
