@@ -114,11 +114,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["posthog_clone.api.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "posthog_clone.api.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only, as PostHog's clients send, and as the schema says (generated clients build one body type).
+    "DEFAULT_PARSER_CLASSES": ["posthog_clone.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "posthog_clone.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -145,6 +142,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "posthog_clone.api.schema.describe_project_id",
+        "posthog_clone.api.schema.document_errors",
     ],
 }
 

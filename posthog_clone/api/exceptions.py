@@ -9,14 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import (
-    RequestDataTooBig,
-    SuspiciousOperation,
-    TooManyFieldsSent,
-    TooManyFilesSent,
-)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
@@ -96,21 +89,7 @@ def _index_lists(detail: Any, *, nested: bool = False) -> Any:
     return detail
 
 
-def request_body_error(exc: BaseException) -> APIError | None:
-    """What Django raises while reading a body it will not take (authentication reads bodies for a key too)."""
-    if isinstance(exc, RequestDataTooBig):
-        return APIError("The request body is too large.", code="payload_too_large",
-                        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, error_type="invalid_request")  # fmt: skip
-    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
-        return APIError(f"Too many form fields: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}.",
-                        code="too_many_fields")  # fmt: skip
-    if isinstance(exc, SuspiciousOperation):
-        return APIError("The request is malformed.", code="malformed_request")
-    return None
-
-
 def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response | None:
-    exc = request_body_error(exc) or exc
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     if is_database_unavailable(exc):

@@ -13,7 +13,6 @@ from posthog_clone.api.exceptions import (
     database_unavailable_response,
     error_body,
     is_database_unavailable,
-    request_body_error,
 )
 from posthog_clone.api.validators import NUL_NOT_ALLOWED
 
@@ -57,8 +56,7 @@ class RequestChecksMiddleware:
 
 
 class ErrorResponseMiddleware:
-    """For views outside DRF (capture, object storage): a lost database answers 503 and a body Django will not
-    read answers 413/400, as the API's views do."""
+    """For views outside DRF (capture, object storage): a lost database answers 503, as the API's views do."""
 
     def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
@@ -70,8 +68,4 @@ class ErrorResponseMiddleware:
         if is_database_unavailable(exception):
             logger.warning("database_unavailable", path=request.path, error=str(exception).strip()[:200])
             return database_unavailable_response()
-        refused = request_body_error(exception)
-        if refused is not None:
-            return _error(refused.status_code, type=refused.exception_type, code=refused.get_codes()[0],
-                          detail=str(refused.detail[0]))  # fmt: skip
         return None

@@ -38,3 +38,49 @@ PROPERTY_FILTER_SCHEMA: dict[str, Any] = {
     },
     "required": ["key"],
 }
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "PostHog's error body.",
+    "properties": {
+        "type": {"type": "string", "example": "validation_error"},
+        "code": {"type": "string", "example": "required"},
+        "detail": {"type": "string"},
+        "attr": {"type": "string", "nullable": True, "description": "The input field at fault, if any."},
+    },
+    "required": ["type", "code", "detail", "attr"],
+}
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input: a field, a query parameter, U+0000 anywhere, JSON nested too deeply.",
+    "401": "No credentials, or an invalid personal API key.",
+    "403": "A scope the key lacks, a project it may not reach, or a session write without its CSRF token.",
+    "404": "No such project or object in it.",
+    "413": "The request body is too large.",
+    "415": "The body is not JSON.",
+    "429": "Rate limited; `Retry-After` says when to retry.",
+    "503": "A service the request needs (the database, Temporal, object storage) is unavailable; retry later.",
+}
+UNAUTHENTICATED_PATHS = ("/api/login", "/api/logout")
+
+
+def document_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Every error an operation can answer, each in PostHog's body: validation and unavailability everywhere,
+    authentication and rate limits on the authenticated API, 404 wherever the path names something, 413/415
+    wherever there is a body."""
+    result.setdefault("components", {}).setdefault("schemas", {})["ErrorResponse"] = ERROR_SCHEMA
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    for path, path_item in result.get("paths", {}).items():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            codes = ["400", "429", "503"]
+            if not path.startswith(UNAUTHENTICATED_PATHS):
+                codes += ["401", "403"]
+            if "{" in path:
+                codes.append("404")
+            if "requestBody" in operation:
+                codes += ["413", "415"]
+            for code in codes:
+                operation["responses"].setdefault(code, {"description": ERROR_DESCRIPTIONS[code], "content": error})
+    return result
