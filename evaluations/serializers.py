@@ -11,6 +11,7 @@ from evaluations.configs import ConfigError, validate_configs
 from evaluations.models import Evaluation, EvaluationRun
 from events.property_filters import PropertyFilterError, parse_property_filters
 from events.property_matching import python_regex_problem
+from posthog_clone.api.fields import ModelSerializer, StrictCharField
 from posthog_clone.api.schema import PROPERTY_FILTER_SCHEMA
 from posthog_clone.api.validators import reject_nul_characters
 
@@ -59,7 +60,7 @@ class PercentageField(serializers.FloatField):
 class ConditionSerializer(serializers.Serializer):
     """One condition set: AND across its property filters, sampled at `rollout_percentage`. Unknown keys drop."""
 
-    id = serializers.CharField(max_length=200, required=False)
+    id = StrictCharField(max_length=200, required=False)
     rollout_percentage = PercentageField(default=100)
     properties = PropertyFiltersField(default=list)
 
@@ -71,9 +72,9 @@ class ConditionSerializer(serializers.Serializer):
 MAX_DESCRIPTION_LENGTH = 10_000
 
 
-class EvaluationSerializer(serializers.ModelSerializer):
+class EvaluationSerializer(ModelSerializer):
     created_by = UserBasicSerializer(read_only=True)
-    description = serializers.CharField(max_length=MAX_DESCRIPTION_LENGTH, allow_blank=True, required=False)
+    description = StrictCharField(max_length=MAX_DESCRIPTION_LENGTH, allow_blank=True, required=False)
     evaluation_config = serializers.DictField(required=False, validators=[reject_nul_characters])
     output_config = serializers.DictField(required=False, validators=[reject_nul_characters])
     conditions = ConditionSerializer(many=True, required=False)
@@ -125,10 +126,10 @@ class EvaluationRunCreateSerializer(serializers.Serializer):
     evaluation_id = serializers.UUIDField(help_text="The evaluation to run.")
     target_event_id = serializers.UUIDField(help_text="The uuid of the event to evaluate.")
     timestamp = serializers.DateTimeField(help_text="The target event's timestamp.")
-    event = serializers.CharField(
+    event = StrictCharField(
         max_length=400, default="$ai_generation", help_text="The target event's name (default `$ai_generation`)."
     )
-    distinct_id = serializers.CharField(
+    distinct_id = StrictCharField(
         max_length=400,
         required=False,
         allow_null=True,
@@ -138,13 +139,13 @@ class EvaluationRunCreateSerializer(serializers.Serializer):
 
 class EvaluationSummarySerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    name = serializers.CharField()
+    name = StrictCharField()
 
 
 class EvaluationRunStartedSerializer(serializers.Serializer):
     """The answer to starting a run (PostHog's body)."""
 
-    workflow_id = serializers.CharField(source="id")
+    workflow_id = StrictCharField(source="id")
     status = serializers.SerializerMethodField()
     evaluation = EvaluationSummarySerializer()
     target_event_id = serializers.UUIDField()
@@ -154,12 +155,12 @@ class EvaluationRunStartedSerializer(serializers.Serializer):
 
 
 class RunErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
+    code = StrictCharField()
+    message = StrictCharField()
 
 
-class EvaluationRunSerializer(serializers.ModelSerializer):
-    id = serializers.CharField(read_only=True, help_text="The run's Temporal workflow id.")
+class EvaluationRunSerializer(ModelSerializer):
+    id = StrictCharField(read_only=True, help_text="The run's Temporal workflow id.")
     evaluation = EvaluationSummarySerializer(read_only=True)
     error = serializers.SerializerMethodField()
 

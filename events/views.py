@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import orjson
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -25,6 +25,7 @@ from events.elements import parse_elements_chain
 from events.models import Event
 from events.property_filters import PropertyFilterError, parse_property_filters
 from posthog_clone import json_limits
+from posthog_clone.api.fields import StrictCharField
 from posthog_clone.api.parsers import NestedTooDeeply
 from posthog_clone.api.renderers import JSONRenderer
 from posthog_clone.api.validators import NUL_NOT_ALLOWED, contains_nul
@@ -38,30 +39,37 @@ SPACED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$
 
 
 class EventsCSVRenderer(PaginatedCSVRenderer):
-    """Rows from `results`, nested objects flattened into columns such as `properties.$browser`."""
+    """Rows from `results`, nested objects flattened into columns such as `properties.$browser`. A page without
+    rows is still a CSV document: the header of an event's top-level columns."""
 
     results_field = "results"
+    EMPTY_HEADER = "id,distinct_id,event,timestamp,elements_chain\r\n"
+
+    def render(self, data: Any, media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        rendered = super().render(data, media_type, renderer_context)
+        return rendered or self.EMPTY_HEADER.encode()
 
 
 class PersonSerializer(serializers.Serializer):
     is_identified = serializers.BooleanField()
-    distinct_ids = serializers.ListField(child=serializers.CharField())
+    distinct_ids = serializers.ListField(child=StrictCharField())
     properties = serializers.DictField()
 
 
 class EventSerializer(serializers.Serializer):
     """The event shape PostHog returns (documentation only; rows are built by `event_to_dict`)."""
 
-    id = serializers.CharField()
-    distinct_id = serializers.CharField()
+    id = StrictCharField()
+    distinct_id = StrictCharField()
     properties = serializers.DictField()
-    event = serializers.CharField()
-    timestamp = serializers.CharField()
+    event = StrictCharField()
+    timestamp = StrictCharField()
     person = PersonSerializer(allow_null=True)
     elements = serializers.ListField(child=serializers.DictField())
-    elements_chain = serializers.CharField()
+    elements_chain = StrictCharField()
 
 
+@extend_schema_serializer(many=False)  # one page object, not a list of them (the list has no DRF pagination)
 class EventListSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     results = EventSerializer(many=True)
@@ -255,7 +263,10 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         params[f"{bound}_uuid"] = str(last.uuid)
         return self.request.build_absolute_uri(self.request.path + "?" + urlencode(params))
 
-    @extend_schema(responses=EventSerializer)
+    @extend_schema(
+        responses=EventSerializer,
+        parameters=[OpenApiParameter("pk", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The event's uuid.")],
+    )
     def retrieve(self, request: Request, pk: str | None = None, **kwargs: Any) -> Response:
         try:
             event_uuid = uuid.UUID(str(pk))

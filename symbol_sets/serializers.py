@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from posthog_clone.api.fields import ModelSerializer, StrictCharField
 from posthog_clone.api.validators import reject_nul_characters
 from symbol_sets.models import ErrorTrackingRelease, ErrorTrackingSymbolSet
 from symbol_sets.services import ChunkUpload
@@ -21,11 +23,11 @@ def _required(message: str) -> dict[str, str]:
     return {"required": message, "null": message, "blank": message}
 
 
-class ReleaseSerializer(serializers.ModelSerializer):
+class ReleaseSerializer(ModelSerializer):
     team_id = serializers.IntegerField(read_only=True)
-    hash_id = serializers.CharField(required=False, allow_blank=True)
-    version = serializers.CharField(error_messages=_required("Version is required"))
-    project = serializers.CharField(error_messages=_required("Project is required"))
+    hash_id = StrictCharField(required=False, allow_blank=True)
+    version = StrictCharField(error_messages=_required("Version is required"))
+    project = StrictCharField(error_messages=_required("Project is required"))
     metadata = serializers.JSONField(required=False, allow_null=True, validators=[reject_nul_characters])
 
     class Meta:
@@ -39,12 +41,12 @@ class ReleaseSerializer(serializers.ModelSerializer):
         return value
 
 
-class SymbolSetSerializer(serializers.ModelSerializer):
+class SymbolSetSerializer(ModelSerializer):
     """The storage pointer and content hash stay private: `has_uploaded_file` says whether there is a file."""
 
     team_id = serializers.IntegerField(read_only=True)
     has_uploaded_file = serializers.BooleanField(read_only=True)
-    release = ReleaseSerializer(read_only=True)
+    release = ReleaseSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = ErrorTrackingSymbolSet
@@ -53,7 +55,9 @@ class SymbolSetSerializer(serializers.ModelSerializer):
 
 
 # --- request bodies -----------------------------------------------------------------------------------------
-class ReleaseIdField(serializers.CharField):
+@extend_schema_field({"type": "string", "format": "uuid", "nullable": True,
+                      "description": "A release's id; empty or null means none."})  # fmt: skip
+class ReleaseIdField(StrictCharField):
     """An optional release id; empty means none. Kept as text: the service answers a malformed id with
     `invalid_release_id`, which clients branch on."""
 
@@ -65,11 +69,9 @@ class ReleaseIdField(serializers.CharField):
 
 
 class ChunkUploadSerializer(serializers.Serializer):
-    chunk_id = serializers.CharField(max_length=MAX_REF_LENGTH)
+    chunk_id = StrictCharField(max_length=MAX_REF_LENGTH)
     release_id = ReleaseIdField()
-    content_hash = serializers.CharField(
-        required=False, allow_null=True, default=None, max_length=MAX_CONTENT_HASH_LENGTH
-    )
+    content_hash = StrictCharField(required=False, allow_null=True, default=None, max_length=MAX_CONTENT_HASH_LENGTH)
 
 
 class BulkUploadSerializer(serializers.Serializer):
@@ -78,10 +80,10 @@ class BulkUploadSerializer(serializers.Serializer):
 
     symbol_sets = ChunkUploadSerializer(many=True, required=False, max_length=MAX_BATCH_SIZE)
     chunk_ids = serializers.ListField(
-        child=serializers.CharField(max_length=MAX_REF_LENGTH), required=False, max_length=MAX_BATCH_SIZE
+        child=StrictCharField(max_length=MAX_REF_LENGTH), required=False, max_length=MAX_BATCH_SIZE
     )
     release_id = ReleaseIdField(help_text="The release of `chunk_ids` and `ref`.")
-    ref = serializers.CharField(max_length=MAX_REF_LENGTH, required=False)
+    ref = StrictCharField(max_length=MAX_REF_LENGTH, required=False)
     force = serializers.BooleanField(default=False, help_text="Replace chunks stored with different content.")
     skip_on_conflict = serializers.BooleanField(
         default=False, help_text="Keep chunks stored with different content instead of failing."
@@ -97,8 +99,8 @@ class BulkUploadSerializer(serializers.Serializer):
 
 
 class PresignedPostSerializer(serializers.Serializer):
-    url = serializers.CharField()
-    fields = serializers.DictField(child=serializers.CharField())
+    url = StrictCharField()
+    fields = serializers.DictField(child=StrictCharField())
 
 
 class UploadTicketSerializer(serializers.Serializer):
@@ -111,25 +113,25 @@ class BulkStartUploadResponseSerializer(serializers.Serializer):
 
 
 class BulkCheckUploadResponseSerializer(serializers.Serializer):
-    chunk_ids_to_upload = serializers.ListField(child=serializers.CharField())
+    chunk_ids_to_upload = serializers.ListField(child=StrictCharField())
 
 
 class StartUploadQuerySerializer(serializers.Serializer):
-    chunk_id = serializers.CharField(
+    chunk_id = StrictCharField(
         max_length=MAX_REF_LENGTH, error_messages=_required("chunk_id query parameter is required")
     )
     release_id = ReleaseIdField()
 
 
 class FinishUploadSerializer(serializers.Serializer):
-    content_hash = serializers.CharField(
+    content_hash = StrictCharField(
         required=False, allow_null=True, allow_blank=True, max_length=MAX_CONTENT_HASH_LENGTH
     )
 
 
 class BulkFinishUploadSerializer(serializers.Serializer):
     content_hashes = serializers.DictField(
-        child=serializers.CharField(allow_null=True, allow_blank=True, max_length=MAX_CONTENT_HASH_LENGTH),
+        child=StrictCharField(allow_null=True, allow_blank=True, max_length=MAX_CONTENT_HASH_LENGTH),
         required=False,
         error_messages={"null": "content_hashes are required"},
         help_text="Content hash (SHA-512 hex of the uploaded bytes) by symbol set id.",

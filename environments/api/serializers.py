@@ -7,9 +7,10 @@ from rest_framework import serializers
 
 from environments.models import Organization, PersonalAPIKey, Team, User
 from environments.scopes import VALID_SCOPES
+from posthog_clone.api.fields import ModelSerializer, StrictCharField
 
 
-class UserBasicSerializer(serializers.ModelSerializer):
+class UserBasicSerializer(ModelSerializer):
     """The short user shape PostHog nests in other objects (`created_by`)."""
 
     class Meta:
@@ -28,14 +29,14 @@ class UserBasicSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrganizationBasicSerializer(serializers.ModelSerializer):
+class OrganizationBasicSerializer(ModelSerializer):
     class Meta:
         model = Organization
         fields = ["id", "name", "created_at"]
         read_only_fields = fields
 
 
-class ProjectBasicSerializer(serializers.ModelSerializer):
+class ProjectBasicSerializer(ModelSerializer):
     """PostHog's backward-compatible project shape, used by `/api/projects/` lists."""
 
     has_completed_onboarding_for = serializers.SerializerMethodField()
@@ -77,15 +78,11 @@ class ProjectSerializer(ProjectBasicSerializer):
     """A project in full; with one environment per project, `project_id` equals `id`."""
 
     project_id = serializers.IntegerField(source="id", read_only=True)
+    timezone = serializers.ChoiceField(choices=sorted(zoneinfo.available_timezones()), default="UTC")
 
     class Meta(ProjectBasicSerializer.Meta):
         fields = [*ProjectBasicSerializer.Meta.fields, "project_id", "created_at", "updated_at"]
         read_only_fields = [*ProjectBasicSerializer.Meta.read_only_fields, "project_id", "created_at", "updated_at"]
-
-    def validate_timezone(self, value: str) -> str:
-        if value not in zoneinfo.available_timezones():
-            raise serializers.ValidationError(f'"{value}" is not a valid choice.', code="invalid_choice")
-        return value
 
 
 class UserMeSerializer(UserBasicSerializer):
@@ -105,13 +102,13 @@ class UserMeSerializer(UserBasicSerializer):
         ]
 
 
-class PersonalAPIKeySerializer(serializers.ModelSerializer):
+class PersonalAPIKeySerializer(ModelSerializer):
     """`value` carries the raw key only in the response that created or rolled it; it is never stored."""
 
     value = serializers.SerializerMethodField()
-    scopes = serializers.ListField(child=serializers.CharField(max_length=100), allow_empty=False)
+    scopes = serializers.ListField(child=StrictCharField(max_length=100), allow_empty=False)
     scoped_teams = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True)
-    scoped_organizations = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True)
+    scoped_organizations = serializers.ListField(child=StrictCharField(), required=False, allow_null=True)
 
     class Meta:
         model = PersonalAPIKey
@@ -165,7 +162,7 @@ class PersonalAPIKeySerializer(serializers.ModelSerializer):
 
 class LoginSerializer(serializers.Serializer):
     email = serializers.EmailField()
-    password = serializers.CharField(trim_whitespace=False)
+    password = StrictCharField(trim_whitespace=False)
 
 
 class SuccessSerializer(serializers.Serializer):

@@ -83,4 +83,7 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
                 codes += ["413", "415"]
             for code in codes:
                 operation["responses"].setdefault(code, {"description": ERROR_DESCRIPTIONS[code], "content": error})
+            for response in operation["responses"].values():
+                if "text/csv" in response.get("content", {}):  # CSV is text, not the JSON object beside it
+                    response["content"]["text/csv"] = {"schema": {"type": "string"}}
     return result

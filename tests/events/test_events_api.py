@@ -289,6 +289,12 @@ class TestCsv:
             assert rows[1]["person.properties.email"] == "x@y.z"
             assert "next" not in response.content.decode().splitlines()[0]
 
+    def test_an_empty_page_is_a_csv_document_with_its_header(self, api: APIClient, url: str) -> None:
+        response = api.get(url, {"format": "csv"})
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/csv")
+        assert response.content.decode().splitlines() == ["id,distinct_id,event,timestamp,elements_chain"]
+
     def test_csv_default_limit_is_1000(self, api: APIClient, url: str, tenant: Tenant) -> None:
         store(tenant.team, *(make_event(event="bulk", timestamp=BASE_TIME - timedelta(seconds=n)) for n in range(1001)))
         rows = list(csv.DictReader(io.StringIO(api.get(url, {"format": "csv"}).content.decode())))

@@ -87,7 +87,7 @@ def test_500_hides_the_traceback(client: APIClient) -> None:
     [
         ({"limit": "10000000000000000000"}, 1),
         ({"offset": "10000000000000000000"}, 0),
-        ({"limit": "-5", "offset": "abc"}, 1),
+        ({"limit": "1" * 25}, 1),
     ],
 )
 def test_out_of_range_pagination_is_clamped_not_500(
@@ -96,6 +96,19 @@ def test_out_of_range_pagination_is_clamped_not_500(
     response = key_client("*").get("/api/projects/", params)
     assert response.status_code == 200
     assert len(response.json()["results"]) == expected_results
+
+
+@pytest.mark.parametrize(
+    ("params", "attr"),
+    [({"limit": "-5"}, "limit"), ({"limit": "0"}, "limit"), ({"offset": "abc"}, "offset"), ({"offset": "null"}, "offset"),
+     ({"limit": "1.5"}, "limit"), ({"offset": "-1"}, "offset")],
+)  # fmt: skip
+def test_pagination_parameters_that_are_not_whole_numbers_are_400(
+    key_client: Any, tenant: Tenant, params: dict, attr: str
+) -> None:
+    response = key_client("*").get("/api/projects/", params)
+    assert response.status_code == 400, response.content
+    assert (response.json()["code"], response.json()["attr"]) == ("invalid_input", attr)
 
 
 def test_oversized_json_body_is_413(key_client: Any, tenant: Tenant, settings: Any) -> None:

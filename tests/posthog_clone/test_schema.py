@@ -57,3 +57,23 @@ def test_evaluation_runs_have_real_request_and_response_schemas(schema: dict) ->
     detail = schema["paths"]["/api/projects/{project_id}/evaluation_runs/{id}/"]["get"]["responses"]["200"]
     run = schema["components"]["schemas"][detail["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
     assert {"status", "verdict", "applicable", "reasoning", "error", "emitted_event_id"} <= set(run["properties"])
+
+
+def test_the_events_list_is_documented_as_the_page_it_answers(schema: dict) -> None:
+    ok = schema["paths"]["/api/environments/{project_id}/events/"]["get"]["responses"]["200"]["content"]
+    assert ok["application/json"]["schema"] == {"$ref": "#/components/schemas/EventList"}
+    assert ok["text/csv"]["schema"] == {"type": "string"}
+
+
+def test_a_symbol_sets_release_is_nullable(schema: dict) -> None:
+    release = schema["components"]["schemas"]["SymbolSet"]["properties"]["release"]
+    assert release.get("nullable") is True
+
+
+def test_every_operation_documents_its_errors_in_posthogs_body(schema: dict) -> None:
+    operation = schema["paths"]["/api/environments/{project_id}/evaluations/{id}/"]["patch"]
+    for code in ("400", "401", "403", "404", "413", "415", "429", "503"):
+        content = operation["responses"][code]["content"]["application/json"]["schema"]
+        assert content == {"$ref": "#/components/schemas/ErrorResponse"}
+    assert set(schema["components"]["schemas"]["ErrorResponse"]["required"]) == {"type", "code", "detail", "attr"}
+    assert list(operation["requestBody"]["content"]) == ["application/json"]
