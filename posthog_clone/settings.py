@@ -139,10 +139,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "GET_LIB_DOC_EXCLUDES": "posthog_clone.api.schema.doc_excludes",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "posthog_clone.api.schema.describe_project_id",
         "posthog_clone.api.schema.document_errors",
+        "posthog_clone.api.schema.name_enum_values",
     ],
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 PROJECT_ID_DESCRIPTION = (
@@ -87,3 +88,34 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
                 if "text/csv" in response.get("content", {}):  # CSV is text, not the JSON object beside it
                     response["content"]["text/csv"] = {"schema": {"type": "string"}}
     return result
+
+
+def name_enum_values(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Give string enums explicit member names (`x-enum-varnames`), unique once upper-snake-cased, so client
+    generators can build them: timezones such as `GMT+0`, `GMT-0` and `GMT0` otherwise collide."""
+    for component in result.get("components", {}).get("schemas", {}).values():
+        values = component.get("enum")
+        if not values or not all(isinstance(value, str) for value in values):
+            continue
+        names: list[str] = []
+        taken: set[str] = set()
+        for value in values:
+            base = re.sub(r"[^0-9A-Za-z]+", "_", value.replace("+", "_plus_")).strip("_").upper() or "EMPTY"
+            name, suffix = base, 2
+            while name in taken:
+                name, suffix = f"{base}_{suffix}", suffix + 1
+            taken.add(name)
+            names.append(name)
+        component["x-enum-varnames"] = names
+    return result
+
+
+def doc_excludes() -> list[type]:
+    """Base classes whose docstrings describe our machinery, not an endpoint: an operation or component without a
+    docstring of its own gets none, instead of inheriting theirs."""
+    from drf_spectacular.plumbing import get_lib_doc_excludes
+
+    from environments.api.routing import BaseAPIViewSetMixin, TeamScopedViewSetMixin
+    from posthog_clone.api.fields import ModelSerializer
+
+    return [*get_lib_doc_excludes(), TeamScopedViewSetMixin, BaseAPIViewSetMixin, ModelSerializer]

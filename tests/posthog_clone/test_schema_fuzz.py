@@ -18,6 +18,8 @@ from tests.faults.processes import WebServer, bootstrap, manage, server_env
 
 # Fixed for CI; FUZZ_SEED and FUZZ_EXAMPLES explore further by hand.
 SEED = os.environ.get("FUZZ_SEED", "20261201")
+# One worker: with several threads schemathesis itself crashed now and then here ("AST constructor recursion depth
+# mismatch" from CPython 3.11's compile()), and one worker also makes the fixed seed replay exactly.
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "12")
 CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
 # Login needs real credentials and key management a session: their hostile inputs are tested by hand.
@@ -47,7 +49,7 @@ def schemathesis(server: WebServer, key: str, *options: str) -> subprocess.Compl
     return subprocess.run(
         [str(Path(sys.executable).parent / "st"), "--config-file", str(CONFIG), "run",
          f"{server.base_url}/api/schema/?format=json",
-         "--header", f"Authorization: Bearer {key}", "--seed", SEED, "--workers", "4", "--request-timeout", "30",
+         "--header", f"Authorization: Bearer {key}", "--seed", SEED, "--workers", "1", "--request-timeout", "30",
          "--generation-allow-x00", "false", "--exclude-path-regex", EXCLUDED, "--warnings", "off", *options],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
