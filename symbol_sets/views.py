@@ -153,7 +153,7 @@ class ReleaseViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
         services.release_delete(release=instance)
 
     @extend_schema(responses=ReleaseSerializer)
-    @action(methods=["get"], detail=False, url_path=r"hash/(?P<hash_id>[^/.]+)", required_scopes=READ)
+    @action(methods=["get"], detail=False, url_path=r"hash/(?P<hash_id>[^/]+)", required_scopes=READ)
     def by_hash(self, request: Request, hash_id: str, **kwargs: Any) -> Response:
         release = get_object_or_404(self.get_queryset(), hash_id=hash_id)
         return Response(self.get_serializer(release).data)

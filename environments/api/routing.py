@@ -1,8 +1,10 @@
 """The base every API viewset builds on: it owns authentication, permissions and project (team) scoping.
 
 Resources subclass `TeamScopedViewSetMixin` and only narrow an already team-filtered queryset in
-`safely_get_queryset`; overriding the methods that enforce tenancy raises at class creation, so tenant
-isolation cannot be forgotten.
+`safely_get_queryset`. Overriding the methods that enforce tenancy (`get_queryset`, `get_object`, permissions,
+authenticators) raises at class creation, so tenant isolation cannot be forgotten; the few viewsets that are not
+project-scoped (projects, keys, the user) say what they read under an explicit `dangerously_get_queryset` /
+`dangerously_get_object`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -40,7 +43,7 @@ class BaseAPIViewSetMixin:
     extra_permission_classes: ClassVar[list[type[BasePermission]]] = []
     # Set per action through `@action(required_scopes=[...])`; see `permissions.required_scopes`.
     required_scopes: ClassVar[list[str] | None] = None
-    sealed_methods: ClassVar[tuple[str, ...]] = ("get_permissions", "get_authenticators")
+    sealed_methods: ClassVar[tuple[str, ...]] = ("get_permissions", "get_authenticators", "get_queryset", "get_object")
 
     authentication_classes = [PersonalAPIKeyAuthentication, SessionAuthentication]
 
@@ -84,6 +87,25 @@ class BaseAPIViewSetMixin:
     def user(self) -> User:
         return self.request.user  # type: ignore[return-value]
 
+    # --- what a view reads ----------------------------------------------------------------------------------
+    def get_queryset(self) -> QuerySet[Any]:
+        if self.is_schema_generation():
+            return self.queryset.none()  # type: ignore[attr-defined]
+        return self.dangerously_get_queryset()
+
+    def dangerously_get_queryset(self) -> QuerySet[Any]:
+        """What a viewset that is not project-scoped reads: it must scope the rows to the caller itself."""
+        raise ImproperlyConfigured(f"{type(self).__name__} must define dangerously_get_queryset")
+
+    def get_object(self) -> Any:
+        if type(self).dangerously_get_object is not BaseAPIViewSetMixin.dangerously_get_object:
+            return self.dangerously_get_object()
+        return super().get_object()  # type: ignore[misc] - DRF's, over get_queryset
+
+    def dangerously_get_object(self) -> Any:
+        """An object looked up otherwise than through get_queryset (only for viewsets that are not project-scoped)."""
+        raise NotImplementedError
+
     def is_schema_generation(self) -> bool:
         return bool(getattr(self, "swagger_fake_view", False))
 
@@ -95,14 +117,12 @@ class TeamScopedViewSetMixin(BaseAPIViewSetMixin):
     team_url_kwarg = "project_id"
     # The model field pointing at the project; `team` for every resource so far.
     team_field: ClassVar[str] = "team"
-    sealed_methods = ("get_queryset",)
+    sealed_methods = ("dangerously_get_queryset", "dangerously_get_object")
     queryset: QuerySet[Any]
 
-    def get_queryset(self) -> QuerySet[Any]:
-        queryset = self.queryset.all()
-        if self.is_schema_generation():
-            return queryset.none()
-        return self.safely_get_queryset(queryset.filter(**{f"{self.team_field}_id": self.team.id}))
+    def dangerously_get_queryset(self) -> QuerySet[Any]:
+        # Not dangerous here: the rows are this project's, whatever a resource narrows them to.
+        return self.safely_get_queryset(self.queryset.filter(**{f"{self.team_field}_id": self.team.id}))
 
     def safely_get_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset

@@ -46,9 +46,7 @@ class ProjectViewSet(
     def get_serializer_class(self) -> type[ProjectBasicSerializer]:
         return ProjectBasicSerializer if self.action == "list" else ProjectSerializer
 
-    def get_queryset(self) -> QuerySet[Team]:
-        if self.is_schema_generation():
-            return Team.objects.none()
+    def dangerously_get_queryset(self) -> QuerySet[Team]:
         queryset = Team.objects.filter(organization__memberships__user=self.user).order_by("id")
         key = self.request.auth
         if isinstance(key, PersonalAPIKey) and key.scoped_organizations:
@@ -56,8 +54,8 @@ class ProjectViewSet(
         search = self.request.query_params.get("search")
         return queryset.filter(name__icontains=search) if search else queryset
 
-    def get_object(self) -> Team:
-        return self.team
+    def dangerously_get_object(self) -> Team:
+        return self.team  # resolved, and membership checked, by the base mixin
 
     def perform_create(self, serializer: ProjectSerializer) -> None:  # type: ignore[override]
         organization_id = self.user.current_organization_id
@@ -111,9 +109,7 @@ class PersonalAPIKeyViewSet(BaseAPIViewSetMixin, viewsets.ModelViewSet):
     pagination_class = None
     queryset = PersonalAPIKey.objects.none()
 
-    def get_queryset(self) -> QuerySet[PersonalAPIKey]:
-        if self.is_schema_generation():
-            return PersonalAPIKey.objects.none()
+    def dangerously_get_queryset(self) -> QuerySet[PersonalAPIKey]:
         return PersonalAPIKey.objects.filter(user=self.user).order_by("-created_at")
 
     def perform_create(self, serializer: PersonalAPIKeySerializer) -> None:  # type: ignore[override]

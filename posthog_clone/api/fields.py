@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.db import models
 from rest_framework import serializers
+
+# A character Python's str.strip() keeps, written so JSON Schema (ECMA) regexes read it the same way.
+NOT_STRIPPED = "[^\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
 
 
 class StrictCharField(serializers.CharField):
     """A string, and only a string: DRF's CharField would turn `0` or `1.5` into "0" and "1.5", which the OpenAPI
-    document (and so every generated client) says cannot be sent."""
+    document (and so every generated client) says cannot be sent. One that may not be blank documents that it
+    needs a character trimming keeps (a lone tab or U+001F would be trimmed to nothing)."""
 
     default_error_messages = {"invalid": "Not a valid string."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not self.allow_blank and self.trim_whitespace and not self.read_only:
+            self.validators.append(RegexValidator(NOT_STRIPPED, message="This field may not be blank.", code="blank"))
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):

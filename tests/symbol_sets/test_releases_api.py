@@ -115,6 +115,12 @@ class TestByHash:
         for missing in ["hash/nope", "hash/theirs"]:
             assert_error(reader.get(url(tenant, missing)), "not_found", status=404)
 
+    def test_hash_ids_may_hold_dots(self, key_client: Any, tenant: Tenant) -> None:
+        release = make_release(tenant, hash_id="web@1.2.3")  # a version used as the hash id
+        found = key_client("error_tracking:read").get(url(tenant, "hash/web@1.2.3"))
+        assert found.status_code == 200
+        assert found.json()["id"] == str(release.id)
+
     def test_needs_read_scope(self, key_client: Any, tenant: Tenant) -> None:
         make_release(tenant, hash_id="a1b2")
         response = key_client("user:read").get(url(tenant, "hash/a1b2"))
