@@ -7,6 +7,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "posthog_clone.settings")
+    from posthog_clone.embedded import prepare_environment
+
+    prepare_environment()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

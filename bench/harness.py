@@ -36,7 +36,7 @@ def scratch_database(prefix: str) -> Iterator[str]:
     """Create a database for one benchmark run, point DATABASE_URL at it, migrate, and drop it afterwards."""
     import psycopg
 
-    embedded.ensure_database_url()
+    embedded.prepare_environment()
     server_url = os.environ["DATABASE_URL"]
     name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
     admin = _with_database(server_url, "postgres")

@@ -18,11 +18,21 @@ from pathlib import Path
 from urllib.parse import quote
 
 
-def data_dir() -> Path:
+def data_dir(*, create: bool = True) -> Path:
     """The directory every embedded service keeps its state in (`POSTHOG_CLONE_DATA_DIR`, default `./.data`)."""
     path = Path(os.environ.get("POSTHOG_CLONE_DATA_DIR", ".data")).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def prepare_environment() -> None:
+    """What each entry point (manage.py, the WSGI/ASGI apps, the test run, the benchmarks) does before Django reads
+    its settings, which themselves start nothing: the embedded PostgreSQL unless DATABASE_URL is set, and the data
+    dir's generated SECRET_KEY unless one is set."""
+    ensure_database_url()
+    if not os.environ.get("SECRET_KEY"):
+        os.environ["SECRET_KEY"] = persistent_secret_key()
 
 
 def persistent_secret_key() -> str:

@@ -7,15 +7,22 @@ from urllib.parse import unquote, urlsplit
 
 import environ
 import structlog
+from django.core.exceptions import ImproperlyConfigured
 
 from posthog_clone import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
-DATA_DIR = embedded.data_dir()
+DATA_DIR = embedded.data_dir(create=False)
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env.str("SECRET_KEY", default="") or embedded.persistent_secret_key()
+# Importing settings starts and writes nothing: entry points call `embedded.prepare_environment()` first.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set: run the server through manage.py or ./dev (which generate one in the data dir), "
+        "or set SECRET_KEY."
+    )
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 _site_host = urlsplit(SITE_URL).hostname or "127.0.0.1"
@@ -67,7 +74,11 @@ TEMPLATES = [
 ]
 
 # --- Database: DATABASE_URL, else the embedded PostgreSQL under the data dir -----------------------
-embedded.ensure_database_url()
+if not env.str("DATABASE_URL", default=""):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set: run the server through manage.py or ./dev (which start an embedded PostgreSQL), "
+        "or set DATABASE_URL."
+    )
 _database = env.db_url("DATABASE_URL")
 _database["HOST"] = unquote(_database.get("HOST", ""))  # a socket directory arrives percent-encoded
 # Persistent connections. No per-request health-check query: a connection broken by a database restart fails

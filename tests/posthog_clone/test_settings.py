@@ -1,0 +1,47 @@
+"""Importing the settings starts nothing and writes nothing; the entry points prepare the environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+REPO = Path(settings.BASE_DIR)
+
+
+def import_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "import posthog_clone.settings"], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_importing_settings_has_no_side_effects(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY"}}
+    env["POSTHOG_CLONE_DATA_DIR"] = str(data_dir)
+
+    unconfigured = import_settings(env)
+    assert unconfigured.returncode != 0
+    assert "SECRET_KEY is not set" in unconfigured.stderr
+    assert not data_dir.exists()  # no key written, no PostgreSQL started under it
+
+    no_database = import_settings({**env, "SECRET_KEY": "x"})
+    assert "DATABASE_URL is not set" in no_database.stderr
+    assert not data_dir.exists()
+
+    configured = import_settings({**env, "SECRET_KEY": "x", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"})
+    assert configured.returncode == 0, configured.stderr
+    assert not data_dir.exists()
+
+
+def test_manage_py_prepares_the_embedded_defaults(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}
+    env["POSTHOG_CLONE_DATA_DIR"] = str(tmp_path / "data")
+    result = subprocess.run([sys.executable, "manage.py", "check"], env=env, cwd=REPO, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    secret = tmp_path / "data" / "secret_key"
+    assert secret.exists()
+    assert secret.stat().st_mode & 0o777 == 0o600
