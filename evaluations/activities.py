@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import structlog
 from django.core.exceptions import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -21,6 +22,13 @@ from posthog_clone.llm import JUDGE_NOT_CONFIGURED, LLMError, judge_config
 from posthog_clone.temporal.activities import database_connection
 
 HEARTBEAT_SECONDS = 2.0
+logger = structlog.get_logger(__name__)
+
+
+def _run_context() -> Any:
+    """Every line an activity logs names its run (the workflow id) and attempt."""
+    info = activity.info()
+    return structlog.contextvars.bound_contextvars(workflow_id=info.workflow_id, attempt=info.attempt)
 
 
 def run_result(run: EvaluationRun) -> dict[str, Any]:
@@ -61,7 +69,7 @@ def _evaluation(inputs: RunEvaluationInputs) -> EvaluationSnapshot:
 def start_run_activity(inputs: RunEvaluationInputs) -> RunStart:
     """Fetch the evaluation and mark the run running; a run that had already finished comes back with its
     result instead."""
-    with database_connection():
+    with _run_context(), database_connection():
         evaluation = _evaluation(inputs)
         try:
             run = services.evaluation_run_begin(
@@ -71,6 +79,7 @@ def start_run_activity(inputs: RunEvaluationInputs) -> RunStart:
             raise ApplicationError(
                 f"Malformed event_data: {error!r}", type="invalid_inputs", non_retryable=True
             ) from None
+        logger.info("evaluation_run_started", evaluation_id=evaluation.id, trigger=run.trigger)
     finished = run.status in (RunStatus.COMPLETED, RunStatus.SKIPPED)
     return RunStart(evaluation=evaluation, result=run_result(run) if finished else None)
 
@@ -85,17 +94,19 @@ async def execute_llm_judge_activity(evaluation: EvaluationSnapshot, event_data:
             non_retryable=True,
         )
     judging = asyncio.ensure_future(judge.judge(evaluation, event_data, config))
-    try:
-        while not judging.done():
-            await asyncio.wait({judging}, timeout=HEARTBEAT_SECONDS)
-            activity.heartbeat()
-        return judging.result().as_dict()
-    except judge.JudgeConfigurationError as error:
-        raise ApplicationError(error.message, type=error.code, non_retryable=True) from None
-    except LLMError as error:
-        raise ApplicationError(error.message, type=error.kind, non_retryable=not error.retryable) from None
-    finally:
-        judging.cancel()
+    with _run_context():
+        try:
+            while not judging.done():
+                await asyncio.wait({judging}, timeout=HEARTBEAT_SECONDS)
+                activity.heartbeat()
+            return judging.result().as_dict()
+        except judge.JudgeConfigurationError as error:
+            raise ApplicationError(error.message, type=error.code, non_retryable=True) from None
+        except LLMError as error:
+            logger.warning("evaluation_judge_failed", kind=error.kind, retryable=error.retryable)
+            raise ApplicationError(error.message, type=error.kind, non_retryable=not error.retryable) from None
+        finally:
+            judging.cancel()
 
 
 @activity.defn(name="complete-evaluation-run")
@@ -103,7 +114,7 @@ def complete_run_activity(
     evaluation: EvaluationSnapshot, event_data: dict[str, Any], judged: dict[str, Any], start_time: str
 ) -> dict[str, Any]:
     """Emit the `$ai_evaluation` event and record the verdict (once, however often this runs)."""
-    with database_connection():
+    with _run_context(), database_connection():
         run = services.evaluation_run_complete(
             workflow_id=activity.info().workflow_id,
             evaluation=evaluation,
@@ -111,12 +122,14 @@ def complete_run_activity(
             judged=judged,
             start_time=start_time,
         )
+        logger.info("evaluation_run_completed", verdict=run.verdict, applicable=run.applicable)
     return run_result(run)
 
 
 @activity.defn(name="fail-evaluation-run")
 def fail_run_activity(code: str, message: str, skipped: bool) -> None:
-    with database_connection():
+    with _run_context(), database_connection():
         services.evaluation_run_fail(
             workflow_id=activity.info().workflow_id, code=code, message=message, skipped=skipped
         )
+        logger.warning("evaluation_run_skipped" if skipped else "evaluation_run_failed", code=code)

@@ -19,6 +19,7 @@ from events.ingestion import CaptureError, decode_capture_request, normalize_pay
 from events.services import events_capture
 from posthog_clone import rate_limits
 from posthog_clone.api.exceptions import error_body
+from posthog_clone.metrics import EVENTS_INGESTED
 
 logger = structlog.get_logger(__name__)
 
@@ -80,6 +81,7 @@ def capture(request: HttpRequest) -> JsonResponse:
             status=400,
         )
     result = events_capture(team=team, events=payload.events)
+    EVENTS_INGESTED.inc(result.inserted)
     if rejected:
         logger.warning("capture_rejected_events", team_id=team.id, rejected=len(rejected), stored=result.inserted)
     body: dict[str, object] = {"status": 1}

@@ -7,6 +7,7 @@ they get PostHog's JSON error body like every other error."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from gunicorn import util
@@ -40,3 +41,11 @@ def _write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> Non
 def post_worker_init(worker: Any) -> None:
     # gunicorn writes its own error pages with `util.write_error`; in each worker, that writer speaks JSON.
     util.write_error = _write_json_error
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    # A dead worker's metric files stop counting as live (prometheus-client's multiprocess mode).
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "posthog_clone.api.middleware.RequestIdMiddleware",
+    "posthog_clone.metrics.MetricsMiddleware",
     "posthog_clone.api.middleware.RequestChecksMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -55,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "posthog_clone.api.middleware.ErrorResponseMiddleware",
 ]
 
@@ -108,6 +111,11 @@ STORAGES = {
 }
 
 CSRF_FAILURE_VIEW = "posthog_clone.api.exceptions.json_csrf_failure"
+X_FRAME_OPTIONS = "DENY"
+# Served over https (TLS ends at a proxy in front): cookies only travel encrypted. Redirecting http to https and
+# HSTS are that proxy's job, so their deployment checks are silenced.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=SITE_URL.startswith("https://"))
+SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"]
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
@@ -158,6 +166,9 @@ SPECTACULAR_SETTINGS = {
         "posthog_clone.api.schema.name_enum_values",
     ],
 }
+
+# `/metrics` answers loopback, or anyone sending `Authorization: Bearer <METRICS_TOKEN>` when it is set.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # Projects an organization may have through the API (`bootstrap` may add more).
 MAX_PROJECTS_PER_ORGANIZATION = env.int("MAX_PROJECTS_PER_ORGANIZATION", default=100)
@@ -266,10 +277,15 @@ LOGGING = {
                 structlog.processors.format_exc_info,
                 _log_renderer,
             ],
-            "foreign_pre_chain": [structlog.stdlib.add_log_level, structlog.processors.TimeStamper(fmt="iso")],
+            "foreign_pre_chain": [
+                structlog.stdlib.ExtraAdder(allow=("request_id",)),  # set by ContextVarsFilter
+                structlog.stdlib.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso"),
+            ],
         }
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+    "filters": {"context": {"()": "posthog_clone.log_context.ContextVarsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured", "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

@@ -17,6 +17,7 @@ from events.capture_views import capture
 from events.views import EventViewSet
 from posthog_clone.api.routers import OptionalSlashRouter
 from posthog_clone.health import health, readyz
+from posthog_clone.metrics import metrics
 from symbol_sets.views import ReleaseViewSet, SymbolSetViewSet
 
 project_router = OptionalSlashRouter()
@@ -35,6 +36,7 @@ root_router.register("personal_api_keys", PersonalAPIKeyViewSet, basename="perso
 urlpatterns = [
     re_path(r"^_health/?$", health, name="health"),
     re_path(r"^_readyz/?$", readyz, name="readyz"),
+    re_path(r"^metrics/?$", metrics, name="metrics"),
     # Ingestion, authenticated by the project token in the payload (PostHog's SDKs post here).
     re_path(r"^(?:batch|capture|e|track|i/v0/e)/?$", capture, name="capture"),
     re_path(r"^api/environments/(?P<project_id>[^/]+)/", include((project_router.urls, "environment"))),

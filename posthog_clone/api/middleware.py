@@ -3,6 +3,8 @@ themselves — all in PostHog's error body."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 import structlog
@@ -18,10 +20,30 @@ from posthog_clone.api.validators import NUL_NOT_ALLOWED
 
 logger = structlog.get_logger(__name__)
 NUL = "\x00"
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 
 
 def _error(status: int, *, type: str, code: str, detail: str, attr: str | None = None) -> JsonResponse:
     return JsonResponse(error_body(type=type, code=code, detail=detail, attr=attr), status=status)
+
+
+class RequestIdMiddleware:
+    """Every request gets an id, on every log line written while it is served and in the response's
+    `X-Request-ID`: the one the client (or a proxy) sent, when it is a plausible id, else a new one."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        sent = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        # Replaced, not cleared after: Django logs a 4xx/5xx once every middleware has returned, and that line
+        # belongs to this request too. The next request on this thread starts from a clean context.
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
 
 
 class RequestChecksMiddleware:

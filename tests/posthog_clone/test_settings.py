@@ -45,3 +45,11 @@ def test_manage_py_prepares_the_embedded_defaults(tmp_path: Path) -> None:
     secret = tmp_path / "data" / "secret_key"
     assert secret.exists()
     assert secret.stat().st_mode & 0o777 == 0o600
+
+
+def test_deployment_checks_pass_behind_a_tls_proxy() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(DEBUG="false", SITE_URL="https://posthog.example.com")
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], env=env,
+                            cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr

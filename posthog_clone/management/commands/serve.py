@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,6 +42,11 @@ class Command(BaseCommand):
         child_env = dict(os.environ)  # includes DATABASE_URL: settings resolved the embedded one if it was unset
         child_env["POSTHOG_CLONE_DATA_DIR"] = str(data_dir)
         child_env["SECRET_KEY"] = settings.SECRET_KEY
+        # The web processes' metrics, summed by /metrics (fresh for each run of the server).
+        metrics_dir = data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        child_env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
         if host in ALL_INTERFACES and "ALLOWED_HOSTS" not in os.environ:
             child_env["ALLOWED_HOSTS"] = "*"  # binding every interface says "reach me by any name"
         if "SITE_URL" not in os.environ:

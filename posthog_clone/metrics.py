@@ -1,0 +1,91 @@
+"""Prometheus metrics: requests by route and status, their latency, events ingested, and evaluation runs by status.
+
+Counters live in each process; with several web processes set PROMETHEUS_MULTIPROC_DIR (`serve` does) and
+`/metrics` sums them. Evaluation runs are counted in the database when scraped, so the worker's progress shows
+from any web process without sharing memory with it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from posthog_clone.api.exceptions import error_body
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+REQUESTS = Counter("http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS_INGESTED = Counter("events_ingested_total", "Events stored through the capture endpoints.")
+
+
+class EvaluationRunsCollector:
+    """`evaluation_runs{trigger, status}`: how many runs are in each state, read from the database."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("evaluation_runs", "Evaluation runs by trigger and status.",
+                                   labels=["trigger", "status"])  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT trigger, status, count(*) FROM evaluations_evaluationrun GROUP BY 1, 2")
+            for trigger, status, count in cursor.fetchall():
+                family.add_metric([trigger, status], count)
+        yield family
+
+
+class MetricsMiddleware:
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        began = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        route = match.view_name if match is not None else "unmatched"  # bounded: one label value per route
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        LATENCY.labels(request.method, route).observe(time.perf_counter() - began)
+        return response
+
+
+def _allowed(request: HttpRequest) -> bool:
+    if request.META.get("REMOTE_ADDR") in LOOPBACK:
+        return True
+    token = settings.METRICS_TOKEN
+    supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(token) and hmac.compare_digest(supplied.encode(), token.encode())
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """`GET /metrics`, Prometheus's text format: open from loopback, else with `Authorization: Bearer
+    <METRICS_TOKEN>`."""
+    if not _allowed(request):
+        body = error_body(type="authentication_error", code="permission_denied",
+                          detail="Metrics are served to loopback, or with the METRICS_TOKEN bearer token.")  # fmt: skip
+        return JsonResponse(body, status=403)
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY
+
+        registry = REGISTRY  # type: ignore[assignment]
+    output = generate_latest(registry)
+    runs = CollectorRegistry()
+    runs.register(EvaluationRunsCollector())
+    return HttpResponse(output + generate_latest(runs), content_type=CONTENT_TYPE_LATEST)
