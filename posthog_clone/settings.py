@@ -164,6 +164,7 @@ SPECTACULAR_SETTINGS = {
         "posthog_clone.api.schema.describe_project_id",
         "posthog_clone.api.schema.document_errors",
         "posthog_clone.api.schema.name_enum_values",
+        "posthog_clone.api.schema.tag_by_resource",
     ],
 }
 

@@ -119,3 +119,31 @@ def doc_excludes() -> list[type]:
     from posthog_clone.api.fields import ModelSerializer
 
     return [*get_lib_doc_excludes(), TeamScopedViewSetMixin, BaseAPIViewSetMixin, ModelSerializer]
+
+
+# Swagger UI groups operations by tag; these follow PostHog's reference (one per resource, in both URL families).
+RESOURCE_TAGS = [
+    ("evaluation_runs", "evaluation runs"),
+    ("evaluations", "evaluations"),
+    ("events", "events"),
+    ("error_tracking/symbol_sets", "symbol sets"),
+    ("error_tracking/releases", "releases"),
+    ("personal_api_keys", "personal api keys"),
+    ("projects", "projects"),
+    ("environments", "environments"),
+    ("users", "users"),
+    ("login", "authentication"),
+    ("logout", "authentication"),
+]
+
+
+def tag_by_resource(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    for path, path_item in result.get("paths", {}).items():
+        scoped = re.sub(r"^/api/(environments|projects)/\{project_id\}/", "", path)
+        resource = scoped.removeprefix("/api/")
+        tag = next((name for prefix, name in RESOURCE_TAGS if resource.startswith(prefix)), None)
+        for operation in path_item.values():
+            if isinstance(operation, dict) and tag:
+                operation["tags"] = [tag]
+    result["tags"] = [{"name": name} for name in dict.fromkeys(name for _, name in RESOURCE_TAGS)]
+    return result

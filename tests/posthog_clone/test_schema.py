@@ -77,3 +77,13 @@ def test_every_operation_documents_its_errors_in_posthogs_body(schema: dict) -> 
         assert content == {"$ref": "#/components/schemas/ErrorResponse"}
     assert set(schema["components"]["schemas"]["ErrorResponse"]["required"]) == {"type", "code", "detail", "attr"}
     assert list(operation["requestBody"]["content"]) == ["application/json"]
+
+
+def test_operations_are_grouped_by_resource(schema: dict) -> None:
+    tags = {path: {tag for operation in item.values() for tag in operation.get("tags", [])}
+            for path, item in schema["paths"].items()}  # fmt: skip
+    assert tags["/api/environments/{project_id}/evaluation_runs/"] == {"evaluation runs"}
+    assert tags["/api/projects/{project_id}/evaluations/{id}/"] == {"evaluations"}
+    assert tags["/api/environments/{project_id}/events/"] == {"events"}
+    assert tags["/api/projects/{project_id}/error_tracking/symbol_sets/bulk_start_upload/"] == {"symbol sets"}
+    assert all(tags.values())
