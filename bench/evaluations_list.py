@@ -103,7 +103,7 @@ def main() -> None:
                     for statement, _ in statements:
                         sql.execute(statement).fetchall()
 
-                rows.append((name, harness.sample(api_call, runs=args.runs), harness.sample(raw_sql, runs=args.runs)))
+                rows.append((name, *harness.sample(api_call, raw_sql, runs=args.runs)))
         harness.report("Evaluations list over HTTP vs the same SQL replayed directly", rows, baseline="SQL")
 
 

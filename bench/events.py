@@ -159,8 +159,7 @@ def main() -> None:
                         for statement in statements:
                             sql.execute(statement).fetchall()
 
-                    measured = harness.sample(api_call, runs=runs, warmup=3)
-                    report_rows.append((name, measured, harness.sample(raw_sql, runs=runs, warmup=3)))
+                    report_rows.append((name, *harness.sample(api_call, raw_sql, runs=runs, warmup=3)))
             harness.report(f"Events list on {stored:,} events, over HTTP vs the same SQL", report_rows, baseline="SQL")
 
 

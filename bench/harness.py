@@ -164,15 +164,18 @@ def send_batches(base_url: str, token: str, total: int, clients: int, batch: int
     return time.perf_counter() - started
 
 
-def sample(operation: Callable[[], object], *, runs: int, warmup: int = 10) -> list[float]:
-    """Seconds taken by each of `runs` calls, after `warmup` untimed calls."""
+def sample(*operations: Callable[[], object], runs: int, warmup: int = 10) -> list[list[float]]:
+    """Seconds taken by each of `runs` calls of each operation, after `warmup` untimed calls. The operations take
+    turns, so a figure and its baseline see the same machine (a shared VM's speed drifts over seconds)."""
     for _ in range(warmup):
-        operation()
-    timings = []
+        for operation in operations:
+            operation()
+    timings: list[list[float]] = [[] for _ in operations]
     for _ in range(runs):
-        started = time.perf_counter()
-        operation()
-        timings.append(time.perf_counter() - started)
+        for operation, taken in zip(operations, timings, strict=True):
+            started = time.perf_counter()
+            operation()
+            taken.append(time.perf_counter() - started)
     return timings
 
 

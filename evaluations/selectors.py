@@ -1,12 +1,41 @@
-"""Reads for evaluation runs."""
+"""Reads for evaluations and their runs."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from django.db.models import QuerySet
+
+from environments.api.serializers import UserBasicSerializer
 from evaluations.models import Evaluation
 from events.selectors import StoredEvent, events_by_uuid
+from posthog_clone.db import PlainRows
+
+EVALUATION_COLUMNS = (
+    "id",
+    "name",
+    "description",
+    "enabled",
+    "evaluation_type",
+    "evaluation_config",
+    "output_type",
+    "output_config",
+    "conditions",
+    "created_at",
+    "updated_at",
+    "deleted",
+    *(f"created_by__{field}" for field in UserBasicSerializer.Meta.fields),
+)
+
+
+EVALUATION_JSON_COLUMNS = frozenset({"evaluation_config", "output_config", "conditions", "created_by__hedgehog_config"})
+
+
+def evaluation_rows(queryset: QuerySet[Evaluation]) -> PlainRows:
+    """An (already project-scoped and filtered) evaluations queryset as plain rows with their creator joined:
+    what `serializers.evaluation_to_dict` renders. Slice it for a page, or read `.queryset` for one row."""
+    return PlainRows(queryset.values(*EVALUATION_COLUMNS), json_columns=EVALUATION_JSON_COLUMNS)
 
 
 def evaluation_for_run(*, team_id: int, evaluation_id: uuid.UUID | str) -> Evaluation | None:

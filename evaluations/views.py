@@ -5,11 +5,12 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from environments.api.routing import TeamScopedViewSetMixin
-from evaluations import services
+from evaluations import selectors, services
 from evaluations.filters import EvaluationFilter, EvaluationRunFilter
 from evaluations.models import Evaluation, EvaluationRun
 from evaluations.serializers import (
@@ -17,6 +18,7 @@ from evaluations.serializers import (
     EvaluationRunSerializer,
     EvaluationRunStartedSerializer,
     EvaluationSerializer,
+    evaluation_to_dict,
 )
 
 HARD_DELETE_NOT_ALLOWED = 'Hard delete of this model is not allowed. Use a patch API call to set "deleted" to true'
@@ -33,6 +35,16 @@ class EvaluationViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
         if self.action in ("update", "partial_update"):
             return queryset
         return queryset.filter(deleted=False)
+
+    # Reads render plain rows (`evaluation_to_dict`); the serializer validates writes and documents the shape.
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(selectors.evaluation_rows(queryset))  # type: ignore[arg-type]
+        return self.get_paginated_response([evaluation_to_dict(row) for row in page or ()])
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rows = selectors.evaluation_rows(self.filter_queryset(self.get_queryset())).queryset
+        return Response(evaluation_to_dict(get_object_or_404(rows, pk=self.kwargs["pk"])))
 
     def perform_create(self, serializer: EvaluationSerializer) -> None:  # type: ignore[override]
         serializer.save(team=self.team, created_by=self.user)

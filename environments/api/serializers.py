@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -27,6 +28,16 @@ class UserBasicSerializer(ModelSerializer):
             "role_at_organization",
         ]
         read_only_fields = fields
+
+
+def user_basic_from_row(row: Mapping[str, Any], prefix: str) -> dict[str, Any] | None:
+    """`UserBasicSerializer`'s output from a row whose user columns are named `{prefix}{field}` (a `values()` row
+    across a foreign key), or None when the row has no user."""
+    if row[f"{prefix}id"] is None:
+        return None
+    user = {field: row[f"{prefix}{field}"] for field in UserBasicSerializer.Meta.fields}
+    user["uuid"] = str(user["uuid"])
+    return user
 
 
 class OrganizationBasicSerializer(ModelSerializer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.validators import RegexValidator
@@ -41,3 +42,12 @@ class ModelSerializer(serializers.ModelSerializer):
         models.CharField: StrictCharField,
         models.TextField: StrictCharField,
     }
+
+
+def drf_datetime(value: datetime | None) -> str | None:
+    """A datetime exactly as DRF's DateTimeField writes it (ISO 8601 in UTC, `Z` for the offset), for rows
+    rendered without a serializer."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -9,6 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from evaluations.models import Evaluation
+from evaluations.serializers import EvaluationSerializer
+from posthog_clone.api.renderers import JSONRenderer
 from tests.api_base import TeamScopedAPITests
 from tests.conftest import Tenant
 from tests.evaluations.helpers import make_evaluation
@@ -350,6 +352,30 @@ class TestList:
         last = api.get(page["next"]).json()
         assert len(last["results"]) == 1
         assert last["next"] is None
+
+    def test_reads_render_byte_for_byte_what_the_serializer_gives(
+        self, api: APIClient, url: str, tenant: Tenant
+    ) -> None:
+        tenant.user.hedgehog_config = {"color": "blue", "accessories": ["hat"]}
+        tenant.user.save()
+        filters = [{"key": "$browser", "value": ["Chrome"], "operator": "exact", "type": "event"}]
+        make_evaluation(
+            tenant,
+            description="Säkerhet ✓",
+            conditions=[
+                {"id": "a", "rollout_percentage": 33.5, "properties": filters},
+                {"id": "b", "rollout_percentage": 100, "properties": []},
+            ],
+        )
+        make_evaluation(tenant, created_by=None, evaluation_config={"prompt": "p", "zeta": 1, "a": [1.5, None]})
+        stored = Evaluation.objects.filter(team=tenant.team).select_related("created_by").order_by("-created_at", "id")
+        expected = [EvaluationSerializer(evaluation).data for evaluation in stored]
+        page = {"count": 2, "next": None, "previous": None, "results": expected}
+        assert api.get(url).content == JSONRenderer().render(page)
+        for evaluation in expected:
+            assert api.get(f"{url}{evaluation['id']}/").content == JSONRenderer().render(evaluation)
+        assert expected[1]["conditions"][1]["rollout_percentage"] == 100  # a whole percentage stays whole
+        assert b'"rollout_percentage":100,' in api.get(f"{url}{expected[1]['id']}/").content
 
     def test_filter_enabled(self, api: APIClient, url: str, tenant: Tenant) -> None:
         on = make_evaluation(tenant, enabled=True)
