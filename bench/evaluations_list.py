@@ -3,7 +3,7 @@
 Measures p50/p99 over real HTTP (gunicorn, personal API key) of the default list, a search and `id__in` with
 50 ids, each beside the same SQL the endpoint runs (captured from the endpoint, replayed with psycopg).
 
-    .venv/bin/python bench/evaluations_list.py [--runs 300]
+    .venv/bin/python bench/evaluations_list.py [--runs 300] [--quick]
 """
 
 from __future__ import annotations
@@ -75,7 +75,10 @@ def captured_sql(path: str, params: dict[str, str], key: str) -> list[tuple[str,
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--quick", action="store_true", help="100 runs per case")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 100
 
     with harness.scratch_database("evaluations") as database_url:
         import psycopg
@@ -103,8 +106,9 @@ def main() -> None:
                     for statement, _ in statements:
                         sql.execute(statement).fetchall()
 
-                rows.append((name, *harness.sample(api_call, raw_sql, runs=args.runs)))
-        harness.report("Evaluations list over HTTP vs the same SQL replayed directly", rows, baseline="SQL")
+                rows.append((name, *harness.sample(api_call, raw_sql, runs=args.runs, name=name)))
+        harness.report("Evaluations list over HTTP vs the same SQL replayed directly", rows, baseline="SQL",
+                       benchmark="Evaluations list, 10k rows", target="<= 2")  # fmt: skip
 
 
 if __name__ == "__main__":

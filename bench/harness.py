@@ -1,4 +1,5 @@
-"""Shared benchmark plumbing: a scratch database, the real server under gunicorn, timing and a report table.
+"""Shared benchmark plumbing: a scratch database, the real server under gunicorn, timing, progress bars, a report
+table, and the figures recorded for `bench/run.py` (which writes bench/RESULTS.md).
 
 Benchmarks never touch the database the server normally uses: each gets a fresh database on the same
 PostgreSQL server (DATABASE_URL, else the embedded one) and drops it when done.
@@ -6,6 +7,7 @@ PostgreSQL server (DATABASE_URL, else the embedded one) and drops it when done.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import statistics
@@ -24,6 +26,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from posthog_clone import embedded  # noqa: E402
+
+# `bench/run.py` sets this to a file each benchmark appends its figures to (JSON lines).
+RESULTS_ENV = "BENCH_RESULTS"
+_servers: dict[str, subprocess.Popen[bytes]] = {}
 
 
 def _with_database(url: str, name: str) -> str:
@@ -77,12 +83,54 @@ def running_server(*, workers: int = 2, threads: int = 8, env: dict[str, str] | 
         # Rate limits off: the benchmarks measure throughput, far past what one client is allowed.
         env={**os.environ, "LOG_LEVEL": "WARNING", "SITE_URL": base_url, "RATE_LIMIT_ENABLED": "false", **(env or {})},
     )  # fmt: skip
+    _servers[base_url] = process
     try:
         embedded.wait_for_port("127.0.0.1", port, timeout=60, process=process)
         yield base_url
     finally:
+        del _servers[base_url]
         process.terminate()
         process.wait(timeout=30)
+
+
+def peak_rss_mib(base_url: str) -> dict[str, float]:
+    """Peak resident memory so far (the kernel's VmHWM) of the server at `base_url`: its gunicorn master and each
+    worker process, in MiB."""
+    import psutil
+
+    master = psutil.Process(_servers[base_url].pid)
+    processes = {"master": master} | {f"worker {n}": child for n, child in enumerate(master.children(), start=1)}
+    peaks = {}
+    for role, process in processes.items():
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
+        peaks[role] = kib / 1024
+    return peaks
+
+
+@contextmanager
+def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar (on stderr) for one phase; yields `advance(n)`."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+def record(benchmark: str, figure: str, value: float, unit: str, baseline: str, baseline_value: float | None, *,
+           target: str = "") -> None:  # fmt: skip
+    """Keep one figure beside its baseline for bench/RESULTS.md (when run by `bench/run.py`). `target` is the
+    ratio it should meet, e.g. "<= 2" (figure / baseline) or ">= 0.4"."""
+    path = os.environ.get(RESULTS_ENV)
+    if not path:
+        return
+    row = {"benchmark": benchmark, "figure": figure, "value": value, "unit": unit, "baseline": baseline,
+           "baseline_value": baseline_value, "target": target}  # fmt: skip
+    with open(path, "a") as results:
+        results.write(json.dumps(row) + "\n")
 
 
 @contextmanager
@@ -122,60 +170,80 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=60)
 
 
-def _client(base_url: str, bodies: list[bytes], ready: Any, go: Any, results: Any) -> None:
+def _client(base_url: str, bodies: list[bytes], ready: Any, go: Any, sent: Any, finished: Any) -> None:
     import requests
 
     session = requests.Session()
     ready.release()
     go.wait()
-    started = time.perf_counter()
     for body in bodies:
         response = session.post(f"{base_url}/batch/", data=body, headers={"Content-Type": "application/json"},
                                 timeout=120)  # fmt: skip
         if response.status_code != 200 or "rejected" in response.text:
             raise RuntimeError(f"ingestion failed: {response.status_code} {response.text[:200]}")
-    results.put(time.perf_counter() - started)
+        with sent.get_lock():
+            sent.value += 1
+    finished.put(time.perf_counter())  # CLOCK_MONOTONIC: one clock for every process on the machine
 
 
 BodyMaker = Callable[[str, int, int, int, datetime], list[bytes]]
 
 
-def send_batches(base_url: str, token: str, total: int, clients: int, batch: int, *, make: BodyMaker) -> float:
+def send_batches(base_url: str, token: str, total: int, clients: int, batch: int, *, make: BodyMaker,
+                 start: datetime | None = None) -> float:  # fmt: skip
     """Seconds for `clients` processes to send `total` events to /batch/ (wall clock from their common start).
-    Bodies are made before the clock starts by `make(token, count, batch, seed, start)`."""
-    start = datetime.now(UTC) - timedelta(days=60)
+    Bodies are made before the clock starts by `make(token, count, batch, seed, start)`; `start` is the first
+    event's timestamp (default: 60 days ago)."""
+    start = start or datetime.now(UTC) - timedelta(days=60)
     per_client = total // clients
     context = multiprocessing.get_context("fork")
-    ready, go, results = context.Semaphore(0), context.Event(), context.Queue()
+    ready, go, sent, finished = context.Semaphore(0), context.Event(), context.Value("l", 0), context.Queue()
     processes = []
-    for index in range(clients):
-        bodies = make(token, per_client, batch, index, start + timedelta(microseconds=index))
-        process = context.Process(target=_client, args=(base_url, bodies, ready, go, results))
-        process.start()
-        processes.append(process)
+    batches = 0
+    with progress(f"encoding {total:,} events", clients) as advance:
+        for index in range(clients):
+            bodies = make(token, per_client, batch, index, start + timedelta(microseconds=index))
+            batches += len(bodies)
+            process = context.Process(target=_client, args=(base_url, bodies, ready, go, sent, finished))
+            process.start()
+            processes.append(process)
+            advance(1)
     for _ in processes:
         ready.acquire()
     started = time.perf_counter()
     go.set()
+    with progress(f"sending {total:,} events to /batch/", batches) as advance:
+        shown = 0
+        while any(process.is_alive() for process in processes) and time.perf_counter() - started < 3600:
+            time.sleep(0.2)
+            advance(sent.value - shown)
+            shown = sent.value
+            if any(process.exitcode not in (None, 0) for process in processes):
+                break
+        advance(sent.value - shown)
     for process in processes:
-        process.join(timeout=3600)
+        process.join(timeout=60)
         if process.exitcode != 0:
+            for other in processes:
+                other.kill()
             raise RuntimeError("a client failed")
-    return time.perf_counter() - started
+    return max(finished.get(timeout=10) for _ in processes) - started
 
 
-def sample(*operations: Callable[[], object], runs: int, warmup: int = 10) -> list[list[float]]:
+def sample(*operations: Callable[[], object], runs: int, warmup: int = 10, name: str = "") -> list[list[float]]:
     """Seconds taken by each of `runs` calls of each operation, after `warmup` untimed calls. The operations take
     turns, so a figure and its baseline see the same machine (a shared VM's speed drifts over seconds)."""
     for _ in range(warmup):
         for operation in operations:
             operation()
     timings: list[list[float]] = [[] for _ in operations]
-    for _ in range(runs):
-        for operation, taken in zip(operations, timings, strict=True):
-            started = time.perf_counter()
-            operation()
-            taken.append(time.perf_counter() - started)
+    with progress(name or "sampling", runs) as advance:
+        for _ in range(runs):
+            for operation, taken in zip(operations, timings, strict=True):
+                started = time.perf_counter()
+                operation()
+                taken.append(time.perf_counter() - started)
+            advance(1)
     return timings
 
 
@@ -184,8 +252,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def report(title: str, rows: list[tuple[str, list[float], list[float]]], *, baseline: str) -> None:
-    """Print p50/p99 in milliseconds of each measured operation beside its baseline, with the p50 ratio."""
+def report(title: str, rows: list[tuple[str, list[float], list[float]]], *, baseline: str, benchmark: str = "",
+           target: str = "") -> None:  # fmt: skip
+    """Print p50/p99 in milliseconds of each measured operation beside its baseline, with the p50 ratio, and
+    record each p50 under `benchmark` when given."""
     print(f"\n{title}")
     header = f"{'case':<34} {'p50 ms':>9} {'p99 ms':>9} {baseline + ' p50':>13} {baseline + ' p99':>13} {'ratio':>7}"
     print(header)
@@ -194,4 +264,6 @@ def report(title: str, rows: list[tuple[str, list[float], list[float]]], *, base
         p50, p99 = percentile(measured, 0.5) * 1000, percentile(measured, 0.99) * 1000
         b50, b99 = percentile(base, 0.5) * 1000, percentile(base, 0.99) * 1000
         print(f"{name:<34} {p50:>9.2f} {p99:>9.2f} {b50:>13.2f} {b99:>13.2f} {p50 / b50:>6.1f}x")
+        if benchmark:
+            record(benchmark, f"{name} p50", p50, "ms", f"{baseline} p50", b50, target=target)
     print(f"(mean of all measured: {statistics.mean(v for _, m, _ in rows for v in m) * 1000:.2f} ms)")

@@ -188,6 +188,9 @@ def report(tally: Tally, seconds: float, users: int) -> int:
         p50, p99 = harness.percentile(values, 0.5) * 1000, harness.percentile(values, 0.99) * 1000
         print(f"{name:<38} {len(values):>9,} {len(values) / seconds:>8.1f} {p50:>8.1f} {p99:>8.1f} "
               f"{len(tally.errors.get(name, [])):>7}")  # fmt: skip
+        harness.record(f"Load, {users} users", f"{name} p50", p50, "ms", "", None)
+    harness.record(f"Load, {users} users", "requests, all endpoints", total / seconds, "req/s", "", None)
+    harness.record(f"Load, {users} users", "errors", failures, "", "", None, target="= 0")
     for name, messages in tally.errors.items():
         print(f"  {name}: {messages[0]}" + (f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""))
     return 1 if failures else 0

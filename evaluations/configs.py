@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError, field_validator
 
 from evaluations.models import EvaluationType, OutputType
 
@@ -18,7 +18,8 @@ class _Config(BaseModel):
 
 
 class LLMJudgeConfig(_Config):
-    prompt: StrictStr
+    # The pattern only documents "not blank" in the OpenAPI schema; the validator below says so in PostHog's words.
+    prompt: StrictStr = Field(json_schema_extra={"pattern": r"\S"})
 
     @field_validator("prompt")
     @classmethod
@@ -68,3 +69,10 @@ def validate_configs(
     except ValidationError as error:
         raise ConfigError(f"{prefix}: {_first_error(error, 'output_config')}") from None
     return evaluation.model_dump(exclude_none=True), output.model_dump(exclude_none=True)
+
+
+def config_schema(side: int) -> dict[str, Any]:
+    """The OpenAPI schema of `evaluation_config` (side 0) or `output_config` (side 1): one of the supported
+    pairs' models, unknown keys allowed (they are dropped)."""
+    schemas = [{**models[side].model_json_schema(), "additionalProperties": True} for models in CONFIG_MODELS.values()]
+    return schemas[0] if len(schemas) == 1 else {"oneOf": schemas}

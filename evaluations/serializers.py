@@ -7,12 +7,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from environments.api.serializers import UserBasicSerializer, user_basic_from_row
-from evaluations.configs import ConfigError, validate_configs
+from evaluations.configs import ConfigError, config_schema, validate_configs
 from evaluations.models import Evaluation, EvaluationRun
-from events.property_filters import PropertyFilterError, parse_property_filters
+from events.property_filters import PROPERTY_FILTER_SCHEMA, PropertyFilterError, parse_property_filters
 from events.property_matching import python_regex_problem
-from posthog_clone.api.fields import ModelSerializer, StrictCharField, drf_datetime
-from posthog_clone.api.schema import PROPERTY_FILTER_SCHEMA
+from posthog_clone.api.fields import ModelSerializer, StrictCharField, StrictUUIDField, drf_datetime
 from posthog_clone.api.validators import reject_nul_characters
 
 
@@ -78,11 +77,22 @@ class ConditionSerializer(serializers.Serializer):
 MAX_DESCRIPTION_LENGTH = 10_000
 
 
+@extend_schema_field(config_schema(0))
+class EvaluationConfigField(serializers.DictField):
+    pass
+
+
+@extend_schema_field(config_schema(1))
+class OutputConfigField(serializers.DictField):
+    pass
+
+
 class EvaluationSerializer(ModelSerializer):
     created_by = UserBasicSerializer(read_only=True)
     description = StrictCharField(max_length=MAX_DESCRIPTION_LENGTH, allow_blank=True, required=False)
-    evaluation_config = serializers.DictField(required=False, validators=[reject_nul_characters])
-    output_config = serializers.DictField(required=False, validators=[reject_nul_characters])
+    # Required although PostHog stores a missing one as {}: such an evaluation could never run.
+    evaluation_config = EvaluationConfigField(validators=[reject_nul_characters])
+    output_config = OutputConfigField(required=False, validators=[reject_nul_characters])
     conditions = ConditionSerializer(many=True, required=False)
 
     class Meta:
@@ -157,8 +167,8 @@ def evaluation_to_dict(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class EvaluationRunCreateSerializer(serializers.Serializer):
-    evaluation_id = serializers.UUIDField(help_text="The evaluation to run.")
-    target_event_id = serializers.UUIDField(help_text="The uuid of the event to evaluate.")
+    evaluation_id = StrictUUIDField(help_text="The evaluation to run.")
+    target_event_id = StrictUUIDField(help_text="The uuid of the event to evaluate.")
     timestamp = serializers.DateTimeField(help_text="The target event's timestamp.")
     event = StrictCharField(
         max_length=400, default="$ai_generation", help_text="The target event's name (default `$ai_generation`)."

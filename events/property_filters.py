@@ -105,6 +105,26 @@ KNOWN_UNSUPPORTED_TYPES = frozenset(
         "workflow_variable",
     }
 )
+# What the OpenAPI document says a filter is. A value's meaning depends on its operator (a regex must compile, a
+# date operator needs a date), which the parser checks and no JSON Schema states.
+PROPERTY_FILTER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A PostHog property filter.",
+    "properties": {
+        "key": {"type": "string", "minLength": 1},
+        "value": {
+            "oneOf": [
+                {"type": "string"},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
+            ]
+        },
+        "operator": {"type": "string", "enum": sorted(OPERATORS), "default": "exact"},
+        "type": {"type": "string", "enum": sorted(SUPPORTED_TYPES - {"hogql"}), "default": "event"},
+    },
+    "required": ["key"],
+}
 ELEMENT_KEYS = frozenset({"tag_name", "text", "href", "selector"})
 EVENT_METADATA_KEYS = frozenset({"distinct_id", "event", "timestamp", "uuid", "elements_chain"})
 # Deeper trees serve no real filter and would only exhaust the recursion of the parser and both evaluators.

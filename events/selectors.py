@@ -178,8 +178,11 @@ def persons_by_distinct_id(*, team_id: int, distinct_ids: list[str]) -> dict[str
         return {}
     rows = _run(
         sql(
+            # LIMIT 1 keeps the person a lookup by primary key per distinct id: as a plain join the planner
+            # hashes the whole persons table once a project has tens of thousands of them.
             "SELECT pdi.distinct_id, p.id, p.uuid, p.is_identified, p.properties, first.distinct_id "
-            "FROM events_persondistinctid AS pdi JOIN events_person AS p ON p.id = pdi.person_id "
+            "FROM events_persondistinctid AS pdi CROSS JOIN LATERAL (SELECT pp.id, pp.uuid, pp.is_identified, "
+            "pp.properties FROM events_person AS pp WHERE pp.id = pdi.person_id LIMIT 1) AS p "
             "CROSS JOIN LATERAL (SELECT f.distinct_id FROM events_persondistinctid AS f "
             "WHERE f.person_id = p.id ORDER BY f.id LIMIT 1) AS first "
             "WHERE pdi.team_id = {} AND pdi.distinct_id = ANY({}::text[])",

@@ -28,13 +28,16 @@ from posthog_clone import json_limits
 from posthog_clone.api.fields import StrictCharField
 from posthog_clone.api.parsers import NestedTooDeeply
 from posthog_clone.api.renderers import JSONRenderer
+from posthog_clone.api.schema import EMPTY_MEANS_ABSENT
 from posthog_clone.api.validators import NUL_NOT_ALLOWED, contains_nul
 
 DEFAULT_LIMIT = 100
 DEFAULT_CSV_LIMIT = 1000
 MAX_LIMIT = 1000
-# `+` in a query string decodes to a space; an offset like "…T10:00:00 00:00" meant "+00:00".
 WHOLE_NUMBER = re.compile(r"-?[0-9]{1,20}")
+# Larger numbers are refused rather than passed to SQL, where they would overflow a bigint.
+LARGEST_WHOLE_NUMBER = 2**62
+# `+` in a query string decodes to a space; an offset like "…T10:00:00 00:00" meant "+00:00".
 SPACED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
@@ -104,26 +107,74 @@ def _bad(attr: str, detail: str) -> exceptions.ValidationError:
 
 
 LIST_PARAMETERS = [
-    OpenApiParameter("event", str, description="Filter list by event. For example `user sign up` or `$pageview`."),
+    OpenApiParameter(
+        "event",
+        str,
+        description="Filter list by event. For example `user sign up` or `$pageview`.",
+        extensions=EMPTY_MEANS_ABSENT,
+    ),
     OpenApiParameter("distinct_id", str, description="Filter list by distinct id."),
-    OpenApiParameter("person_id", str, description="Filter list by person id (integer id or UUID)."),
-    OpenApiParameter("before", str, description="Only return events with a timestamp before this time."),
-    OpenApiParameter("after", str, description="Only return events with a timestamp after this time."),
-    OpenApiParameter("before_uuid", OpenApiTypes.UUID, description="Tie-breaker for `before` (set in `next`)."),
-    OpenApiParameter("after_uuid", OpenApiTypes.UUID, description="Tie-breaker for `after` (set in `next`)."),
+    OpenApiParameter(
+        "person_id", str, description="Filter list by person id (integer id or UUID).", extensions=EMPTY_MEANS_ABSENT
+    ),
+    OpenApiParameter(
+        "before",
+        str,
+        description="Only return events with a timestamp before this time.",
+        extensions=EMPTY_MEANS_ABSENT,
+    ),
+    OpenApiParameter(
+        "after", str, description="Only return events with a timestamp after this time.", extensions=EMPTY_MEANS_ABSENT
+    ),
+    OpenApiParameter(
+        "before_uuid",
+        OpenApiTypes.UUID,
+        description="Tie-breaker for `before` (set in `next`).",
+        extensions=EMPTY_MEANS_ABSENT,
+    ),
+    OpenApiParameter(
+        "after_uuid",
+        OpenApiTypes.UUID,
+        description="Tie-breaker for `after` (set in `next`).",
+        extensions=EMPTY_MEANS_ABSENT,
+    ),
     OpenApiParameter(
         "properties",
         str,
         description="Filter events by event property, person property, cohort, groups and more (JSON).",
+        extensions=EMPTY_MEANS_ABSENT,
     ),
-    OpenApiParameter("orderBy", str, description='JSON list: `["-timestamp"]` (default) or `["timestamp"]`.'),
-    OpenApiParameter("limit", int, description="The maximum number of results to return (default 100, max 1000)."),
-    OpenApiParameter("offset", int, description="The initial index from which to return the results (deprecated)."),
+    OpenApiParameter(
+        "orderBy",
+        {"type": "string", "enum": ['["-timestamp"]', '["timestamp"]']},
+        description='JSON list: `["-timestamp"]` (default) or `["timestamp"]`.',
+        extensions=EMPTY_MEANS_ABSENT,
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": LARGEST_WHOLE_NUMBER},
+        description="The maximum number of results to return (default 100, max 1000).",
+        extensions=EMPTY_MEANS_ABSENT,
+    ),
+    OpenApiParameter(
+        "offset",
+        {"type": "integer", "minimum": 0, "maximum": LARGEST_WHOLE_NUMBER},
+        description="The initial index from which to return the results (deprecated).",
+        extensions=EMPTY_MEANS_ABSENT,
+    ),
     OpenApiParameter("format", str, enum=["csv", "json"]),
     OpenApiParameter("include_person", bool, description="Fill `person` (default true)."),
-    OpenApiParameter("select", str, description="(Experimental) JSON-serialized array of HogQL expressions to return"),
     OpenApiParameter(
-        "where", str, description="(Experimental) JSON-serialized array of HogQL expressions that must pass"
+        "select",
+        str,
+        description="(Experimental) JSON-serialized array of HogQL expressions to return",
+        extensions=EMPTY_MEANS_ABSENT,
+    ),
+    OpenApiParameter(
+        "where",
+        str,
+        description="(Experimental) JSON-serialized array of HogQL expressions that must pass",
+        extensions=EMPTY_MEANS_ABSENT,
     ),
 ]
 
@@ -170,7 +221,7 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         raw = self.request.query_params.get(name)
         if raw is None or raw == "":
             return default
-        if not WHOLE_NUMBER.fullmatch(raw) or int(raw) < minimum or int(raw) > 2**62:
+        if not WHOLE_NUMBER.fullmatch(raw) or int(raw) < minimum or int(raw) > LARGEST_WHOLE_NUMBER:
             raise _bad(name, f"A whole number of at least {minimum} is required.")
         return int(raw)
 
@@ -215,6 +266,9 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self._now = timezone.now()
         params = request.query_params
+        for parameter in LIST_PARAMETERS:
+            if len(params.getlist(parameter.name)) > 1:
+                raise _bad(parameter.name, f"{parameter.name} may be given once.")
         for hogql in ("select", "where"):
             if params.get(hogql):
                 raise _bad(hogql, "HogQL select/where on the events list are not supported yet.")
@@ -229,8 +283,9 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         except PropertyFilterError as error:
             raise exceptions.ValidationError({error.attr("properties"): [error.message]}) from None
         before_moment, after_moment = self._moment("before"), self._moment("after")
-        before = selectors.Cursor(before_moment, self._uuid("before_uuid")) if before_moment else None
-        after = selectors.Cursor(after_moment, self._uuid("after_uuid")) if after_moment else None
+        before_uuid, after_uuid = self._uuid("before_uuid"), self._uuid("after_uuid")
+        before = selectors.Cursor(before_moment, before_uuid) if before_moment else None
+        after = selectors.Cursor(after_moment, after_uuid) if after_moment else None
 
         distinct_ids = None
         if params.get("distinct_id") is not None:
@@ -279,7 +334,12 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("key", str, required=True, description="Property key, or `custom_event` for names."),
+            OpenApiParameter(
+                "key",
+                {"type": "string", "minLength": 1},
+                required=True,
+                description="Property key, or `custom_event` for names.",
+            ),
             OpenApiParameter("value", str, description="Case-insensitive substring the values must contain."),
             OpenApiParameter("event_name", str, many=True, description="Only values seen on these events."),
         ],

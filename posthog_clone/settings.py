@@ -163,6 +163,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "posthog_clone.api.schema.describe_project_id",
         "posthog_clone.api.schema.document_errors",
+        "posthog_clone.api.schema.allow_empty_values",
         "posthog_clone.api.schema.name_enum_values",
         "posthog_clone.api.schema.tag_by_resource",
     ],

@@ -5,7 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from posthog_clone.api.fields import ModelSerializer, StrictCharField
+from posthog_clone.api.fields import ModelSerializer, StrictCharField, StrictUUIDField
 from posthog_clone.api.validators import reject_nul_characters
 from symbol_sets.models import ErrorTrackingRelease, ErrorTrackingSymbolSet
 from symbol_sets.services import ChunkUpload
@@ -145,7 +145,7 @@ class BulkFinishUploadSerializer(serializers.Serializer):
 
 class BulkDeleteSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.UUIDField(),
+        child=StrictUUIDField(),
         allow_empty=False,
         max_length=MAX_BATCH_SIZE,
         error_messages={**_required("ids is required"), "empty": "ids is required", "not_a_list": "ids must be a list"},

@@ -13,6 +13,15 @@ from rest_framework import serializers
 NOT_STRIPPED = "[^\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
 
 
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID sent as a string: DRF's UUIDField would also read an integer, and so `false` and `true`, as one."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 class StrictCharField(serializers.CharField):
     """A string, and only a string: DRF's CharField would turn `0` or `1.5` into "0" and "1.5", which the OpenAPI
     document (and so every generated client) says cannot be sent. One that may not be blank documents that it

@@ -21,26 +21,6 @@ def describe_project_id(result: dict[str, Any], generator: Any, request: Any, pu
     return result
 
 
-PROPERTY_FILTER_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "A PostHog property filter.",
-    "properties": {
-        "key": {"type": "string"},
-        "value": {
-            "oneOf": [
-                {"type": "string"},
-                {"type": "number"},
-                {"type": "boolean"},
-                {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}},
-            ]
-        },
-        "operator": {"type": "string", "default": "exact"},
-        "type": {"type": "string", "default": "event"},
-    },
-    "required": ["key"],
-}
-
-
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "PostHog's error body.",
@@ -87,6 +67,20 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
             for response in operation["responses"].values():
                 if "text/csv" in response.get("content", {}):  # CSV is text, not the JSON object beside it
                     response["content"]["text/csv"] = {"schema": {"type": "string"}}
+    return result
+
+
+# Marks a query parameter whose empty value (`?limit=`) is read as if it were absent.
+EMPTY_MEANS_ABSENT = {"x-empty-means-absent": True}
+
+
+def allow_empty_values(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """OpenAPI's own word for EMPTY_MEANS_ABSENT is `allowEmptyValue`, which drf-spectacular cannot emit."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.pop("x-empty-means-absent", False):
+                    parameter["allowEmptyValue"] = True
     return result
 
 

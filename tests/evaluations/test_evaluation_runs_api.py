@@ -70,6 +70,8 @@ class TestCreateValidation:
         [
             ({"evaluation_id": None}, "evaluation_id", "null"),
             ({"evaluation_id": "not-a-uuid"}, "evaluation_id", "invalid_input"),
+            ({"evaluation_id": 0}, "evaluation_id", "invalid_input"),
+            ({"target_event_id": True}, "target_event_id", "invalid_input"),
             ({"target_event_id": "123"}, "target_event_id", "invalid_input"),
             ({"target_event_id": ["x"]}, "target_event_id", "invalid_input"),
             ({"timestamp": "yesterday"}, "timestamp", "invalid_input"),

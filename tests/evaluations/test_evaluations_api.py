@@ -128,7 +128,7 @@ class TestCreateValidation:
     def test_missing_configs_are_rejected(self, api: APIClient, url: str) -> None:
         payload = valid_payload()
         del payload["evaluation_config"]
-        assert_error(api.post(url, payload, format="json"), "config")
+        assert_error(api.post(url, payload, format="json"), "evaluation_config", code="required")
         assert Evaluation.objects.count() == 0
 
     @pytest.mark.parametrize(

@@ -60,7 +60,7 @@ def exercise(client: Any, models: Any, tenant: Tenant) -> None:
     created = evaluations["create"].sync(project, client=client, body=models.EvaluationRequest(
         name="Generated", evaluation_type=models.EvaluationTypeEnum.LLM_JUDGE,
         output_type=models.OutputTypeEnum.BOOLEAN,
-        evaluation_config=models.EvaluationRequestEvaluationConfig.from_dict({"prompt": "Is it right?"}),
+        evaluation_config=models.EvaluationRequestLLMJudgeConfig(prompt="Is it right?"),
     ))  # fmt: skip
     assert isinstance(created, models.Evaluation), created
     assert created.name == "Generated"

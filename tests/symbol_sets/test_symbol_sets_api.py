@@ -181,9 +181,10 @@ class TestBulkDeleteRejects:
         response = api.post(url(tenant, "bulk_delete"), {"ids": "abc"}, format="json")
         assert_error(response, "not_a_list", "ids must be a list", attr="ids")
 
-    def test_ids_that_are_not_uuids(self, api: APIClient, tenant: Tenant) -> None:
+    @pytest.mark.parametrize("not_a_uuid", ["nope", False, 0, 7])
+    def test_ids_that_are_not_uuids(self, api: APIClient, tenant: Tenant, not_a_uuid: object) -> None:
         mine = make_symbol_set(tenant)
-        response = api.post(url(tenant, "bulk_delete"), {"ids": [str(mine.id), "nope"]}, format="json")
+        response = api.post(url(tenant, "bulk_delete"), {"ids": [str(mine.id), not_a_uuid]}, format="json")
         assert_error(response, "invalid_input", attr="ids__1")
         assert ErrorTrackingSymbolSet.objects.filter(id=mine.id).exists()
 
