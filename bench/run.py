@@ -3,7 +3,7 @@
 Quick sizes by default (a few minutes); `--full` runs the sizes the README quotes (events up to 10M: most of an
 hour). Each benchmark runs in a process of its own (its own scratch database and servers) and appends its figures
 to a JSON-lines file (harness.record); this script then writes bench/RESULTS.md (figure, baseline, ratio, target,
-machine) and regenerates the table in the README's performance section from it.
+machine) and, after a complete `--full` run, regenerates the table in the README's performance section from it.
 
     ./dev bench [--full] [--only events,symbol_sets_upload]
 """
@@ -167,7 +167,7 @@ def main() -> int:
                 failed.append(script)
         rows = [json.loads(line) for line in Path(results.name).read_text().splitlines() if line]
     text = write_results(rows, mode=mode, failed=failed, seconds=time.monotonic() - began)
-    if not only and not failed:
+    if args.full and not only and not failed:  # the README quotes the full sizes
         update_readme(rows)
     print("\n" + text)
     return 1 if failed else 0

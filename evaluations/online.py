@@ -13,9 +13,15 @@ from typing import Any
 
 import structlog
 
-from events.property_filters import PropertyFilterError, parse_property_filters
-from events.property_matching import EventView, Matcher, compile_matcher, python_regex_problem
 from events.records import EventInput
+from query_languages import (
+    EventView,
+    Matcher,
+    PropertyFilterError,
+    compile_matcher,
+    parse_property_filters,
+    python_regex_problem,
+)
 
 logger = structlog.get_logger(__name__)
 

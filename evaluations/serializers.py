@@ -9,10 +9,14 @@ from rest_framework import serializers
 from environments.api.serializers import UserBasicSerializer, user_basic_from_row
 from evaluations.configs import ConfigError, config_schema, validate_configs
 from evaluations.models import Evaluation, EvaluationRun
-from events.property_filters import PROPERTY_FILTER_SCHEMA, PropertyFilterError, parse_property_filters
-from events.property_matching import python_regex_problem
 from posthog_clone.api.fields import ModelSerializer, StrictCharField, StrictUUIDField, drf_datetime
 from posthog_clone.api.validators import reject_nul_characters
+from query_languages import (
+    PROPERTY_FILTER_SCHEMA,
+    PropertyFilterError,
+    parse_property_filters,
+    python_regex_problem,
+)
 
 
 def _nested_error(path: tuple[str | int, ...], message: str) -> Any:

@@ -21,11 +21,10 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from events.dates import from_unix, parse_iso
-from events.elements import elements_to_chain
 from events.records import EventInput
 from posthog_clone import json_limits
 from posthog_clone.ids import uuid7
+from query_languages import elements_to_chain, from_unix, parse_iso
 
 # What one request may make the server do: inflate at most as much as a plain body may carry, hold at most this
 # many events, and link (and so perhaps merge) at most this many persons. Each refusal names its limit.

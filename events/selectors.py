@@ -13,8 +13,16 @@ import orjson
 import psycopg
 from django.db import DataError, connection, transaction
 
-from events.property_filters import MATCH_EVERYTHING, PropertyGroup
-from events.property_sql import PERSON_JOIN, Sql, compile_filters, join, like_pattern, sql
+from query_languages import (
+    MATCH_EVERYTHING,
+    PERSON_JOIN,
+    PropertyGroup,
+    Sql,
+    compile_filters,
+    join,
+    like_pattern,
+    sql,
+)
 
 Order = Literal["DESC", "ASC"]
 PERSON_DISPLAY_PROPERTIES = ("email", "name", "username")

@@ -20,16 +20,20 @@ from rest_framework_csv.renderers import PaginatedCSVRenderer
 
 from environments.api.routing import TeamScopedViewSetMixin
 from events import selectors
-from events.dates import parse_filter_datetime, team_timezone
-from events.elements import parse_elements_chain
 from events.models import Event
-from events.property_filters import PropertyFilterError, parse_property_filters
 from posthog_clone import json_limits
 from posthog_clone.api.fields import StrictCharField
 from posthog_clone.api.parsers import NestedTooDeeply
 from posthog_clone.api.renderers import JSONRenderer
 from posthog_clone.api.schema import EMPTY_MEANS_ABSENT
 from posthog_clone.api.validators import NUL_NOT_ALLOWED, contains_nul
+from query_languages import (
+    PropertyFilterError,
+    parse_elements_chain,
+    parse_filter_datetime,
+    parse_property_filters,
+    team_timezone,
+)
 
 DEFAULT_LIMIT = 100
 DEFAULT_CSV_LIMIT = 1000

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from events import selectors
-from events.property_filters import PropertyFilterError, parse_property_filters
-from events.property_matching import EventView, matches
+from query_languages import EventView, PropertyFilterError, matches, parse_property_filters
 from tests.conftest import Tenant
 from tests.events.helpers import make_event, store
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from events.dates import parse_filter_datetime
+from query_languages.dates import parse_filter_datetime
 
 Path = tuple[str | int, ...]
 Scalar = str | int | float | bool
@@ -80,6 +80,14 @@ DATE_OPERATORS = frozenset({"is_date_exact", "is_date_before", "is_date_after"})
 SEMVER_OPERATORS = frozenset(op for op in OPERATORS if op.startswith("semver_"))
 # Operators whose list values must all hold (AND); for every other operator one matching value suffices (OR).
 NEGATED_OPERATORS = frozenset({"is_not", "not_icontains", "not_regex", "not_icontains_multi", "not_in"})
+# Each negated operator is the negation of this one, in both engines.
+POSITIVE_OF = {
+    "is_not": "exact",
+    "not_icontains": "icontains",
+    "not_regex": "regex",
+    "not_in": "in",
+    "not_icontains_multi": "icontains_multi",
+}
 
 SUPPORTED_TYPES = frozenset({"event", "person", "element", "event_metadata", "hogql"})
 KNOWN_UNSUPPORTED_TYPES = frozenset(

@@ -18,10 +18,11 @@ from typing import Any
 
 import orjson
 
-from events.dates import from_unix, parse_iso
-from events.elements import parse_elements_chain
-from events.property_filters import (
+from query_languages.dates import from_unix, parse_iso
+from query_languages.elements import parse_elements_chain
+from query_languages.property_filters import (
     NEGATED_OPERATORS,
+    POSITIVE_OF,
     PropertyFilter,
     PropertyNode,
     SimpleSelector,
@@ -36,13 +37,6 @@ from events.property_filters import (
 MISSING = object()
 NUMERIC_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,4})?\s*$")
 DATE_PREFIX = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
-POSITIVE_OF = {
-    "is_not": "exact",
-    "not_icontains": "icontains",
-    "not_regex": "regex",
-    "not_in": "in",
-    "not_icontains_multi": "icontains_multi",
-}
 
 
 @lru_cache(maxsize=1024)

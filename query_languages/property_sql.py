@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from events.property_filters import (
+from query_languages.property_filters import (
     NEGATED_OPERATORS,
+    POSITIVE_OF,
     PropertyFilter,
     PropertyGroup,
     PropertyNode,
@@ -24,7 +25,7 @@ from events.property_filters import (
     parse_selector,
     semver_bounds,
 )
-from events.property_matching import POSITIVE_OF
+from query_languages.sql import Sql, join, like_pattern, sql
 
 PERSON_JOIN = (
     "LEFT JOIN events_persondistinctid AS pdi ON pdi.team_id = e.team_id AND pdi.distinct_id = e.distinct_id "
@@ -35,36 +36,6 @@ METADATA_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": 
 NUMERIC_CHECKS = {"gt": ">", "gte": ">=", "min": ">=", "lt": "<", "lte": "<=", "max": "<="}
 SEMVER_CHECKS = {"semver_eq": "=", "semver_neq": "<>", "semver_gt": ">", "semver_gte": ">=", "semver_lt": "<",
                  "semver_lte": "<="}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Sql:
-    """A SQL fragment and its parameters, in placeholder order."""
-
-    text: str
-    params: tuple[Any, ...] = ()
-
-
-def sql(template: str, *items: Sql | Any) -> Sql:
-    """Fill each `{}` of `template` in order: a `Sql` is inlined with its parameters, anything else becomes a
-    `%s` parameter."""
-    pieces = template.split("{}")
-    if len(pieces) != len(items) + 1:
-        raise ValueError("placeholder count mismatch")
-    text, params = pieces[0], []
-    for item, piece in zip(items, pieces[1:], strict=True):
-        if isinstance(item, Sql):
-            text += item.text
-            params.extend(item.params)
-        else:
-            text += "%s"
-            params.append(item)
-        text += piece
-    return Sql(text, tuple(params))
-
-
-def join(separator: str, fragments: list[Sql]) -> Sql:
-    return Sql(separator.join(f.text for f in fragments), tuple(p for f in fragments for p in f.params))
 
 
 TRUE, FALSE = Sql("TRUE"), Sql("FALSE")
@@ -85,11 +56,6 @@ class _Value:
     @property
     def timestamp(self) -> Sql:
         return self.moment or sql("posthog_json_timestamptz({})", self.json)
-
-
-def like_pattern(text: str) -> str:
-    """`%text%` for ILIKE with the wildcards inside `text` escaped (backslash is PostgreSQL's LIKE escape)."""
-    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
 class _Compiler:

@@ -1,0 +1,46 @@
+"""The query languages, with no Django in them: PostHog's property filters (their grammar and value semantics),
+the SQL they compile to, and the interpreter that matches one event in Python, with the SQL builder and the date
+and element-chain readings they share. Every other app imports this surface only.
+
+The two engines answer the same question (does this event match?) and must agree: the tests run both on the same
+events.
+"""
+
+from query_languages.dates import from_unix, parse_filter_datetime, parse_iso, team_timezone
+from query_languages.elements import elements_to_chain, parse_elements_chain
+from query_languages.property_filters import (
+    MATCH_EVERYTHING,
+    PROPERTY_FILTER_SCHEMA,
+    PropertyFilterError,
+    PropertyGroup,
+    parse_property_filters,
+)
+from query_languages.property_matching import EventView, Matcher, compile_matcher, matches, python_regex_problem
+from query_languages.property_sql import PERSON_JOIN, CompiledFilter, compile_filters
+from query_languages.sql import Sql, join, like_pattern, sql
+
+__all__ = [
+    "MATCH_EVERYTHING",
+    "PERSON_JOIN",
+    "PROPERTY_FILTER_SCHEMA",
+    "CompiledFilter",
+    "EventView",
+    "Matcher",
+    "PropertyFilterError",
+    "PropertyGroup",
+    "Sql",
+    "compile_filters",
+    "compile_matcher",
+    "elements_to_chain",
+    "from_unix",
+    "join",
+    "like_pattern",
+    "matches",
+    "parse_elements_chain",
+    "parse_filter_datetime",
+    "parse_iso",
+    "parse_property_filters",
+    "python_regex_problem",
+    "sql",
+    "team_timezone",
+]
