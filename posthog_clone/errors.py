@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-ErrorKind = Literal["invalid", "not_found", "conflict", "unavailable"]
+ErrorKind = Literal["invalid", "not_found", "conflict", "unavailable", "timeout"]
 
 
 class DomainError(Exception):
@@ -34,3 +34,9 @@ class Unavailable(DomainError):
     """A service this request needs is down or not configured; the client may retry later."""
 
     kind = "unavailable"
+
+
+class Timeout(DomainError):
+    """The work took longer than it may; it was stopped and nothing of it remains."""
+
+    kind = "timeout"

@@ -175,6 +175,9 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Projects an organization may have through the API (`bootstrap` may add more).
 MAX_PROJECTS_PER_ORGANIZATION = env.int("MAX_PROJECTS_PER_ORGANIZATION", default=100)
 
+# How long one HogQL query (`/query/`, the events list's `select`) may run before it is stopped with a 504.
+QUERY_TIMEOUT_SECONDS = env.float("QUERY_TIMEOUT_SECONDS", default=10.0)
+
 # --- Rate limits -----------------------------------------------------------------------------------------
 # PostHog's rates for personal-API-key traffic: the API at large, queries (the events list), symbol set uploads;
 # plus login attempts and ingestion (per project token). Counters are shared through Redis when REDIS_URL is set,

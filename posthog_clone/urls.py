@@ -14,6 +14,7 @@ from environments.api.views import (
 )
 from evaluations.views import EvaluationRunViewSet, EvaluationViewSet
 from events.capture_views import capture
+from events.query_views import QueryViewSet
 from events.views import EventViewSet
 from posthog_clone.api.routers import OptionalSlashRouter
 from posthog_clone.health import health, readyz
@@ -24,6 +25,7 @@ project_router = OptionalSlashRouter()
 project_router.register("evaluations", EvaluationViewSet, basename="evaluations")
 project_router.register("evaluation_runs", EvaluationRunViewSet, basename="evaluation_runs")
 project_router.register("events", EventViewSet, basename="events")
+project_router.register("query", QueryViewSet, basename="query")
 project_router.register("error_tracking/symbol_sets", SymbolSetViewSet, basename="error_tracking_symbol_sets")
 project_router.register("error_tracking/releases", ReleaseViewSet, basename="error_tracking_releases")
 

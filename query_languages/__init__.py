@@ -1,6 +1,7 @@
 """The query languages, with no Django in them: PostHog's property filters (their grammar and value semantics),
-the SQL they compile to, and the interpreter that matches one event in Python, with the SQL builder and the date
-and element-chain readings they share. Every other app imports this surface only.
+the SQL they compile to, and the interpreter that matches one event in Python; HogQL (`hogql`: parser, tree,
+printer per SQL dialect); and the SQL builder and the date and element-chain readings they share. Every other app
+imports this surface only.
 
 The two engines answer the same question (does this event match?) and must agree: the tests run both on the same
 events.
@@ -8,6 +9,16 @@ events.
 
 from query_languages.dates import from_unix, parse_filter_datetime, parse_iso, team_timezone
 from query_languages.elements import elements_to_chain, parse_elements_chain
+from query_languages.hogql import (
+    Context,
+    HogQLError,
+    PostgresDialect,
+    constant_int,
+    parse_expr,
+    parse_select,
+    print_condition,
+    print_select,
+)
 from query_languages.property_filters import (
     MATCH_EVERYTHING,
     PROPERTY_FILTER_SCHEMA,
@@ -24,22 +35,30 @@ __all__ = [
     "PERSON_JOIN",
     "PROPERTY_FILTER_SCHEMA",
     "CompiledFilter",
+    "Context",
     "EventView",
+    "HogQLError",
     "Matcher",
+    "PostgresDialect",
     "PropertyFilterError",
     "PropertyGroup",
     "Sql",
     "compile_filters",
     "compile_matcher",
+    "constant_int",
     "elements_to_chain",
     "from_unix",
     "join",
     "like_pattern",
     "matches",
     "parse_elements_chain",
+    "parse_expr",
     "parse_filter_datetime",
     "parse_iso",
     "parse_property_filters",
+    "parse_select",
+    "print_condition",
+    "print_select",
     "python_regex_problem",
     "sql",
     "team_timezone",

@@ -74,6 +74,7 @@ DOMAIN_ERROR_RESPONSES: dict[ErrorKind, tuple[int, str]] = {
     "not_found": (status.HTTP_404_NOT_FOUND, "invalid_request"),
     "conflict": (status.HTTP_409_CONFLICT, "validation_error"),
     "unavailable": (status.HTTP_503_SERVICE_UNAVAILABLE, "server_error"),
+    "timeout": (status.HTTP_504_GATEWAY_TIMEOUT, "server_error"),
 }
 
 

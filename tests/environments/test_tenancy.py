@@ -52,6 +52,12 @@ OBJECTS: dict[str, tuple[Callable[[Tenant], Model], Callable[[Any], str], type[M
         lambda obj: str(obj.uuid),
         Event,
     ),
+    # Queries create nothing: another project's event is what must never appear in an answer.
+    "query": (
+        lambda tenant: Event.objects.get(team=tenant.team, uuid=store(tenant.team, make_event())[0].uuid),
+        lambda obj: str(obj.uuid),
+        Event,
+    ),
     "error_tracking_symbol_sets": (make_symbol_set, lambda obj: str(obj.id), ErrorTrackingSymbolSet),
     # Versions (and so hash ids) differ per project, so finding theirs by hash in mine cannot hit my own.
     "error_tracking_releases": (
@@ -91,7 +97,8 @@ def needed_write_scope(viewset: Any, action: str) -> str | None:
     declared = getattr(getattr(viewset, action), "kwargs", {}).get("required_scopes")
     if declared is not None:
         return next((scope for scope in declared if scope.endswith(":write")), None)
-    return f"{viewset.scope_object}:write" if action in WRITE_ACTIONS else None
+    write_actions = getattr(viewset, "scope_object_write_actions", WRITE_ACTIONS)
+    return f"{viewset.scope_object}:write" if action in write_actions else None
 
 
 def snapshot(objects: dict[str, Model]) -> dict[str, tuple[Any, ...]]:

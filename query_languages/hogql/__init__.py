@@ -1,0 +1,29 @@
+"""HogQL: parsed into an immutable tree, resolved against the tables it may read, printed as parameterised SQL
+for one dialect (PostgreSQL today; the semantics live above the dialect, in `printer`)."""
+
+from query_languages.hogql.errors import HogQLError
+from query_languages.hogql.parser import parse_expr, parse_select
+from query_languages.hogql.postgres import PostgresDialect
+from query_languages.hogql.printer import (
+    Context,
+    Dialect,
+    PrintedColumn,
+    PrintedSelect,
+    constant_int,
+    print_condition,
+    print_select,
+)
+
+__all__ = [
+    "Context",
+    "Dialect",
+    "HogQLError",
+    "PostgresDialect",
+    "PrintedColumn",
+    "PrintedSelect",
+    "constant_int",
+    "parse_expr",
+    "parse_select",
+    "print_condition",
+    "print_select",
+]

@@ -1,0 +1,295 @@
+"""`POST …/query/` with a HogQLQuery: the response shape PostHog's clients read, HogQL's semantics (ClickHouse's
+meaning where SQL databases differ), the limits, and every bad or hostile statement refused with a 400."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from events import hogql
+from posthog_clone.errors import Timeout
+from tests.conftest import Tenant
+from tests.events.helpers import BASE_TIME, make_event, minutes, store
+
+
+@pytest.fixture
+def api(key_client: Any) -> APIClient:
+    return key_client("query:read")
+
+
+@pytest.fixture
+def url(tenant: Tenant) -> str:
+    return f"/api/environments/{tenant.team.id}/query/"
+
+
+@pytest.fixture
+def dataset(tenant: Tenant) -> None:
+    """PostHog's own test set: three sign outs and a sign up by distinct id 2, with `key` test_val1..3."""
+    store(
+        tenant.team,
+        make_event(event="sign up", distinct_id="2", properties={"key": "test_val1", "n": "7"}, timestamp=minutes(1)),
+        make_event(event="sign out", distinct_id="2", properties={"key": "test_val2", "n": 12}, timestamp=minutes(2)),
+        make_event(event="sign out", distinct_id="2", properties={"key": "test_val3", "n": "x"}, timestamp=minutes(3)),
+        make_event(
+            event="sign out",
+            distinct_id="2",
+            properties={"key": "test_val2", "$set": {"email": "a@b.c"}},
+            timestamp=minutes(4),
+        ),
+    )
+
+
+def run(api: APIClient, url: str, query: str, **node: Any) -> Any:
+    return api.post(url, {"query": {"kind": "HogQLQuery", "query": query, **node}}, format="json")
+
+
+def rows(api: APIClient, url: str, query: str, **node: Any) -> list[list[Any]]:
+    response = run(api, url, query, **node)
+    assert response.status_code == 200, response.content
+    return response.json()["results"]  # type: ignore[no-any-return]
+
+
+def assert_hogql_400(response: Any, code: str, contains: str) -> None:
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["type"] == "validation_error"
+    assert body["code"] == code
+    assert contains in body["detail"], body["detail"]
+
+
+class TestShape:
+    def test_every_key_clients_read(self, api: APIClient, url: str, dataset: None) -> None:
+        response = run(api, url, "select event, count() from events group by event order by count() desc")
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert body["results"] == [["sign out", 3], ["sign up", 1]]
+        assert body["columns"] == ["event", "count()"]
+        assert body["types"] == [["event", "String"], ["count()", "UInt64"]]
+        assert (body["hasMore"], body["limit"], body["offset"]) == (False, 100, 0)
+        for key in ("hogql", "clickhouse", "query", "timings", "modifiers", "error", "explain", "metadata",
+                    "query_status", "is_cached", "cache_key", "last_refresh", "next_allowed_client_refresh",
+                    "cache_target_age", "timezone", "calculation_trigger"):  # fmt: skip
+            assert key in body, key
+        assert body["error"] is None and body["query_status"] is None and body["timezone"] == "UTC"
+        assert body["last_refresh"].endswith("Z")
+
+    def test_both_url_families_and_the_projects_slash_less_form(
+        self, api: APIClient, tenant: Tenant, dataset: None
+    ) -> None:
+        for path in (f"/api/projects/{tenant.team.id}/query/", f"/api/environments/{tenant.team.id}/query"):
+            assert rows(api, path, "select count() from events") == [[4]]
+
+    def test_columns_are_aliases_or_the_expression_text(self, api: APIClient, url: str, dataset: None) -> None:
+        response = run(api, url, "select properties.key, event as name, concat(event, ' ', properties.key) "
+                                 "from events order by timestamp limit 1")  # fmt: skip
+        body = response.json()
+        assert body["columns"] == ["properties.key", "name", "concat(event, ' ', properties.key)"]
+        assert [t for _, t in body["types"]] == ["Nullable(String)", "String", "Nullable(String)"]
+        assert body["results"] == [["test_val1", "sign up", "sign up test_val1"]]
+        assert body["hasMore"] is None and body["limit"] is None  # an explicit LIMIT, as in PostHog
+
+    def test_timestamps_render_as_rfc3339_in_the_project_time_zone(
+        self, api: APIClient, url: str, tenant: Tenant, dataset: None
+    ) -> None:
+        assert rows(api, url, "select timestamp from events order by timestamp limit 1") == [["2026-11-01T12:01:00Z"]]
+        tenant.team.timezone = "Europe/Paris"
+        tenant.team.save()
+        response = run(api, url, "select timestamp, toDate(timestamp) from events order by timestamp limit 1")
+        assert response.json()["results"] == [["2026-11-01T13:01:00+01:00", "2026-11-01"]]
+        assert response.json()["types"][0] == ["timestamp", "DateTime64(6, 'Europe/Paris')"]
+
+    def test_star_is_the_events_columns(self, api: APIClient, url: str, dataset: None) -> None:
+        body = run(api, url, "select * from events order by timestamp limit 1").json()
+        assert body["columns"] == ["uuid", "event", "properties", "timestamp", "distinct_id", "elements_chain",
+                                   "created_at"]  # fmt: skip
+        assert body["results"][0][1] == "sign up"
+        assert isinstance(body["results"][0][2], str)  # the whole properties column is a JSON string, as in PostHog
+
+
+class TestSemantics:
+    """Where ClickHouse and PostgreSQL differ, ClickHouse's meaning."""
+
+    @pytest.mark.parametrize(
+        ("expression", "expected"),
+        [
+            ("7 / 2", 3.5),  # `/` divides as floats
+            ("7 % 2", 1),
+            ("1 / 0", None),  # ClickHouse's inf, rendered as null
+            ("1 = 1", 1),  # comparisons are 0/1
+            ("'a' = 'b'", 0),
+            ("properties.missing", None),  # a missing property is NULL
+            ("properties.missing is null", 1),
+            ("toInt('42') + 1", 43),
+            ("toFloat('2.5') * 2", 5.0),
+            ("toInt('abc')", None),
+            ("length('héllo')", 6),  # bytes, as ClickHouse counts
+            ("lower('ÀB')", "àb"),
+            ("if(1 > 2, 'yes', 'no')", "no"),
+            ("multiIf(false, 1, true, 2, 3)", 2),
+            ("coalesce(properties.missing, 'fallback')", "fallback"),
+            ("toString(1 = 1)", "1"),
+            ("-(3)", -3),
+        ],
+    )
+    def test_expressions(self, api: APIClient, url: str, dataset: None, expression: str, expected: Any) -> None:
+        assert rows(api, url, f"select {expression} from events limit 1") == [[expected]]
+
+    def test_a_string_compared_with_a_number_is_read_as_one(self, api: APIClient, url: str, dataset: None) -> None:
+        # n is "7", 12 and "x": numeric text and numbers compare as numbers; "x" is not one and matches nothing.
+        assert rows(api, url, "select count() from events where properties.n > 5") == [[2]]
+        assert rows(api, url, "select count() from events where properties.n = 12") == [[1]]
+        assert rows(api, url, "select count() from events where properties.n in (7, 8)") == [[1]]
+
+    def test_aggregates_are_typed_as_clickhouse_types_them(self, api: APIClient, url: str, dataset: None) -> None:
+        body = run(api, url, "select count(), uniq(event), countIf(event = 'sign up'), avg(toFloat(properties.n)), "
+                             "sum(toInt(properties.n)), min(timestamp) from events").json()  # fmt: skip
+        assert body["results"] == [[4, 2, 1, 9.5, 19, "2026-11-01T12:01:00Z"]]
+        assert [t for _, t in body["types"]] == ["UInt64", "UInt64", "UInt64", "Float64", "Int64",
+                                                 "DateTime64(6, 'UTC')"]  # fmt: skip
+
+    def test_where_group_having_order_limit_offset(self, api: APIClient, url: str, dataset: None) -> None:
+        query = ("select properties.key as k, count() as c from events where event = 'sign out' or "
+                 "like(properties.key, '%val1') group by k having c >= 1 order by c desc, k limit 2 offset 1")  # fmt: skip
+        assert rows(api, url, query) == [["test_val1", 1], ["test_val3", 1]]
+
+    def test_dates_intervals_and_date_strings(self, api: APIClient, url: str, dataset: None) -> None:
+        assert rows(api, url, "select count() from events where timestamp > '2026-11-01 12:02:30'") == [[2]]
+        assert rows(api, url, "select count() from events where timestamp > now() - interval 7 day") == [[0]]
+        assert rows(api, url, "select count() from events where timestamp between '2026-11-01' and '2026-11-02'") == [
+            [4]
+        ]
+        assert rows(api, url, "select toStartOfDay(timestamp) from events limit 1") == [["2026-11-01T00:00:00Z"]]
+        # ClickHouse's weeks start on Sunday: Sunday 1 November 2026 starts its own week.
+        assert rows(api, url, "select toStartOfWeek(timestamp) from events limit 1") == [["2026-11-01T00:00:00Z"]]
+
+    def test_regex_like_and_in(self, api: APIClient, url: str, dataset: None) -> None:
+        assert rows(api, url, "select count() from events where properties.key =~ 'val[12]$'") == [[3]]
+        assert rows(api, url, "select count() from events where properties.key !~ 'val[12]$'") == [[1]]
+        assert rows(api, url, "select count() from events where event ilike 'SIGN%'") == [[4]]
+        assert rows(api, url, "select count() from events where event not in ('sign up')") == [[3]]
+
+    def test_placeholders_are_bound_values(self, api: APIClient, url: str, dataset: None) -> None:
+        assert rows(api, url, "select count() from events where distinct_id = {id}", values={"id": "2"}) == [[4]]
+        tricky = "2' or '1'='1"
+        assert rows(api, url, "select count() from events where distinct_id = {id}", values={"id": tricky}) == [[0]]
+        assert rows(api, url, "select count() from events where event in {names}",
+                    values={"names": ["sign up", "nope"]}) == [[1]]  # fmt: skip
+
+    def test_person_fields(self, api: APIClient, url: str, dataset: None) -> None:
+        assert rows(api, url, "select distinct person.properties.email from events") == [["a@b.c"]]
+        assert rows(api, url, "select count() from persons where properties.email = 'a@b.c'") == [[1]]
+        [[person_id, same]] = rows(api, url, "select person_id, person.id = person_id from events limit 1")
+        assert len(person_id) == 36 and same == 1
+
+
+class TestLimits:
+    @pytest.fixture
+    def many(self, tenant: Tenant) -> None:
+        store(tenant.team, *(make_event(distinct_id=f"u{n}", timestamp=minutes(n)) for n in range(105)))
+
+    def test_no_limit_returns_100_rows_and_says_there_are_more(self, api: APIClient, url: str, many: None) -> None:
+        body = run(api, url, "select distinct_id from events order by timestamp").json()
+        assert len(body["results"]) == 100 and body["hasMore"] is True and body["limit"] == 100
+
+    def test_an_explicit_limit_is_honoured(self, api: APIClient, url: str, many: None) -> None:
+        body = run(api, url, "select distinct_id from events order by timestamp limit 103").json()
+        assert len(body["results"]) == 103 and body["hasMore"] is None
+
+    def test_offset_works_with_a_personal_api_key(self, api: APIClient, url: str, many: None) -> None:
+        assert rows(api, url, "select distinct_id from events order by timestamp limit 2 offset 100") == [
+            ["u100"],
+            ["u101"],
+        ]
+
+    def test_a_capped_limit_says_so(self, api: APIClient, url: str, many: None, monkeypatch: Any) -> None:
+        monkeypatch.setattr(hogql, "MAX_ROWS", 50)
+        body = run(api, url, "select distinct_id from events limit 60000").json()
+        assert len(body["results"]) == 50 and body["hasMore"] is True and body["limit"] == 50
+
+
+class TestRefusals:
+    @pytest.mark.parametrize(
+        ("query", "code", "contains"),
+        [
+            ("select event from", "hogql_syntax_error", "Syntax error"),
+            ("select event frm events", "hogql_syntax_error", "line 1, column 14"),
+            ("select user_id from events", "hogql_query_error", "Unable to resolve field: user_id"),
+            ("select event from events_event", "hogql_query_error", "Unknown table 'events_event'"),
+            ("select event from events join persons on 1 = 1", "hogql_query_error", "Joins are not supported"),
+            ("select event from (select event from events)", "hogql_query_error", "Subqueries are not supported"),
+            ("select pg_sleep(5) from events", "hogql_query_error", "Unsupported function 'pg_sleep'"),
+            ("select event from events where count() > 1", "hogql_query_error", "use HAVING"),
+            ("select event, count() from events", "hogql_query_error", "'event' must be in GROUP BY"),
+            ("select event from events where properties.a =~ '('", "hogql_query_error", "Invalid regular expression"),
+            ("select properties.a + 1 from events", "hogql_query_error", "wrap it in toFloat"),
+            ("select event from events where {missing}", "hogql_query_error", "Unresolved placeholder: {missing}"),
+            ("select event from events limit -1", "hogql_query_error", "LIMIT must be a whole number"),
+            ("select event from events; drop table events_event", "hogql_syntax_error", "Syntax error"),
+            ("select event from events where event = \u2018x\u2019", "hogql_syntax_error", "unexpected character"),
+            ("select " + "(" * 100 + "1" + ")" * 100 + " from events", "hogql_query_error", "nest more than"),
+            ("select distinct event from events order by timestamp", "hogql_query_error", "SELECT DISTINCT"),
+            ("select toDate('not a date') from events", "hogql_query_error", "date-time"),
+            ("select 99999999999999999999 from events", "hogql_query_error", "64-bit"),
+        ],
+    )
+    def test_refused_with_a_400_naming_the_problem(
+        self, api: APIClient, url: str, dataset: None, query: str, code: str, contains: str
+    ) -> None:
+        assert_hogql_400(run(api, url, query), code, contains)
+        with connection.cursor() as cursor:  # the server and its tables are unharmed
+            cursor.execute("SELECT count(*) FROM events_event")
+            assert cursor.fetchone()[0] == 4
+
+    @pytest.mark.parametrize(
+        ("body", "attr", "contains"),
+        [
+            ({}, "query", "required"),
+            ({"query": "select 1"}, "query", ""),
+            ({"query": {"kind": "TrendsQuery"}}, "query__kind", "Supported: HogQLQuery"),
+            ({"query": {"kind": "HogQLQuery", "query": "select 1", "bogus": 1}}, "query__bogus", "Extra inputs"),
+            ({"query": {"kind": "HogQLQuery", "query": 5}}, "query__query", "must be a string"),
+            ({"query": {"kind": "HogQLQuery", "query": "select 1", "values": [1]}}, "query__values", "object"),
+            ({"query": {"kind": "HogQLQuery", "query": "select 1"}, "refresh": "sometimes"}, "refresh", "blocking"),
+        ],
+    )
+    def test_bad_bodies(self, api: APIClient, url: str, body: dict[str, Any], attr: str, contains: str) -> None:
+        response = api.post(url, body, format="json")
+        assert response.status_code == 400, response.content
+        assert response.json()["attr"] == attr
+        assert contains in response.json()["detail"]
+
+    @pytest.mark.parametrize("refresh", ["blocking", "force_blocking", "async", "force_async", True, False])
+    def test_every_refresh_mode_answers_at_once(self, api: APIClient, url: str, dataset: None, refresh: Any) -> None:
+        body = {"query": {"kind": "HogQLQuery", "query": "select count() from events"}, "refresh": refresh}
+        response = api.post(url, body, format="json")
+        assert response.status_code == 200 and response.json()["results"] == [[4]]
+
+    def test_a_slow_statement_is_stopped_with_a_timeout(self, settings: Any, db: None) -> None:
+        settings.QUERY_TIMEOUT_SECONDS = 0.05
+        with pytest.raises(Timeout) as raised:
+            hogql._execute("SELECT pg_sleep(2)", ())
+        assert raised.value.code == "query_timeout"
+        with connection.cursor() as cursor:  # the connection is usable afterwards
+            cursor.execute("SELECT 1")
+
+
+class TestTenancy:
+    def test_a_query_sees_only_its_own_project(
+        self, api: APIClient, url: str, dataset: None, other_tenant: Tenant
+    ) -> None:
+        store(other_tenant.team, make_event(event="secret", distinct_id="2", timestamp=BASE_TIME))
+        assert rows(api, url, "select count() from events") == [[4]]
+        assert rows(api, url, "select count() from events where event = 'secret'") == [[0]]
+        assert rows(api, url, "select count() from events where event = '' or 1=1 --'") == [[4]]
+        assert rows(api, url, "select count() from persons") == [[1]]
+
+    def test_another_projects_url_is_404(self, api: APIClient, other_tenant: Tenant) -> None:
+        response = run(api, f"/api/environments/{other_tenant.team.id}/query/", "select 1 from events")
+        assert response.status_code in (403, 404)
+
+    def test_query_read_is_enough_and_needed(self, key_client: Any, url: str, dataset: None) -> None:
+        assert run(key_client("event:read"), url, "select count() from events").status_code == 403
+        assert run(key_client("query:read"), url, "select count() from events").status_code == 200
