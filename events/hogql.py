@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -17,11 +18,22 @@ from events.selectors import postgres_regex_problem
 from posthog_clone.errors import DomainError, Timeout
 from query_languages import (
     Context,
+    Extra,
     HogQLError,
     PostgresDialect,
+    PropertyGroup,
+    compile_filters,
     constant_int,
+    has_aggregate,
+    hogql_ast,
+    join,
+    parse_column,
+    parse_elements_chain,
+    parse_expr,
+    parse_order,
     parse_select,
     print_select,
+    sql,
     team_timezone,
 )
 
@@ -96,3 +108,170 @@ def _execute(text: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
             message = str(cause).split("\n")[0]
             raise DomainError(f"The query could not run: {message}", code="hogql_query_error") from None
         raise
+
+
+# --- EventsQuery: select/where lists over events, as the events list's `select` and PostHog's EventsQuery --------
+STAR_FIELDS = ("uuid", "event", "properties", "timestamp", "distinct_id", "elements_chain", "created_at")
+PERSON_FIELDS = (("person", "id"), ("person", "created_at"), ("person", "properties"), ("distinct_id",))
+
+
+def _star_type(timezone: str) -> str:
+    moment = f"DateTime64(6, '{timezone}')"
+    return f"Tuple(UUID, String, String, {moment}, Int64, String, String, {moment}, String)"
+
+
+@dataclass(frozen=True)
+class EventsQueryResult:
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+    has_more: bool
+    hogql: str
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One requested column and the printed columns it is made of."""
+
+    name: str
+    kind: str  # "expr", "star" or "person"
+    width: int
+
+
+def events_query(
+    *,
+    team: Team,
+    select: list[str],
+    where: list[str],
+    order_by: list[str],
+    extra: Extra,
+    limit: int,
+    offset: int,
+    now: datetime,
+) -> EventsQueryResult:
+    """`select` expressions over the project's events matching `where` and `extra`: non-aggregates are grouped
+    when any column aggregates, aggregate `where` items filter groups, and the default order is PostHog's
+    (`count()` or the first aggregate descending, else newest first when the time is selected, else the first
+    column). `*` is the event and `person` its person, each as one object."""
+    try:
+        groups, columns = _columns(select)
+        conditions, having = [], []
+        for text in where:
+            parsed = parse_expr(text)
+            (having if has_aggregate(parsed) else conditions).append(parsed)
+        plain = [c.expr if isinstance(c, hogql_ast.Alias) else c for c in columns]
+        aggregated = any(has_aggregate(c) for c in plain)
+        group_by = tuple(c for c in plain if not has_aggregate(c)) if aggregated else ()
+        orders = tuple(parse_order(text) for text in order_by) or _default_order(plain, select)
+        query = hogql_ast.Select(columns=tuple(columns), table="events", where=_all(conditions),
+                           group_by=group_by, having=_all(having), order_by=orders)  # fmt: skip
+        context = Context(team_id=team.id, timezone=team.timezone, tz=team_timezone(team.timezone), now=now,
+                          regex_problem=postgres_regex_problem)  # fmt: skip
+        names = iter(name for group in groups for name in [group.name] * group.width)
+        printed = print_select(query, dialect=PostgresDialect(), context=context, text=lambda node: next(names),
+                               limit=limit + 1, offset=offset, extra=extra)  # fmt: skip
+    except HogQLError as error:
+        raise hogql_error(error) from None
+    rows = _execute(printed.sql.text, printed.sql.params)
+    types, position = [], 0
+    for group in groups:
+        moment = f"DateTime64(6, '{team.timezone}')"
+        kind_types = {"star": _star_type(team.timezone), "person": f"Tuple(UUID, {moment}, String, String)"}
+        types.append(kind_types.get(group.kind) or printed.columns[position].type)
+        position += group.width
+    hogql_text = f"SELECT {', '.join(select)} FROM events" + (f" WHERE {' AND '.join(where)}" if where else "")
+    return EventsQueryResult(
+        columns=[group.name for group in groups],
+        types=types,
+        rows=[_compose(row, groups, team.id) for row in rows[:limit]],
+        has_more=len(rows) > limit,
+        hogql=hogql_text,
+    )
+
+
+def _columns(select: list[str]) -> tuple[list[_Group], list[hogql_ast.Expr | hogql_ast.Alias]]:
+    groups: list[_Group] = []
+    columns: list[hogql_ast.Expr | hogql_ast.Alias] = []
+    for text in select:
+        bare = text.split("--")[0].strip()
+        if bare == "*":
+            columns += [hogql_ast.Field((name,)) for name in STAR_FIELDS]
+            groups.append(_Group(text, "star", len(STAR_FIELDS)))
+        elif bare == "person":
+            columns += [hogql_ast.Field(chain) for chain in PERSON_FIELDS]
+            groups.append(_Group(text, "person", len(PERSON_FIELDS)))
+        else:
+            column = parse_column(text)
+            columns.append(column)
+            groups.append(_Group(column.alias if isinstance(column, hogql_ast.Alias) else text, "expr", 1))
+    if not columns:
+        raise HogQLError("select needs at least one column.")
+    return groups, columns
+
+
+def _default_order(columns: list[hogql_ast.Expr], select: list[str]) -> tuple[hogql_ast.OrderBy, ...]:
+    count = hogql_ast.Call("count", ())
+    if count in columns:
+        return (hogql_ast.OrderBy(count, descending=True),)
+    aggregate = next((c for c in columns if has_aggregate(c)), None)
+    if aggregate is not None:
+        return (hogql_ast.OrderBy(aggregate, descending=True),)
+    timestamp = hogql_ast.Field(("timestamp",))
+    if timestamp in columns:
+        return (hogql_ast.OrderBy(timestamp, descending=True),)
+    return (hogql_ast.OrderBy(columns[0], descending=False),)
+
+
+def _all(exprs: list[hogql_ast.Expr]) -> hogql_ast.Expr | None:
+    if not exprs:
+        return None
+    return exprs[0] if len(exprs) == 1 else hogql_ast.And(tuple(exprs))
+
+
+def _compose(row: tuple[Any, ...], groups: list[_Group], team_id: int) -> list[Any]:
+    out: list[Any] = []
+    position = 0
+    for group in groups:
+        cells = row[position : position + group.width]
+        position += group.width
+        if group.kind == "star":
+            event_uuid, event, properties, timestamp, distinct_id, chain, created_at = cells
+            shown = {"uuid": event_uuid, "event": event, "properties": orjson.loads(properties),
+                     "timestamp": timestamp, "team_id": team_id, "distinct_id": distinct_id,
+                     "elements_chain": chain, "created_at": created_at, "person_mode": "full"}  # fmt: skip
+            if chain:
+                shown["elements"] = parse_elements_chain(chain)
+            out.append(shown)
+        elif group.kind == "person":
+            person_uuid, created_at, properties, distinct_id = cells
+            if person_uuid is None:
+                out.append({"distinct_id": distinct_id})
+            else:
+                out.append({"uuid": person_uuid, "created_at": created_at, "properties": orjson.loads(properties),
+                            "distinct_id": distinct_id})  # fmt: skip
+        else:
+            out.append(cells[0])
+    return out
+
+
+def events_filters(
+    *,
+    team: Team,
+    properties: PropertyGroup,
+    events: list[str] | None,
+    distinct_ids: list[str] | None,
+    before: datetime,
+    after: datetime | None,
+    now: datetime,
+) -> Extra:
+    """The filters of an events query outside its HogQL: property filters, event names, distinct ids and the
+    time window (`before` exclusive, `after` exclusive or None for no lower bound)."""
+    compiled = compile_filters(properties, tz=team_timezone(team.timezone), now=now)
+    conditions = [compiled.where, sql("e.timestamp < {}", before)]
+    if after is not None:
+        conditions.append(sql("e.timestamp > {}", after))
+    if events is not None:
+        conditions.append(sql("e.event = ANY({}::text[])", events))
+    if distinct_ids is not None:
+        conditions.append(sql("e.distinct_id = ANY({}::text[])", distinct_ids))
+    return Extra(join(" AND ", conditions), needs_person=compiled.needs_person)

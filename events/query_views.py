@@ -21,12 +21,17 @@ from rest_framework.response import Response
 from environments.api.routing import TeamScopedViewSetMixin
 from events import hogql
 from events.models import Event
+from events.selectors import person_distinct_ids, postgres_regex_problem
 from posthog_clone.api.exceptions import APIError
-from query_languages import team_timezone
+from query_languages import PropertyFilterError, parse_filter_datetime, parse_property_filters, team_timezone
 
-SUPPORTED_KINDS = ("HogQLQuery",)
+SUPPORTED_KINDS = ("HogQLQuery", "EventsQuery")
 HOGQL_QUERY_KEYS = frozenset({"kind", "query", "values", "modifiers", "name", "tags", "explain", "filters",
                               "variables"})  # fmt: skip
+EVENTS_QUERY_KEYS = frozenset({"kind", "select", "where", "orderBy", "properties", "fixedProperties", "event",
+                               "events", "personId", "before", "after", "limit", "offset", "filterTestAccounts",
+                               "modifiers", "tags", "response"})  # fmt: skip
+EVENTS_QUERY_MAX_LIMIT = 50_000
 REFRESH_MODES = frozenset({"blocking", "async", "async_except_on_cache_miss", "lazy_async", "force_blocking",
                            "force_async", "force_cache"})  # fmt: skip
 
@@ -45,6 +50,10 @@ class QueryRequestSerializer(serializers.Serializer):
 def render_value(value: Any, tz: tzinfo) -> Any:
     """A result cell as PostHog renders it: date-times in the project's time zone (`Z` for UTC, microseconds only
     when there are some), UUIDs as strings, whole decimals as integers, NaN and infinities as null."""
+    if isinstance(value, dict):
+        return {key: render_value(item, tz) for key, item in value.items()}
+    if isinstance(value, list):
+        return [render_value(item, tz) for item in value]
     if isinstance(value, datetime):
         local = value.astimezone(tz)
         text = local.isoformat(timespec="microseconds" if local.microsecond else "seconds")
@@ -64,7 +73,8 @@ def render_value(value: Any, tz: tzinfo) -> Any:
 
 class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
     """Run a query. `HogQLQuery` takes a HogQL SELECT over `events` or `persons` in `query`, with `{name}`
-    placeholders bound from `values`."""
+    placeholders bound from `values`. `EventsQuery` takes `select`/`where`/`orderBy` lists of HogQL expressions
+    over events, with property, event, person and time filters (`after` defaults to 24 hours ago)."""
 
     scope_object = "query"
     throttle_scope = "query"
@@ -105,6 +115,8 @@ class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         if kind not in SUPPORTED_KINDS:
             raise APIError(f"Unsupported query kind: {kind}. Supported: {', '.join(SUPPORTED_KINDS)}.",
                            code="unsupported_query_kind", attr="query__kind")  # fmt: skip
+        if kind == "EventsQuery":
+            return Response(self._events_query(node))
         return Response(self._hogql_query(node))
 
     def _hogql_query(self, node: dict[str, Any]) -> dict[str, Any]:
@@ -149,3 +161,99 @@ class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
             "timezone": self.team.timezone,
             "calculation_trigger": None,
         }
+
+    def _events_query(self, node: dict[str, Any]) -> dict[str, Any]:
+        extra = sorted(set(node) - EVENTS_QUERY_KEYS)
+        if extra:
+            raise parse_error(f"Extra inputs are not permitted: {', '.join(extra)}.", f"query__{extra[0]}")
+        select = _strings(node, "select", required=True)
+        if node.get("filterTestAccounts"):
+            raise exceptions.ValidationError({"query__filterTestAccounts": ["Test-account filters are not supported."]})
+        started = time.perf_counter()
+        now = timezone.now()
+        limit = _whole(node, "limit", default=100, maximum=EVENTS_QUERY_MAX_LIMIT)
+        offset = _whole(node, "offset", default=0)
+        filters = self._events_query_filters(node, now)
+        result = hogql.events_query(team=self.team, select=select, where=_strings(node, "where"),
+                                    order_by=_strings(node, "orderBy"), extra=filters, limit=limit, offset=offset,
+                                    now=now)  # fmt: skip
+        tz = team_timezone(self.team.timezone)
+        return {
+            "results": [[render_value(cell, tz) for cell in row] for row in result.rows],
+            "columns": result.columns,
+            "types": result.types,
+            "hasMore": result.has_more,
+            "limit": limit,
+            "offset": offset,
+            "hogql": result.hogql,
+            "nextCursor": None,
+            "timings": [{"k": "./query", "t": round(time.perf_counter() - started, 6)}],
+            "modifiers": {},
+            "error": None,
+            "is_cached": False,
+            "last_refresh": render_value(now, tz),
+            "timezone": self.team.timezone,
+        }
+
+    def _events_query_filters(self, node: dict[str, Any], now: datetime) -> hogql.Extra:
+        tz = team_timezone(self.team.timezone)
+        try:
+            properties = parse_property_filters(
+                [*(_list(node, "fixedProperties")), *(_list(node, "properties"))] or None,
+                regex_check=postgres_regex_problem,
+            )
+        except PropertyFilterError as error:
+            raise exceptions.ValidationError({error.attr("query__properties"): [error.message]}) from None
+        events = _strings(node, "events") or None
+        if node.get("event") is not None:
+            events = [*(events or []), *_strings({"event": [node["event"]]}, "event")]
+        distinct_ids = None
+        if node.get("personId") is not None:
+            if not isinstance(node["personId"], str):
+                raise parse_error("personId must be a string.", "query__personId")
+            distinct_ids = person_distinct_ids(team_id=self.team.id, person_ref=node["personId"])
+        before = _moment(node, "before", tz, now) or now + timedelta(seconds=5)
+        after = None if node.get("after") == "all" else _moment(node, "after", tz, now) or now - timedelta(hours=24)
+        return hogql.events_filters(team=self.team, properties=properties, events=events, distinct_ids=distinct_ids,
+                                    before=before, after=after, now=now)  # fmt: skip
+
+
+def _strings(node: dict[str, Any], key: str, *, required: bool = False) -> list[str]:
+    value = node.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise parse_error(f"query.{key} must be a list of non-empty strings.", f"query__{key}")
+    if required and not value:
+        raise parse_error(f"query.{key} needs at least one column.", f"query__{key}")
+    return value
+
+
+def _list(node: dict[str, Any], key: str) -> list[Any]:
+    value = node.get(key)
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    if not isinstance(value, list):
+        raise parse_error(f"query.{key} must be a list of property filters.", f"query__{key}")
+    return value
+
+
+def _whole(node: dict[str, Any], key: str, *, default: int, maximum: int | None = None) -> int:
+    value = node.get(key)
+    if value is None:
+        return default
+    if type(value) is not int or value < 0:
+        raise parse_error(f"query.{key} must be a whole number of at least 0.", f"query__{key}")
+    return min(value, maximum) if maximum is not None else value
+
+
+def _moment(node: dict[str, Any], key: str, tz: tzinfo, now: datetime) -> datetime | None:
+    value = node.get(key)
+    if value is None:
+        return None
+    moment = parse_filter_datetime(value, tz=tz, now=now) if isinstance(value, str) else None
+    if moment is None:
+        raise parse_error(f"query.{key} must be an ISO 8601 date-time or a relative date such as -7d.", f"query__{key}")
+    return moment

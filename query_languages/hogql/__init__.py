@@ -2,14 +2,16 @@
 for one dialect (PostgreSQL today; the semantics live above the dialect, in `printer`)."""
 
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.parser import parse_expr, parse_select
+from query_languages.hogql.parser import parse_column, parse_expr, parse_order, parse_select
 from query_languages.hogql.postgres import PostgresDialect
 from query_languages.hogql.printer import (
     Context,
     Dialect,
+    Extra,
     PrintedColumn,
     PrintedSelect,
     constant_int,
+    has_aggregate,
     print_condition,
     print_select,
 )
@@ -17,12 +19,16 @@ from query_languages.hogql.printer import (
 __all__ = [
     "Context",
     "Dialect",
+    "Extra",
     "HogQLError",
     "PostgresDialect",
     "PrintedColumn",
     "PrintedSelect",
     "constant_int",
+    "has_aggregate",
+    "parse_column",
     "parse_expr",
+    "parse_order",
     "parse_select",
     "print_condition",
     "print_select",

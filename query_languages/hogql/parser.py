@@ -23,6 +23,8 @@ PLACEHOLDER_TYPES = (str, int, float, bool, type(None))
 _GRAMMAR = (Path(__file__).parent / "grammar.lark").read_text()
 _SELECT = Lark(_GRAMMAR, start="select_stmt", parser="lalr", propagate_positions=True, maybe_placeholders=True)
 _EXPR = Lark(_GRAMMAR, start="expr_only", parser="lalr", propagate_positions=True, maybe_placeholders=True)
+_COLUMN = Lark(_GRAMMAR, start="column_only", parser="lalr", propagate_positions=True, maybe_placeholders=True)
+_ORDER = Lark(_GRAMMAR, start="order_only", parser="lalr", propagate_positions=True, maybe_placeholders=True)
 
 
 def parse_select(text: str, *, values: Mapping[str, Any] | None = None) -> ast.Select:
@@ -31,6 +33,16 @@ def parse_select(text: str, *, values: Mapping[str, Any] | None = None) -> ast.S
 
 def parse_expr(text: str, *, values: Mapping[str, Any] | None = None) -> ast.Expr:
     return _parse(_EXPR, text, values)  # type: ignore[no-any-return]
+
+
+def parse_column(text: str) -> ast.Expr | ast.Alias:
+    """One selected column: an expression, optionally `AS name`."""
+    return _parse(_COLUMN, text, None)  # type: ignore[no-any-return]
+
+
+def parse_order(text: str) -> ast.OrderBy:
+    """One ORDER BY item: `count() DESC`, `timestamp`."""
+    return _parse(_ORDER, text, None)  # type: ignore[no-any-return]
 
 
 def _parse(parser: Lark, text: str, values: Mapping[str, Any] | None) -> Any:
@@ -172,6 +184,12 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         return children[0], children[1]
 
     def expr_only(self, meta: Any, children: list[Any]) -> Any:
+        return children[0]
+
+    def order_only(self, meta: Any, children: list[Any]) -> Any:
+        return children[0]
+
+    def column_only(self, meta: Any, children: list[Any]) -> Any:
         return children[0]
 
     # --- expressions -----------------------------------------------------------------------------------

@@ -109,6 +109,14 @@ START_OF = {"toStartOfHour": "hour", "toStartOfDay": "day", "toStartOfWeek": "we
 
 
 @dataclass(frozen=True)
+class Extra:
+    """Conditions on the table written outside HogQL, and whether they read the person."""
+
+    condition: Sql
+    needs_person: bool = False
+
+
+@dataclass(frozen=True)
 class PrintedColumn:
     name: str
     type: str
@@ -134,9 +142,11 @@ class Printer:
         self.context = context
 
     # --- statements ------------------------------------------------------------------------------------
-    def select(self, query: ast.Select, *, limit: int | None = None, offset: int | None = None) -> PrintedSelect:
+    def select(self, query: ast.Select, *, limit: int | None = None, offset: int | None = None,
+               extra: Extra | None = None) -> PrintedSelect:  # fmt: skip
         """The statement as SQL, with its column names and types. `limit`/`offset` are the runner's, already
-        clamped; the statement's own LIMIT/OFFSET are the runner's to read (see `constant_int`)."""
+        clamped; the statement's own LIMIT/OFFSET are the runner's to read (see `constant_int`). `extra` adds
+        conditions made elsewhere (property filters, time bounds) to the WHERE."""
         table = TABLES.get(query.table.lower())
         if table is None:
             raise HogQLError(f"Unknown table '{query.table}': query events or persons.", query.start, query.end)
@@ -160,6 +170,9 @@ class Printer:
         parts = [Sql("SELECT DISTINCT " if query.distinct else "SELECT "),
                  join(", ", [self.value(p) for p in printed])]  # fmt: skip
         conditions = [self.d.team_filter(table.alias, self.context.team_id)]
+        if extra is not None:
+            conditions.append(extra.condition)
+            scope.needs_person = scope.needs_person or extra.needs_person
         if query.where is not None:
             where = self.expr(self._unalias(query.where, scope), scope)
             if where.aggregate:
@@ -575,8 +588,8 @@ def _length(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
 
 
 def _concat(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    nullable = any(a.type.startswith("Nullable") for a in args)
-    return Typed(p.d.concat([p._text(a) for a in args]), NULLABLE_STRING if nullable else STRING)
+    # HogQL's concat reads NULL as an empty string.
+    return Typed(p.d.concat([sql("coalesce({}, '')", p._text(a)) for a in args]), STRING)
 
 
 def _common(p: Printer, args: list[Typed]) -> tuple[list[Sql], str]:
@@ -719,12 +732,30 @@ _FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
 SUPPORTED_FUNCTIONS = sorted([*_FUNCTIONS, *AGGREGATES])
 
 
-def print_select(query: ast.Select, *, dialect: Dialect, context: Context, text: str, limit: int | None = None,
-                 offset: int | None = None) -> PrintedSelect:  # fmt: skip
-    """`query` (parsed from `text`, whose slices name unaliased columns) as SQL for `dialect`."""
+def print_select(
+    query: ast.Select,
+    *,
+    dialect: Dialect,
+    context: Context,
+    text: str | Callable[[ast.Expr], str],
+    limit: int | None = None,
+    offset: int | None = None,
+    extra: Extra | None = None,
+) -> PrintedSelect:
+    """`query` as SQL for `dialect`. Unaliased columns are named by their source: slices of `text`, or what
+    `text(node)` says."""
     printer = Printer(dialect, context)
-    printer.source_text = lambda node: text[node.start : node.end].strip()  # type: ignore[method-assign]
-    return printer.select(query, limit=limit, offset=offset)
+    if callable(text):
+        printer.source_text = text  # type: ignore[method-assign]
+    else:
+        printer.source_text = lambda node: text[node.start : node.end].strip()  # type: ignore[method-assign]
+    return printer.select(query, limit=limit, offset=offset, extra=extra)
+
+
+def has_aggregate(expr: ast.Expr) -> bool:
+    if isinstance(expr, ast.Call) and expr.name in AGGREGATES:
+        return True
+    return any(has_aggregate(child) for child in _children(expr))
 
 
 def print_condition(expr: ast.Expr, *, dialect: Dialect, context: Context, table: str = "events") -> Typed:

@@ -87,7 +87,7 @@ class TestShape:
                                  "from events order by timestamp limit 1")  # fmt: skip
         body = response.json()
         assert body["columns"] == ["properties.key", "name", "concat(event, ' ', properties.key)"]
-        assert [t for _, t in body["types"]] == ["Nullable(String)", "String", "Nullable(String)"]
+        assert [t for _, t in body["types"]] == ["Nullable(String)", "String", "String"]
         assert body["results"] == [["test_val1", "sign up", "sign up test_val1"]]
         assert body["hasMore"] is None and body["limit"] is None  # an explicit LIMIT, as in PostHog
 
@@ -130,6 +130,7 @@ class TestSemantics:
             ("if(1 > 2, 'yes', 'no')", "no"),
             ("multiIf(false, 1, true, 2, 3)", 2),
             ("coalesce(properties.missing, 'fallback')", "fallback"),
+            ("concat('a', properties.missing, 1)", "a1"),  # NULL reads as
             ("toString(1 = 1)", "1"),
             ("-(3)", -3),
         ],
@@ -293,3 +294,86 @@ class TestTenancy:
     def test_query_read_is_enough_and_needed(self, key_client: Any, url: str, dataset: None) -> None:
         assert run(key_client("event:read"), url, "select count() from events").status_code == 403
         assert run(key_client("query:read"), url, "select count() from events").status_code == 200
+
+
+def events_query(api: APIClient, url: str, **node: Any) -> Any:
+    return api.post(url, {"query": {"kind": "EventsQuery", **node}}, format="json")
+
+
+class TestEventsQuery:
+    """PostHog's EventsQuery examples (`test_query.py`), on the same four events."""
+
+    def test_columns_and_their_types(self, api: APIClient, url: str, dataset: None) -> None:
+        select = ["properties.key", "event", "distinct_id", "concat(event, ' ', properties.key)"]
+        body = events_query(api, url, select=select, after="all", orderBy=["timestamp"]).json()
+        assert body["columns"] == select
+        assert body["types"] == ["Nullable(String)", "String", "String", "String"]
+        assert body["results"][0] == ["test_val1", "sign up", "2", "sign up test_val1"]
+        assert (body["hasMore"], body["limit"], body["offset"]) == (False, 100, 0)
+
+    def test_aggregates_group_the_other_columns_and_order_by_count(
+        self, api: APIClient, url: str, dataset: None
+    ) -> None:
+        body = events_query(api, url, select=["count()", "event"], after="all").json()
+        assert body["types"] == ["UInt64", "String"]
+        assert body["results"] == [[3, "sign out"], [1, "sign up"]]
+
+    def test_where_and_order_by(self, api: APIClient, url: str, dataset: None) -> None:
+        body = events_query(api, url, select=["count()", "event"], after="all",
+                            where=["event == 'sign up' or like(properties.key, '%val2')"],
+                            orderBy=["count() DESC", "event"]).json()  # fmt: skip
+        assert body["results"] == [[2, "sign out"], [1, "sign up"]]
+
+    def test_aggregate_where_items_filter_groups(self, api: APIClient, url: str, dataset: None) -> None:
+        body = events_query(api, url, select=["event", "count() as c"], after="all", where=["count() > 1"]).json()
+        assert body["columns"] == ["event", "c"] and body["results"] == [["sign out", 3]]
+
+    def test_star_and_person_are_objects(self, api: APIClient, url: str, dataset: None, tenant: Tenant) -> None:
+        body = events_query(api, url, select=["*", "event", "person"], after="all", orderBy=["timestamp DESC"]).json()
+        star, event, person = body["results"][0]
+        assert body["types"][0].startswith("Tuple(") and body["types"][2].startswith("Tuple(")
+        assert event == "sign out" and star["event"] == "sign out" and star["team_id"] == tenant.team.id
+        assert star["properties"]["key"] == "test_val2" and star["timestamp"] == "2026-11-01T12:04:00Z"
+        assert person["distinct_id"] == "2" and person["properties"]["email"] == "a@b.c"
+
+    def test_the_window_defaults_to_the_last_24_hours(self, api: APIClient, url: str, dataset: None) -> None:
+        assert events_query(api, url, select=["count()"]).json()["results"] == [[0]]
+        assert events_query(api, url, select=["count()"], after="2026-11-01T12:02:30Z").json()["results"] == [[2]]
+        assert events_query(api, url, select=["count()"], after="all", before="2026-11-01T12:02:30Z"
+                            ).json()["results"] == [[2]]  # fmt: skip
+
+    def test_filters(self, api: APIClient, url: str, dataset: None) -> None:
+        def count(**node: Any) -> int:
+            return events_query(api, url, select=["count()"], after="all", **node).json()["results"][0][0]
+
+        assert count(event="sign up") == 1
+        assert count(events=["sign up", "sign out"]) == 4
+        assert count(properties=[{"key": "key", "value": "test_val2"}]) == 2
+        assert count(properties=[{"key": "email", "value": "a@b.c", "type": "person"}]) == 4
+
+    def test_limit_offset_and_has_more(self, api: APIClient, url: str, dataset: None) -> None:
+        body = events_query(api, url, select=["event"], after="all", orderBy=["timestamp"], limit=2, offset=1).json()
+        assert body["results"] == [["sign out"], ["sign out"]] and body["hasMore"] is True
+
+    @pytest.mark.parametrize(
+        ("node", "attr"),
+        [
+            ({}, "query__select"),
+            ({"select": []}, "query__select"),
+            ({"select": ["event"], "limit": -1}, "query__limit"),
+            ({"select": ["event"], "after": "whenever"}, "query__after"),
+            (
+                {"select": ["event"], "properties": [{"key": "a", "operator": "nearly", "value": 1}]},
+                "query__properties__0__operator",
+            ),
+            ({"select": ["event"], "unknown": 1}, "query__unknown"),
+        ],
+    )
+    def test_bad_nodes(self, api: APIClient, url: str, node: dict[str, Any], attr: str) -> None:
+        response = events_query(api, url, **node)
+        assert response.status_code == 400, response.content
+        assert response.json()["attr"] == attr
+
+    def test_bad_expressions(self, api: APIClient, url: str, dataset: None) -> None:
+        assert_hogql_400(events_query(api, url, select=["nope"]), "hogql_query_error", "Unable to resolve field: nope")
+        assert_hogql_400(events_query(api, url, select=["event"], where=["event ="]), "hogql_syntax_error", "Syntax")
