@@ -32,6 +32,7 @@ from query_languages import (
     parse_expr,
     parse_order,
     parse_select,
+    print_condition,
     print_select,
     sql,
     team_timezone,
@@ -275,3 +276,16 @@ def events_filters(
     if distinct_ids is not None:
         conditions.append(sql("e.distinct_id = ANY({}::text[])", distinct_ids))
     return Extra(join(" AND ", conditions), needs_person=compiled.needs_person)
+
+
+def events_where(*, team: Team, expressions: list[str], now: datetime) -> Extra:
+    """HogQL `where` expressions (ANDed) as a filter on the events list; aggregates are refused."""
+    context = Context(team_id=team.id, timezone=team.timezone, tz=team_timezone(team.timezone), now=now,
+                      regex_problem=postgres_regex_problem)  # fmt: skip
+    try:
+        printed = [
+            print_condition(parse_expr(text), dialect=PostgresDialect(), context=context) for text in expressions
+        ]
+    except HogQLError as error:
+        raise hogql_error(error) from None
+    return Extra(join(" AND ", [p.condition for p in printed]), needs_person=any(p.needs_person for p in printed))

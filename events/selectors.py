@@ -16,6 +16,7 @@ from django.db import DataError, connection, transaction
 from query_languages import (
     MATCH_EVERYTHING,
     PERSON_JOIN,
+    Extra,
     PropertyGroup,
     Sql,
     compile_filters,
@@ -111,6 +112,7 @@ def events_list(
     before: Cursor | None = None,
     after: Cursor | None = None,
     properties: PropertyGroup = MATCH_EVERYTHING,
+    where: Extra | None = None,
     order: Order = "DESC",
     limit: int = 100,
     offset: int = 0,
@@ -129,10 +131,14 @@ def events_list(
         conditions.append(_bound(after, ">"))
     compiled = compile_filters(properties, tz=tz, now=now)
     conditions.append(compiled.where)
+    needs_person = compiled.needs_person
+    if where is not None:  # HogQL `where` expressions, printed by the caller
+        conditions.append(where.condition)
+        needs_person = needs_person or where.needs_person
     direction = "DESC" if order == "DESC" else "ASC"
     statement = sql(
         "SELECT e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, e.elements_chain "
-        f"FROM events_event AS e {PERSON_JOIN if compiled.needs_person else ''} WHERE {{}} "
+        f"FROM events_event AS e {PERSON_JOIN if needs_person else ''} WHERE {{}} "
         f"ORDER BY e.timestamp {direction}, e.uuid {direction} LIMIT {{}} OFFSET {{}}",
         join(" AND ", conditions),
         limit + 1,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,8 +19,9 @@ from rest_framework.response import Response
 from rest_framework_csv.renderers import PaginatedCSVRenderer
 
 from environments.api.routing import TeamScopedViewSetMixin
-from events import selectors
+from events import hogql, selectors
 from events.models import Event
+from events.query_views import render_value
 from posthog_clone import json_limits
 from posthog_clone.api.fields import StrictCharField
 from posthog_clone.api.parsers import NestedTooDeeply
@@ -150,8 +151,9 @@ LIST_PARAMETERS = [
     ),
     OpenApiParameter(
         "orderBy",
-        {"type": "string", "enum": ['["-timestamp"]', '["timestamp"]']},
-        description='JSON list: `["-timestamp"]` (default) or `["timestamp"]`.',
+        str,
+        description='JSON list: `["-timestamp"]` (default) or `["timestamp"]`; with `select`, HogQL expressions, '
+        "`-` first for descending.",
         extensions=EMPTY_MEANS_ABSENT,
     ),
     OpenApiParameter(
@@ -273,13 +275,14 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         for parameter in LIST_PARAMETERS:
             if len(params.getlist(parameter.name)) > 1:
                 raise _bad(parameter.name, f"{parameter.name} may be given once.")
-        for hogql in ("select", "where"):
-            if params.get(hogql):
-                raise _bad(hogql, "HogQL select/where on the events list are not supported yet.")
+        select, where = self._expressions("select"), self._expressions("where")
         limit = min(self._integer("limit", DEFAULT_CSV_LIMIT if self._is_csv else DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
         offset = self._integer("offset", 0, minimum=0)
         order_by = self._json("orderBy")
-        if order_by not in (None, ["-timestamp"], ["timestamp"]):
+        if select:
+            if order_by is not None and not (isinstance(order_by, list) and all(isinstance(o, str) for o in order_by)):
+                raise _bad("orderBy", "orderBy must be a JSON list of HogQL expressions, `-` first for descending.")
+        elif order_by not in (None, ["-timestamp"], ["timestamp"]):
             raise _bad("orderBy", 'orderBy must be ["-timestamp"] or ["timestamp"].')
         order = "ASC" if order_by == ["timestamp"] else "DESC"
         try:
@@ -297,6 +300,9 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         if params.get("person_id"):
             person_ids = selectors.person_distinct_ids(team_id=self.team.id, person_ref=params["person_id"])
             distinct_ids = [d for d in person_ids if distinct_ids is None or d in distinct_ids]
+        if select:
+            return self._selected(select, where, order_by, properties, distinct_ids, before_moment, after_moment,
+                                  limit, offset)  # fmt: skip
         rows, has_more = selectors.events_list(
             team_id=self.team.id,
             tz=self._tz,
@@ -306,6 +312,7 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
             before=before,
             after=after,
             properties=properties,
+            where=hogql.events_where(team=self.team, expressions=where, now=self._now) if where else None,
             order=order,
             limit=limit,
             offset=offset,
@@ -314,6 +321,38 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         if has_more and not self._is_csv:
             next_url = self._next_url(rows[-1], order)
         return Response({"next": next_url, "results": self._rows_to_dicts(rows)})
+
+    def _expressions(self, name: str) -> list[str]:
+        value = self._json(name)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            raise _bad(name, f"{name} must be a JSON list of HogQL expressions.")
+        return value
+
+    def _selected(self, select: list[str], where: list[str], order_by: list[str] | None, properties: Any,
+                  distinct_ids: list[str] | None, before: datetime | None, after: datetime | None, limit: int,
+                  offset: int) -> Response:  # fmt: skip
+        """With `select`, rows of the selected columns (PostHog's EventsQuery shape, with `next`)."""
+        event = self.request.query_params.get("event") or None
+        filters = hogql.events_filters(team=self.team, properties=properties, events=[event] if event else None,
+                                       distinct_ids=distinct_ids, before=before or self._now + timedelta(seconds=5),
+                                       after=after, now=self._now)  # fmt: skip
+        orders = [f"{item[1:]} DESC" if item.startswith("-") else item for item in order_by or []]
+        result = hogql.events_query(team=self.team, select=select, where=where, order_by=orders, extra=filters,
+                                    limit=limit, offset=offset, now=self._now)  # fmt: skip
+        next_url = None
+        if result.has_more:
+            params = {key: value for key, value in self.request.query_params.items() if key != "offset"}
+            params["offset"] = str(offset + limit)
+            next_url = self.request.build_absolute_uri(self.request.path + "?" + urlencode(params))
+        return Response({
+            "columns": result.columns,
+            "types": result.types,
+            "results": [[render_value(cell, self._tz) for cell in row] for row in result.rows],
+            "hasMore": result.has_more,
+            "next": next_url,
+        })  # fmt: skip
 
     def _next_url(self, last: selectors.EventRow, order: str) -> str:
         params = {key: value for key, value in self.request.query_params.items() if key not in ("offset",)}

@@ -758,12 +758,13 @@ def has_aggregate(expr: ast.Expr) -> bool:
     return any(has_aggregate(child) for child in _children(expr))
 
 
-def print_condition(expr: ast.Expr, *, dialect: Dialect, context: Context, table: str = "events") -> Typed:
-    """One expression as a condition on `table` (for `where` lists and `hogql` property filters)."""
+def print_condition(expr: ast.Expr, *, dialect: Dialect, context: Context, table: str = "events") -> Extra:
+    """One expression (no aggregates) as a condition on `table`: for `where` lists and `hogql` property filters."""
+    if has_aggregate(expr):
+        raise HogQLError("Aggregates cannot be used in a filter.", expr.start, expr.end)
     printer = Printer(dialect, context)
     scope = _Scope(TABLES[table], None)
-    typed = printer.expr(expr, scope)
-    return Typed(printer.condition(typed), UINT8, True, typed.aggregate)
+    return Extra(printer.condition(printer.expr(expr, scope)), scope.needs_person)
 
 
 def constant_int(expr: ast.Expr | None, *, what: str) -> int | None:
