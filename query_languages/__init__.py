@@ -24,6 +24,7 @@ from query_languages.hogql import (
     print_select,
 )
 from query_languages.hogql import ast as hogql_ast
+from query_languages.hogql.postgres import PERSON_JOIN
 from query_languages.property_filters import (
     MATCH_EVERYTHING,
     PROPERTY_FILTER_SCHEMA,
@@ -32,7 +33,7 @@ from query_languages.property_filters import (
     parse_property_filters,
 )
 from query_languages.property_matching import EventView, Matcher, compile_matcher, matches, python_regex_problem
-from query_languages.property_sql import PERSON_JOIN, CompiledFilter, compile_filters
+from query_languages.property_sql import CompiledFilter, compile_filters
 from query_languages.sql import Sql, join, like_pattern, sql
 
 __all__ = [

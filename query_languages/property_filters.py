@@ -15,10 +15,12 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from query_languages.dates import parse_filter_datetime
+from query_languages.hogql import Context, HogQLError, PostgresDialect, parse_expr, print_condition
+from query_languages.hogql.interpreter import check_filter_fields, compile_condition
 
 Path = tuple[str | int, ...]
 Scalar = str | int | float | bool
@@ -145,7 +147,8 @@ class PropertyFilter:
     key: str
     operator: str
     type: str
-    # A tuple of scalars for list values; a scalar otherwise; None for is_set/is_not_set.
+    # A tuple of scalars for list values; a scalar otherwise; None for is_set/is_not_set; for `hogql` filters the
+    # parsed expression (the key is its text).
     value: Any
 
 
@@ -255,7 +258,7 @@ class _Parser:
         if filter_type not in SUPPORTED_TYPES:
             raise PropertyFilterError(f"Unknown property filter type '{filter_type}'.", (*path, "type"))
         if filter_type == "hogql":
-            raise PropertyFilterError("HogQL property filters are not supported yet.", (*path, "type"))
+            return PropertyFilter(key=key, operator="exact", type="hogql", value=self.hogql(key, (*path, "key")))
         operator = raw.get("operator") or "exact"
         if operator not in OPERATORS:
             raise PropertyFilterError(f"Unknown operator '{operator}'.", (*path, "operator"))
@@ -280,6 +283,19 @@ class _Parser:
                         (*path, "value"),
                     )
         return PropertyFilter(key=key, operator=operator, type=filter_type, value=value)
+
+    def hogql(self, text: str, path: Path) -> Any:
+        """A HogQL condition both engines can run: it parses, reads only what one event holds, compiles for SQL
+        and for Python, and has no aggregate."""
+        try:
+            expr = parse_expr(text)
+            check_filter_fields(expr)
+            context = Context(team_id=0, timezone="UTC", tz=UTC, now=datetime.now(UTC), regex_problem=self.regex_check)
+            print_condition(expr, dialect=PostgresDialect(), context=context)
+            compile_condition(expr, tz=UTC, now=context.now)
+        except HogQLError as error:
+            raise PropertyFilterError(f"Invalid HogQL: {error}", path) from None
+        return expr
 
     def value(self, operator: str, value: Any, path: Path, *, present: bool) -> Any:
         if operator in VALUELESS_OPERATORS or operator == "flag_evaluates_to":

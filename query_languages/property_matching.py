@@ -20,6 +20,7 @@ import orjson
 
 from query_languages.dates import from_unix, parse_iso
 from query_languages.elements import parse_elements_chain
+from query_languages.hogql.interpreter import compile_condition
 from query_languages.property_filters import (
     NEGATED_OPERATORS,
     POSITIVE_OF,
@@ -155,6 +156,8 @@ def _leaf(leaf: PropertyFilter, tz: tzinfo, now: datetime) -> Matcher:
         return lambda event: True
     if leaf.type == "element":
         return _element(leaf, tz, now)
+    if leaf.type == "hogql":
+        return compile_condition(leaf.value, tz=tz, now=now)
     test, read = comparison(leaf.operator, leaf.value, tz=tz, now=now), _reader(leaf)
     return lambda event: test(read(event))
 

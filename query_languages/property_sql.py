@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
+from query_languages.hogql import Context, PostgresDialect, print_condition
 from query_languages.property_filters import (
     NEGATED_OPERATORS,
     POSITIVE_OF,
@@ -27,10 +28,6 @@ from query_languages.property_filters import (
 )
 from query_languages.sql import Sql, join, like_pattern, sql
 
-PERSON_JOIN = (
-    "LEFT JOIN events_persondistinctid AS pdi ON pdi.team_id = e.team_id AND pdi.distinct_id = e.distinct_id "
-    "LEFT JOIN events_person AS p ON p.id = pdi.person_id"
-)
 METADATA_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": "e.uuid::text",
                     "elements_chain": "e.elements_chain", "timestamp": "e.timestamp::text"}  # fmt: skip
 NUMERIC_CHECKS = {"gt": ">", "gte": ">=", "min": ">=", "lt": "<", "lte": "<=", "max": "<="}
@@ -87,6 +84,12 @@ class _Compiler:
     def leaf(self, leaf: PropertyFilter) -> Sql:
         if leaf.operator == "flag_evaluates_to":
             return TRUE
+        if leaf.type == "hogql":
+            name = getattr(self.tz, "key", "UTC")
+            context = Context(team_id=0, timezone=name, tz=self.tz, now=self.now)
+            printed = print_condition(leaf.value, dialect=PostgresDialect(), context=context)
+            self.needs_person = self.needs_person or printed.needs_person
+            return printed.condition
         if leaf.type == "element":
             return self.element(leaf)
         return self.compare(leaf.operator, leaf.value, self.value(leaf))

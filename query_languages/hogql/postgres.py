@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from query_languages.property_sql import PERSON_JOIN
 from query_languages.sql import Sql, join, sql
+
+# The person of each event, by its distinct id (a LEFT JOIN: events may have none).
+PERSON_JOIN = (
+    "LEFT JOIN events_persondistinctid AS pdi ON pdi.team_id = e.team_id AND pdi.distinct_id = e.distinct_id "
+    "LEFT JOIN events_person AS p ON p.id = pdi.person_id"
+)
 
 # make_interval's argument for each unit, and how many of it one unit is.
 INTERVAL_ARGUMENTS = {

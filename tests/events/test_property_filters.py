@@ -37,6 +37,10 @@ def leaf(key: str, value: Any = None, operator: str = "exact", type: str = "even
     return {"key": key, "value": value, "operator": operator, "type": type}
 
 
+def hogql(expression: str) -> dict[str, Any]:
+    return {"type": "hogql", "key": expression}
+
+
 CASES: list[tuple[str, Any, set[str]]] = [
     ("exact", [leaf("$browser", "Chrome")], {"chrome"}),
     ("exact list", [leaf("$browser", ["Chrome", "Firefox"])], {"chrome", "firefox"}),
@@ -105,6 +109,25 @@ CASES: list[tuple[str, Any, set[str]]] = [
     ("event_metadata", [leaf("distinct_id", "firefox", type="event_metadata")], {"firefox"}),
     ("$elements_chain", [leaf("$elements_chain", "checkout", "icontains")], {"chrome"}),
     ("flag_evaluates_to is a no-op", [leaf("anything", True, "flag_evaluates_to")], EVERYONE),
+    # HogQL conditions: one semantics in SQL and in Python.
+    ("hogql equality", [hogql("properties.$browser = 'Chrome'")], {"chrome"}),
+    ("hogql missing is NULL", [hogql("properties.$browser != 'Chrome'")], {"firefox", "safari", "numstr"}),
+    ("hogql is null", [hogql("properties.$browser is null")], {"bare"}),
+    ("hogql number read from strings", [hogql("properties.n > 6")], {"firefox", "safari"}),
+    ("hogql toFloat arithmetic", [hogql("toFloat(properties.price) * 2 > 30")], {"chrome"}),
+    ("hogql division is float", [hogql("toInt(properties.n) / 2 = 2.5")], {"chrome", "numstr"}),
+    ("hogql booleans as JSON text", [hogql("properties.flag = 'true'")], {"chrome", "numstr"}),
+    ("hogql ilike", [hogql("properties.$browser ilike 'chr%'")], {"chrome", "numstr"}),
+    ("hogql regex", [hogql("properties.version =~ '^v?1\\.'")], {"chrome", "safari"}),
+    ("hogql in", [hogql("properties.$browser in ('safari', 'Firefox')")], {"firefox", "safari"}),
+    ("hogql not and or", [hogql("not (properties.n = 5 or properties.n = 10)")], {"safari"}),
+    ("hogql person", [hogql("person.properties.plan = 'pro'")], {"chrome"}),
+    ("hogql event fields", [hogql("distinct_id like 'fire%' and event = '$pageview'")], {"firefox"}),
+    ("hogql concat and lower", [hogql("lower(concat(properties.$browser, '!')) = 'chrome!'")], {"chrome", "numstr"}),
+    ("hogql nested property", [hogql("properties.nested.k = 'v'")], {"chrome"}),
+    ("hogql if and coalesce", [hogql("if(coalesce(properties.empty, 'x') = '', 1, 0) = 1")], {"chrome"}),
+    ("hogql timestamp", [hogql("timestamp > '2026-10-01' and timestamp < now()")], EVERYONE),
+    ("hogql beside other filters", [hogql("properties.n >= 5"), leaf("$browser", "Chrome")], {"chrome"}),
 ]  # fmt: skip
 
 
@@ -132,6 +155,9 @@ def test_both_engines_agree_with_the_expected_events(
             tree,
             EventView(
                 properties=event.properties,
+                event=event.event,
+                uuid=str(event.uuid),
+                timestamp=event.timestamp,
                 distinct_id=event.distinct_id,
                 elements_chain=event.elements_chain,
                 person_properties=PERSONS.get(event.distinct_id, {}),
@@ -154,7 +180,14 @@ def test_both_engines_agree_with_the_expected_events(
         ([{"key": "", "value": 1}], "0__key", "A property filter needs a non-empty string key."),
         ([leaf("a", 1, type="cohort")], "0__type", "Property filters of type 'cohort' are not supported."),
         ([leaf("a", 1, type="group")], "0__type", "Property filters of type 'group' are not supported."),
-        ([leaf("a", 1, type="hogql")], "0__type", "HogQL property filters are not supported yet."),
+        ([hogql("properties.a =")], "0__key", "Invalid HogQL: Syntax error at line 1, column 14: unexpected end of the query. (at position 13)"),
+        ([hogql("count() > 1")], "0__key", "Invalid HogQL: Aggregates cannot be used in a filter. (at position 0)"),
+        ([hogql("person.id = 'x'")], "0__key", "Invalid HogQL: 'person.id' cannot be used in a property filter: use "
+         "event, distinct_id, uuid, timestamp, elements_chain, properties.… or person.properties.… (at position 0)"),
+        ([hogql("nope(1) = 1")], "0__key", "Invalid HogQL: Unsupported function 'nope'. Supported: JSONExtractString, "
+         "avg, coalesce, concat, count, countIf, if, ifNull, ilike, isNotNull, isNull, length, like, lower, match, max, "
+         "min, multiIf, now, sum, toDate, toDateTime, toFloat, toFloat64, toInt, toInt64, toStartOfDay, "
+         "toStartOfHour, toStartOfMonth, toStartOfWeek, toString, today, trim, uniq, upper. (at position 0)"),
         ([leaf("a", 1, type="plasma")], "0__type", "Unknown property filter type 'plasma'."),
         ([leaf("a", 1, "almost")], "0__operator", "Unknown operator 'almost'."),
         ([leaf("a", None)], "0__value", "The exact operator requires a value."),
