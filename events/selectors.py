@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 import orjson
 import psycopg
-from django.db import DataError, connection, transaction
+from django.db import DataError, ProgrammingError, connection, transaction
 
+from posthog_clone.errors import DomainError
 from query_languages import (
     MATCH_EVERYTHING,
     PERSON_JOIN,
@@ -84,6 +85,17 @@ def _run(statement: Sql) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
+def _run_user_query(statement: Sql) -> list[tuple[Any, ...]]:
+    """A statement holding conditions a user wrote (HogQL filters): should the database still refuse it, the
+    caller gets a 400 and the connection stays usable."""
+    try:
+        with transaction.atomic():
+            return _run(statement)
+    except (DataError, ProgrammingError) as error:
+        message = str(error.__cause__ or error).split("\n")[0]
+        raise DomainError(f"The query could not run: {message}", code="hogql_query_error") from None
+
+
 def postgres_regex_problem(pattern: str) -> str | None:
     """Why PostgreSQL cannot compile `pattern`, or None. Filters are checked up front because PostgreSQL only
     compiles a regex once a row reaches it, so a bad pattern would otherwise fail some queries and not others."""
@@ -144,7 +156,7 @@ def events_list(
         limit + 1,
         offset,
     )
-    rows = [_row(values) for values in _run(statement)]
+    rows = [_row(values) for values in _run_user_query(statement)]
     return rows[:limit], len(rows) > limit
 
 

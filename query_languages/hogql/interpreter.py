@@ -20,7 +20,7 @@ from typing import Any
 from query_languages.dates import parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.printer import START_OF
+from query_languages.hogql.printer import START_OF, float_text
 
 Reader = Callable[[Any], Any]  # the event (an EventView) to a value
 NUMERIC_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,4})?\s*$")
@@ -104,7 +104,7 @@ def _text(value: Any, tz: tzinfo) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
-        return repr(value)
+        return float_text(value)
     return str(value)
 
 
@@ -245,6 +245,8 @@ class _Compiler:
             numeric = bool(values) and all(type(v) in (int, float) for v in values)
 
             def member(event: Any) -> bool | None:
+                if not values:  # nothing to be in (NULLs are ignored): false even for NULL, as in the printer
+                    return op == "not in"
                 value = left(event)
                 if value is None:
                     return None
@@ -339,8 +341,12 @@ class _Compiler:
         }
         if name in simple:
             function = simple[name]
+            if name in CHOOSING_FUNCTIONS and _common_kind(node.args[CHOOSING_FUNCTIONS[name]]) == "text":
+                return lambda event: _text(function([arg(event) for arg in args]), tz)
             return lambda event: function([arg(event) for arg in args])
         if name == "multiIf":
+            if _kind(node) == "text":
+                return lambda event: _text(_multi_if([arg(event) for arg in args]), tz)
             return lambda event: _multi_if([arg(event) for arg in args])
         if name == "match":
             pattern = node.args[1]
@@ -352,6 +358,38 @@ class _Compiler:
             constant = self._moment_constant(node.args[0]) if node.args else None
             return lambda event: _moment_function(name, args[0](event), constant, tz)
         raise HogQLError(f"Unsupported function '{name}' in a property filter.", node.start, node.end)
+
+
+TEXT_FUNCTIONS = frozenset({"lower", "upper", "trim", "concat", "toString", "JSONExtractString"})
+CHOOSING_FUNCTIONS = {"coalesce": slice(None), "ifNull": slice(None), "if": slice(1, None)}
+
+
+def _kind(node: ast.Expr) -> str | None:
+    """The printer's type of `node`, as far as choosing between text and numbers goes: "text", "number", "time",
+    or None for a bare NULL."""
+    if isinstance(node, ast.Constant):
+        if node.value is None:
+            return None
+        return "text" if isinstance(node.value, str) else "number"
+    if isinstance(node, ast.Field):
+        return "time" if node.chain == ("timestamp",) else "text"
+    if isinstance(node, ast.Call):
+        if node.name in TEXT_FUNCTIONS:
+            return "text"
+        if node.name in CHOOSING_FUNCTIONS:
+            return _common_kind(node.args[CHOOSING_FUNCTIONS[node.name]])
+        if node.name == "multiIf":
+            return _common_kind((*node.args[1:-1:2], node.args[-1]))
+        return "time" if node.name in ("now", "toDateTime") or node.name in START_OF else "number"
+    return "number"
+
+
+def _common_kind(nodes: tuple[ast.Expr, ...]) -> str | None:
+    """Mixed kinds are read as text, as the printer reads them."""
+    kinds = {_kind(node) for node in nodes} - {None}
+    if len(kinds) <= 1:
+        return kinds.pop() if kinds else None
+    return "text"
 
 
 def _multi_if(values: list[Any]) -> Any:

@@ -4,6 +4,7 @@ read, and every problem a HogQLError naming where it is."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,18 @@ def parse_order(text: str) -> ast.OrderBy:
 
 
 def _parse(parser: Lark, text: str, values: Mapping[str, Any] | None) -> Any:
+    if not values and isinstance(text, str):
+        return _parse_cached(parser, text)
+    return _parse_uncached(parser, text, values)
+
+
+# Trees are immutable, so a text parsed once (a filter compiled for every batch, a saved query) is parsed once.
+@lru_cache(maxsize=1024)
+def _parse_cached(parser: Lark, text: str) -> Any:
+    return _parse_uncached(parser, text, None)
+
+
+def _parse_uncached(parser: Lark, text: str, values: Mapping[str, Any] | None) -> Any:
     if not isinstance(text, str) or not text.strip():
         raise HogQLError("The query is empty.")
     if len(text) > MAX_QUERY_LENGTH:

@@ -88,6 +88,9 @@ class PostgresDialect:
             return sql("(date_trunc('week', ({}) + interval '1 day', {}) - interval '1 day')", moment, timezone)
         return sql(f"date_trunc('{unit}', {{}}, {{}})", moment, timezone)
 
+    def null_of(self, kind: str) -> Sql:
+        return Sql({"number": "NULL::numeric", "text": "NULL::text", "condition": "NULL::boolean"}[kind])
+
     def count_if(self, condition: Sql) -> Sql:
         return sql("count(*) FILTER (WHERE {})", condition)
 

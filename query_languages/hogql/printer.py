@@ -78,6 +78,7 @@ class Dialect(Protocol):
     def date_of(self, moment: Sql, timezone: str) -> Sql: ...
     def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql: ...
     def count_if(self, condition: Sql) -> Sql: ...
+    def null_of(self, kind: str) -> Sql: ...
     def person_join(self) -> Sql: ...
     def team_filter(self, table_alias: str, team_id: int) -> Sql: ...
 
@@ -275,13 +276,18 @@ class Printer:
         return method(node, scope)  # type: ignore[no-any-return]
 
     def value(self, typed: Typed) -> Sql:
-        """The expression as a value (a condition becomes 0/1, as in ClickHouse)."""
+        """The expression as a value (a condition becomes 0/1, as in ClickHouse; what is always NULL is a plain
+        NULL, which fits beside any type)."""
+        if typed.type == NOTHING:
+            return Sql("NULL")
         return self.d.condition_to_number(typed.sql) if typed.condition else typed.sql
 
     def condition(self, typed: Typed) -> Sql:
         if typed.condition:
             return typed.sql
-        if base_type(typed.type) in NUMBERS or typed.type == NOTHING:
+        if typed.type == NOTHING:  # always NULL, whatever it was written as
+            return self.d.null_of("condition")
+        if base_type(typed.type) in NUMBERS:
             return self.d.number_to_condition(typed.sql)
         raise HogQLError(f"A condition must be true or false, not {typed.type}.")
 
@@ -388,7 +394,9 @@ class Printer:
     def _number(self, typed: Typed, node: ast.Expr) -> Typed:
         if typed.condition:
             return Typed(self.d.condition_to_number(typed.sql), UINT8, False, typed.aggregate)
-        if base_type(typed.type) in NUMBERS or typed.type == NOTHING:
+        if typed.type == NOTHING:  # a bare NULL: typed, so the database can pick the operator
+            return Typed(self.d.null_of("number"), NOTHING, False, typed.aggregate)
+        if base_type(typed.type) in NUMBERS:
             return typed
         raise HogQLError(f"Arithmetic needs numbers, not {typed.type}: wrap it in toFloat() or toInt().", node.start,
                          node.end)  # fmt: skip
@@ -474,7 +482,9 @@ class Printer:
                          node.end)  # fmt: skip
 
     def _text(self, typed: Typed) -> Sql:
-        if is_string(typed.type) or typed.type == NOTHING:
+        if typed.type == NOTHING:
+            return self.d.null_of("text")
+        if is_string(typed.type):
             return typed.sql
         return self.d.to_text(self.value(typed), UINT8 if typed.condition else typed.type, self.context.timezone)
 
@@ -486,7 +496,8 @@ class Printer:
             items = tuple(ast.Constant(v, start=node.right.start, end=node.right.end) for v in listed_values)
         if items is None or not all(isinstance(i, ast.Constant) for i in items):
             raise HogQLError("IN needs a list of constants, such as ('a', 'b').", node.right.start, node.right.end)
-        values = [i.value for i in items]  # type: ignore[union-attr]
+        # NULLs in the list are ignored, as ClickHouse ignores them.
+        values = [i.value for i in items if i.value is not None]  # type: ignore[union-attr]
         if not values:
             return Typed(Sql("FALSE" if node.op == "in" else "TRUE"), UINT8, True, left.aggregate)
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
@@ -495,10 +506,10 @@ class Printer:
             listed = join(", ", [sql("{}::numeric", v) for v in values])
         elif is_datetime(left.type):
             subject = left.sql
-            listed = join(", ", [sql("{}", self._moment_constant(i)) for i in items])
+            listed = join(", ", [sql("{}", self._moment_constant(i)) for i in items if i.value is not None])
         else:
             subject = self._text(left)
-            listed = join(", ", [sql("{}::text", _as_text(v)) for v in values if v is not None])
+            listed = join(", ", [sql("{}::text", _as_text(v)) for v in values])
         test = sql("({} IN ({}))", subject, listed)
         return Typed(sql("(NOT {})", test) if node.op == "not in" else test, UINT8, True, left.aggregate)
 
@@ -558,7 +569,15 @@ class Printer:
 def _as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return float_text(value)
     return str(value)
+
+
+def float_text(value: float) -> str:
+    """A float as SQL databases print one: the shortest exact digits, without a trailing `.0`."""
+    text = repr(value)
+    return text.removesuffix(".0")
 
 
 def _children(node: ast.Expr) -> list[ast.Expr]:
