@@ -9,22 +9,13 @@ from django.db.models import QuerySet
 
 from environments.api.serializers import UserBasicSerializer
 from evaluations.models import Evaluation
+from evaluations.serializers import EvaluationSerializer
 from events.selectors import StoredEvent, events_by_uuid
 from posthog_clone.db import PlainRows
 
+# What the serializer shows, with the creator's fields read through the join.
 EVALUATION_COLUMNS = (
-    "id",
-    "name",
-    "description",
-    "enabled",
-    "evaluation_type",
-    "evaluation_config",
-    "output_type",
-    "output_config",
-    "conditions",
-    "created_at",
-    "updated_at",
-    "deleted",
+    *(name for name in EvaluationSerializer.Meta.fields if name != "created_by"),
     *(f"created_by__{field}" for field in UserBasicSerializer.Meta.fields),
 )
 

@@ -16,11 +16,10 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
-import orjson
-
 from query_languages.dates import from_unix, parse_iso
 from query_languages.elements import parse_elements_chain
 from query_languages.hogql.interpreter import compile_condition
+from query_languages.json_text import json_as_text
 from query_languages.property_filters import (
     NEGATED_OPERATORS,
     POSITIVE_OF,
@@ -112,18 +111,8 @@ def _reader(leaf: PropertyFilter) -> Callable[[EventView], Any]:
 
 
 def _text(value: Any) -> str | None:
-    """The text PostgreSQL's `->>` gives for a jsonb value."""
-    if value is MISSING or value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return format(Decimal(orjson.dumps(value).decode()), "f")
-    return orjson.dumps(value).decode()
+    """The text PostgreSQL's `->>` gives for a jsonb value (None when the property is missing)."""
+    return None if value is MISSING else json_as_text(value)
 
 
 def _number(value: Any) -> float | None:

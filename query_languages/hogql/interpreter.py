@@ -21,6 +21,7 @@ from query_languages.dates import parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.printer import START_OF, float_text
+from query_languages.json_text import json_as_text
 
 Reader = Callable[[Any], Any]  # the event (an EventView) to a value
 NUMERIC_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,4})?\s*$")
@@ -60,21 +61,6 @@ def _truthy(value: Any) -> bool | None:
     if isinstance(value, int | float):
         return value != 0
     raise HogQLError("A condition must be true or false.")
-
-
-def _json_text(value: Any) -> str | None:
-    """What PostgreSQL's `->>` gives for a JSON value: strings bare, the rest as JSON text."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return format(Decimal(repr(value)), "f") if math.isfinite(value) else None
-    return json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
 
 
 def _number(value: Any) -> int | float | None:
@@ -181,7 +167,7 @@ class _Compiler:
                 if not isinstance(value, dict):
                     return None
                 value = value.get(key)
-            return _json_text(value)
+            return json_as_text(value)
 
         return read
 

@@ -10,6 +10,7 @@ from environments.models import Team
 from events.records import EventInput
 from events.services import events_capture
 from posthog_clone.ids import uuid7
+from query_languages import EventView
 
 BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -40,3 +41,10 @@ def store(team: Team, *events: EventInput) -> list[EventInput]:
 
 def minutes(n: float) -> datetime:
     return BASE_TIME + timedelta(minutes=n)
+
+
+def event_view(event: EventInput, person_properties: dict[str, Any] | None = None) -> EventView:
+    """What the Python filter engine reads of a stored event, to compare with the SQL engine over the same events."""
+    return EventView(properties=event.properties, event=event.event, uuid=str(event.uuid), timestamp=event.timestamp,
+                     distinct_id=event.distinct_id, elements_chain=event.elements_chain,
+                     person_properties=person_properties or {})  # fmt: skip

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from events import selectors
-from query_languages import EventView, PropertyFilterError, matches, parse_property_filters
+from query_languages import PropertyFilterError, matches, parse_property_filters
 from tests.conftest import Tenant
-from tests.events.helpers import make_event, store
+from tests.events.helpers import event_view, make_event, store
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 CHAIN = (
@@ -151,20 +151,7 @@ def test_both_engines_agree_with_the_expected_events(
     in_python = {
         event.distinct_id
         for event in corpus
-        if matches(
-            tree,
-            EventView(
-                properties=event.properties,
-                event=event.event,
-                uuid=str(event.uuid),
-                timestamp=event.timestamp,
-                distinct_id=event.distinct_id,
-                elements_chain=event.elements_chain,
-                person_properties=PERSONS.get(event.distinct_id, {}),
-            ),
-            tz=UTC,
-            now=NOW,
-        )
+        if matches(tree, event_view(event, PERSONS.get(event.distinct_id)), tz=UTC, now=NOW)
     }
     assert in_python == expected, "Python"
 

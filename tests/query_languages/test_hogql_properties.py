@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events import selectors
-from query_languages import EventView, PropertyFilterError, matches, parse_property_filters
+from query_languages import PropertyFilterError, matches, parse_property_filters
 from tests.conftest import Tenant
-from tests.events.helpers import make_event, minutes, store
+from tests.events.helpers import event_view, make_event, minutes, store
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 EVENTS = {
@@ -100,19 +100,7 @@ def test_sql_and_python_agree_on_every_condition(tenant: Tenant, corpus: list[An
         in_python = {
             event.distinct_id
             for event in corpus
-            if matches(
-                tree,
-                EventView(
-                    properties=event.properties,
-                    event=event.event,
-                    uuid=str(event.uuid),
-                    timestamp=event.timestamp,
-                    distinct_id=event.distinct_id,
-                    person_properties=PERSONS.get(event.distinct_id, {}),
-                ),
-                tz=UTC,
-                now=NOW,
-            )
+            if matches(tree, event_view(event, PERSONS.get(event.distinct_id)), tz=UTC, now=NOW)
         }
         assert in_sql == in_python, f"{condition!r}: SQL {sorted(in_sql)}, Python {sorted(in_python)}"
 
