@@ -138,9 +138,13 @@ class _Scope:
 
 
 class Printer:
-    def __init__(self, dialect: Dialect, context: Context) -> None:
+    def __init__(
+        self, dialect: Dialect, context: Context, *, source_text: Callable[[ast.Expr], str] | None = None
+    ) -> None:
         self.d = dialect
         self.context = context
+        # How an unaliased column is named: its text in the query.
+        self.source_text = source_text or (lambda node: type(node).__name__)
 
     # --- statements ------------------------------------------------------------------------------------
     def select(self, query: ast.Select, *, limit: int | None = None, offset: int | None = None,
@@ -233,8 +237,6 @@ class Printer:
         if isinstance(column, ast.Field):
             return ".".join(column.chain)
         return self.source_text(column)
-
-    source_text: Callable[[ast.Expr], str] = staticmethod(lambda node: type(node).__name__)  # replaced per query
 
     def _unalias(self, expr: ast.Expr, scope: _Scope) -> ast.Expr:
         """`expr` with every reference to a column alias replaced by what it names (as ClickHouse reads them)."""
@@ -763,11 +765,8 @@ def print_select(
 ) -> PrintedSelect:
     """`query` as SQL for `dialect`. Unaliased columns are named by their source: slices of `text`, or what
     `text(node)` says."""
-    printer = Printer(dialect, context)
-    if callable(text):
-        printer.source_text = text  # type: ignore[method-assign]
-    else:
-        printer.source_text = lambda node: text[node.start : node.end].strip()  # type: ignore[method-assign]
+    source_text = text if callable(text) else lambda node: text[node.start : node.end].strip()
+    printer = Printer(dialect, context, source_text=source_text)
     return printer.select(query, limit=limit, offset=offset, extra=extra)
 
 
