@@ -16,8 +16,10 @@ from query_languages.hogql.errors import HogQLError
 
 SYNTAX = "hogql_syntax_error"
 MAX_QUERY_LENGTH = 100_000
-# Brackets nest at most this deep: the tree is walked recursively, and no real query comes close.
+# Brackets nest at most this deep, and the tree at most MAX_DEPTH: it is walked recursively (printed, interpreted
+# for every event), and no real query comes close.
 MAX_NESTING = 64
+MAX_DEPTH = 100
 INTERVAL_UNITS = frozenset({"second", "minute", "hour", "day", "week", "month", "quarter", "year"})
 PLACEHOLDER_TYPES = (str, int, float, bool, type(None))
 
@@ -89,11 +91,36 @@ def _parse_uncached(parser: Lark, text: str, values: Mapping[str, Any] | None) -
         raise HogQLError("Subqueries are not supported yet: query one table, events or persons.",
                          subquery.meta.start_pos, subquery.meta.end_pos)  # fmt: skip
     try:
-        return _Builder(text, values or {}).transform(tree)
+        parsed = _Builder(text, values or {}).transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, HogQLError):
             raise error.orig_exc from None
+        if isinstance(error.orig_exc, RecursionError):
+            raise too_deep() from None
         raise
+    except RecursionError:
+        raise too_deep() from None
+    if _depth(parsed) > MAX_DEPTH:
+        raise too_deep()
+    return parsed
+
+
+def too_deep() -> HogQLError:
+    return HogQLError(f"The query nests more than {MAX_DEPTH} operations deep.")
+
+
+def _depth(root: Any) -> int:
+    """How deep the tree goes, without recursion (everything that walks it later recurses)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for name in getattr(node, "__dataclass_fields__", {}):
+            value = getattr(node, name)
+            for child in value if isinstance(value, tuple) else (value,):
+                if isinstance(child, ast.Node):
+                    stack.append((child, depth + 1))
+    return deepest
 
 
 def _check_nesting(text: str) -> None:

@@ -231,6 +231,8 @@ class TestRefusals:
             ("select event from events; drop table events_event", "hogql_syntax_error", "Syntax error"),
             ("select event from events where event = \u2018x\u2019", "hogql_syntax_error", "unexpected character"),
             ("select " + "(" * 100 + "1" + ")" * 100 + " from events", "hogql_query_error", "nest more than"),
+            ("select " + "+".join(["1"] * 5000) + " from events", "hogql_query_error", "nests more than 100"),
+            ("select " + "not " * 3000 + "1 from events", "hogql_query_error", "nests more than 100"),
             ("select distinct event from events order by timestamp", "hogql_query_error", "SELECT DISTINCT"),
             ("select toDate('not a date') from events", "hogql_query_error", "date-time"),
             ("select 99999999999999999999 from events", "hogql_query_error", "64-bit"),
