@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import time
 import uuid
 from datetime import date, datetime, timedelta, tzinfo
@@ -45,6 +46,18 @@ class QueryRequestSerializer(serializers.Serializer):
     refresh = serializers.JSONField(required=False, help_text="Accepted in every mode; answered synchronously.")
     client_query_id = serializers.CharField(required=False, max_length=200)
     name = serializers.CharField(required=False, max_length=128)
+
+
+DATETIME_ZONE = re.compile(r"DateTime64\(\d+, '([^']+)'\)")
+
+
+def column_zones(types: list[str], default: tzinfo) -> list[tzinfo]:
+    """The time zone each column's date-times render in: the one its type names (toTimeZone), else the project's."""
+    zones = []
+    for type_ in types:
+        match = DATETIME_ZONE.search(type_)
+        zones.append(team_timezone(match.group(1)) if match else default)
+    return zones
 
 
 def render_value(value: Any, tz: tzinfo) -> Any:
@@ -135,7 +148,8 @@ class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         now = timezone.now()
         result = hogql.hogql_select(team=self.team, query=text, values=values, now=now)
         tz = team_timezone(self.team.timezone)
-        rows = [[render_value(cell, tz) for cell in row] for row in result.rows]
+        zones = column_zones(result.types, tz)
+        rows = [[render_value(cell, zone) for cell, zone in zip(row, zones, strict=True)] for row in result.rows]
         cache_key = "cache_" + hashlib.sha256(orjson.dumps([self.team.id, text, values])).hexdigest()[:32]
         return {
             "results": rows,
@@ -179,7 +193,10 @@ class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
                                     now=now)  # fmt: skip
         tz = team_timezone(self.team.timezone)
         return {
-            "results": [[render_value(cell, tz) for cell in row] for row in result.rows],
+            "results": [
+                [render_value(cell, zone) for cell, zone in zip(row, column_zones(result.types, tz), strict=True)]
+                for row in result.rows
+            ],
             "columns": result.columns,
             "types": result.types,
             "hasMore": result.has_more,

@@ -20,7 +20,7 @@ from typing import Any
 from query_languages.dates import parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.printer import START_OF, float_text
+from query_languages.hogql.printer import START_OF, clickhouse_replacement, float_text
 from query_languages.json_text import json_as_text
 
 Reader = Callable[[Any], Any]  # the event (an EventView) to a value
@@ -330,6 +330,18 @@ class _Compiler:
             if name in CHOOSING_FUNCTIONS and _common_kind(node.args[CHOOSING_FUNCTIONS[name]]) == "text":
                 return lambda event: _text(function([arg(event) for arg in args]), tz)
             return lambda event: function([arg(event) for arg in args])
+        if name == "toBool":
+            return lambda event: _to_bool(args[0](event), tz)
+        if name == "replaceRegexpAll":
+            pattern_text = _constant_text(node, 1)
+            compiled_pattern = re.compile(pattern_text)
+            replacement = clickhouse_replacement(_constant_text(node, 2))[1]
+            return lambda event: None if (t := _text(args[0](event), tz)) is None else compiled_pattern.sub(
+                replacement, t)  # fmt: skip
+        if name == "dateDiff":
+            unit = _constant_text(node, 0).lower()
+            constants = [self._moment_constant(arg) for arg in node.args[1:]]
+            return lambda event: _date_diff(unit, args[1](event), args[2](event), constants, tz)
         if name == "multiIf":
             if _kind(node) == "text":
                 return lambda event: _text(_multi_if([arg(event) for arg in args]), tz)
@@ -346,7 +358,8 @@ class _Compiler:
         raise HogQLError(f"Unsupported function '{name}' in a property filter.", node.start, node.end)
 
 
-TEXT_FUNCTIONS = frozenset({"lower", "upper", "trim", "concat", "toString", "JSONExtractString"})
+TEXT_FUNCTIONS = frozenset({"lower", "upper", "trim", "concat", "toString", "JSONExtractString", "replaceRegexpAll"})
+BOOL_TEXTS = {"true": True, "1": True, "false": False, "0": False}
 CHOOSING_FUNCTIONS = {"coalesce": slice(None), "ifNull": slice(None), "if": slice(1, None)}
 
 
@@ -376,6 +389,47 @@ def _common_kind(nodes: tuple[ast.Expr, ...]) -> str | None:
     if len(kinds) <= 1:
         return kinds.pop() if kinds else None
     return "text"
+
+
+def _constant_text(node: ast.Call, index: int) -> str:
+    arg = node.args[index]
+    if not isinstance(arg, ast.Constant) or not isinstance(arg.value, str):
+        raise HogQLError(f"{node.name}() needs a string constant here.", arg.start, arg.end)
+    return arg.value
+
+
+def _to_bool(value: Any, tz: tzinfo) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float):
+        return value != 0
+    return BOOL_TEXTS.get((_text(value, tz) or "").lower())
+
+
+WEEK_EPOCH = date(1970, 1, 5)  # a Monday: ClickHouse's dateDiff counts weeks from Mondays
+
+
+def _date_diff(unit: str, start: Any, end: Any, constants: list[datetime | None], tz: tzinfo) -> int | None:
+    start = start if isinstance(start, datetime) else constants[0]
+    end = end if isinstance(end, datetime) else constants[1]
+    if start is None or end is None:
+        return None
+    return _units_since_epoch(unit, end, tz) - _units_since_epoch(unit, start, tz)
+
+
+def _units_since_epoch(unit: str, moment: datetime, tz: tzinfo) -> int:
+    if unit in ("second", "minute", "hour"):
+        return math.floor(moment.timestamp() / {"second": 1, "minute": 60, "hour": 3600}[unit])
+    local = moment.astimezone(tz)
+    if unit == "day":
+        return (local.date() - date(1970, 1, 1)).days
+    if unit == "week":
+        return math.floor((local.date() - WEEK_EPOCH).days / 7)
+    if unit == "month":
+        return local.year * 12 + local.month
+    if unit == "quarter":
+        return local.year * 4 + (local.month - 1) // 3
+    return local.year
 
 
 def _multi_if(values: list[Any]) -> Any:

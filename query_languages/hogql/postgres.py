@@ -91,6 +91,35 @@ class PostgresDialect:
     def null_of(self, kind: str) -> Sql:
         return Sql({"number": "NULL::numeric", "text": "NULL::text", "condition": "NULL::boolean"}[kind])
 
+    def date_diff(self, unit: str, start: Sql, end: Sql, timezone: str) -> Sql:
+        return sql("({} - {})::bigint", self._units_since_epoch(unit, end, timezone),
+                   self._units_since_epoch(unit, start, timezone))  # fmt: skip
+
+    def _units_since_epoch(self, unit: str, moment: Sql, timezone: str) -> Sql:
+        if unit in ("second", "minute", "hour"):
+            seconds = {"second": 1, "minute": 60, "hour": 3600}[unit]
+            return sql(f"floor(extract(epoch FROM {{}}) / {seconds})", moment)
+        local = sql("(({}) AT TIME ZONE {})", moment, timezone)
+        if unit == "day":
+            return sql("(({})::date - date '1970-01-01')", local)
+        if unit == "week":  # counted from a Monday, 5 January 1970
+            return sql("floor((({})::date - date '1970-01-05') / 7.0)", local)
+        if unit == "month":
+            return sql("(extract(year FROM {}) * 12 + extract(month FROM {}))", local, local)
+        if unit == "quarter":
+            return sql("(extract(year FROM {}) * 4 + floor((extract(month FROM {}) - 1) / 3))", local, local)
+        return sql("extract(year FROM {})", local)
+
+    def text_to_bool(self, text: Sql) -> Sql:
+        return sql("(CASE lower({}) WHEN 'true' THEN true WHEN '1' THEN true WHEN 'false' THEN false "
+                   "WHEN '0' THEN false END)", text)  # fmt: skip
+
+    def regex_replace(self, text: Sql, pattern: Sql, replacement: Sql) -> Sql:
+        return sql("regexp_replace({}, {}, {}, 'g')", text, pattern, replacement)
+
+    def split(self, text: Sql, separator: Sql) -> Sql:
+        return sql("string_to_array({}, {})", text, separator)
+
     def count_if(self, condition: Sql) -> Sql:
         return sql("count(*) FILTER (WHERE {})", condition)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from query_languages.dates import parse_filter_datetime
 from query_languages.hogql import ast
@@ -79,6 +80,10 @@ class Dialect(Protocol):
     def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql: ...
     def count_if(self, condition: Sql) -> Sql: ...
     def null_of(self, kind: str) -> Sql: ...
+    def date_diff(self, unit: str, start: Sql, end: Sql, timezone: str) -> Sql: ...
+    def text_to_bool(self, text: Sql) -> Sql: ...
+    def regex_replace(self, text: Sql, pattern: Sql, replacement: Sql) -> Sql: ...
+    def split(self, text: Sql, separator: Sql) -> Sql: ...
     def person_join(self) -> Sql: ...
     def team_filter(self, table_alias: str, team_id: int) -> Sql: ...
 
@@ -723,6 +728,85 @@ def _json_extract_string(p: Printer, node: ast.Call, args: list[Typed]) -> Typed
     return Typed(p.d.json_string_or_empty(document, p._text(args[1])), STRING)
 
 
+def _string_constant(node: ast.Call, index: int, what: str) -> str:
+    arg = node.args[index]
+    if not isinstance(arg, ast.Constant) or not isinstance(arg.value, str):
+        raise HogQLError(f"{node.name}() needs {what} as a string constant.", arg.start, arg.end)
+    return arg.value
+
+
+DATE_DIFF_UNITS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
+
+
+def _date_diff(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
+    """ClickHouse's dateDiff: how many boundaries of the unit lie between the two moments, in the project's zone
+    (weeks start on Monday here, as ClickHouse counts them)."""
+    unit = _string_constant(node, 0, "the unit").lower()
+    if unit not in DATE_DIFF_UNITS:
+        raise HogQLError(f"dateDiff() units are {', '.join(DATE_DIFF_UNITS)}.", node.args[0].start, node.args[0].end)
+    start = _moment_argument(p, replace(node, args=node.args[1:]), args[1])
+    end = _moment_argument(p, replace(node, args=node.args[2:]), args[2])
+    return Typed(p.d.date_diff(unit, start, end, p.context.timezone), INT64)
+
+
+def _to_bool(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
+    arg = args[0]
+    if arg.condition:
+        return Typed(arg.sql, BOOL, True)
+    if base_type(arg.type) in NUMBERS:
+        return Typed(p.d.number_to_condition(arg.sql), BOOL, True)
+    return Typed(p.d.text_to_bool(p._text(arg)), BOOL, True)
+
+
+def clickhouse_replacement(text: str) -> tuple[str, str]:
+    """A ClickHouse replacement (`\\0` the match, `\\1`… its groups) for PostgreSQL and for Python's `re`."""
+    postgres, python, index = [], [], 0
+    while index < len(text):
+        character = text[index]
+        if character == "\\" and index + 1 < len(text) and text[index + 1].isdigit():
+            group = text[index + 1]
+            postgres.append("\\&" if group == "0" else "\\" + group)
+            python.append("\\g<" + group + ">")
+            index += 2
+            continue
+        postgres.append("\\\\" if character == "\\" else character)
+        python.append("\\\\" if character == "\\" else character)
+        index += 1
+    return "".join(postgres), "".join(python)
+
+
+def _replace_regexp_all(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
+    pattern = node.args[1]
+    _string_constant(node, 1, "its pattern")
+    replacement = _string_constant(node, 2, "its replacement")
+    p._check_regex(pattern)  # type: ignore[arg-type]
+    postgres_replacement, _ = clickhouse_replacement(replacement)
+    return Typed(p.d.regex_replace(p._text(args[0]), sql("{}", pattern.value), sql("{}", postgres_replacement)),  # type: ignore[union-attr]
+                 args[0].type if is_string(args[0].type) else STRING)  # fmt: skip
+
+
+def _split_by_char(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
+    separator = _string_constant(node, 0, "a one-character separator")
+    if len(separator) != 1:
+        raise HogQLError("splitByChar() needs a one-character separator.", node.args[0].start, node.args[0].end)
+    return Typed(p.d.split(p._text(args[1]), sql("{}", separator)), "Array(String)")
+
+
+def _to_time_zone(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
+    name = _string_constant(node, 1, "a time zone name")
+    if not valid_time_zone(name):
+        raise HogQLError(f"Unknown time zone '{name}'.", node.args[1].start, node.args[1].end)
+    return Typed(_moment_argument(p, node, args[0]), datetime_type(name))
+
+
+def valid_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 _FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
     "lower": (frozenset({1}), _text_function("lower")),
     "upper": (frozenset({1}), _text_function("upper")),
@@ -749,6 +833,11 @@ _FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
     "ilike": (frozenset({2}), _like_function(True)),
     "match": (frozenset({2}), _match),
     "JSONExtractString": (frozenset({2}), _json_extract_string),
+    "dateDiff": (frozenset({3}), _date_diff),
+    "toBool": (frozenset({1}), _to_bool),
+    "replaceRegexpAll": (frozenset({3}), _replace_regexp_all),
+    "splitByChar": (frozenset({2}), _split_by_char),
+    "toTimeZone": (frozenset({2}), _to_time_zone),
 }
 SUPPORTED_FUNCTIONS = sorted([*_FUNCTIONS, *AGGREGATES])
 

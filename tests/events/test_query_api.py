@@ -101,6 +101,15 @@ class TestShape:
         assert response.json()["results"] == [["2026-11-01T13:01:00+01:00", "2026-11-01"]]
         assert response.json()["types"][0] == ["timestamp", "DateTime64(6, 'Europe/Paris')"]
 
+    def test_to_time_zone_renders_in_that_zone(self, api: APIClient, url: str, dataset: None) -> None:
+        body = run(
+            api, url, "select toTimeZone(timestamp, 'Europe/Paris') from events order by timestamp limit 1"
+        ).json()
+        assert body["results"] == [["2026-11-01T13:01:00+01:00"]]
+        assert body["types"][0][1] == "DateTime64(6, 'Europe/Paris')"
+        assert_hogql_400(run(api, url, "select toTimeZone(timestamp, 'Mars/Base') from events"), "hogql_query_error",
+                         "Unknown time zone")  # fmt: skip
+
     def test_star_is_the_events_columns(self, api: APIClient, url: str, dataset: None) -> None:
         body = run(api, url, "select * from events order by timestamp limit 1").json()
         assert body["columns"] == ["uuid", "event", "properties", "timestamp", "distinct_id", "elements_chain",
@@ -133,6 +142,16 @@ class TestSemantics:
             ("concat('a', properties.missing, 1)", "a1"),  # NULL reads as
             ("toString(1 = 1)", "1"),
             ("-(3)", -3),
+            ("dateDiff('minute', timestamp, timestamp + interval 90 minute)", 90),
+            ("dateDiff('day', toDateTime('2026-11-01 23:00:00'), toDateTime('2026-11-02 01:00:00'))", 1),
+            ("dateDiff('month', '2026-01-31', '2026-02-01')", 1),
+            ("dateDiff('week', '2026-11-01', '2026-11-02')", 1),  # Sunday to Monday: weeks start on Monday here
+            ("dateDiff('year', '2025-12-31', '2027-01-01')", 2),
+            ("toBool('true')", 1),
+            ("toBool('no')", None),
+            ("replaceRegexpAll('a1b22', '\\\\d+', 'X')", "aXbX"),
+            ("replaceRegexpAll('ab', '(a)(b)', '\\\\2\\\\1')", "ba"),
+            ("splitByChar(',', 'a,b')", ["a", "b"]),
         ],
     )
     def test_expressions(self, api: APIClient, url: str, dataset: None, expression: str, expected: Any) -> None:

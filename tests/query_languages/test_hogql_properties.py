@@ -39,7 +39,9 @@ def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     binary = st.tuples(children, st.sampled_from(["+", "-", "*", "/", "%", "=", "!=", "<", ">=", "and", "or",
                                                   "like", "ilike", "not like"]), children)  # fmt: skip
     calls = st.tuples(
-        st.sampled_from(["lower", "upper", "length", "toString", "toInt", "toFloat", "isNull", "isNotNull", "trim"]),
+        st.sampled_from(
+            ["lower", "upper", "length", "toString", "toInt", "toFloat", "isNull", "isNotNull", "trim", "toBool"]
+        ),
         children,
     )
     return st.one_of(
