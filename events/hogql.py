@@ -95,12 +95,19 @@ def hogql_select(*, team: Team, query: str, values: Mapping[str, Any] | None, no
 def _execute(text: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     """Read-only, bounded in time; the database's refusals become 400s and its timeout a 504."""
     timeout_ms = int(settings.QUERY_TIMEOUT_SECONDS * 1000)
+    # Both settings last until the transaction ends: inside a caller's transaction, leave it as it was found.
+    inside_another = connection.in_atomic_block
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION READ ONLY")
+            if not inside_another:
+                cursor.execute("SET TRANSACTION READ ONLY")
+            cursor.execute("SELECT current_setting('statement_timeout')")
+            previous = cursor.fetchone()[0]
             cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
             cursor.execute(text, params)
-            return cursor.fetchall()
+            rows = cursor.fetchall()
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+            return rows
     except DatabaseError as error:
         cause = error.__cause__
         if isinstance(cause, psycopg.errors.QueryCanceled):

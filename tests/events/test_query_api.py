@@ -289,6 +289,20 @@ class TestRefusals:
         response = api.post(url, body, format="json")
         assert response.status_code == 200 and response.json()["results"] == [[4]]
 
+    def test_a_query_inside_a_transaction_leaves_it_as_it_was(self, tenant: Tenant, dataset: None) -> None:
+        from django.utils import timezone
+
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            before = cursor.fetchone()[0]
+        result = hogql.hogql_select(team=tenant.team, query="select count() from events", values=None,
+                                    now=timezone.now())  # fmt: skip
+        assert result.rows == [(4,)]
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            assert cursor.fetchone()[0] == before
+        store(tenant.team, make_event(event="written after"))  # the transaction still writes
+
     def test_a_slow_statement_is_stopped_with_a_timeout(self, settings: Any, db: None) -> None:
         settings.QUERY_TIMEOUT_SECONDS = 0.05
         with pytest.raises(Timeout) as raised:
