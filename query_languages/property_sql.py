@@ -60,6 +60,7 @@ class _Compiler:
         self.tz = tz
         self.now = now
         self.needs_person = False
+        self.has_hogql = False
 
     def node(self, node: PropertyNode) -> Sql:
         if isinstance(node, PropertyFilter):
@@ -89,6 +90,7 @@ class _Compiler:
             context = Context(team_id=0, timezone=name, tz=self.tz, now=self.now)
             printed = print_condition(leaf.value, dialect=PostgresDialect(), context=context)
             self.needs_person = self.needs_person or printed.needs_person
+            self.has_hogql = True
             return printed.condition
         if leaf.type == "element":
             return self.element(leaf)
@@ -193,9 +195,11 @@ def selector_regex(parts: list[SimpleSelector]) -> str:
 class CompiledFilter:
     where: Sql
     needs_person: bool
+    # Whether it holds HogQL a user wrote (which the database might still refuse).
+    has_hogql: bool = False
 
 
 def compile_filters(group: PropertyGroup, *, tz: tzinfo, now: datetime) -> CompiledFilter:
     compiler = _Compiler(tz, now)
     where = compiler.node(group)
-    return CompiledFilter(where=where, needs_person=compiler.needs_person)
+    return CompiledFilter(where=where, needs_person=compiler.needs_person, has_hogql=compiler.has_hogql)
