@@ -127,3 +127,14 @@ class Select(Node):
     order_by: tuple[OrderBy, ...] = ()
     limit: Expr | None = None
     offset: Expr | None = None
+
+
+def children(node: Node) -> list[Node]:
+    """The nodes directly below `node`, in field order."""
+    out: list[Node] = []
+    for name in node.__dataclass_fields__:
+        value = getattr(node, name)
+        for child in value if isinstance(value, tuple) else (value,):
+            if isinstance(child, Node):
+                out.append(child)
+    return out

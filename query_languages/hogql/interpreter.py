@@ -20,7 +20,7 @@ from typing import Any
 from query_languages.dates import parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.printer import START_OF, clickhouse_replacement, float_text
+from query_languages.hogql.printer import START_OF, clickhouse_replacement, float_text, in_list, string_argument
 from query_languages.json_text import json_as_text
 
 Reader = Callable[[Any], Any]  # the event (an EventView) to a value
@@ -40,11 +40,8 @@ def check_filter_fields(expr: ast.Expr) -> None:
                 expr.start,
                 expr.end,
             )
-    for name in getattr(expr, "__dataclass_fields__", {}):
-        value = getattr(expr, name)
-        for child in value if isinstance(value, tuple) else (value,):
-            if isinstance(child, ast.Node):
-                check_filter_fields(child)  # type: ignore[arg-type]
+    for child in ast.children(expr):
+        check_filter_fields(child)  # type: ignore[arg-type]
 
 
 def compile_condition(expr: ast.Expr, *, tz: tzinfo, now: datetime) -> Callable[[Any], bool]:
@@ -221,13 +218,7 @@ class _Compiler:
     def _compare(self, node: ast.Compare) -> Reader:
         left, op = self.expr(node.left), node.op
         if op in ("in", "not in"):
-            items = node.right.items if isinstance(node.right, ast.Tuple | ast.Array) else None
-            if items is None and isinstance(node.right, ast.Constant):
-                items = tuple(ast.Constant(v) for v in (node.right.value if isinstance(node.right.value, tuple)
-                                                       else (node.right.value,)))  # fmt: skip
-            if items is None or not all(isinstance(i, ast.Constant) for i in items):
-                raise HogQLError("IN needs a list of constants, such as ('a', 'b').", node.right.start, node.right.end)
-            values = [i.value for i in items if i.value is not None]  # type: ignore[union-attr]
+            values = [i.value for i in in_list(node) if i.value is not None]
             numeric = bool(values) and all(type(v) in (int, float) for v in values)
 
             def member(event: Any) -> bool | None:
@@ -333,13 +324,13 @@ class _Compiler:
         if name == "toBool":
             return lambda event: _to_bool(args[0](event), tz)
         if name == "replaceRegexpAll":
-            pattern_text = _constant_text(node, 1)
+            pattern_text = string_argument(node, 1, "its pattern")
             compiled_pattern = re.compile(pattern_text)
-            replacement = clickhouse_replacement(_constant_text(node, 2))[1]
+            replacement = clickhouse_replacement(string_argument(node, 2, "its replacement"))[1]
             return lambda event: None if (t := _text(args[0](event), tz)) is None else compiled_pattern.sub(
                 replacement, t)  # fmt: skip
         if name == "dateDiff":
-            unit = _constant_text(node, 0).lower()
+            unit = string_argument(node, 0, "the unit").lower()
             constants = [self._moment_constant(arg) for arg in node.args[1:]]
             return lambda event: _date_diff(unit, args[1](event), args[2](event), constants, tz)
         if name == "multiIf":
@@ -389,13 +380,6 @@ def _common_kind(nodes: tuple[ast.Expr, ...]) -> str | None:
     if len(kinds) <= 1:
         return kinds.pop() if kinds else None
     return "text"
-
-
-def _constant_text(node: ast.Call, index: int) -> str:
-    arg = node.args[index]
-    if not isinstance(arg, ast.Constant) or not isinstance(arg.value, str):
-        raise HogQLError(f"{node.name}() needs a string constant here.", arg.start, arg.end)
-    return arg.value
 
 
 def _to_bool(value: Any, tz: tzinfo) -> bool | None:

@@ -116,11 +116,8 @@ def _depth(root: Any) -> int:
     while stack:
         node, depth = stack.pop()
         deepest = max(deepest, depth)
-        for name in getattr(node, "__dataclass_fields__", {}):
-            value = getattr(node, name)
-            for child in value if isinstance(value, tuple) else (value,):
-                if isinstance(child, ast.Node):
-                    stack.append((child, depth + 1))
+        if isinstance(node, ast.Node):
+            stack += [(child, depth + 1) for child in ast.children(node)]
     return deepest
 
 

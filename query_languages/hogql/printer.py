@@ -272,7 +272,7 @@ class Printer:
         if isinstance(expr, ast.Field):
             raise HogQLError(f"'{'.'.join(expr.chain)}' must be in GROUP BY or inside an aggregate.", expr.start,
                              expr.end)  # fmt: skip
-        for child in _children(expr):
+        for child in ast.children(expr):
             self._check_grouped(child, group_by)
 
     # --- expressions -----------------------------------------------------------------------------------
@@ -497,12 +497,7 @@ class Printer:
 
     def _in(self, node: ast.Compare, scope: _Scope) -> Typed:
         left = self.expr(node.left, scope)
-        items = node.right.items if isinstance(node.right, ast.Tuple | ast.Array) else None
-        if items is None and isinstance(node.right, ast.Constant):  # a placeholder's list, or `in ('one')`
-            listed_values = node.right.value if isinstance(node.right.value, tuple) else (node.right.value,)
-            items = tuple(ast.Constant(v, start=node.right.start, end=node.right.end) for v in listed_values)
-        if items is None or not all(isinstance(i, ast.Constant) for i in items):
-            raise HogQLError("IN needs a list of constants, such as ('a', 'b').", node.right.start, node.right.end)
+        items = in_list(node)
         # NULLs in the list are ignored, as ClickHouse ignores them.
         values = [i.value for i in items if i.value is not None]  # type: ignore[union-attr]
         if not values:
@@ -585,17 +580,6 @@ def float_text(value: float) -> str:
     """A float as SQL databases print one: the shortest exact digits, without a trailing `.0`."""
     text = repr(value)
     return text.removesuffix(".0")
-
-
-def _children(node: ast.Expr) -> list[ast.Expr]:
-    out: list[ast.Expr] = []
-    for name in getattr(node, "__dataclass_fields__", {}):
-        value = getattr(node, name)
-        if isinstance(value, ast.Node):
-            out.append(value)  # type: ignore[arg-type]
-        elif isinstance(value, tuple):
-            out += [v for v in value if isinstance(v, ast.Node)]
-    return out
 
 
 # --- scalar functions: (allowed argument counts or None, builder) ---------------------------------------------
@@ -728,7 +712,19 @@ def _json_extract_string(p: Printer, node: ast.Call, args: list[Typed]) -> Typed
     return Typed(p.d.json_string_or_empty(document, p._text(args[1])), STRING)
 
 
-def _string_constant(node: ast.Call, index: int, what: str) -> str:
+def in_list(node: ast.Compare) -> tuple[ast.Constant, ...]:
+    """The constants on the right of IN: a tuple or array, a placeholder's list, or one value (`in ('one')`)."""
+    right = node.right
+    items = right.items if isinstance(right, ast.Tuple | ast.Array) else None
+    if items is None and isinstance(right, ast.Constant):
+        values = right.value if isinstance(right.value, tuple) else (right.value,)
+        items = tuple(ast.Constant(v, start=right.start, end=right.end) for v in values)
+    if items is None or not all(isinstance(i, ast.Constant) for i in items):
+        raise HogQLError("IN needs a list of constants, such as ('a', 'b').", right.start, right.end)
+    return items  # type: ignore[return-value]
+
+
+def string_argument(node: ast.Call, index: int, what: str) -> str:
     arg = node.args[index]
     if not isinstance(arg, ast.Constant) or not isinstance(arg.value, str):
         raise HogQLError(f"{node.name}() needs {what} as a string constant.", arg.start, arg.end)
@@ -741,7 +737,7 @@ DATE_DIFF_UNITS = ("second", "minute", "hour", "day", "week", "month", "quarter"
 def _date_diff(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
     """ClickHouse's dateDiff: how many boundaries of the unit lie between the two moments, in the project's zone
     (weeks start on Monday here, as ClickHouse counts them)."""
-    unit = _string_constant(node, 0, "the unit").lower()
+    unit = string_argument(node, 0, "the unit").lower()
     if unit not in DATE_DIFF_UNITS:
         raise HogQLError(f"dateDiff() units are {', '.join(DATE_DIFF_UNITS)}.", node.args[0].start, node.args[0].end)
     start = _moment_argument(p, replace(node, args=node.args[1:]), args[1])
@@ -777,8 +773,8 @@ def clickhouse_replacement(text: str) -> tuple[str, str]:
 
 def _replace_regexp_all(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
     pattern = node.args[1]
-    _string_constant(node, 1, "its pattern")
-    replacement = _string_constant(node, 2, "its replacement")
+    string_argument(node, 1, "its pattern")
+    replacement = string_argument(node, 2, "its replacement")
     p._check_regex(pattern)  # type: ignore[arg-type]
     postgres_replacement, _ = clickhouse_replacement(replacement)
     return Typed(p.d.regex_replace(p._text(args[0]), sql("{}", pattern.value), sql("{}", postgres_replacement)),  # type: ignore[union-attr]
@@ -786,14 +782,14 @@ def _replace_regexp_all(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
 
 
 def _split_by_char(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    separator = _string_constant(node, 0, "a one-character separator")
+    separator = string_argument(node, 0, "a one-character separator")
     if len(separator) != 1:
         raise HogQLError("splitByChar() needs a one-character separator.", node.args[0].start, node.args[0].end)
     return Typed(p.d.split(p._text(args[1]), sql("{}", separator)), "Array(String)")
 
 
 def _to_time_zone(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    name = _string_constant(node, 1, "a time zone name")
+    name = string_argument(node, 1, "a time zone name")
     if not valid_time_zone(name):
         raise HogQLError(f"Unknown time zone '{name}'.", node.args[1].start, node.args[1].end)
     return Typed(_moment_argument(p, node, args[0]), datetime_type(name))
@@ -862,7 +858,7 @@ def print_select(
 def has_aggregate(expr: ast.Expr) -> bool:
     if isinstance(expr, ast.Call) and expr.name in AGGREGATES:
         return True
-    return any(has_aggregate(child) for child in _children(expr))
+    return any(has_aggregate(child) for child in ast.children(expr))
 
 
 def print_condition(expr: ast.Expr, *, dialect: Dialect, context: Context, table: str = "events") -> Extra:

@@ -322,9 +322,10 @@ class TestTenancy:
         assert rows(api, url, "select count() from events where event = '' or 1=1 --'") == [[4]]
         assert rows(api, url, "select count() from persons") == [[1]]
 
-    def test_another_projects_url_is_404(self, api: APIClient, other_tenant: Tenant) -> None:
+    def test_another_organizations_project_is_403(self, api: APIClient, other_tenant: Tenant) -> None:
         response = run(api, f"/api/environments/{other_tenant.team.id}/query/", "select 1 from events")
-        assert response.status_code in (403, 404)
+        assert response.status_code == 403
+        assert response.json()["detail"] == "You don't have access to the project."
 
     def test_query_read_is_enough_and_needed(self, key_client: Any, url: str, dataset: None) -> None:
         assert run(key_client("event:read"), url, "select count() from events").status_code == 403
