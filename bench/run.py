@@ -38,6 +38,7 @@ README_END = "<!-- bench/RESULTS.md ends -->"
 BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("evaluations_list.py", ["--quick"], []),
     ("events.py", ["--quick"], ["--full"]),
+    ("events_backends.py", ["--quick"], ["--full"]),
     ("symbol_sets_upload.py", ["--quick"], []),
     ("evaluation_runs.py", ["--quick"], []),
     ("hogql.py", ["--quick"], []),

@@ -18,7 +18,8 @@ from environments.models import Team
 from events.ingestion import CaptureError, decode_capture_request, normalize_payload
 from events.services import events_capture
 from posthog_clone import rate_limits
-from posthog_clone.api.exceptions import error_body
+from posthog_clone.api.exceptions import RETRY_AFTER_SECONDS, error_body
+from posthog_clone.errors import Unavailable
 from posthog_clone.metrics import EVENTS_INGESTED
 
 logger = structlog.get_logger(__name__)
@@ -80,7 +81,13 @@ def capture(request: HttpRequest) -> JsonResponse:
             ),
             status=400,
         )
-    result = events_capture(team=team, events=payload.events)
+    try:
+        result = events_capture(team=team, events=payload.events)
+    except Unavailable as error:  # the events store is down: nothing was stored, the SDK retries on a 503
+        logger.warning("capture_store_unavailable", team_id=team.id, error=error.detail)
+        response = _error(CaptureError(error.detail, code=error.code, status=503, error_type="server_error"))
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
     EVENTS_INGESTED.inc(result.inserted)
     if rejected:
         logger.warning("capture_rejected_events", team_id=team.id, rejected=len(rejected), stored=result.inserted)

@@ -9,18 +9,16 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-import psycopg
-from django.conf import settings
-from django.db import DatabaseError, connection, transaction
 
 from environments.models import Team
-from events.selectors import postgres_regex_problem
-from posthog_clone.errors import DomainError, Timeout
+from events.postgres_store import POSTGRES_STORE
+from events.records import Cursor
+from events.store import EventsStore, events_store
+from posthog_clone.errors import DomainError
 from query_languages import (
     Context,
     Extra,
     HogQLError,
-    PostgresDialect,
     PropertyGroup,
     compile_filters,
     constant_int,
@@ -34,7 +32,6 @@ from query_languages import (
     parse_select,
     print_condition,
     print_select,
-    sql,
     team_timezone,
 )
 
@@ -58,11 +55,14 @@ def hogql_error(error: HogQLError) -> DomainError:
     return DomainError(str(error), code=error.code)
 
 
-def query_timeout() -> DomainError:
-    return Timeout(
-        f"Query has hit the max execution time ({settings.QUERY_TIMEOUT_SECONDS:g} s) before completing.",
-        code="query_timeout",
-    )
+def _context(team: Team, now: datetime, store: EventsStore) -> Context:
+    return Context(team_id=team.id, timezone=team.timezone, tz=team_timezone(team.timezone), now=now,
+                   regex_problem=store.regex_problem)  # fmt: skip
+
+
+def _store_for(table: str) -> EventsStore:
+    """Events are wherever the events store keeps them; persons are always in PostgreSQL."""
+    return POSTGRES_STORE if table.lower() == "persons" else events_store()
 
 
 def hogql_select(*, team: Team, query: str, values: Mapping[str, Any] | None, now: datetime) -> HogQLResult:
@@ -73,13 +73,12 @@ def hogql_select(*, team: Team, query: str, values: Mapping[str, Any] | None, no
         asked = constant_int(parsed.limit, what="LIMIT")
         offset = constant_int(parsed.offset, what="OFFSET") or 0
         limit = DEFAULT_ROWS if asked is None else min(asked, MAX_ROWS)
-        context = Context(team_id=team.id, timezone=team.timezone, tz=team_timezone(team.timezone), now=now,
-                          regex_problem=postgres_regex_problem)  # fmt: skip
-        printed = print_select(parsed, dialect=PostgresDialect(), context=context, text=query, limit=limit + 1,
-                               offset=offset)  # fmt: skip
+        store = _store_for(parsed.table)
+        printed = print_select(parsed, dialect=store.dialect, context=_context(team, now, store), text=query,
+                               limit=limit + 1, offset=offset)  # fmt: skip
     except HogQLError as error:
         raise hogql_error(error) from None
-    rows = _execute(printed.sql.text, printed.sql.params)
+    rows = store.run_query(printed.sql)
     chosen_by_us = asked is None or asked > MAX_ROWS
     return HogQLResult(
         columns=[column.name for column in printed.columns],
@@ -90,32 +89,6 @@ def hogql_select(*, team: Team, query: str, values: Mapping[str, Any] | None, no
         limit=limit if chosen_by_us else None,
         offset=offset if chosen_by_us else None,
     )
-
-
-def _execute(text: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    """Read-only, bounded in time; the database's refusals become 400s and its timeout a 504."""
-    timeout_ms = int(settings.QUERY_TIMEOUT_SECONDS * 1000)
-    # Both settings last until the transaction ends: inside a caller's transaction, leave it as it was found.
-    inside_another = connection.in_atomic_block
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            if not inside_another:
-                cursor.execute("SET TRANSACTION READ ONLY")
-            cursor.execute("SELECT current_setting('statement_timeout')")
-            previous = cursor.fetchone()[0]
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
-            cursor.execute(text, params)
-            rows = cursor.fetchall()
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
-            return rows
-    except DatabaseError as error:
-        cause = error.__cause__
-        if isinstance(cause, psycopg.errors.QueryCanceled):
-            raise query_timeout() from None
-        if isinstance(cause, psycopg.errors.DataError | psycopg.errors.ProgrammingError):
-            message = str(cause).split("\n")[0]
-            raise DomainError(f"The query could not run: {message}", code="hogql_query_error") from None
-        raise
 
 
 # --- EventsQuery: select/where lists over events, as the events list's `select` and PostHog's EventsQuery --------
@@ -173,14 +146,13 @@ def events_query(
         orders = tuple(parse_order(text) for text in order_by) or _default_order(plain, select)
         query = hogql_ast.Select(columns=tuple(columns), table="events", where=_all(conditions),
                            group_by=group_by, having=_all(having), order_by=orders)  # fmt: skip
-        context = Context(team_id=team.id, timezone=team.timezone, tz=team_timezone(team.timezone), now=now,
-                          regex_problem=postgres_regex_problem)  # fmt: skip
+        store = events_store()
         names = iter(name for group in groups for name in [group.name] * group.width)
-        printed = print_select(query, dialect=PostgresDialect(), context=context, text=lambda node: next(names),
-                               limit=limit + 1, offset=offset, extra=extra)  # fmt: skip
+        printed = print_select(query, dialect=store.dialect, context=_context(team, now, store),
+                               text=lambda node: next(names), limit=limit + 1, offset=offset, extra=extra)  # fmt: skip
     except HogQLError as error:
         raise hogql_error(error) from None
-    rows = _execute(printed.sql.text, printed.sql.params)
+    rows = store.run_query(printed.sql)
     types, position = [], 0
     for group in groups:
         moment = f"DateTime64(6, '{team.timezone}')"
@@ -274,25 +246,19 @@ def events_filters(
 ) -> Extra:
     """The filters of an events query outside its HogQL: property filters, event names, distinct ids and the
     time window (`before` exclusive, `after` exclusive or None for no lower bound)."""
-    compiled = compile_filters(properties, tz=team_timezone(team.timezone), now=now)
-    conditions = [compiled.where, sql("e.timestamp < {}", before)]
-    if after is not None:
-        conditions.append(sql("e.timestamp > {}", after))
-    if events is not None:
-        conditions.append(sql("e.event = ANY({}::text[])", events))
-    if distinct_ids is not None:
-        conditions.append(sql("e.distinct_id = ANY({}::text[])", distinct_ids))
-    return Extra(join(" AND ", conditions), needs_person=compiled.needs_person)
+    store = events_store()
+    compiled = compile_filters(properties, tz=team_timezone(team.timezone), now=now, dialect=store.dialect)
+    window = store.window(events=events, distinct_ids=distinct_ids, before=Cursor(before),
+                          after=Cursor(after) if after is not None else None)  # fmt: skip
+    return Extra(join(" AND ", [compiled.where, *window]), needs_person=compiled.needs_person)
 
 
 def events_where(*, team: Team, expressions: list[str], now: datetime) -> Extra:
     """HogQL `where` expressions (ANDed) as a filter on the events list; aggregates are refused."""
-    context = Context(team_id=team.id, timezone=team.timezone, tz=team_timezone(team.timezone), now=now,
-                      regex_problem=postgres_regex_problem)  # fmt: skip
+    store = events_store()
+    context = _context(team, now, store)
     try:
-        printed = [
-            print_condition(parse_expr(text), dialect=PostgresDialect(), context=context) for text in expressions
-        ]
+        printed = [print_condition(parse_expr(text), dialect=store.dialect, context=context) for text in expressions]
     except HogQLError as error:
         raise hogql_error(error) from None
     return Extra(join(" AND ", [p.condition for p in printed]), needs_person=any(p.needs_person for p in printed))

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from environments.api.routing import TeamScopedViewSetMixin
 from events import hogql
 from events.models import Event
-from events.selectors import person_distinct_ids, postgres_regex_problem
+from events.selectors import person_distinct_ids, regex_problem
 from posthog_clone.api.exceptions import APIError
 from query_languages import PropertyFilterError, parse_filter_datetime, parse_property_filters, team_timezone
 
@@ -217,7 +217,7 @@ class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         try:
             properties = parse_property_filters(
                 [*(_list(node, "fixedProperties")), *(_list(node, "properties"))] or None,
-                regex_check=postgres_regex_problem,
+                regex_check=regex_problem,
             )
         except PropertyFilterError as error:
             raise exceptions.ValidationError({error.attr("query__properties"): [error.message]}) from None

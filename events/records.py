@@ -1,12 +1,15 @@
-"""The record every writer of events hands to `events.services.events_capture`: the capture API (after decoding a
-request) and the evaluation worker (its `$ai_evaluation` events). Nothing here knows about HTTP."""
+"""The records events travel in: `EventInput`, which every writer hands to `events.services.events_capture` (the
+capture API after decoding a request, the evaluation worker for its `$ai_evaluation` events), and the rows the
+events stores read back. Nothing here knows about HTTP or a database."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+
+Order = Literal["DESC", "ASC"]
 
 
 @dataclass(frozen=True)
@@ -19,3 +22,29 @@ class EventInput:
     properties: dict[str, Any]
     timestamp: datetime
     elements_chain: str = ""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the list: events strictly past `(timestamp, uuid)` in the page order."""
+
+    timestamp: datetime
+    uuid: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    uuid: uuid.UUID
+    event: str
+    distinct_id: str
+    properties: dict[str, Any]
+    timestamp: datetime
+    elements_chain: str
+
+
+@dataclass(frozen=True)
+class StoredEvent(EventRow):
+    """An event with what is kept about its ingestion and its person (None without a person profile)."""
+
+    created_at: datetime
+    person_uuid: uuid.UUID | None

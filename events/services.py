@@ -2,9 +2,9 @@
 (its `$ai_evaluation` events). Hooks named in `EVENTS_INSERTED_HOOKS` see newly inserted events of the names they
 watch, in the same transaction (online evaluation schedules its runs there).
 
-Each call is one transaction: persons are created or merged, person properties updated, then every event is
-inserted with one statement. Statements touch rows in sorted order, so concurrent batches over the same distinct
-ids or uuids wait for each other instead of deadlocking.
+Each call is one PostgreSQL transaction: persons are created or merged, person properties updated, then the events
+store (`events.store`) stores the batch inside it. Statements touch rows in sorted order, so concurrent batches
+over the same distinct ids or uuids wait for each other instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -23,21 +23,8 @@ from django.utils.module_loading import import_string
 
 from environments.models import Team
 from events.records import EventInput
+from events.store import events_store
 from posthog_clone.ids import uuid7
-
-# One statement per batch, the columns as binary arrays. (Sending the batch as one JSON document for
-# jsonb_to_recordset was measured too: it moves parsing into PostgreSQL, which shares the same CPUs, and
-# ingestion got 20% slower.)
-INSERT_EVENTS = """
-INSERT INTO events_event (team_id, uuid, event, distinct_id, properties, timestamp, created_at, elements_chain)
-SELECT %(team_id)b, x.uuid, x.event, x.distinct_id, x.properties::jsonb, x.timestamp, %(created_at)b, x.chain
-FROM unnest(%(uuids)b::uuid[], %(names)b::text[], %(distinct_ids)b::text[], %(properties)b::text[],
-            %(timestamps)b::timestamptz[], %(chains)b::text[])
-     AS x(uuid, event, distinct_id, properties, timestamp, chain)
-ON CONFLICT DO NOTHING
-"""
-# With events that hooks watch, the statement says which rows it inserted: a duplicate uuid is not new.
-RETURNING_NEW = " RETURNING uuid"
 
 
 @dataclass(frozen=True)
@@ -73,26 +60,17 @@ def events_capture(*, team: Team, events: Sequence[EventInput]) -> CaptureResult
 
 def _capture_once(team: Team, events: Sequence[EventInput]) -> CaptureResult:
     hooks: dict[str, list[str]] = settings.EVENTS_INSERTED_HOOKS
+    store = events_store()
     with transaction.atomic(), _raw_cursor() as cursor:
         PersonUpdater(cursor, team.id).apply(events)
         ordered = sorted(events, key=lambda e: e.uuid.int)  # uuid order: concurrent duplicates wait, never deadlock
         watched = [e for e in ordered if e.event in hooks]
-        cursor.execute(
-            INSERT_EVENTS + RETURNING_NEW if watched else INSERT_EVENTS,
-            {
-                "team_id": team.id,
-                "created_at": timezone.now(),
-                "uuids": [e.uuid for e in ordered],
-                "names": [e.event for e in ordered],
-                "distinct_ids": [e.distinct_id for e in ordered],
-                "properties": [orjson.dumps(e.properties).decode() for e in ordered],
-                "timestamps": [e.timestamp for e in ordered],
-                "chains": [e.elements_chain for e in ordered],
-            },
-        )
-        inserted = cursor.rowcount
-        if watched:
-            _run_inserted_hooks(cursor, team.id, hooks, watched, new={row[0] for row in cursor.fetchall()})
+
+        def on_new(new: set[uuid.UUID]) -> None:
+            _run_inserted_hooks(cursor, team.id, hooks, watched, new=new)
+
+        inserted = store.capture(cursor, team_id=team.id, events=ordered, created_at=timezone.now(),
+                                 on_new=on_new if watched else None)  # fmt: skip
         if not team.ingested_event:
             Team.objects.filter(pk=team.pk, ingested_event=False).update(ingested_event=True)
     return CaptureResult(inserted=inserted, duplicates=len(events) - inserted)

@@ -286,7 +286,7 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
             raise _bad("orderBy", 'orderBy must be ["-timestamp"] or ["timestamp"].')
         order = "ASC" if order_by == ["timestamp"] else "DESC"
         try:
-            properties = parse_property_filters(self._json("properties"), regex_check=selectors.postgres_regex_problem)
+            properties = parse_property_filters(self._json("properties"), regex_check=selectors.regex_problem)
         except PropertyFilterError as error:
             raise exceptions.ValidationError({error.attr("properties"): [error.message]}) from None
         before_moment, after_moment = self._moment("before"), self._moment("after")

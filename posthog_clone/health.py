@@ -1,6 +1,6 @@
-"""`/_health` (the process answers; nothing else is touched) and `/_readyz` (PostgreSQL, Temporal and object storage
-each answer, within a short timeout). Unauthenticated, outside the API (no throttling, no sessions), for load
-balancers, orchestrators and `docker-compose.yml`."""
+"""`/_health` (the process answers; nothing else is touched) and `/_readyz` (PostgreSQL, Temporal, object storage and,
+when events are stored there, ClickHouse each answer, within a short timeout). Unauthenticated, outside the API (no
+throttling, no sessions), for load balancers, orchestrators and `docker-compose.yml`."""
 
 from __future__ import annotations
 
@@ -52,5 +52,9 @@ def _timed(check: Callable[[], str | None]) -> dict[str, object]:
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"postgres": _timed(_postgres), "temporal": _timed(temporal_problem)}
     checks["object_storage"] = _timed(_object_storage) if settings.OBJECT_STORAGE_ENABLED else {"status": "disabled"}
+    if settings.CLICKHOUSE_URL:
+        from events.clickhouse.store import clickhouse_problem
+
+        checks["clickhouse"] = _timed(clickhouse_problem)
     ready = all(check["status"] != "unavailable" for check in checks.values())
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)

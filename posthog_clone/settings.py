@@ -230,6 +230,11 @@ LLMA_EVAL_MODEL = env.str("LLMA_EVAL_MODEL", default="gpt-5-mini")
 LLMA_EVAL_TIMEOUT_SECONDS = env.float("LLMA_EVAL_TIMEOUT_SECONDS", default=120.0)
 
 # --- Events ------------------------------------------------------------------------------------------------
+# Where events live: PostgreSQL (unset) or ClickHouse, `http(s)://user:password@host:8123/database` for a server, or
+# `chdb:///data/dir` for ClickHouse's engine inside one process. Persons and everything else stay in PostgreSQL.
+CLICKHOUSE_URL = env.str("CLICKHOUSE_URL", default="")
+# How long a web request may wait for ClickHouse to connect or answer a write (queries use QUERY_TIMEOUT_SECONDS).
+CLICKHOUSE_TIMEOUT_SECONDS = env.float("CLICKHOUSE_TIMEOUT_SECONDS", default=10.0)
 # Called with the newly inserted events of each name, inside the inserting transaction.
 EVENTS_INSERTED_HOOKS: dict[str, list[str]] = {
     "$ai_generation": ["evaluations.services.evaluation_runs_schedule_online"],

@@ -1,16 +1,18 @@
 """The query languages, with no Django in them: PostHog's property filters (their grammar and value semantics),
 the SQL they compile to, and the interpreter that matches one event in Python; HogQL (`hogql`: parser, tree,
-printer per SQL dialect); and the SQL builder and the date and element-chain readings they share. Every other app
-imports this surface only.
+printer per SQL dialect: PostgreSQL and ClickHouse); and the SQL builder and the date and element-chain readings they
+share. Every other app imports this surface only.
 
-The two engines answer the same question (does this event match?) and must agree: the tests run both on the same
-events.
+The engines answer the same question (does this event match? what does this expression select?) and must agree: the
+tests run PostgreSQL, ClickHouse and the interpreter on the same events.
 """
 
 from query_languages.dates import from_unix, parse_filter_datetime, parse_iso, team_timezone
 from query_languages.elements import elements_to_chain, parse_elements_chain
 from query_languages.hogql import (
+    ClickHouseDialect,
     Context,
+    Dialect,
     Extra,
     HogQLError,
     PostgresDialect,
@@ -22,9 +24,11 @@ from query_languages.hogql import (
     parse_select,
     print_condition,
     print_select,
+    re2_problem,
 )
 from query_languages.hogql import ast as hogql_ast
 from query_languages.hogql.postgres import PERSON_JOIN
+from query_languages.json_text import json_as_text
 from query_languages.property_filters import (
     MATCH_EVERYTHING,
     PROPERTY_FILTER_SCHEMA,
@@ -33,23 +37,27 @@ from query_languages.property_filters import (
     parse_property_filters,
 )
 from query_languages.property_matching import EventView, Matcher, compile_matcher, matches, python_regex_problem
-from query_languages.property_sql import CompiledFilter, compile_filters
-from query_languages.sql import Sql, join, like_pattern, sql
+from query_languages.property_sql import CompiledFilter, FilterDialect, compile_filters
+from query_languages.sql import Sql, clickhouse_bind, join, like_pattern, sql
 
 __all__ = [
     "MATCH_EVERYTHING",
     "PERSON_JOIN",
     "PROPERTY_FILTER_SCHEMA",
+    "ClickHouseDialect",
     "CompiledFilter",
     "Context",
+    "Dialect",
     "EventView",
     "Extra",
+    "FilterDialect",
     "HogQLError",
     "Matcher",
     "PostgresDialect",
     "PropertyFilterError",
     "PropertyGroup",
     "Sql",
+    "clickhouse_bind",
     "compile_filters",
     "compile_matcher",
     "constant_int",
@@ -58,6 +66,7 @@ __all__ = [
     "has_aggregate",
     "hogql_ast",
     "join",
+    "json_as_text",
     "like_pattern",
     "matches",
     "parse_column",
@@ -71,6 +80,7 @@ __all__ = [
     "print_condition",
     "print_select",
     "python_regex_problem",
+    "re2_problem",
     "sql",
     "team_timezone",
 ]

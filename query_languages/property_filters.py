@@ -21,6 +21,7 @@ from typing import Any, Literal
 from query_languages.dates import parse_filter_datetime
 from query_languages.hogql import Context, HogQLError, PostgresDialect, parse_expr, print_condition
 from query_languages.hogql.interpreter import check_filter_fields, compile_condition
+from query_languages.patterns import SEMVER_KEY
 
 Path = tuple[str | int, ...]
 Scalar = str | int | float | bool
@@ -139,7 +140,8 @@ ELEMENT_KEYS = frozenset({"tag_name", "text", "href", "selector"})
 EVENT_METADATA_KEYS = frozenset({"distinct_id", "event", "timestamp", "uuid", "elements_chain"})
 # Deeper trees serve no real filter and would only exhaust the recursion of the parser and both evaluators.
 MAX_GROUP_DEPTH = 20
-SEMVER_PATTERN = re.compile(r"^v?(\d+)(?:\.(\d+|\*))?(?:\.(\d+|\*))?(?:[-+].*)?$")
+# At most 15 digits a part, as a version is read (and compared as 64-bit integers).
+SEMVER_PATTERN = re.compile(r"^v?([0-9]{1,15})(?:\.([0-9]{1,15}|\*))?(?:\.([0-9]{1,15}|\*))?(?:[-+].*)?$")
 
 
 @dataclass(frozen=True)
@@ -390,7 +392,7 @@ def date_range(operator: str, value: Scalar, *, tz: Any, now: Any) -> tuple[Any,
 def semver_key(text: str | None) -> tuple[int, int, int] | None:
     if text is None:
         return None
-    match = re.match(r"^\s*v?(\d{1,15})(?:\.(\d{1,15}))?(?:\.(\d{1,15}))?", text)
+    match = re.match(SEMVER_KEY, text)
     if not match:
         return None
     major, minor, patch = match.groups()

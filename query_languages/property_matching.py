@@ -20,6 +20,8 @@ from query_languages.dates import from_unix, parse_iso
 from query_languages.elements import parse_elements_chain
 from query_languages.hogql.interpreter import compile_condition
 from query_languages.json_text import json_as_text
+from query_languages.patterns import DATE_PREFIX as DATE_PATTERN
+from query_languages.patterns import NUMERIC_TEXT as NUMERIC_PATTERN
 from query_languages.property_filters import (
     NEGATED_OPERATORS,
     POSITIVE_OF,
@@ -35,8 +37,9 @@ from query_languages.property_filters import (
 )
 
 MISSING = object()
-NUMERIC_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,4})?\s*$")
-DATE_PREFIX = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}")
+NUMERIC_TEXT = re.compile(NUMERIC_PATTERN)
+DATE_PREFIX = re.compile(DATE_PATTERN)
+DATE_PARTS = re.compile(r"^([\t\n\v\f\r ]*[0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 
 
 @lru_cache(maxsize=1024)
@@ -101,13 +104,20 @@ def _reader(leaf: PropertyFilter) -> Callable[[EventView], Any]:
     key = leaf.key
     if leaf.type == "event_metadata":
         if key == "timestamp":
-            return lambda event: event.timestamp.isoformat() if event.timestamp else MISSING
+            return lambda event: timestamp_text(event.timestamp) if event.timestamp else MISSING
         return lambda event: getattr(event, key)
     if leaf.type == "event" and key == "$elements_chain":
         return lambda event: event.elements_chain
     if leaf.type == "person":
         return lambda event: MISSING if event.person_properties is None else event.person_properties.get(key, MISSING)
     return lambda event: event.properties.get(key, MISSING)
+
+
+def timestamp_text(moment: datetime) -> str:
+    """A moment as PostgreSQL prints a timestamptz in UTC: `2026-11-01 12:00:00.5+00`."""
+    utc = moment.astimezone(UTC)
+    fraction = f".{utc.microsecond:06d}".rstrip("0") if utc.microsecond else ""
+    return f"{utc.year:04d}-{utc:%m-%d %H:%M:%S}{fraction}+00"
 
 
 def _text(value: Any) -> str | None:
@@ -133,7 +143,9 @@ def _moment(value: Any) -> datetime | None:
     if number is not None:
         return from_unix(number)
     if isinstance(value, str) and DATE_PREFIX.match(value):
-        return parse_iso(value, tz=UTC)
+        # PostgreSQL reads `2024-1-5` as `2024-01-05`, which Python's ISO parser needs.
+        padded = DATE_PARTS.sub(lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", value, count=1)
+        return parse_iso(padded, tz=UTC)
     return None
 
 

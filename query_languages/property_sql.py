@@ -1,18 +1,21 @@
-"""Property filters compiled to parameterised SQL over `events_event AS e` (and `events_person AS p` for person
-filters). Keys and values only ever travel as parameters; the SQL text is built from fixed fragments.
+"""Property filters compiled to parameterised SQL over the events table (alias `e`), for one SQL dialect. Keys and
+values only ever travel as parameters; the SQL text is built from fixed fragments.
 
-The semantics are those of `events.property_matching` (see its docstring); the casts that could fail
-(numbers, dates, versions) go through the `posthog_*` SQL functions, which answer NULL instead of erroring.
+The semantics are those of `property_matching` (see its docstring), decided here once; a `FilterDialect` only says
+how its database reads a property (as text, as a number, as a moment) and writes each comparison. Readings that could
+fail (numbers, dates, versions) answer NULL instead of erroring.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 from query_languages.hogql import Context, PostgresDialect, print_condition
+from query_languages.hogql.printer import Dialect
 from query_languages.property_filters import (
     NEGATED_OPERATORS,
     POSITIVE_OF,
@@ -28,35 +31,34 @@ from query_languages.property_filters import (
 )
 from query_languages.sql import Sql, join, like_pattern, sql
 
-METADATA_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": "e.uuid::text",
-                    "elements_chain": "e.elements_chain", "timestamp": "e.timestamp::text"}  # fmt: skip
 NUMERIC_CHECKS = {"gt": ">", "gte": ">=", "min": ">=", "lt": "<", "lte": "<=", "max": "<="}
 SEMVER_CHECKS = {"semver_eq": "=", "semver_neq": "<>", "semver_gt": ">", "semver_gte": ">=", "semver_lt": "<",
                  "semver_lte": "<="}  # fmt: skip
-
-
 TRUE, FALSE = Sql("TRUE"), Sql("FALSE")
+Version = tuple[int, int, int]
 
 
-@dataclass(frozen=True)
-class _Value:
-    """Ways to read one property: as jsonb, as text, and (for the timestamp column) as a native timestamp."""
+class FilterDialect(Dialect, Protocol):
+    """How one database reads a property for a filter and writes the comparisons. A "value" is the dialect's own
+    handle on one property (a JSON property, an event column, one element's attribute)."""
 
-    json: Sql
-    text: Sql
-    moment: Sql | None = None
-
-    @property
-    def number(self) -> Sql:
-        return sql("posthog_json_numeric({})", self.json)
-
-    @property
-    def timestamp(self) -> Sql:
-        return self.moment or sql("posthog_json_timestamptz({})", self.json)
+    def filter_property(self, key: str, *, person: bool) -> Any: ...
+    def filter_column(self, name: str) -> Any: ...  # event_metadata columns and elements_chain, read as text
+    def filter_text_value(self, text: Sql) -> Any: ...  # a text that is not JSON (an element's attribute)
+    def filter_text(self, value: Any) -> Sql: ...  # as `json_as_text` reads it; NULL when missing or JSON null
+    def filter_number(self, value: Any) -> Sql: ...  # a JSON number or numeric text; NULL otherwise
+    def filter_moment(self, value: Any) -> Sql: ...  # unix seconds/milliseconds or a date text; NULL otherwise
+    def filter_is_set(self, value: Any) -> Sql: ...  # present and not JSON null
+    def filter_exact(self, value: Any, texts: list[str], numbers: list[float]) -> Sql: ...
+    def filter_matches_any(self, text: Sql, operator: str, patterns: list[str]) -> Sql: ...  # "ilike" or "regex"
+    def filter_number_any(self, number: Sql, operator: str, bounds: list[float]) -> Sql: ...
+    def filter_semver(self, text: Sql, operator: str, lower: Version, upper: Version | None) -> Sql: ...
+    def filter_elements(self, key: str, condition: Callable[[Any], Sql]) -> Sql: ...  # any element's `key` matches
 
 
 class _Compiler:
-    def __init__(self, tz: tzinfo, now: datetime) -> None:
+    def __init__(self, dialect: FilterDialect, tz: tzinfo, now: datetime) -> None:
+        self.d = dialect
         self.tz = tz
         self.now = now
         self.needs_person = False
@@ -69,18 +71,14 @@ class _Compiler:
             return TRUE
         return sql("({})", join(f" {node.type} ", [self.node(child) for child in node.values]))
 
-    def value(self, leaf: PropertyFilter) -> _Value:
+    def value(self, leaf: PropertyFilter) -> Any:
         if leaf.type == "event_metadata":
-            column = Sql(METADATA_COLUMNS[leaf.key])
-            moment = Sql("e.timestamp") if leaf.key == "timestamp" else None
-            return _Value(sql("to_jsonb({})", column), column, moment)
+            return self.d.filter_column(leaf.key)
         if leaf.type == "event" and leaf.key == "$elements_chain":
-            return _Value(Sql("to_jsonb(e.elements_chain)"), Sql("e.elements_chain"))
-        source = "e.properties"
+            return self.d.filter_column("elements_chain")
         if leaf.type == "person":
-            self.needs_person = True
-            source = "p.properties"
-        return _Value(sql(f"({source} -> {{}})", leaf.key), sql(f"({source} ->> {{}})", leaf.key))
+            self.needs_person = self.needs_person or self.d.person_join() is not None
+        return self.d.filter_property(leaf.key, person=leaf.type == "person")
 
     def leaf(self, leaf: PropertyFilter) -> Sql:
         if leaf.operator == "flag_evaluates_to":
@@ -88,7 +86,7 @@ class _Compiler:
         if leaf.type == "hogql":
             name = getattr(self.tz, "key", "UTC")
             context = Context(team_id=0, timezone=name, tz=self.tz, now=self.now)
-            printed = print_condition(leaf.value, dialect=PostgresDialect(), context=context)
+            printed = print_condition(leaf.value, dialect=self.d, context=context)
             self.needs_person = self.needs_person or printed.needs_person
             self.has_hogql = True
             return printed.condition
@@ -96,98 +94,85 @@ class _Compiler:
             return self.element(leaf)
         return self.compare(leaf.operator, leaf.value, self.value(leaf))
 
-    def compare(self, operator: str, filter_value: Any, value: _Value) -> Sql:
+    def compare(self, operator: str, filter_value: Any, value: Any) -> Sql:
         if operator in NEGATED_OPERATORS:
             return sql("NOT {}", self.compare(POSITIVE_OF[operator], filter_value, value))
         if operator in ("is_set", "is_not_set"):
-            present = sql("coalesce(jsonb_typeof({}), 'null') <> 'null'", value.json)
+            present = self.d.filter_is_set(value)
             return sql("({})" if operator == "is_set" else "(NOT {})", present)
         return sql("coalesce({}, false)", self.positive(operator, filter_value, value))
 
-    def positive(self, operator: str, filter_value: Any, value: _Value) -> Sql:
+    def positive(self, operator: str, filter_value: Any, value: Any) -> Sql:
         values = filter_value if isinstance(filter_value, tuple) else (filter_value,)
         if operator in ("exact", "in"):
             if not values:
                 return TRUE if operator == "exact" else FALSE
-            condition = sql("{} = ANY({}::text[])", value.text, filter_texts(filter_value))
-            numbers = filter_numbers(filter_value)
-            if numbers:
-                same_number = sql(
-                    "(jsonb_typeof({}) = 'number' AND {}::numeric = ANY({}::numeric[]))",
-                    value.json,
-                    value.json,
-                    numbers,
-                )
-                condition = sql("{} OR {}", condition, same_number)
-            return sql("({})", condition)
+            return self.d.filter_exact(value, filter_texts(filter_value), filter_numbers(filter_value))
         if operator in ("icontains", "icontains_multi"):
             patterns = [like_pattern(item) for item in filter_texts(filter_value)]
-            return sql("({} ILIKE ANY({}::text[]))", value.text, patterns)
+            return self.d.filter_matches_any(self.d.filter_text(value), "ilike", patterns)
         if operator == "regex":
-            return sql("({} ~ ANY({}::text[]))", value.text, [str(v) for v in values])
+            return self.d.filter_matches_any(self.d.filter_text(value), "regex", [str(v) for v in values])
         if operator in NUMERIC_CHECKS:
-            return sql(f"({{}} {NUMERIC_CHECKS[operator]} ANY({{}}::numeric[]))", value.number, list(values))
+            return self.d.filter_number_any(self.d.filter_number(value), NUMERIC_CHECKS[operator], list(values))
         if operator == "between":
             low, high = filter_value
-            return sql("({} BETWEEN {} AND {})", value.number, low, high)
+            return sql("({} BETWEEN {} AND {})", self.d.filter_number(value), low, high)
         if operator == "not_between":
             low, high = filter_value
-            return sql("({} < {} OR {} > {})", value.number, low, value.number, high)
+            number = self.d.filter_number(value)
+            return sql("({} < {} OR {} > {})", number, low, number, high)
         if operator in ("is_date_exact", "is_date_before", "is_date_after"):
             return sql("({})", join(" OR ", [self.date(operator, item, value) for item in values]))
         if operator.startswith("semver_"):
             return sql("({})", join(" OR ", [self.semver(operator, str(item), value) for item in values]))
         raise ValueError(f"unhandled operator {operator}")  # the parser admits no other operator
 
-    def date(self, operator: str, item: Any, value: _Value) -> Sql:
+    def date(self, operator: str, item: Any, value: Any) -> Sql:
         start, end = date_range(operator, item, tz=self.tz, now=self.now)
+        moment = self.d.filter_moment(value)
         if operator == "is_date_exact":
-            return sql("({} >= {} AND {} < {})", value.timestamp, start, value.timestamp, end)
+            return sql("({} >= {} AND {} < {})", moment, start, moment, end)
         if operator == "is_date_before":
-            return sql("{} < {}", value.timestamp, start)
-        return sql("{} >= {}", value.timestamp, end)
+            return sql("{} < {}", moment, start)
+        return sql("{} >= {}", moment, end)
 
-    def semver(self, operator: str, item: str, value: _Value) -> Sql:
-        key = sql("posthog_semver_key({})", value.text)
+    def semver(self, operator: str, item: str, value: Any) -> Sql:
         lower, upper = semver_bounds(operator, item)
-        if upper is not None:
-            return sql("({} >= {}::bigint[] AND {} < {}::bigint[])", key, list(lower), key, list(upper))
-        return sql(f"({{}} {SEMVER_CHECKS[operator]} {{}}::bigint[])", key, list(lower))
+        return self.d.filter_semver(self.d.filter_text(value), SEMVER_CHECKS.get(operator, ""), lower, upper)
 
     def element(self, leaf: PropertyFilter) -> Sql:
         negated = leaf.operator in NEGATED_OPERATORS
         if leaf.key == "selector":
             values = leaf.value if isinstance(leaf.value, tuple) else (leaf.value,)
             patterns = [selector_regex(parse_selector(str(v)) or []) for v in values]
-            found = sql("(e.elements_chain ~ ANY({}::text[]))", patterns)
+            found = self.d.filter_matches_any(self.d.column("e", "elements_chain"), "regex", patterns)
         else:
             operator = POSITIVE_OF.get(leaf.operator, leaf.operator)
-            condition = self.compare(operator, leaf.value, _Value(Sql("to_jsonb(ev.v)"), Sql("ev.v")))
-            found = sql(
-                "EXISTS (SELECT 1 FROM unnest(posthog_chain_values(e.elements_chain, {})) AS ev(v) WHERE {})",
-                leaf.key,
-                condition,
-            )
+            found = self.d.filter_elements(leaf.key, lambda value: self.compare(operator, leaf.value, value))
         return sql("NOT {}", found) if negated else found
 
 
-def _element_regex(selector: SimpleSelector) -> str:
+def _element_regex(selector: SimpleSelector, *, last: bool) -> str:
+    """One element of the chain, read up to its end (`;`) unless it is the `last` the selector needs. No lookahead,
+    so that RE2 (ClickHouse) runs it as PostgreSQL does."""
     tag = re.escape(selector.tag) if selector.tag else "[^.:;]*"
     classes = "".join(r"(?:\.[^.:;]+)*\." + re.escape(name) for name in selector.classes)
-    pattern = tag + classes + r"(?:\.[^.:;]+)*(?=[:;]|$)"
+    pattern = tag + classes + r"(?:\.[^.:;]+)*"  # its head: tag and classes, up to `:`, `;` or the end
     if selector.element_id:
         pattern += r':[^;]*(?:attr__id|attr_id)="' + re.escape(selector.element_id) + '"'
-    return pattern
+        return pattern if last else pattern + "[^;]*"
+    return pattern + (r"(?:[:;]|$)" if last else "(?::[^;]*)?")
 
 
 def selector_regex(parts: list[SimpleSelector]) -> str:
     """A regex over an elements chain (innermost element first) for a selector (outermost part first)."""
     innermost, *ancestors = reversed(parts)
-    pattern = "(?:^|;)" + _element_regex(innermost)
-    for ancestor in ancestors:
+    pattern = "(?:^|;)" + _element_regex(innermost, last=not ancestors)
+    for index, ancestor in enumerate(ancestors):
         # An ancestor marked child_of_next must be the element right after the previous one in the chain.
         between = "" if ancestor.child_of_next else "(?:;[^;]*)*?"
-        pattern += "[^;]*" + between + ";" + _element_regex(ancestor)
+        pattern += between + ";" + _element_regex(ancestor, last=index == len(ancestors) - 1)
     return pattern
 
 
@@ -199,7 +184,9 @@ class CompiledFilter:
     has_hogql: bool = False
 
 
-def compile_filters(group: PropertyGroup, *, tz: tzinfo, now: datetime) -> CompiledFilter:
-    compiler = _Compiler(tz, now)
+def compile_filters(group: PropertyGroup, *, tz: tzinfo, now: datetime,
+                    dialect: FilterDialect | None = None) -> CompiledFilter:  # fmt: skip
+    """The filters as a condition on the events table `e` of `dialect` (PostgreSQL by default)."""
+    compiler = _Compiler(dialect or PostgresDialect(), tz, now)
     where = compiler.node(group)
     return CompiledFilter(where=where, needs_person=compiler.needs_person, has_hogql=compiler.has_hogql)

@@ -4,7 +4,10 @@ value into the text."""
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 
@@ -41,3 +44,55 @@ def join(separator: str, fragments: list[Sql]) -> Sql:
 def like_pattern(text: str) -> str:
     """`%text%` for ILIKE with the wildcards inside `text` escaped (backslash is PostgreSQL's LIKE escape)."""
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
+
+
+def _clickhouse_type(value: Any) -> str:
+    """The ClickHouse type a bound Python value travels as (server-side parameters are typed in the text)."""
+    if isinstance(value, bool):
+        return "Bool"
+    if isinstance(value, int):
+        return "Int64" if value < 2**63 else "UInt64"
+    if isinstance(value, float | Decimal):
+        return "Float64"
+    if isinstance(value, str):
+        return "String"
+    if isinstance(value, uuid.UUID):
+        return "UUID"
+    if isinstance(value, datetime):
+        return "DateTime64(6, 'UTC')"
+    if isinstance(value, date):
+        return "Date"
+    if isinstance(value, list | tuple):
+        items = [item for item in value if item is not None]
+        if items and all(isinstance(i, int | float | Decimal) and not isinstance(i, bool) for i in items):
+            return "Array(Int64)" if all(isinstance(i, int) for i in items) else "Array(Float64)"
+        return f"Array({_clickhouse_type(items[0]) if items else 'String'})"
+    raise TypeError(f"no ClickHouse parameter type for {type(value).__name__}")
+
+
+def _clickhouse_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    if isinstance(value, list | tuple):
+        return [_clickhouse_value(item) for item in value]
+    return value
+
+
+def clickhouse_bind(statement: Sql) -> tuple[str, dict[str, Any]]:
+    """`statement` as ClickHouse text with typed server-side parameters (`{p0:Int64}`), which the clickhouse-connect
+    client and chdb both bind; a None parameter is written as NULL."""
+    pieces = statement.text.split("%s")
+    if len(pieces) != len(statement.params) + 1:
+        raise ValueError("placeholder count mismatch")
+    text, params = [pieces[0]], {}
+    for index, (value, piece) in enumerate(zip(statement.params, pieces[1:], strict=True)):
+        if value is None:
+            text.append("NULL")
+        else:
+            name = f"p{index}"
+            text.append(f"{{{name}:{_clickhouse_type(value)}}}")
+            params[name] = _clickhouse_value(value)
+        text.append(piece)
+    return "".join(text), params

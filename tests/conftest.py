@@ -207,3 +207,34 @@ def local_storage(settings: Any, tmp_path: Path) -> Path:
 
 
 __all__ = ["PASSWORD", "KeyFactory", "PersonalAPIKey", "Tenant", "make_tenant"]
+
+
+# --- events stores ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """ClickHouse's engine in this process (chdb), migrated, for the whole run: chdb keeps one data directory per
+    process, so every test that needs ClickHouse shares this one."""
+    from events.clickhouse.client import client_for_url
+    from events.clickhouse.schema import migrate
+
+    url = f"chdb://{tmp_path_factory.mktemp('clickhouse')}"
+    migrate(client_for_url(url))
+    return url
+
+
+@pytest.fixture(params=["postgres", "clickhouse"])
+def events_backend(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
+    """Run the test once per events store (tests opt in with `pytestmark = pytest.mark.usefixtures(...)`).
+    ClickHouse does not roll back with the test's transaction, so its events are removed afterwards."""
+    if request.param == "postgres":
+        yield "postgres"
+        return
+    from events.clickhouse.client import client_for_url
+
+    url = request.getfixturevalue("clickhouse_url")
+    settings.CLICKHOUSE_URL = url
+    client = client_for_url(url)
+    try:
+        yield "clickhouse"
+    finally:
+        client.command(f"TRUNCATE TABLE {client.database}.events")

@@ -1,6 +1,7 @@
 """HogQL: parsed into an immutable tree, resolved against the tables it may read, printed as parameterised SQL
-for one dialect (PostgreSQL today; the semantics live above the dialect, in `printer`)."""
+for one dialect (PostgreSQL or ClickHouse; the semantics live above the dialect, in `printer`)."""
 
+from query_languages.hogql.clickhouse import ClickHouseDialect
 from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.parser import parse_column, parse_expr, parse_order, parse_select
 from query_languages.hogql.postgres import PostgresDialect
@@ -15,8 +16,10 @@ from query_languages.hogql.printer import (
     print_condition,
     print_select,
 )
+from query_languages.hogql.re2 import re2_problem
 
 __all__ = [
+    "ClickHouseDialect",
     "Context",
     "Dialect",
     "Extra",
@@ -32,4 +35,5 @@ __all__ = [
     "parse_select",
     "print_condition",
     "print_select",
+    "re2_problem",
 ]

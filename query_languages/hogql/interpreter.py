@@ -9,9 +9,9 @@ Only what one event holds can be read: `event`, `distinct_id`, `uuid`, `timestam
 
 from __future__ import annotations
 
-import json
 import math
 import re
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -22,9 +22,10 @@ from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.printer import START_OF, clickhouse_replacement, float_text, in_list, string_argument
 from query_languages.json_text import json_as_text
+from query_languages.patterns import NUMERIC_TEXT as NUMERIC_PATTERN
 
 Reader = Callable[[Any], Any]  # the event (an EventView) to a value
-NUMERIC_TEXT = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,4})?\s*$")
+NUMERIC_TEXT = re.compile(NUMERIC_PATTERN)
 FIELDS_IN_FILTERS = ("event", "distinct_id", "uuid", "timestamp", "elements_chain", "properties", "person")
 INTERVAL_DAYS = {"second": 1 / 86400, "minute": 1 / 1440, "hour": 1 / 24, "day": 1, "week": 7}
 
@@ -77,9 +78,20 @@ def _number(value: Any) -> int | float | None:
     return None
 
 
+def _uuid(value: Any) -> uuid.UUID | str | None:
+    if not value:
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return str(value).lower()
+
+
 def _text(value: Any, tz: tzinfo) -> str | None:
     if value is None or isinstance(value, str):
         return value
+    if isinstance(value, uuid.UUID):
+        return str(value)
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, datetime):
@@ -146,17 +158,17 @@ class _Compiler:
         head, rest = node.chain[0], node.chain[1:]
         if head == "properties":
             return self._json(lambda event: event.properties, rest)
-        if head == "person":
-            return self._json(lambda event: event.person_properties or {}, rest[1:])
+        if head == "person":  # None without a person: NULL, whole or in part
+            return self._json(lambda event: event.person_properties, rest[1:])
         if rest:
             raise HogQLError(f"Unable to resolve field: {'.'.join(node.chain)}", node.start, node.end)
-        if head == "uuid":
-            return lambda event: str(event.uuid).lower() if event.uuid else None
+        if head == "uuid":  # a UUID, not text: beside a number it is compared as text, as the printer does
+            return lambda event: _uuid(event.uuid)
         return lambda event: getattr(event, head)
 
     def _json(self, document: Reader, path: tuple[str, ...]) -> Reader:
         if not path:
-            return lambda event: json.dumps(document(event), separators=(", ", ": "), ensure_ascii=False)
+            return lambda event: json_as_text(document(event))
 
         def read(event: Any) -> Any:
             value: Any = document(event)
@@ -227,7 +239,7 @@ class _Compiler:
                 value = left(event)
                 if value is None:
                     return None
-                if numeric:
+                if numeric and isinstance(value, int | float | str):  # else (a uuid) as text, as the printer
                     number = _number(value)
                     found = None if number is None else any(number == v for v in values)
                 else:
@@ -287,7 +299,7 @@ class _Compiler:
         b_number = isinstance(b, int | float)
         if a_number and b_number:
             return a, b
-        if a_number or b_number:
+        if (a_number and isinstance(b, str)) or (b_number and isinstance(a, str)):  # a string beside a number
             return _number(a), _number(b)
         return _text(a, self.tz), _text(b, self.tz)
 
@@ -308,8 +320,8 @@ class _Compiler:
             "toString": lambda v: _text(v[0], tz),
             "toInt": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 9.2e18 else int(n),
             "toInt64": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 9.2e18 else int(n),
-            "toFloat": lambda v: None if (n := _number(v[0])) is None else float(n),
-            "toFloat64": lambda v: None if (n := _number(v[0])) is None else float(n),
+            "toFloat": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 1e308 else float(n),
+            "toFloat64": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 1e308 else float(n),
             "now": lambda v: self.now,
             "today": lambda v: self.now.astimezone(tz).date(),
             "if": lambda v: v[1] if _truthy(v[0]) else v[2],

@@ -1,7 +1,14 @@
-"""HogQL printed for PostgreSQL: how each operation the printer decided is written there. No semantics here."""
+"""HogQL and property filters printed for PostgreSQL: how each operation the printer (and the filter compiler)
+decided is written there. No semantics here. The casts that could fail (numbers, dates, versions) go through the
+`posthog_*` SQL functions (migration events 0002), which answer NULL instead of erroring."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from query_languages.hogql.printer import clickhouse_replacement
 from query_languages.sql import Sql, join, sql
 
 # The person of each event, by its distinct id (a LEFT JOIN: events may have none).
@@ -18,11 +25,39 @@ INTERVAL_ARGUMENTS = {
 # Largest magnitudes the conversions accept; beyond them the value is NULL rather than an error.
 FLOAT8_LIMIT = "1e308"
 BIGINT_LIMIT = "9.2e18"
+TABLES = {"events": "events_event AS e", "persons": "events_person AS p"}
+PERSON_COLUMNS = {"id": "p.uuid", "created_at": "p.created_at", "properties": "p.properties",
+                  "is_identified": "p.is_identified"}  # fmt: skip
+CASTS = {"integer": "::bigint", "float": "::float8", "text": "::text", "date": "::date", "numeric": "::numeric",
+         "bool": "", "datetime": ""}  # fmt: skip
+TEXT_FUNCTIONS = {"lower": "lower", "upper": "upper", "trim": "btrim"}
+# Event columns as text, for event_metadata filters.
+FILTER_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": "e.uuid::text",
+                  "elements_chain": "e.elements_chain", "timestamp": "e.timestamp::text"}  # fmt: skip
+MATCH_ANY = {"ilike": "ILIKE", "regex": "~"}
+
+
+@dataclass(frozen=True)
+class FilterValue:
+    """One property as a filter reads it: as jsonb, as text, and (for the timestamp column) as a native timestamp."""
+
+    json: Sql
+    text: Sql
+    moment: Sql | None = None
 
 
 class PostgresDialect:
+    def table(self, name: str) -> Sql:
+        return Sql(TABLES[name])
+
     def column(self, table_alias: str, name: str) -> Sql:
         return Sql(f"{table_alias}.{name}")
+
+    def person_column(self, name: str) -> Sql:
+        return Sql(PERSON_COLUMNS[name])
+
+    def constant(self, value: Any, kind: str) -> Sql:
+        return sql("{}" + CASTS[kind], value)
 
     def json_text(self, document: Sql, path: tuple[str, ...]) -> Sql:
         return sql("jsonb_extract_path_text({}, {})", document, join(", ", [sql("{}::text", key) for key in path]))
@@ -36,6 +71,22 @@ class PostgresDialect:
 
     def to_number(self, text: Sql) -> Sql:
         return sql("posthog_try_numeric({})", text)
+
+    def compare_text_number(self, text: Sql, op: str, number: Sql, *, text_left: bool) -> Sql:
+        sides = (self.to_number(text), number) if text_left else (number, self.to_number(text))
+        return sql(f"({{}} {op} {{}})", *sides)
+
+    def text_to_integer(self, text: Sql) -> Sql:
+        return self.to_integer(self.to_number(text))
+
+    def text_to_float(self, text: Sql) -> Sql:
+        return self.to_float(self.to_number(text))
+
+    def number_as(self, number: Sql, type_: str) -> Sql:
+        return number  # PostgreSQL finds the common type itself
+
+    def number_for_in(self, number: Sql) -> Sql:
+        return number
 
     def to_float(self, number: Sql) -> Sql:
         return sql(f"(CASE WHEN abs({{}}) < {FLOAT8_LIMIT} THEN ({{}})::float8 END)", number, number)
@@ -71,8 +122,14 @@ class PostgresDialect:
     def like(self, value: Sql, pattern: Sql, *, insensitive: bool) -> Sql:
         return sql("({} " + ("ILIKE" if insensitive else "LIKE") + " {})", value, pattern)
 
-    def regex(self, value: Sql, pattern: Sql, *, insensitive: bool) -> Sql:
+    def regex_problem(self, pattern: str) -> str | None:
+        return None  # the caller asks PostgreSQL itself (Context.regex_problem)
+
+    def regex(self, value: Sql, pattern: str, *, insensitive: bool) -> Sql:
         return sql("({} " + ("~*" if insensitive else "~") + " {})", value, pattern)
+
+    def text_function(self, name: str, text: Sql) -> Sql:
+        return sql(f"{TEXT_FUNCTIONS[name]}({{}})", text)
 
     def concat(self, parts: list[Sql]) -> Sql:
         return sql("({})", join(" || ", parts))
@@ -114,17 +171,73 @@ class PostgresDialect:
         return sql("(CASE lower({}) WHEN 'true' THEN true WHEN '1' THEN true WHEN 'false' THEN false "
                    "WHEN '0' THEN false END)", text)  # fmt: skip
 
-    def regex_replace(self, text: Sql, pattern: Sql, replacement: Sql) -> Sql:
-        return sql("regexp_replace({}, {}, {}, 'g')", text, pattern, replacement)
+    def regex_replace(self, text: Sql, pattern: str, replacement: str) -> Sql:
+        return sql("regexp_replace({}, {}, {}, 'g')", text, pattern, clickhouse_replacement(replacement)[0])
 
     def split(self, text: Sql, separator: Sql) -> Sql:
         return sql("string_to_array({}, {})", text, separator)
 
+    def aggregate(self, name: str, value: Sql | None, *, distinct: bool) -> Sql:
+        if value is None:
+            return Sql(f"{name}(*)")
+        return sql(f"{name}({'DISTINCT ' if distinct else ''}{{}})", value)
+
     def count_if(self, condition: Sql) -> Sql:
         return sql("count(*) FILTER (WHERE {})", condition)
+
+    def order(self, value: Sql, *, descending: bool) -> Sql:
+        return sql("{}" + (" DESC" if descending else " ASC"), value)
 
     def person_join(self) -> Sql:
         return Sql(PERSON_JOIN)
 
     def team_filter(self, table_alias: str, team_id: int) -> Sql:
         return sql(f"{table_alias}.team_id = {{}}", team_id)
+
+    # --- property filters (property_sql.FilterDialect) ---------------------------------------------------------
+    def filter_property(self, key: str, *, person: bool) -> FilterValue:
+        source = "p.properties" if person else "e.properties"
+        return FilterValue(sql(f"({source} -> {{}})", key), sql(f"({source} ->> {{}})", key))
+
+    def filter_column(self, name: str) -> FilterValue:
+        column = Sql(FILTER_COLUMNS[name])
+        return FilterValue(sql("to_jsonb({})", column), column, Sql("e.timestamp") if name == "timestamp" else None)
+
+    def filter_text_value(self, text: Sql) -> FilterValue:
+        return FilterValue(sql("to_jsonb({})", text), text)
+
+    def filter_text(self, value: FilterValue) -> Sql:
+        return value.text
+
+    def filter_number(self, value: FilterValue) -> Sql:
+        return sql("posthog_json_numeric({})", value.json)
+
+    def filter_moment(self, value: FilterValue) -> Sql:
+        return value.moment or sql("posthog_json_timestamptz({})", value.json)
+
+    def filter_is_set(self, value: FilterValue) -> Sql:
+        return sql("coalesce(jsonb_typeof({}), 'null') <> 'null'", value.json)
+
+    def filter_exact(self, value: FilterValue, texts: list[str], numbers: list[float]) -> Sql:
+        condition = sql("{} = ANY({}::text[])", value.text, texts)
+        if numbers:
+            same_number = sql("(jsonb_typeof({}) = 'number' AND {}::numeric = ANY({}::numeric[]))", value.json,
+                              value.json, numbers)  # fmt: skip
+            condition = sql("{} OR {}", condition, same_number)
+        return sql("({})", condition)
+
+    def filter_matches_any(self, text: Sql, operator: str, patterns: list[str]) -> Sql:
+        return sql(f"({{}} {MATCH_ANY[operator]} ANY({{}}::text[]))", text, patterns)
+
+    def filter_number_any(self, number: Sql, operator: str, bounds: list[float]) -> Sql:
+        return sql(f"({{}} {operator} ANY({{}}::numeric[]))", number, bounds)
+
+    def filter_semver(self, text: Sql, operator: str, lower: tuple[int, ...], upper: tuple[int, ...] | None) -> Sql:
+        key = sql("posthog_semver_key({})", text)
+        if upper is not None:
+            return sql("({} >= {}::bigint[] AND {} < {}::bigint[])", key, list(lower), key, list(upper))
+        return sql(f"({{}} {operator} {{}}::bigint[])", key, list(lower))
+
+    def filter_elements(self, key: str, condition: Callable[[FilterValue], Sql]) -> Sql:
+        return sql("EXISTS (SELECT 1 FROM unnest(posthog_chain_values(e.elements_chain, {})) AS ev(v) WHERE {})", key,
+                   condition(self.filter_text_value(Sql("ev.v"))))  # fmt: skip

@@ -12,9 +12,12 @@ SQL text is made only of fixed pieces. The caller's project is always in the WHE
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
+from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,18 +57,32 @@ class Typed:
     type: str
     condition: bool = False
     aggregate: bool = False
+    document: Sql | None = None  # for a whole properties column: the JSON it reads (JSONExtractString's source)
 
 
 class Dialect(Protocol):
     """How one SQL database writes what the printer decided. Every method returns SQL for values already typed."""
 
+    def table(self, name: str) -> Sql: ...  # `events` or `persons`, with its alias (HogQLError if not here)
     def column(self, table_alias: str, name: str) -> Sql: ...
+    def person_column(self, name: str) -> Sql: ...  # id, created_at, properties, is_identified
+    def person_join(self) -> Sql | None: ...  # None: the event row holds its person
+    def team_filter(self, table_alias: str, team_id: int) -> Sql: ...
+    # kind: integer, float, text, bool, date, datetime, or numeric (exact, beside any number: IN lists)
+    def constant(self, value: Any, kind: str) -> Sql: ...
+    def null_of(self, kind: str) -> Sql: ...
     def json_text(self, document: Sql, path: tuple[str, ...]) -> Sql: ...
     def json_whole(self, document: Sql) -> Sql: ...
     def json_string_or_empty(self, document: Sql, key: Sql) -> Sql: ...
     def to_number(self, text: Sql) -> Sql: ...
+    # `text op number` with the text read as a number (op may be IN, before a parenthesised list)
+    def compare_text_number(self, text: Sql, op: str, number: Sql, *, text_left: bool) -> Sql: ...
+    def text_to_integer(self, text: Sql) -> Sql: ...
+    def text_to_float(self, text: Sql) -> Sql: ...
     def to_float(self, number: Sql) -> Sql: ...
     def to_integer(self, number: Sql) -> Sql: ...
+    def number_as(self, number: Sql, type_: str) -> Sql: ...  # one type for the branches of if/coalesce
+    def number_for_in(self, number: Sql) -> Sql: ...  # the number before IN (a list of numbers)
     def to_text(self, value: Sql, type_: str, timezone: str) -> Sql: ...
     def condition_to_number(self, condition: Sql) -> Sql: ...
     def number_to_condition(self, number: Sql) -> Sql: ...
@@ -73,19 +90,20 @@ class Dialect(Protocol):
     def modulo(self, left: Sql, right: Sql) -> Sql: ...
     def interval(self, amount: Sql, unit: str) -> Sql: ...
     def like(self, value: Sql, pattern: Sql, *, insensitive: bool) -> Sql: ...
-    def regex(self, value: Sql, pattern: Sql, *, insensitive: bool) -> Sql: ...
+    def regex_problem(self, pattern: str) -> str | None: ...
+    def regex(self, value: Sql, pattern: str, *, insensitive: bool) -> Sql: ...
+    def regex_replace(self, text: Sql, pattern: str, replacement: str) -> Sql: ...  # replacement: `\\1`, as ClickHouse
+    def text_function(self, name: str, text: Sql) -> Sql: ...
     def concat(self, parts: list[Sql]) -> Sql: ...
     def length(self, text: Sql) -> Sql: ...
+    def split(self, text: Sql, separator: Sql) -> Sql: ...
+    def text_to_bool(self, text: Sql) -> Sql: ...
     def date_of(self, moment: Sql, timezone: str) -> Sql: ...
     def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql: ...
-    def count_if(self, condition: Sql) -> Sql: ...
-    def null_of(self, kind: str) -> Sql: ...
     def date_diff(self, unit: str, start: Sql, end: Sql, timezone: str) -> Sql: ...
-    def text_to_bool(self, text: Sql) -> Sql: ...
-    def regex_replace(self, text: Sql, pattern: Sql, replacement: Sql) -> Sql: ...
-    def split(self, text: Sql, separator: Sql) -> Sql: ...
-    def person_join(self) -> Sql: ...
-    def team_filter(self, table_alias: str, team_id: int) -> Sql: ...
+    def aggregate(self, name: str, value: Sql | None, *, distinct: bool) -> Sql: ...  # count(*) is value None
+    def count_if(self, condition: Sql) -> Sql: ...
+    def order(self, value: Sql, *, descending: bool) -> Sql: ...
 
 
 @dataclass(frozen=True)
@@ -160,6 +178,10 @@ class Printer:
         table = TABLES.get(query.table.lower())
         if table is None:
             raise HogQLError(f"Unknown table '{query.table}': query events or persons.", query.start, query.end)
+        try:
+            table_sql = self.d.table(table.name)
+        except HogQLError as error:
+            raise HogQLError(error.message, query.start, query.end) from None
         scope = _Scope(table, query.table_alias)
         columns = self._expand_star(query.columns, scope)
         for column in columns:
@@ -188,7 +210,7 @@ class Printer:
             if where.aggregate:
                 raise HogQLError("Aggregates cannot be used in WHERE: use HAVING.", query.where.start, query.where.end)
             conditions.append(self.condition(where))
-        from_sql = Sql(f" FROM {self._table_sql(table)}")
+        from_sql = sql(" FROM {}", table_sql)
         if group_by:
             positions = []
             for expr in group_by:
@@ -210,11 +232,12 @@ class Printer:
                     raise HogQLError("With SELECT DISTINCT, ORDER BY may only use selected columns.", order.start,
                                      order.end)  # fmt: skip
                 printed_order = Sql(str(position)) if position else self.value(self.expr(expr, scope))
-                items.append(sql("{}" + (" DESC" if order.descending else " ASC"), printed_order))
+                items.append(self.d.order(printed_order, descending=order.descending))
             order_sql = sql(" ORDER BY {}", join(", ", items))
         # The person join is known only once every expression is printed.
-        if scope.needs_person:
-            from_sql = sql("{} {}", from_sql, self.d.person_join())
+        person_join = self.d.person_join()
+        if scope.needs_person and person_join is not None:
+            from_sql = sql("{} {}", from_sql, person_join)
         paging = Sql("")
         if limit is not None:
             paging = sql(" LIMIT {} OFFSET {}", limit, offset or 0)
@@ -225,9 +248,6 @@ class Printer:
             for column, p in zip(columns, printed, strict=True)
         )
         return PrintedSelect(statement, names)
-
-    def _table_sql(self, table: Table) -> str:
-        return {"events": "events_event AS e", "persons": "events_person AS p"}[table.name]
 
     def _expand_star(self, columns: tuple[ast.Expr | ast.Alias, ...], scope: _Scope) -> list[ast.Expr | ast.Alias]:
         expanded: list[ast.Expr | ast.Alias] = []
@@ -303,15 +323,15 @@ class Printer:
         if value is None:
             return Typed(Sql("NULL"), NOTHING)
         if isinstance(value, bool):
-            return Typed(sql("{}", value), BOOL, condition=True)
+            return Typed(self.d.constant(value, "bool"), BOOL, condition=True)
         if isinstance(value, int):
             if not -(2**63) <= value < 2**63:
                 raise HogQLError("Integer out of the 64-bit range.", node.start, node.end)
-            return Typed(sql("{}::bigint", value), UINT8 if 0 <= value < 256 else INT64)
+            return Typed(self.d.constant(value, "integer"), UINT8 if 0 <= value < 256 else INT64)
         if isinstance(value, float):
-            return Typed(sql("{}::float8", value), FLOAT64)
+            return Typed(self.d.constant(value, "float"), FLOAT64)
         if isinstance(value, str):
-            return Typed(sql("{}::text", value), STRING)
+            return Typed(self.d.constant(value, "text"), STRING)
         if isinstance(value, tuple):
             return self._tuple(ast.Tuple(tuple(ast.Constant(v) for v in value), start=node.start, end=node.end), scope)
         raise HogQLError("Unsupported constant.", node.start, node.end)
@@ -322,7 +342,10 @@ class Printer:
             chain = chain[1:]
         if len(chain) == 1 and chain[0] in scope.aliases:
             return self.expr(scope.aliases[chain[0]], scope)
-        resolved = self._resolve(chain, scope)
+        try:
+            resolved = self._resolve(chain, scope)
+        except HogQLError as error:  # what the dialect cannot read, placed at the field
+            raise HogQLError(error.message, node.start, node.end) from None
         if resolved is None:
             raise HogQLError(f"Unable to resolve field: {'.'.join(node.chain)}", node.start, node.end)
         return resolved
@@ -339,33 +362,34 @@ class Printer:
             if head == "properties":
                 return self._json(self.d.column(alias, "properties"), rest)
             if head == "person_id" and not rest:
-                scope.needs_person = True
-                return Typed(self.d.column("p", "uuid"), UUID)
+                return self._person_field(("id",), timestamp, scope)
             if head == "person" and rest:
-                scope.needs_person = True
-                return self._person_field(rest, timestamp)
+                return self._person_field(rest, timestamp, scope)
             return None
         if head == "properties":
             return self._json(self.d.column(alias, "properties"), rest)
         if rest:
             return None
-        return self._person_field(chain, timestamp)
+        return self._person_field(chain, timestamp, scope)
 
-    def _person_field(self, chain: tuple[str, ...], timestamp: str) -> Typed | None:
+    def _person_field(self, chain: tuple[str, ...], timestamp: str, scope: _Scope) -> Typed | None:
         head, rest = chain[0], chain[1:]
-        if head == "id" and not rest:
-            return Typed(self.d.column("p", "uuid"), UUID)
-        if head == "created_at" and not rest:
-            return Typed(self.d.column("p", "created_at"), timestamp)
-        if head == "is_identified" and not rest:
-            return Typed(self.d.column("p", "is_identified"), BOOL, condition=True)
-        if head == "properties":
-            return self._json(self.d.column("p", "properties"), rest)
-        return None
+        if head not in ("id", "created_at", "is_identified", "properties") or (rest and head != "properties"):
+            return None
+        # Read from the events table, the person comes through the dialect's join (if it needs one).
+        scope.needs_person = scope.needs_person or scope.table.name == "events"
+        column = self.d.person_column(head)
+        if head == "id":
+            return Typed(column, UUID)
+        if head == "created_at":
+            return Typed(column, timestamp)
+        if head == "is_identified":
+            return Typed(column, BOOL, condition=True)
+        return self._json(column, rest)
 
     def _json(self, document: Sql, path: tuple[str, ...]) -> Typed:
         if not path:
-            return Typed(self.d.json_whole(document), STRING)
+            return Typed(self.d.json_whole(document), STRING, document=document)
         return Typed(self.d.json_text(document, path), NULLABLE_STRING)
 
     def _star(self, node: ast.Star, scope: _Scope) -> Typed:
@@ -442,6 +466,7 @@ class Printer:
         left = self.expr(node.left, scope)
         aggregate = left.aggregate
         if node.op in ("like", "not like", "ilike", "not ilike"):
+            _check_like(node.right)
             right = self.expr(node.right, scope)
             test = self.d.like(self._text(left), self._text(right), insensitive="ilike" in node.op)
             negated = node.op.startswith("not")
@@ -450,12 +475,18 @@ class Printer:
             if not isinstance(node.right, ast.Constant) or not isinstance(node.right.value, str):
                 raise HogQLError("A regular expression must be a string constant.", node.right.start, node.right.end)
             self._check_regex(node.right)
-            test = self.d.regex(self._text(left), sql("{}", node.right.value), insensitive=node.op.endswith("*"))
+            test = self.d.regex(self._text(left), node.right.value, insensitive=node.op.endswith("*"))
             return Typed(sql("(NOT {})", test) if node.op.startswith("!") else test, UINT8, True, aggregate)
         right = self.expr(node.right, scope)
-        left_sql, right_sql = self._comparable(left, right, node)
         op = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[node.op]
-        return Typed(sql("({} " + op + " {})", left_sql, right_sql), UINT8, True, aggregate or right.aggregate)
+        number_types = {base_type(UINT8 if side.condition else side.type) in NUMBERS for side in (left, right)}
+        if number_types == {True, False} and (is_string(left.type) or is_string(right.type)):
+            # A string beside a number is read as a number.
+            text, number = (left, right) if is_string(left.type) else (right, left)
+            test = self.d.compare_text_number(self.value(text), op, self.value(number), text_left=text is left)
+        else:
+            test = sql("({} " + op + " {})", *self._comparable(left, right, node))
+        return Typed(test, UINT8, True, aggregate or right.aggregate)
 
     def _comparable(self, left: Typed, right: Typed, node: ast.Compare) -> tuple[Sql, Sql]:
         """Both sides as one kind: numbers (a string beside a number is read as one), date-times (a string
@@ -468,16 +499,12 @@ class Printer:
             moment_side, other, other_node = (left, right, node.right) if is_datetime(lt) else (right, left, node.left)
             if is_datetime(other.type):
                 return left_value, right_value
-            parsed = self._moment_constant(other_node)
+            parsed = self.d.constant(self._moment_constant(other_node), "datetime")
             if moment_side is left:
-                return left_value, sql("{}", parsed)
-            return sql("{}", parsed), right_value
+                return left_value, parsed
+            return parsed, right_value
         if base_type(lt) in NUMBERS and base_type(rt) in NUMBERS:
             return left_value, right_value
-        if base_type(lt) in NUMBERS and is_string(rt):
-            return left_value, self.d.to_number(right_value)
-        if is_string(lt) and base_type(rt) in NUMBERS:
-            return self.d.to_number(left_value), right_value
         return self._text(left), self._text(right)
 
     def _moment_constant(self, node: ast.Expr) -> datetime:
@@ -503,21 +530,28 @@ class Printer:
         if not values:
             return Typed(Sql("FALSE" if node.op == "in" else "TRUE"), UINT8, True, left.aggregate)
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        if numeric and (base_type(left.type) in NUMBERS or left.condition or is_string(left.type)):
-            subject = self.value(left) if not is_string(left.type) else self.d.to_number(left.sql)
-            listed = join(", ", [sql("{}::numeric", v) for v in values])
+        if numeric and is_string(left.type):
+            listed = join(", ", [self.d.constant(v, "numeric") for v in values])
+            test = self.d.compare_text_number(left.sql, "IN", sql("({})", listed), text_left=True)
+            return Typed(sql("(NOT {})", test) if node.op == "not in" else test, UINT8, True, left.aggregate)
+        if numeric and (base_type(left.type) in NUMBERS or left.condition):
+            subject = self.d.number_for_in(self.value(left))
+            listed = join(", ", [self.d.constant(v, "numeric") for v in values])
         elif is_datetime(left.type):
             subject = left.sql
-            listed = join(", ", [sql("{}", self._moment_constant(i)) for i in items if i.value is not None])
+            listed = join(", ", [self.d.constant(self._moment_constant(i), "datetime") for i in items
+                                 if i.value is not None])  # fmt: skip
         else:
             subject = self._text(left)
-            listed = join(", ", [sql("{}::text", _as_text(v)) for v in values])
+            listed = join(", ", [self.d.constant(_as_text(v), "text") for v in values])
         test = sql("({} IN ({}))", subject, listed)
         return Typed(sql("(NOT {})", test) if node.op == "not in" else test, UINT8, True, left.aggregate)
 
     def _check_regex(self, node: ast.Constant) -> None:
-        if self.context.regex_problem is not None:
-            problem = self.context.regex_problem(node.value)
+        """Checked before the query runs: by the caller's engine (`regex_problem`), and by the dialect for patterns
+        its engine reads differently."""
+        for check in (self.context.regex_problem, self.d.regex_problem):
+            problem = check(node.value) if check is not None else None
             if problem:
                 raise HogQLError(f"Invalid regular expression: {problem}.", node.start, node.end)
 
@@ -542,29 +576,30 @@ class Printer:
         args = [self.expr(arg, scope) if not isinstance(arg, ast.Star) else None for arg in node.args]
         if any(a is not None and a.aggregate for a in args):
             raise HogQLError("Aggregates cannot be nested.", node.start, node.end)
-        distinct = "DISTINCT " if node.distinct else ""
         name = node.name
         if name == "count":
             if len(args) > 1:
                 raise HogQLError("count() takes at most one argument.", node.start, node.end)
             if not args or args[0] is None:
-                return Typed(Sql("count(*)"), UINT64, aggregate=True)
-            return Typed(sql(f"count({distinct}{{}})", self.value(args[0])), UINT64, aggregate=True)
+                return Typed(self.d.aggregate("count", None, distinct=False), UINT64, aggregate=True)
+            return Typed(self.d.aggregate("count", self.value(args[0]), distinct=node.distinct), UINT64,
+                         aggregate=True)  # fmt: skip
         if len(args) != 1 or args[0] is None:
             raise HogQLError(f"{name}() takes one argument.", node.start, node.end)
         arg = args[0]
         if name == "uniq":
-            return Typed(sql("count(DISTINCT {})", self.value(arg)), UINT64, aggregate=True)
+            return Typed(self.d.aggregate("count", self.value(arg), distinct=True), UINT64, aggregate=True)
         if name == "countIf":
             return Typed(self.d.count_if(self.condition(arg)), UINT64, aggregate=True)
         if name in ("min", "max"):
             type_ = UINT8 if arg.condition else arg.type
-            return Typed(sql(f"{name}({distinct}{{}})", self.value(arg)), type_, aggregate=True)
+            return Typed(self.d.aggregate(name, self.value(arg), distinct=node.distinct), type_, aggregate=True)
         number = self._number(arg, node.args[0])
         if name == "avg":
-            return Typed(self.d.to_float(sql(f"avg({distinct}{{}})", number.sql)), FLOAT64, aggregate=True)
+            average = self.d.aggregate("avg", number.sql, distinct=node.distinct)
+            return Typed(self.d.to_float(average), FLOAT64, aggregate=True)
         integer = base_type(number.type) in INTEGERS
-        total = sql(f"sum({distinct}{{}})", number.sql)
+        total = self.d.aggregate("sum", number.sql, distinct=node.distinct)
         return Typed(total if integer else self.d.to_float(total), INT64 if integer else FLOAT64, aggregate=True)
 
 
@@ -577,18 +612,35 @@ def _as_text(value: Any) -> str:
 
 
 def float_text(value: float) -> str:
-    """A float as SQL databases print one: the shortest exact digits, without a trailing `.0`."""
-    text = repr(value)
-    return text.removesuffix(".0")
+    """A float as PostgreSQL prints a float8: the shortest exact digits, plain for exponents from -4 to 14 (`100`,
+    `0.0001`), else `1e+15` / `1.5e-05`; `-0`, `Infinity`, `NaN`."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    sign = "-" if math.copysign(1, value) < 0 else ""
+    if value == 0:
+        return sign + "0"
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    point = len(digits) + int(exponent) - 1  # the exponent in scientific notation
+    digits = digits.rstrip("0")
+    if point >= 15 or point < -4:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{'-' if point < 0 else '+'}{abs(point):02d}"
+    if point < 0:
+        return f"{sign}0.{'0' * (-point - 1)}{digits}"
+    whole, fraction = digits[: point + 1].ljust(point + 1, "0"), digits[point + 1 :]
+    return sign + whole + ("." + fraction if fraction else "")
 
 
 # --- scalar functions: (allowed argument counts or None, builder) ---------------------------------------------
 Builder = Callable[[Printer, ast.Call, list[Typed]], Typed]
 
 
-def _text_function(sql_name: str) -> Builder:
+def _text_function(name: str) -> Builder:
     def build(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-        return Typed(sql(f"{sql_name}({{}})", p._text(args[0])), args[0].type if is_string(args[0].type) else STRING)
+        return Typed(p.d.text_function(name, p._text(args[0])), args[0].type if is_string(args[0].type) else STRING)
 
     return build
 
@@ -598,6 +650,8 @@ def _length(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
 
 
 def _concat(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
+    if not args:
+        raise HogQLError("concat() takes at least one argument.", node.start, node.end)
     # HogQL's concat reads NULL as an empty string.
     return Typed(p.d.concat([sql("coalesce({}, '')", p._text(a)) for a in args]), STRING)
 
@@ -606,10 +660,13 @@ def _common(p: Printer, args: list[Typed]) -> tuple[list[Sql], str]:
     """Values of one type for functions that return one of their arguments: text unless every one is a number
     (or they all share a type)."""
     types = {UINT8 if a.condition else a.type for a in args} - {NOTHING}
+    bases = {base_type(t) for t in types}
+    if types and bases <= NUMBERS:
+        # Numbers of one type, so that every database has a type to give the result.
+        type_ = types.pop() if len(types) == 1 else FLOAT64 if FLOAT64 in bases else INT64
+        return [p.value(a) if a.type == NOTHING else p.d.number_as(p.value(a), type_) for a in args], type_
     if len(types) <= 1:
         return [p.value(a) for a in args], (types.pop() if types else NOTHING)
-    if types <= NUMBERS:
-        return [p.value(a) for a in args], FLOAT64 if FLOAT64 in types else INT64
     return [p._text(a) for a in args], STRING
 
 
@@ -633,9 +690,12 @@ def _to_string(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
 def _to_number(integer: bool) -> Builder:
     def build(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
         arg = args[0]
-        number = p.d.to_number(arg.sql) if is_string(arg.type) else p._number(arg, node.args[0]).sql
-        converted = p.d.to_integer(number) if integer else p.d.to_float(number)
         nullable = is_string(arg.type)
+        if nullable:
+            converted = p.d.text_to_integer(arg.sql) if integer else p.d.text_to_float(arg.sql)
+        else:
+            number = p._number(arg, node.args[0]).sql
+            converted = p.d.to_integer(number) if integer else p.d.to_float(number)
         type_ = INT64 if integer else FLOAT64
         return Typed(converted, f"Nullable({type_})" if nullable else type_)
 
@@ -643,17 +703,17 @@ def _to_number(integer: bool) -> Builder:
 
 
 def _now(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    return Typed(sql("{}", p.context.now), datetime_type(p.context.timezone))
+    return Typed(p.d.constant(p.context.now, "datetime"), datetime_type(p.context.timezone))
 
 
 def _today(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    return Typed(sql("{}::date", p.context.now.astimezone(p.context.tz).date()), DATE)
+    return Typed(p.d.constant(p.context.now.astimezone(p.context.tz).date(), "date"), DATE)
 
 
 def _moment_argument(p: Printer, node: ast.Call, arg: Typed) -> Sql:
     if is_datetime(arg.type):
         return arg.sql
-    return sql("{}", p._moment_constant(node.args[0]))
+    return p.d.constant(p._moment_constant(node.args[0]), "datetime")
 
 
 def _to_date(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
@@ -688,8 +748,17 @@ def _multi_if(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
     return Typed(sql("(CASE {} ELSE {} END)", join(" ", branches), values[-1]), type_)
 
 
+def _check_like(pattern: ast.Expr) -> None:
+    """A constant pattern ending in a lone backslash is refused here: every database refuses it when it runs."""
+    if isinstance(pattern, ast.Constant) and isinstance(pattern.value, str):
+        trailing = len(pattern.value) - len(pattern.value.rstrip("\\"))
+        if trailing % 2:
+            raise HogQLError("A LIKE pattern cannot end with a lone backslash.", pattern.start, pattern.end)
+
+
 def _like_function(insensitive: bool) -> Builder:
     def build(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
+        _check_like(node.args[1])
         return Typed(p.d.like(p._text(args[0]), p._text(args[1]), insensitive=insensitive), UINT8, True)
 
     return build
@@ -700,15 +769,14 @@ def _match(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
     if not isinstance(pattern, ast.Constant) or not isinstance(pattern.value, str):
         raise HogQLError("match() needs a string constant as its pattern.", pattern.start, pattern.end)
     p._check_regex(pattern)
-    return Typed(p.d.regex(p._text(args[0]), sql("{}", pattern.value), insensitive=False), UINT8, True)
+    return Typed(p.d.regex(p._text(args[0]), pattern.value, insensitive=False), UINT8, True)
 
 
 def _json_extract_string(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    source = node.args[0]
-    if not (isinstance(source, ast.Field) and source.chain[-1] == "properties"):
+    source, document = node.args[0], args[0].document
+    if document is None:
         raise HogQLError("JSONExtractString() reads a properties column, e.g. JSONExtractString(properties, 'k').",
                          source.start, source.end)  # fmt: skip
-    document = p.d.column("p" if source.chain[0] == "person" else "e", "properties")
     return Typed(p.d.json_string_or_empty(document, p._text(args[1])), STRING)
 
 
@@ -754,20 +822,35 @@ def _to_bool(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
     return Typed(p.d.text_to_bool(p._text(arg)), BOOL, True)
 
 
-def clickhouse_replacement(text: str) -> tuple[str, str]:
-    """A ClickHouse replacement (`\\0` the match, `\\1`… its groups) for PostgreSQL and for Python's `re`."""
-    postgres, python, index = [], [], 0
+def replacement_items(text: str) -> list[str | int]:
+    """A ClickHouse replacement read as literal characters and group numbers: `\\0` is the match, `\\1`… its
+    groups, and a backslash before anything else stands for that character."""
+    items: list[str | int] = []
+    index = 0
     while index < len(text):
         character = text[index]
-        if character == "\\" and index + 1 < len(text) and text[index + 1].isdigit():
-            group = text[index + 1]
-            postgres.append("\\&" if group == "0" else "\\" + group)
-            python.append("\\g<" + group + ">")
-            index += 2
-            continue
-        postgres.append("\\\\" if character == "\\" else character)
-        python.append("\\\\" if character == "\\" else character)
+        if character == "\\" and index + 1 < len(text):
+            index += 1
+            character = text[index]
+            if character in "0123456789":
+                items.append(int(character))
+                index += 1
+                continue
+        items.append(character)
         index += 1
+    return items
+
+
+def clickhouse_replacement(text: str) -> tuple[str, str]:
+    """A ClickHouse replacement for PostgreSQL and for Python's `re`."""
+    postgres, python = [], []
+    for item in replacement_items(text):
+        if isinstance(item, int):
+            postgres.append("\\&" if item == 0 else f"\\{item}")
+            python.append(f"\\g<{item}>")
+        else:
+            postgres.append("\\\\" if item == "\\" else item)
+            python.append("\\\\" if item == "\\" else item)
     return "".join(postgres), "".join(python)
 
 
@@ -776,8 +859,15 @@ def _replace_regexp_all(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
     string_argument(node, 1, "its pattern")
     replacement = string_argument(node, 2, "its replacement")
     p._check_regex(pattern)  # type: ignore[arg-type]
-    postgres_replacement, _ = clickhouse_replacement(replacement)
-    return Typed(p.d.regex_replace(p._text(args[0]), sql("{}", pattern.value), sql("{}", postgres_replacement)),  # type: ignore[union-attr]
+    try:
+        groups = re.compile(pattern.value).groups  # type: ignore[union-attr]
+    except re.error:  # the database's own check has passed it: it counts its groups itself
+        groups = 9
+    missing = sorted(item for item in replacement_items(replacement) if isinstance(item, int) and item > groups)
+    if missing:
+        raise HogQLError(f"replaceRegexpAll()'s replacement refers to group {missing[0]}, and the pattern has "
+                         f"{groups}.", node.args[2].start, node.args[2].end)  # fmt: skip
+    return Typed(p.d.regex_replace(p._text(args[0]), pattern.value, replacement),  # type: ignore[union-attr]
                  args[0].type if is_string(args[0].type) else STRING)  # fmt: skip
 
 
@@ -806,7 +896,7 @@ def valid_time_zone(name: str) -> bool:
 _FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
     "lower": (frozenset({1}), _text_function("lower")),
     "upper": (frozenset({1}), _text_function("upper")),
-    "trim": (frozenset({1}), _text_function("btrim")),
+    "trim": (frozenset({1}), _text_function("trim")),
     "length": (frozenset({1}), _length),
     "concat": (None, _concat),
     "coalesce": (None, _coalesce),
@@ -867,7 +957,8 @@ def print_condition(expr: ast.Expr, *, dialect: Dialect, context: Context, table
         raise HogQLError("Aggregates cannot be used in a filter.", expr.start, expr.end)
     printer = Printer(dialect, context)
     scope = _Scope(TABLES[table], None)
-    return Extra(printer.condition(printer.expr(expr, scope)), scope.needs_person)
+    condition = printer.condition(printer.expr(expr, scope))
+    return Extra(condition, scope.needs_person and dialect.person_join() is not None)
 
 
 def constant_int(expr: ast.Expr | None, *, what: str) -> int | None:

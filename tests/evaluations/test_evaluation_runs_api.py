@@ -119,6 +119,7 @@ class TestCreateValidation:
         assert_error(response, 403, code="permission_denied", detail="You don't have access to the project.")
 
 
+@pytest.mark.usefixtures("events_backend")  # the target event is looked up in the events store
 class TestCreateLookups:
     def test_unknown_evaluation_is_404(self, api: APIClient, url: str, tenant: Tenant) -> None:
         stored = store_generation(tenant)
@@ -191,6 +192,7 @@ class TestTemporalUnreachable:
 # --- the 201 path -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("events_backend")
 class TestCreate:
     @pytest.mark.parametrize("prefix", ["environments", "projects"])
     @pytest.mark.parametrize("slash", ["/", ""])

@@ -48,6 +48,7 @@ def evaluation_events(api: APIClient, tenant: Tenant) -> list[dict[str, Any]]:
 
 
 class TestManualRuns:
+    @pytest.mark.usefixtures("events_backend")  # the verdict is stored, and read back, through either store
     def test_true_verdict_through_to_the_event_list(
         self, key_client: Any, tenant: Tenant, evaluation_worker: Any, fake_llm: FakeLLM
     ) -> None:

@@ -20,7 +20,6 @@ from evaluations.contracts import online_workflow_id
 from evaluations.models import EvaluationRun, RunStatus, RunTrigger
 from evaluations.online import in_rollout
 from evaluations.services import evaluation_runs_dispatch
-from events.models import Event
 from events.records import EventInput
 from events.services import events_capture
 from posthog_clone import embedded
@@ -28,6 +27,7 @@ from posthog_clone.temporal.client import connect
 from tests.conftest import Tenant
 from tests.evaluations.conftest import wait_until
 from tests.evaluations.helpers import GENERATION_PROPERTIES, make_evaluation
+from tests.events.helpers import stored_events
 
 # Buckets of md5(uuid) for uuids 1..12 (PostHog's formula): 48.62, 16.0, 58.24, 62.52, 41.15, 27.35, 14.21,
 # 76.6, 29.68, 58.46, 75.51, 68.77; those under 50:
@@ -82,6 +82,7 @@ class TestRollout:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("events_backend")
 class TestScheduling:
     def test_a_matching_event_records_a_pending_online_run(self, tenant: Tenant) -> None:
         evaluation = make_evaluation(tenant, conditions=[condition(100, exact("$ai_model", "gpt-4o-mini"))])
@@ -93,7 +94,8 @@ class TestScheduling:
             evaluation.id, event_uuid, "$ai_generation", "user-1",
         )  # fmt: skip
         assert (run.trigger, run.status, run.dispatched_at) == (RunTrigger.ONLINE, RunStatus.PENDING, None)
-        assert run.timestamp == Event.objects.get(team=tenant.team, uuid=event_uuid).timestamp
+        [stored] = stored_events(tenant.team)
+        assert (stored.uuid, run.timestamp) == (event_uuid, stored.timestamp)
 
     def test_and_within_a_condition_or_across_conditions(self, tenant: Tenant) -> None:
         make_evaluation(
@@ -157,7 +159,7 @@ class TestScheduling:
         assert run.target_event_id == uuid.UUID(first["uuid"])
         ingest(tenant, first)  # sent again later: a duplicate, not a new event
         assert [r.id for r in runs_of(tenant)] == [run.id]
-        assert Event.objects.filter(team=tenant.team, event="$ai_generation").count() == 1
+        assert len(stored_events(tenant.team, event="$ai_generation")) == 1
         assert run.evaluation_id == evaluation.id
 
     def test_evaluations_load_once_per_batch_not_per_event(self, tenant: Tenant) -> None:
@@ -231,6 +233,7 @@ class TestDispatch:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("events_backend")
 def test_an_event_sent_by_the_python_sdk_is_evaluated_once(
     live_server: Any, tenant: Tenant, key_client: Any, evaluation_worker: Any, fake_llm: Any
 ) -> None:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from environments.models import Team
-from events.records import EventInput
+from events import selectors
+from events.records import Cursor, EventInput, StoredEvent
 from events.services import events_capture
 from posthog_clone.ids import uuid7
 from query_languages import EventView
@@ -48,3 +49,11 @@ def event_view(event: EventInput, person_properties: dict[str, Any] | None = Non
     return EventView(properties=event.properties, event=event.event, uuid=str(event.uuid), timestamp=event.timestamp,
                      distinct_id=event.distinct_id, elements_chain=event.elements_chain,
                      person_properties=person_properties or {})  # fmt: skip
+
+
+def stored_events(team: Team, *, event: str | None = None) -> list[StoredEvent]:
+    """Every stored event of `team` (oldest first, ties by uuid), read through the selectors, so on either store."""
+    rows, _ = selectors.events_list(team_id=team.id, tz=UTC, now=BASE_TIME, event=event, order="ASC", limit=10_000,
+                                    before=Cursor(datetime(9999, 1, 1, tzinfo=UTC)))  # fmt: skip
+    found = selectors.events_by_uuid(team_id=team.id, uuids=[row.uuid for row in rows])
+    return [found[row.uuid] for row in rows]

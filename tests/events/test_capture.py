@@ -13,8 +13,11 @@ import pytest
 from django.test import Client
 
 from events.ingestion import MAX_DECOMPRESSED_BYTES
-from events.models import Event
+from events.records import StoredEvent
 from tests.conftest import Tenant
+from tests.events.helpers import stored_events
+
+pytestmark = pytest.mark.usefixtures("events_backend")
 
 ERROR_KEYS = {"type", "code", "detail", "attr"}
 
@@ -33,8 +36,8 @@ def post_json(raw: Client, path: str, body: Any, **extra: Any) -> Any:
     return raw.post(path, json.dumps(body), content_type="application/json", **extra)
 
 
-def stored(tenant: Tenant) -> list[Event]:
-    return list(Event.objects.filter(team=tenant.team).order_by("timestamp", "uuid"))
+def stored(tenant: Tenant) -> list[StoredEvent]:
+    return stored_events(tenant.team)
 
 
 # --- bad input -------------------------------------------------------------------------------------------
@@ -266,7 +269,8 @@ class TestPayloadForms:
         event = {"event": "shared", "distinct_id": "d", "uuid": str(uuid.uuid4())}
         for team in (tenant.team, other_tenant.team):
             assert post_json(raw, "/batch/", {"api_key": team.api_token, "batch": [event]}).status_code == 200
-        assert Event.objects.filter(uuid=event["uuid"]).count() == 2
+        for team in (tenant.team, other_tenant.team):
+            assert [str(e.uuid) for e in stored_events(team)] == [event["uuid"]]
 
     def test_first_event_marks_the_project_as_ingesting(self, raw: Client, tenant: Tenant, token: str) -> None:
         assert tenant.team.ingested_event is False
@@ -282,7 +286,7 @@ def _captured_at(raw: Client, tenant: Tenant, token: str, event: dict[str, Any],
     response = post_json(raw, "/batch/", {"api_key": token, "batch": [{"distinct_id": "d", "event": "t", **event}],
                                           **payload})  # fmt: skip
     assert response.status_code == 200, response.content
-    return Event.objects.get(team=tenant.team, uuid=stored(tenant)[-1].uuid).timestamp
+    return stored(tenant)[-1].timestamp
 
 
 class TestTimestamps:

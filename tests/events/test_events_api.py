@@ -18,6 +18,8 @@ from tests.api_base import TeamScopedReadAPITests
 from tests.conftest import Tenant
 from tests.events.helpers import BASE_TIME, make_event, minutes, store
 
+pytestmark = pytest.mark.usefixtures("events_backend")
+
 
 class TestEventsAccess(TeamScopedReadAPITests):
     resource = "events"

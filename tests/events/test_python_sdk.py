@@ -10,6 +10,8 @@ from posthog import Posthog
 
 from tests.conftest import Tenant
 
+pytestmark = pytest.mark.usefixtures("events_backend")
+
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("gzip", [False, True])

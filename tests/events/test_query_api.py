@@ -10,9 +10,13 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from events import hogql
+from events.store import events_store
 from posthog_clone.errors import Timeout
+from query_languages import Sql
 from tests.conftest import Tenant
-from tests.events.helpers import BASE_TIME, make_event, minutes, store
+from tests.events.helpers import BASE_TIME, make_event, minutes, store, stored_events
+
+pytestmark = pytest.mark.usefixtures("events_backend")
 
 
 @pytest.fixture
@@ -258,12 +262,10 @@ class TestRefusals:
         ],
     )
     def test_refused_with_a_400_naming_the_problem(
-        self, api: APIClient, url: str, dataset: None, query: str, code: str, contains: str
+        self, api: APIClient, url: str, tenant: Tenant, dataset: None, query: str, code: str, contains: str
     ) -> None:
         assert_hogql_400(run(api, url, query), code, contains)
-        with connection.cursor() as cursor:  # the server and its tables are unharmed
-            cursor.execute("SELECT count(*) FROM events_event")
-            assert cursor.fetchone()[0] == 4
+        assert len(stored_events(tenant.team)) == 4  # the server and its tables are unharmed
 
     @pytest.mark.parametrize(
         ("body", "attr", "contains"),
@@ -303,13 +305,13 @@ class TestRefusals:
             assert cursor.fetchone()[0] == before
         store(tenant.team, make_event(event="written after"))  # the transaction still writes
 
-    def test_a_slow_statement_is_stopped_with_a_timeout(self, settings: Any, db: None) -> None:
+    def test_a_slow_statement_is_stopped_with_a_timeout(self, settings: Any, db: None, events_backend: str) -> None:
         settings.QUERY_TIMEOUT_SECONDS = 0.05
+        slow = {"postgres": "SELECT pg_sleep(2)", "clickhouse": "SELECT count() FROM numbers(100000000000)"}
         with pytest.raises(Timeout) as raised:
-            hogql._execute("SELECT pg_sleep(2)", ())
+            events_store().run_query(Sql(slow[events_backend]))
         assert raised.value.code == "query_timeout"
-        with connection.cursor() as cursor:  # the connection is usable afterwards
-            cursor.execute("SELECT 1")
+        assert events_store().run_query(Sql("SELECT 1")) == [(1,)]  # the store is usable afterwards
 
 
 class TestTenancy:

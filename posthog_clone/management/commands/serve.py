@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from posthog_clone import embedded
 
@@ -36,6 +36,10 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "8")))
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.CLICKHOUSE_URL.startswith("chdb:"):
+            # chdb locks its directory to one process; the server runs several.
+            raise CommandError("CLICKHOUSE_URL=chdb://... is for tests and single-process tools; serve needs "
+                               "a ClickHouse server (http://user:password@host:8123/database).")  # fmt: skip
         host: str = options["host"]
         port: int = options["port"]
         data_dir = embedded.data_dir()
@@ -55,6 +59,8 @@ class Command(BaseCommand):
 
         self.stdout.write("Applying migrations...")
         call_command("migrate", interactive=False, verbosity=0)
+        if settings.CLICKHOUSE_URL:
+            call_command("clickhouse_migrate", verbosity=0)
 
         children: list[tuple[str, subprocess.Popen[bytes] | embedded.TemporalDevServer]] = []
         stopping = False

@@ -1,0 +1,70 @@
+"""The one interface to wherever events are stored, and the choice of it: PostgreSQL (`events_event`, the default)
+or ClickHouse (when CLICKHOUSE_URL is set). Selectors, HogQL and the write path reach events only through here;
+persons stay in PostgreSQL either way.
+
+A store answers in plain records (`events.records`) and takes conditions already printed for its `dialect`, so
+the filters' meaning is decided once, in `query_languages`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import psycopg
+from django.conf import settings
+
+from events.records import Cursor, EventInput, EventRow, Order
+from query_languages import Dialect, Sql
+
+NewEvents = Callable[[set[uuid.UUID]], None]
+
+
+class EventsStore(Protocol):
+    name: str
+    dialect: Dialect
+
+    def regex_problem(self, pattern: str) -> str | None:
+        """Why this store cannot run `pattern` as a regular expression, or None."""
+
+    def capture(self, cursor: psycopg.Cursor[Any], *, team_id: int, events: Sequence[EventInput], created_at: datetime,
+                on_new: NewEvents | None) -> int:  # fmt: skip
+        """Store `events` (sorted by uuid; a uuid already stored, or repeated, is stored once) as part of the
+        PostgreSQL transaction `cursor` is in: nothing is stored if it rolls back, except what a second store
+        already holds, which a retry recognises. `on_new` sees the uuids stored now, before the transaction
+        commits. Returns how many were stored."""
+
+    def window(self, *, events: list[str] | None, distinct_ids: list[str] | None, before: Cursor | None,
+               after: Cursor | None) -> list[Sql]:  # fmt: skip
+        """Conditions on `e` for names, distinct ids and exclusive bounds (a uuid breaks timestamp ties)."""
+
+    def page(self, *, team_id: int, conditions: list[Sql], needs_person: bool, order: Order, limit: int,
+             offset: int, user_written: bool) -> list[EventRow]:  # fmt: skip
+        """Events matching `conditions`, newest (or oldest) first, ties by uuid. `user_written`: the conditions
+        hold HogQL a user wrote, which the database may still refuse (a DomainError, never a 500)."""
+
+    def by_uuid(self, *, team_id: int, uuids: Collection[uuid.UUID]) -> list[tuple[EventRow, datetime]]:
+        """Events by uuid, each with the time it was stored."""
+
+    def event_names(self, *, team_id: int, limit: int) -> list[str]:
+        """Distinct event names, in name order."""
+
+    def recent_values(self, *, team_id: int, key: str, since: datetime, event_names: list[str] | None,
+                      scan_limit: int) -> list[Any]:  # fmt: skip
+        """The distinct JSON values of property `key` (list items one by one, nulls left out) over the newest
+        `scan_limit` events since `since` that have it."""
+
+    def run_query(self, statement: Sql) -> list[tuple[Any, ...]]:
+        """A printed HogQL statement, read-only and bounded by QUERY_TIMEOUT_SECONDS (Timeout / DomainError)."""
+
+
+def events_store() -> EventsStore:
+    if settings.CLICKHOUSE_URL:
+        from events.clickhouse.store import clickhouse_store
+
+        return clickhouse_store(settings.CLICKHOUSE_URL)
+    from events.postgres_store import POSTGRES_STORE
+
+    return POSTGRES_STORE

@@ -1,0 +1,442 @@
+"""HogQL printed for ClickHouse: how each operation the printer decided is written there, so that it means what the
+PostgreSQL printing means (the tests run both on the same events). No semantics here.
+
+The events table holds its person (`person_id`, `person_properties`, `person_created_at`, stamped at ingestion), so
+nothing is joined; `persons` and `person.is_identified` are not there. Every value travels as a `%s` parameter that
+`clickhouse_bind` types from its Python value; fixed pieces that would need `%`, braces or backslashes in the SQL text
+(regular expressions, date formats) travel as parameters too.
+
+Where one value is read several times (a JSON value's text, a float's digits), it is bound once with a lambda over a
+one-element array, so the SQL stays linear in the size of the query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from query_languages.hogql.errors import HogQLError
+from query_languages.hogql.re2 import re2_problem
+from query_languages.patterns import DATE_PREFIX, INTEGER_TEXT, NUMERIC_TEXT, SEMVER_KEY
+from query_languages.sql import Sql, join, sql
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The whitespace PostgreSQL's numeric input skips.
+SPACES = "\t\n\v\f\r "
+# A decimal number's sign, integer digits, fraction digits and exponent.
+DECIMAL_PARTS = r"^(-?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?[0-9]+))?$"
+# The tokens of compact JSON: strings, runs without separators, and the separators (to space as jsonb does).
+JSON_TOKENS = r'"(?:[^"\\]|\\.)*"|[^",:]+|[,:]'
+# LIKE: a backslash before anything but `\`, `%` or `_` stands for that character (as in PostgreSQL).
+LIKE_ESCAPES = (r"(?s)(\\[\\%_])|\\(.)", r"\1\2")
+DATE_TIME_FORMAT = "%Y-%m-%d %H:%i:%S"
+BIGINT_LIMIT = "9200000000000000000"
+INTERVALS = {"second": "Second", "minute": "Minute", "hour": "Hour", "day": "Day", "week": "Week", "month": "Month",
+             "quarter": "Month", "year": "Year"}  # fmt: skip
+INTERVAL_SCALE = {"quarter": 3}
+MICROSECONDS = {"second": 1_000_000, "minute": 60_000_000, "hour": 3_600_000_000}
+TEXT_FUNCTIONS = {"lower": "lowerUTF8", "upper": "upperUTF8", "trim": "trimBoth"}
+NULLS = {"number": "Nullable(Float64)", "text": "Nullable(String)", "condition": "Nullable(UInt8)"}
+# Tag names across an elements chain (as `posthog_chain_values`).
+TAG_NAMES = r'(?:^|;)([^.:;"]+)'
+FILTER_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": "toString(e.uuid)",
+                  "elements_chain": "e.elements_chain"}  # fmt: skip
+# The elements PostgreSQL quotes in an array's text.
+ARRAY_QUOTED = r'^$|[{},"\\\t\n\v\f\r ]|^[Nn][Uu][Ll][Ll]$'
+BOUND_OF_ANY = {">": min, ">=": min, "<": max, "<=": max}  # `x > ANY(bounds)` is `x > min(bounds)`
+
+
+@dataclass(frozen=True)
+class FilterValue:
+    """One property as a filter reads it: its text, and for a JSON property the document and key (else a plain
+    text, never JSON null); for the timestamp column the native moment."""
+
+    text: Sql
+    document: Sql | None = None
+    key: str = ""
+    moment: Sql | None = None
+
+
+def let(value: Sql, name: str, body: Sql) -> Sql:
+    """`body` with `name` bound to `value`, which is evaluated once however often `body` reads it."""
+    return sql(f"arrayMap({name} -> {{}}, [{{}}])[1]", body, value)
+
+
+def _plain_number(raw: Sql) -> Sql:
+    """A number's text in plain notation, as PostgreSQL prints a numeric: `1e21` → `1000000000000000000000`,
+    `1.5e-7` → `0.00000015`, `-0` → `0` (the fraction keeps the digits the notation implies)."""
+    point = Sql("length(__g[2]) + toInt64OrZero(__g[4])")
+    digits = Sql("concat(__g[2], __g[3])")
+    integer = sql(
+        "multiIf(__p <= 0, '', __p >= length(__a), concat(__a, repeat('0', toUInt64(greatest(__p - length(__a), 0)))), "
+        "substring(__a, 1, __p))"
+    )
+    fraction = sql(
+        "multiIf(__p <= 0, concat(repeat('0', toUInt64(greatest(-__p, 0))), __a), __p >= length(__a), '', "
+        "substring(__a, __p + 1))"
+    )
+    shaped = sql(
+        "arrayMap((__i, __f) -> concat(if(match(__a, {}), '', __g[1]), if(__i = '', '0', __i), "
+        "if(__f = '', '', concat('.', __f))), [trimLeft({}, '0')], [{}])[1]",
+        "^0*$",
+        integer,
+        fraction,
+    )
+    split = sql("arrayMap((__a, __p) -> {}, [{}], [{}])[1]", shaped, digits, point)
+    return sql("if(match({}, {}), arrayMap(__g -> {}, [extractGroups({}, {})])[1], {})", raw, "[eE]|^-0", split,
+               raw, DECIMAL_PARTS, raw)  # fmt: skip
+
+
+def _float_text(number: Sql) -> Sql:
+    """A float as PostgreSQL's float8 prints it: the shortest exact digits, in plain notation for exponents from -4
+    to 14 and as `1.5e-07` / `1e+15` otherwise; `Infinity`, `NaN`."""
+    scientific = sql(
+        "concat(substring(__d, 1, 1), if(length(__d) > 1, concat('.', substring(__d, 2)), ''), 'e', "
+        "if(__x < 0, '-', '+'), leftPad(toString(abs(__x)), 2, '0'))"
+    )
+    whole = sql(
+        "concat(substring(__d, 1, __x + 1), repeat('0', toUInt64(greatest(__x + 1 - length(__d), 0))), "
+        "if(length(__d) > __x + 1, concat('.', substring(__d, __x + 2)), ''))"
+    )
+    small = Sql("concat('0.', repeat('0', toUInt64(greatest(-__x - 1, 0))), __d)")
+    shaped = sql(
+        "if(__d = '', concat(__g[1], '0'), concat(__g[1], multiIf(__x >= 15 OR __x < -4, {}, __x >= 0, {}, {})))",
+        scientific,
+        whole,
+        small,
+    )
+    digits = sql(
+        "arrayMap((__d, __x) -> {}, [trimBoth(concat(__g[2], __g[3]), '0')], "
+        "[length(__g[2]) + toInt64OrZero(__g[4]) - 1 - (length(concat(__g[2], __g[3])) - "
+        "length(trimLeft(concat(__g[2], __g[3]), '0')))])[1]",
+        shaped,
+    )
+    parts = sql("arrayMap(__g -> {}, [extractGroups(__s, {})])[1]", digits, DECIMAL_PARTS)
+    body = sql(
+        "multiIf(__s IS NULL, NULL, __s = 'inf', 'Infinity', __s = '-inf', '-Infinity', __s IN ('nan', '-nan'), "
+        "'NaN', {})",
+        parts,
+    )
+    return let(sql("toString(toFloat64({}))", number), "__s", body)
+
+
+def _raw_text(document: Sql, keys: Sql) -> Sql:
+    """The text of `__j`, a JSON value as ClickHouse extracts it raw ('' when missing). ClickHouse re-prints what it
+    extracts (numbers in its own notation, `5.0` as `5`), so a number's text is rebuilt: in plain notation, and with
+    `.0` after a whole float below 1e16, which is how orjson (and Python's repr) wrote it and jsonb kept it."""
+    spaced = sql("arrayStringConcat(arrayMap(__t -> if(__t IN (',', ':'), concat(__t, ' '), __t), "
+                 "extractAll(__j, {})))", JSON_TOKENS)  # fmt: skip
+    whole = sql("if(JSONType({}, {}) = 'Double' AND abs(toFloat64OrZero(__j)) < 1e16, "
+                "concat(if(__j = '-0', '0', __j), '.0'), __j)", document, keys)  # fmt: skip
+    return sql("multiIf(__j IN ('', 'null'), NULL, startsWith(__j, '\"'), JSONExtractString(__j), "
+               "__j IN ('true', 'false'), __j, match(__j, {}), {}, match(__j, {}), {}, {})", r"^[\[{]", spaced,
+               r"^-?[0-9]+$", whole, _plain_number(Sql("__j")))  # fmt: skip
+
+
+def _raw_number(to_number: Callable[[Sql], Sql] | None) -> Sql:
+    """`__j` (a raw JSON value) as a number: a JSON number, or with `to_number` a string read by it; else NULL."""
+    text = to_number(Sql("JSONExtractString(__j)")) if to_number else Sql("NULL")
+    return sql("multiIf(startsWith(__j, '\"'), {}, match(__j, {}), toFloat64OrNull(__j) + 0, NULL)", text,
+               "^-?[0-9]")  # fmt: skip
+
+
+def _floor_div(number: Sql, divisor: int) -> Sql:
+    return let(number, "__q", Sql(f"(intDiv(__q, {divisor}) - (modulo(__q, {divisor}) < 0))"))
+
+
+class ClickHouseDialect:
+    def __init__(self, database: str) -> None:
+        if not IDENTIFIER.fullmatch(database):  # it is written into the SQL text
+            raise ValueError(f"not a ClickHouse database name: {database!r}")
+        self.database = database
+
+    # --- tables and columns ---------------------------------------------------------------------------
+    def table(self, name: str) -> Sql:
+        if name != "events":
+            raise HogQLError(f"The {name} table is not available on ClickHouse: read persons through events "
+                             "(person_id, person.properties…).")  # fmt: skip
+        # No FINAL: the write path stores each event once (events.clickhouse.store), and FINAL merges parts on
+        # every read.
+        return Sql(f"{self.database}.events AS e")
+
+    def column(self, table_alias: str, name: str) -> Sql:
+        return Sql(f"{table_alias}.{name}")
+
+    def person_column(self, name: str) -> Sql:
+        if name == "id":
+            return Sql("e.person_id")
+        if name == "created_at":
+            return Sql("e.person_created_at")
+        if name == "properties":  # stored as '{}' on an event without a person, which has no properties at all
+            return Sql("if(e.person_id IS NULL, NULL, e.person_properties)")
+        raise HogQLError(f"person.{name} is not available on ClickHouse.")
+
+    def person_join(self) -> Sql | None:
+        return None
+
+    def team_filter(self, table_alias: str, team_id: int) -> Sql:
+        return sql(f"{table_alias}.team_id = {{}}", team_id)
+
+    def constant(self, value: Any, kind: str) -> Sql:
+        return sql("{}", value)  # typed by clickhouse_bind from the Python value
+
+    def null_of(self, kind: str) -> Sql:
+        return Sql(f"CAST(NULL AS {NULLS[kind]})")
+
+    # --- JSON ---------------------------------------------------------------------------------------
+    def json_text(self, document: Sql, path: tuple[str, ...]) -> Sql:
+        """The value at `path` as `json_text.json_as_text` reads it; NULL when missing or JSON null."""
+        keys = join(", ", [sql("{}", key) for key in path])
+        return let(sql("JSONExtractRaw({}, {})", document, keys), "__j", _raw_text(document, keys))
+
+    def json_whole(self, document: Sql) -> Sql:
+        return document  # the stored JSON text, as PostHog returns it
+
+    def json_string_or_empty(self, document: Sql, key: Sql) -> Sql:
+        # JSONExtractString gives a number's text too: only a string is read.
+        body = sql("if(JSONType({}, __key) = 'String', JSONExtractString({}, __key), '')", document, document)
+        return sql("ifNull({}, '')", let(key, "__key", body))
+
+    # --- numbers ------------------------------------------------------------------------------------
+    def to_number(self, text: Sql) -> Sql:
+        # Beyond Float64's range the text is ±inf (what it reads as in Python), not NULL; `+ 0` turns -0 into 0, as
+        # PostgreSQL's numeric has no negative zero.
+        parsed = sql(
+            "ifNull(toFloat64OrNull(trimBoth(__n, {})) + 0, if(startsWith(trimLeft(__n, {}), '-'), -inf, inf))",
+            SPACES,
+            SPACES,
+        )
+        return let(text, "__n", sql("if(match(__n, {}), {}, NULL)", NUMERIC_TEXT, parsed))
+
+    def compare_text_number(self, text: Sql, op: str, number: Sql, *, text_left: bool) -> Sql:
+        """A whole number's text is compared exactly (a float would round ids past 2^53), other text as a float."""
+
+        def test(value: str, other: str) -> str:
+            return f"({value} {op} {other})" if text_left else f"({other} {op} {value})"
+
+        whole = sql("if(match(__c, {}), toInt64OrNull(trimBoth(__c, {})), NULL)", INTEGER_TEXT, SPACES)
+        exact_or_not = "arrayMap((__i, __x) -> {}, [{}], [{}])[1]"
+        if op == "IN":  # a list of constants: written twice rather than bound
+            body = sql(f"if(__i IS NOT NULL, {test('__i', '{}')}, {test('(__x + 0)', '{}')})", number, number)
+            return let(text, "__c", sql(exact_or_not, body, whole, self.to_number(Sql("__c"))))
+        body = Sql(f"if(__i IS NOT NULL, {test('__i', '__m')}, {test('__x', '__m')})")
+        compared = sql(exact_or_not, body, whole, self.to_number(Sql("__c")))
+        return sql("arrayMap((__c, __m) -> {}, [{}], [{}])[1]", compared, text, number)
+
+    def text_to_integer(self, text: Sql) -> Sql:
+        # Whole numbers are read exactly (a float would round ids past 2^53); the rest goes through a float.
+        exact = let(sql("toInt64OrNull(trimBoth(__n, {}))", SPACES), "__i",
+                    Sql(f"if(abs(__i) < {BIGINT_LIMIT}, __i, NULL)"))  # fmt: skip
+        inexact = self.to_integer(self.to_number(Sql("__n")))
+        return let(text, "__n", sql("if(match(__n, {}), {}, {})", INTEGER_TEXT, exact, inexact))
+
+    def text_to_float(self, text: Sql) -> Sql:
+        return self.to_float(self.to_number(text))
+
+    def to_float(self, number: Sql) -> Sql:
+        return let(number, "__f", Sql("if(abs(__f) < 1e308, toFloat64(__f), NULL)"))
+
+    def to_integer(self, number: Sql) -> Sql:
+        return let(number, "__f", Sql(f"if(abs(__f) < {BIGINT_LIMIT}, accurateCastOrNull(trunc(__f), 'Int64'), NULL)"))
+
+    def number_for_in(self, number: Sql) -> Sql:
+        return sql("({} + 0)", number)  # IN hashes its values, and -0.0 hashes apart from 0: `+ 0` makes it 0
+
+    def number_as(self, number: Sql, type_: str) -> Sql:
+        # ClickHouse gives a Variant for branches of different number types: cast each to the decided one.
+        return sql("toFloat64({})" if "Float" in type_ else "toInt64({})", number)
+
+    def to_text(self, value: Sql, type_: str, timezone: str) -> Sql:
+        base = type_.removeprefix("Nullable(").removesuffix(")") if type_.startswith("Nullable(") else type_
+        if base.startswith("DateTime"):
+            return sql("formatDateTime({}, {}, {})", value, DATE_TIME_FORMAT, timezone)
+        if base == "Bool":
+            return sql("if({}, 'true', 'false')", value)
+        if base == "Float64":
+            return _float_text(value)
+        if base.startswith("Array("):  # as PostgreSQL prints a text[]: `{a,"b c",""}`
+            element = sql("""if(match(__e, {}), concat('"', replaceRegexpAll(__e, {}, {}), '"'), __e)""",
+                          ARRAY_QUOTED, r'(["\\])', r"\\\1")  # fmt: skip
+            return sql("concat({}, arrayStringConcat(arrayMap(__e -> {}, {}), ','), {})", "{", element, value, "}")
+        return sql("toString({})", value)
+
+    def condition_to_number(self, condition: Sql) -> Sql:
+        return sql("toUInt8({})", condition)
+
+    def number_to_condition(self, number: Sql) -> Sql:
+        return sql("(({}) != 0)", number)
+
+    def divide(self, left: Sql, right: Sql) -> Sql:
+        return sql("(toFloat64({}) / nullIf(toFloat64({}), 0))", left, right)
+
+    def modulo(self, left: Sql, right: Sql) -> Sql:
+        return sql("modulo({}, nullIf({}, 0))", left, right)
+
+    def interval(self, amount: Sql, unit: str) -> Sql:
+        # As PostgreSQL's make_interval: seconds to the microsecond, other units to whole numbers (half to even).
+        if unit == "second":
+            return sql("toIntervalMicrosecond(toInt64(roundBankers(toFloat64({}) * 1000000)))", amount)
+        scale = INTERVAL_SCALE.get(unit, 1)
+        return sql(f"toInterval{INTERVALS[unit]}(toInt64(roundBankers(({{}}) * {scale})))", amount)
+
+    # --- text ---------------------------------------------------------------------------------------
+    def like(self, value: Sql, pattern: Sql, *, insensitive: bool) -> Sql:
+        normalised = sql("replaceRegexpAll({}, {}, {})", pattern, *LIKE_ESCAPES)
+        return sql("({} " + ("ILIKE" if insensitive else "LIKE") + " {})", value, normalised)
+
+    def regex_problem(self, pattern: str) -> str | None:
+        return re2_problem(pattern)
+
+    def regex(self, value: Sql, pattern: str, *, insensitive: bool) -> Sql:
+        return sql("match({}, {})", value, "(?i)" + pattern if insensitive else pattern)
+
+    def regex_replace(self, text: Sql, pattern: str, replacement: str) -> Sql:
+        # In a group: ClickHouse takes a pattern without metacharacters for a plain string (and then the replacement
+        # literally, `\\0` and all) and leaves the text alone for an empty one.
+        return sql("replaceRegexpAll({}, {}, {})", text, f"(?:{pattern})", replacement)
+
+    def text_function(self, name: str, text: Sql) -> Sql:
+        return sql(f"{TEXT_FUNCTIONS[name]}({{}})", text)
+
+    def concat(self, parts: list[Sql]) -> Sql:
+        return sql("concat({})", join(", ", parts))
+
+    def length(self, text: Sql) -> Sql:
+        return sql("length({})", text)
+
+    def split(self, text: Sql, separator: Sql) -> Sql:
+        # As PostgreSQL's string_to_array: the empty string has no parts. (NULL has none either: no Nullable arrays.)
+        return let(sql("ifNull({}, '')", text), "__s", sql("if(__s = '', [], splitByChar({}, __s))", separator))
+
+    def text_to_bool(self, text: Sql) -> Sql:
+        return sql("(CASE lower({}) WHEN 'true' THEN 1 WHEN '1' THEN 1 WHEN 'false' THEN 0 WHEN '0' THEN 0 END)",
+                   text)  # fmt: skip
+
+    # --- dates --------------------------------------------------------------------------------------
+    def date_of(self, moment: Sql, timezone: str) -> Sql:
+        return sql("toDate32({}, {})", moment, timezone)
+
+    def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql:
+        # In UTC, as every other date-time here (interval arithmetic then counts days as PostgreSQL does), and by
+        # arithmetic rather than toStartOfHour/Week/Month, which stop at 1970.
+        if unit == "hour":  # back by the local minutes, seconds and microseconds
+            back = sql("toMinute(__m, {}) * 60000000 + positiveModulo(toUnixTimestamp64Micro(__m), 60000000)",
+                       timezone)  # fmt: skip
+            return let(moment, "__m", sql("(__m - toIntervalMicrosecond({}))", back))
+        local = {"day": Sql("__d"), "week": Sql("(__d - modulo(toDayOfWeek(__d), 7))"),  # weeks start on Sunday
+                 "month": Sql("(__d - (toDayOfMonth(__d) - 1))")}[unit]  # fmt: skip
+        day = let(sql("toDate32({}, {})", moment, timezone), "__d", local)
+        return sql("toTimeZone(toDateTime64({}, 6, {}), 'UTC')", day, timezone)
+
+    def date_diff(self, unit: str, start: Sql, end: Sql, timezone: str) -> Sql:
+        return sql("toInt64({} - {})", self._units_since_epoch(unit, end, timezone),
+                   self._units_since_epoch(unit, start, timezone))  # fmt: skip
+
+    def _units_since_epoch(self, unit: str, moment: Sql, timezone: str) -> Sql:
+        if unit in MICROSECONDS:
+            return _floor_div(sql("toUnixTimestamp64Micro({})", moment), MICROSECONDS[unit])
+        days = sql("toInt64(toDate32({}, {}))", moment, timezone)
+        if unit == "day":
+            return days
+        if unit == "week":  # counted from a Monday, 5 January 1970
+            return _floor_div(sql("({} - 4)", days), 7)
+        per_year, month = {"month": (12, "toMonth(__m, {})"), "quarter": (4, "intDiv(toMonth(__m, {}) - 1, 3)"),
+                           "year": (1, "0")}[unit]  # fmt: skip
+        body = sql(f"(toInt64(toYear(__m, {{}})) * {per_year} + {month})", timezone,
+                   *([timezone] if "{}" in month else []))  # fmt: skip
+        return let(moment, "__m", body)
+
+    # --- aggregates and order -----------------------------------------------------------------------
+    def aggregate(self, name: str, value: Sql | None, *, distinct: bool) -> Sql:
+        if value is None:
+            return Sql(f"{name}(*)")
+        # OrNull: NULL over no rows, as SQL's aggregates (ClickHouse's give 0 or a default value).
+        function = name if name == "count" else f"{name}OrNull"
+        return sql(f"{function}({'DISTINCT ' if distinct else ''}{{}})", value)
+
+    def count_if(self, condition: Sql) -> Sql:
+        return sql("countIf({})", condition)
+
+    def order(self, value: Sql, *, descending: bool) -> Sql:
+        # PostgreSQL's NULL placement (ClickHouse puts NULLs last both ways).
+        return sql("{}" + (" DESC NULLS FIRST" if descending else " ASC NULLS LAST"), value)
+
+    # --- property filters (property_sql.FilterDialect) ---------------------------------------------------------
+    def filter_property(self, key: str, *, person: bool) -> FilterValue:
+        document = Sql("e.person_properties" if person else "e.properties")  # '{}' without a person: nothing is set
+        return FilterValue(self.json_text(document, (key,)), document, key)
+
+    def filter_column(self, name: str) -> FilterValue:
+        if name == "timestamp":  # as PostgreSQL prints a timestamptz in UTC: `2026-11-01 12:00:00.5+00`
+            text = sql("concat(replaceRegexpOne(toString(e.timestamp), {}, ''), '+00')", r"\.?0+$")
+            return FilterValue(text, moment=Sql("e.timestamp"))
+        return FilterValue(Sql(FILTER_COLUMNS[name]))
+
+    def filter_text_value(self, text: Sql) -> FilterValue:
+        return FilterValue(text)
+
+    def filter_text(self, value: FilterValue) -> Sql:
+        return value.text
+
+    def _raw(self, value: FilterValue) -> Sql:
+        return sql("JSONExtractRaw({}, {})", value.document, value.key)
+
+    def filter_number(self, value: FilterValue) -> Sql:
+        if value.document is None:
+            return self.to_number(value.text)
+        return let(self._raw(value), "__j", _raw_number(self.to_number))
+
+    def filter_moment(self, value: FilterValue) -> Sql:
+        """As `posthog_json_timestamptz`: a number is unix seconds (milliseconds from 1e11 on, NULL past the year
+        9999); a text starting with a date is parsed (in UTC when it has no offset)."""
+        if value.moment is not None:
+            return value.moment
+        moment = Sql("fromUnixTimestamp64Micro(toInt64(roundBankers(__u * 1000000)), 'UTC')")
+        unix = let(Sql("if(abs(__s) >= 1e11, __s / 1000, __s)"), "__u",
+                   sql("if(abs(__u) > 253402300799, NULL, {})", moment))  # fmt: skip
+        parse = sql("if(match(__dt, {}), parseDateTime64BestEffortOrNull(__dt, 6, 'UTC'), NULL)", DATE_PREFIX)
+        dated = let(value.text, "__dt", parse)
+        return let(self.filter_number(value), "__s", sql("if(__s IS NOT NULL, {}, {})", unix, dated))
+
+    def filter_is_set(self, value: FilterValue) -> Sql:
+        if value.document is None:
+            return sql("isNotNull({})", value.text)
+        return sql("JSONType({}, {}) != 'Null'", value.document, value.key)
+
+    def filter_exact(self, value: FilterValue, texts: list[str], numbers: list[float]) -> Sql:
+        if value.document is None:
+            return sql("has({}, {})", texts, value.text)
+        keys = sql("{}", value.key)
+        condition = sql("has({}, {})", texts, _raw_text(value.document, keys))
+        if numbers:  # a JSON number equal to a numeric filter value
+            condition = sql("{} OR has({}, {})", condition, numbers, _raw_number(None))
+        return let(self._raw(value), "__j", sql("({})", condition))
+
+    def filter_matches_any(self, text: Sql, operator: str, patterns: list[str]) -> Sql:
+        if not patterns:
+            return Sql("FALSE")
+        test = "match(__t, {})" if operator == "regex" else "(__t ILIKE {})"
+        return let(text, "__t", sql("({})", join(" OR ", [sql(test, pattern) for pattern in patterns])))
+
+    def filter_number_any(self, number: Sql, operator: str, bounds: list[float]) -> Sql:
+        if not bounds:
+            return Sql("FALSE")
+        return sql(f"({{}} {operator} {{}})", number, float(BOUND_OF_ANY[operator](bounds)))
+
+    def filter_semver(self, text: Sql, operator: str, lower: tuple[int, ...], upper: tuple[int, ...] | None) -> Sql:
+        parts = sql("arrayMap(__x -> toInt64OrZero(__x), extractGroups(__v, {}))", SEMVER_KEY)
+        key = let(text, "__v", sql("if(match(__v, {}), {}, [])", SEMVER_KEY, parts))
+        if upper is not None:
+            return let(key, "__sv", sql("(notEmpty(__sv) AND __sv >= {} AND __sv < {})", list(lower), list(upper)))
+        return let(key, "__sv", sql(f"(notEmpty(__sv) AND __sv {operator} {{}})", list(lower)))
+
+    def filter_elements(self, key: str, condition: Callable[[FilterValue], Sql]) -> Sql:
+        if key == "tag_name":
+            values = sql("extractAll(e.elements_chain, {})", TAG_NAMES)
+        else:  # the attribute's quoted values, unescaped
+            pattern = '(?:^|[:"])' + re.escape(key) + r'="((?:[^"\\]|\\.)*)"'
+            values = sql("arrayMap(__m -> replaceAll(__m, {}, {}), extractAll(e.elements_chain, {}))", '\\"', '"',
+                         pattern)  # fmt: skip
+        return sql("arrayExists(__ev -> {}, {})", condition(self.filter_text_value(Sql("__ev"))), values)
