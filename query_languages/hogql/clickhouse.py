@@ -45,6 +45,8 @@ FILTER_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": "t
                   "elements_chain": "e.elements_chain"}  # fmt: skip
 # The elements PostgreSQL quotes in an array's text.
 ARRAY_QUOTED = r'^$|[{},"\\\t\n\v\f\r ]|^[Nn][Uu][Ll][Ll]$'
+# What `JSONExtractString` reads from a value that is not a string (its raw text): a number, a container, a boolean.
+NOT_A_STRING = r"^[-0-9\[{]|^(true|false)$"
 BOUND_OF_ANY = {">": min, ">=": min, "<": max, "<=": max}  # `x > ANY(bounds)` is `x > min(bounds)`
 
 
@@ -122,24 +124,41 @@ def _float_text(number: Sql) -> Sql:
     return let(sql("toString(toFloat64({}))", number), "__s", body)
 
 
-def _raw_text(document: Sql, keys: Sql) -> Sql:
-    """The text of `__j`, a JSON value as ClickHouse extracts it raw ('' when missing). ClickHouse re-prints what it
-    extracts (numbers in its own notation, `5.0` as `5`), so a number's text is rebuilt: in plain notation, and with
-    `.0` after a whole float below 1e16, which is how orjson (and Python's repr) wrote it and jsonb kept it."""
+def _json_text(document: Sql, keys: Sql) -> Sql:
+    """The text of the JSON value at `keys` in `document` ('' when missing or JSON null), as `json_as_text` reads it.
+
+    `JSONExtractString` reads a string's value, '' for a missing value or JSON null, and any other value's raw text
+    (as ClickHouse re-prints it: `5.0` as `5`, `1e-7` as `1e-7`, containers without spaces). That raw text starts with
+    `-`, a digit, `[` or `{`, or is `true` or `false`: a non-empty reading that does not is a string's, read with one
+    parse of the document. Only the others ask `JSONType` (a second parse) what they are. A number's text is rebuilt:
+    in plain notation, and with `.0` after a whole float below 1e16, which is how orjson (and Python's repr) wrote it
+    and jsonb kept it."""
+    value = sql("JSONExtractString({}, {})", document, keys)
+    kind = sql("JSONType({}, {})", document, keys)
     spaced = sql("arrayStringConcat(arrayMap(__t -> if(__t IN (',', ':'), concat(__t, ' '), __t), "
-                 "extractAll(__j, {})))", JSON_TOKENS)  # fmt: skip
-    whole = sql("if(JSONType({}, {}) = 'Double' AND abs(toFloat64OrZero(__j)) < 1e16, "
-                "concat(if(__j = '-0', '0', __j), '.0'), __j)", document, keys)  # fmt: skip
-    return sql("multiIf(__j IN ('', 'null'), NULL, startsWith(__j, '\"'), JSONExtractString(__j), "
-               "__j IN ('true', 'false'), __j, match(__j, {}), {}, match(__j, {}), {}, {})", r"^[\[{]", spaced,
-               r"^-?[0-9]+$", whole, _plain_number(Sql("__j")))  # fmt: skip
+                 "extractAll({}, {})))", value, JSON_TOKENS)  # fmt: skip
+    whole = sql("if({} = 'Double' AND abs(toFloat64OrZero({})) < 1e16, concat(if({} = '-0', '0', {}), '.0'), {})",
+                kind, value, value, value, value)  # fmt: skip
+    return sql("multiIf({}, {}, {} = 'String', {}, ifNull({} = '', TRUE), NULL, {} = 'Bool', {}, "
+               "{} IN ('Array', 'Object'), {}, match({}, {}), {}, {})", _surely_string(value), value, kind, value,
+               value, kind, value, kind, spaced, value, r"^-?[0-9]+$", whole, _plain_number(value))  # fmt: skip
 
 
-def _raw_number(to_number: Callable[[Sql], Sql] | None) -> Sql:
-    """`__j` (a raw JSON value) as a number: a JSON number, or with `to_number` a string read by it; else NULL."""
-    text = to_number(Sql("JSONExtractString(__j)")) if to_number else Sql("NULL")
-    return sql("multiIf(startsWith(__j, '\"'), {}, match(__j, {}), toFloat64OrNull(__j) + 0, NULL)", text,
-               "^-?[0-9]")  # fmt: skip
+def _surely_string(value: Sql) -> Sql:
+    """Whether `JSONExtractString`'s reading `value` can only be a string's (see `_json_text`)."""
+    return sql("({} != '' AND NOT match({}, {}))", value, value, NOT_A_STRING)
+
+
+def _json_number(document: Sql, keys: Sql) -> Sql:
+    """The JSON number at `keys` (NULL for anything else, a numeric string included): its raw text is its reading."""
+    value = sql("JSONExtractString({}, {})", document, keys)
+    return sql("if(match({}, {}) AND JSONType({}, {}) != 'String', toFloat64OrNull({}) + 0, NULL)", value,
+               "^-?[0-9]", document, keys, value)  # fmt: skip
+
+
+def is_surely_string(text: str) -> bool:
+    """Whether `text` can only be a JSON string's text: `NOT_A_STRING` for a constant."""
+    return text != "" and text[0] not in "-0123456789[{" and text not in ("true", "false")
 
 
 def _floor_div(number: Sql, divisor: int) -> Sql:
@@ -188,8 +207,7 @@ class ClickHouseDialect:
     # --- JSON ---------------------------------------------------------------------------------------
     def json_text(self, document: Sql, path: tuple[str, ...]) -> Sql:
         """The value at `path` as `json_text.json_as_text` reads it; NULL when missing or JSON null."""
-        keys = join(", ", [sql("{}", key) for key in path])
-        return let(sql("JSONExtractRaw({}, {})", document, keys), "__j", _raw_text(document, keys))
+        return _json_text(document, join(", ", [sql("{}", key) for key in path]))
 
     def json_whole(self, document: Sql) -> Sql:
         return document  # the stored JSON text, as PostHog returns it
@@ -380,13 +398,14 @@ class ClickHouseDialect:
     def filter_text(self, value: FilterValue) -> Sql:
         return value.text
 
-    def _raw(self, value: FilterValue) -> Sql:
-        return sql("JSONExtractRaw({}, {})", value.document, value.key)
+    def _reading(self, value: FilterValue) -> Sql:
+        """A JSON property's `JSONExtractString` (see `_json_text`)."""
+        return sql("JSONExtractString({}, {})", value.document, value.key)
 
     def filter_number(self, value: FilterValue) -> Sql:
-        if value.document is None:
-            return self.to_number(value.text)
-        return let(self._raw(value), "__j", _raw_number(self.to_number))
+        # A JSON number's reading is its raw text, which reads as its value; a string's is the string; and no
+        # other value's reading is numeric text. So every value is read as a number from its reading.
+        return self.to_number(value.text if value.document is None else self._reading(value))
 
     def filter_moment(self, value: FilterValue) -> Sql:
         """As `posthog_json_timestamptz`: a number is unix seconds (milliseconds from 1e11 on, NULL past the year
@@ -397,7 +416,8 @@ class ClickHouseDialect:
         unix = let(Sql("if(abs(__s) >= 1e11, __s / 1000, __s)"), "__u",
                    sql("if(abs(__u) > 253402300799, NULL, {})", moment))  # fmt: skip
         parse = sql("if(match(__dt, {}), parseDateTime64BestEffortOrNull(__dt, 6, 'UTC'), NULL)", DATE_PREFIX)
-        dated = let(value.text, "__dt", parse)
+        # Only a string's text starts with a date, and a string's text is its reading.
+        dated = let(value.text if value.document is None else self._reading(value), "__dt", parse)
         return let(self.filter_number(value), "__s", sql("if(__s IS NOT NULL, {}, {})", unix, dated))
 
     def filter_is_set(self, value: FilterValue) -> Sql:
@@ -408,11 +428,13 @@ class ClickHouseDialect:
     def filter_exact(self, value: FilterValue, texts: list[str], numbers: list[float]) -> Sql:
         if value.document is None:
             return sql("has({}, {})", texts, value.text)
-        keys = sql("{}", value.key)
-        condition = sql("has({}, {})", texts, _raw_text(value.document, keys))
+        # Texts that only a string can have are compared with the reading, which is the text of every string and
+        # of nothing else that has such a text.
+        text = self._reading(value) if all(is_surely_string(text) for text in texts) else value.text
+        condition = sql("has({}, {})", texts, text)
         if numbers:  # a JSON number equal to a numeric filter value
-            condition = sql("{} OR has({}, {})", condition, numbers, _raw_number(None))
-        return let(self._raw(value), "__j", sql("({})", condition))
+            condition = sql("{} OR has({}, {})", condition, numbers, _json_number(value.document, sql("{}", value.key)))
+        return sql("({})", condition)
 
     def filter_matches_any(self, text: Sql, operator: str, patterns: list[str]) -> Sql:
         if not patterns:
