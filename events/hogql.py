@@ -13,7 +13,7 @@ import orjson
 from environments.models import Team
 from events.postgres_store import POSTGRES_STORE
 from events.records import Cursor
-from events.store import EventsStore, events_store
+from events.store import EventsStore, events_store, window_conditions
 from posthog_clone.errors import DomainError
 from query_languages import (
     Context,
@@ -248,8 +248,8 @@ def events_filters(
     time window (`before` exclusive, `after` exclusive or None for no lower bound)."""
     store = events_store()
     compiled = compile_filters(properties, tz=team_timezone(team.timezone), now=now, dialect=store.dialect)
-    window = store.window(events=events, distinct_ids=distinct_ids, before=Cursor(before),
-                          after=Cursor(after) if after is not None else None)  # fmt: skip
+    window = window_conditions(store, events=events, distinct_ids=distinct_ids, before=Cursor(before),
+                               after=Cursor(after) if after is not None else None)  # fmt: skip
     return Extra(join(" AND ", [compiled.where, *window]), needs_person=compiled.needs_person)
 
 

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import DatabaseError, DataError, ProgrammingError, connection, transaction
 
 from events.errors import query_refused, query_timeout
-from events.records import Cursor, EventInput, EventRow, Order
-from events.store import NewEvents
+from events.records import EventInput, EventRow, Order
+from events.store import ROW_COLUMNS, NewEvents, event_row, page_statement
 from query_languages import PERSON_JOIN, PostgresDialect, Sql, join, sql
 
 # One statement per batch, the columns as binary arrays. (Sending the batch as one JSON document for
@@ -31,18 +31,12 @@ ON CONFLICT DO NOTHING
 """
 # When someone watches new events, the statement says which rows it inserted: a duplicate uuid is not new.
 RETURNING_NEW = " RETURNING uuid"
-COLUMNS = "e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, e.elements_chain"
 
 
 def _run(statement: Sql) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(statement.text, statement.params)
         return cursor.fetchall()
-
-
-def _row(values: tuple[Any, ...]) -> EventRow:
-    event_uuid, event, distinct_id, properties, timestamp, chain = values
-    return EventRow(event_uuid, event, distinct_id, orjson.loads(properties), timestamp, chain)
 
 
 class PostgresStore:
@@ -81,46 +75,28 @@ class PostgresStore:
             on_new({row[0] for row in cursor.fetchall()})
         return inserted
 
-    def window(self, *, events: list[str] | None, distinct_ids: list[str] | None, before: Cursor | None,
-               after: Cursor | None) -> list[Sql]:  # fmt: skip
-        conditions = []
-        if events is not None:
-            conditions.append(sql("e.event = ANY({}::text[])", events))
-        if distinct_ids is not None:
-            conditions.append(sql("e.distinct_id = ANY({}::text[])", distinct_ids))
-        for bound, comparison in ((before, "<"), (after, ">")):
-            if bound is None:
-                continue
-            if bound.uuid is None:
-                conditions.append(sql(f"e.timestamp {comparison} {{}}", bound.timestamp))
-            else:
-                conditions.append(sql(f"(e.timestamp, e.uuid) {comparison} ({{}}, {{}})", bound.timestamp, bound.uuid))
-        return conditions
+    def one_of(self, column: str, values: list[str]) -> Sql:
+        return sql(f"{column} = ANY({{}}::text[])", values)
 
     def page(self, *, team_id: int, conditions: list[Sql], needs_person: bool, order: Order, limit: int,
              offset: int, user_written: bool) -> list[EventRow]:  # fmt: skip
-        direction = "DESC" if order == "DESC" else "ASC"
-        statement = sql(
-            f"SELECT {COLUMNS} FROM events_event AS e {PERSON_JOIN if needs_person else ''} WHERE {{}} "
-            f"ORDER BY e.timestamp {direction}, e.uuid {direction} LIMIT {{}} OFFSET {{}}",
-            join(" AND ", [sql("e.team_id = {}", team_id), *conditions]),
-            limit,
-            offset,
-        )
+        source = f"events_event AS e {PERSON_JOIN if needs_person else ''}"
+        statement = page_statement(source=source, team_id=team_id, conditions=conditions, order=order, limit=limit,
+                                   offset=offset)  # fmt: skip
         if not user_written:
-            return [_row(values) for values in _run(statement)]
+            return [event_row(values) for values in _run(statement)]
         # Only a page filtered by HogQL pays for the savepoint that keeps a refused statement from breaking the
         # request's transaction.
         try:
             with transaction.atomic():
-                return [_row(values) for values in _run(statement)]
+                return [event_row(values) for values in _run(statement)]
         except (DataError, ProgrammingError) as error:
             raise query_refused(str(error.__cause__ or error)) from None
 
     def by_uuid(self, *, team_id: int, uuids: Collection[uuid.UUID]) -> list[tuple[EventRow, datetime]]:
-        rows = _run(sql(f"SELECT {COLUMNS}, e.created_at FROM events_event AS e "
+        rows = _run(sql(f"SELECT {ROW_COLUMNS}, e.created_at FROM events_event AS e "
                         "WHERE e.team_id = {} AND e.uuid = ANY({}::uuid[])", team_id, sorted(uuids)))  # fmt: skip
-        return [(_row(row[:6]), row[6]) for row in rows]
+        return [(event_row(row[:6]), row[6]) for row in rows]
 
     def event_names(self, *, team_id: int, limit: int) -> list[str]:
         """Walks the (team, event) index one name at a time instead of reading every event."""

@@ -13,7 +13,7 @@ import orjson
 from django.db import connection
 
 from events.records import Cursor, EventRow, Order, StoredEvent
-from events.store import events_store
+from events.store import events_store, window_conditions
 from query_languages import MATCH_EVERYTHING, Extra, PropertyGroup, Sql, compile_filters, json_as_text, sql
 
 __all__ = ["Cursor", "EventRow", "Order", "StoredEvent"]  # the records callers read, re-exported
@@ -74,8 +74,8 @@ def events_list(
     store = events_store()
     # Events more than a few seconds in the future stay hidden unless asked for, as in PostHog.
     upper = before or Cursor(now + timedelta(seconds=5))
-    conditions = store.window(events=[event] if event is not None else None, distinct_ids=distinct_ids,
-                              before=upper, after=after)  # fmt: skip
+    conditions = window_conditions(store, events=[event] if event is not None else None,
+                                   distinct_ids=distinct_ids, before=upper, after=after)  # fmt: skip
     compiled = compile_filters(properties, tz=tz, now=now, dialect=store.dialect)
     conditions.append(compiled.where)
     needs_person = compiled.needs_person

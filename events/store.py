@@ -13,13 +13,16 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+import orjson
 import psycopg
 from django.conf import settings
 
 from events.records import Cursor, EventInput, EventRow, Order
-from query_languages import Dialect, Sql
+from query_languages import Dialect, Sql, join, sql
 
 NewEvents = Callable[[set[uuid.UUID]], None]
+# What both SQL stores select for an `EventRow` (`event_row` reads it back).
+ROW_COLUMNS = "e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, e.elements_chain"
 
 
 class EventsStore(Protocol):
@@ -36,9 +39,8 @@ class EventsStore(Protocol):
         already holds, which a retry recognises. `on_new` sees the uuids stored now, before the transaction
         commits. Returns how many were stored."""
 
-    def window(self, *, events: list[str] | None, distinct_ids: list[str] | None, before: Cursor | None,
-               after: Cursor | None) -> list[Sql]:  # fmt: skip
-        """Conditions on `e` for names, distinct ids and exclusive bounds (a uuid breaks timestamp ties)."""
+    def one_of(self, column: str, values: list[str]) -> Sql:
+        """`column` (text) is one of `values`."""
 
     def page(self, *, team_id: int, conditions: list[Sql], needs_person: bool, order: Order, limit: int,
              offset: int, user_written: bool) -> list[EventRow]:  # fmt: skip
@@ -68,3 +70,41 @@ def events_store() -> EventsStore:
     from events.postgres_store import POSTGRES_STORE
 
     return POSTGRES_STORE
+
+
+def event_row(values: tuple[Any, ...]) -> EventRow:
+    """An `EventRow` from the ROW_COLUMNS of a row (properties as JSON text)."""
+    event_uuid, event, distinct_id, properties, timestamp, chain = values
+    return EventRow(event_uuid, event, distinct_id, orjson.loads(properties), timestamp, chain)
+
+
+def window_conditions(store: EventsStore, *, events: list[str] | None, distinct_ids: list[str] | None,
+                      before: Cursor | None, after: Cursor | None) -> list[Sql]:  # fmt: skip
+    """Conditions on `e` for event names, distinct ids and exclusive bounds (a uuid breaks timestamp ties)."""
+    conditions = []
+    if events is not None:
+        conditions.append(store.one_of("e.event", events))
+    if distinct_ids is not None:
+        conditions.append(store.one_of("e.distinct_id", distinct_ids))
+    for bound, comparison in ((before, "<"), (after, ">")):
+        if bound is None:
+            continue
+        if bound.uuid is None:
+            conditions.append(sql(f"e.timestamp {comparison} {{}}", bound.timestamp))
+        else:
+            conditions.append(sql(f"(e.timestamp, e.uuid) {comparison} ({{}}, {{}})", bound.timestamp, bound.uuid))
+    return conditions
+
+
+def page_statement(*, source: str, team_id: int, conditions: list[Sql], order: Order, limit: int,
+                   offset: int) -> Sql:  # fmt: skip
+    """One page of events from `source` (a FROM clause reading the events as `e`), newest or oldest first, ties
+    broken by uuid in the same direction."""
+    direction = "DESC" if order == "DESC" else "ASC"
+    return sql(
+        f"SELECT {ROW_COLUMNS} FROM {source} WHERE {{}} "
+        f"ORDER BY e.timestamp {direction}, e.uuid {direction} LIMIT {{}} OFFSET {{}}",
+        join(" AND ", [sql("e.team_id = {}", team_id), *conditions]),
+        limit,
+        offset,
+    )

@@ -25,8 +25,8 @@ from django.conf import settings
 from events.clickhouse.client import ClickHouseClient, ClickHouseError, ClickHouseUnavailable, client_for_url
 from events.clickhouse.schema import EVENTS_TABLE
 from events.errors import events_store_unavailable, query_refused, query_timeout
-from events.records import Cursor, EventInput, EventRow, Order
-from events.store import NewEvents
+from events.records import EventInput, EventRow, Order
+from events.store import ROW_COLUMNS, NewEvents, event_row, page_statement
 from query_languages import ClickHouseDialect, Sql, clickhouse_bind, join, sql
 
 # Writers lock the buckets their uuids fall in (at most this many locks per batch, in bucket order).
@@ -38,7 +38,6 @@ LOCK_NAMESPACE = 0x65766E74  # "evnt": keeps these advisory locks apart from any
 # the check reads the uuids of this much of the project's events.
 RETRY_WINDOW = timedelta(hours=1)
 TIMEOUT_EXCEEDED = 159
-COLUMNS = "e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, e.elements_chain"
 INSERT_COLUMNS = ["team_id", "uuid", "event", "distinct_id", "properties", "timestamp", "created_at",
                   "elements_chain", "person_id", "person_properties", "person_created_at"]  # fmt: skip
 # Rows travel as JSONCompactEachRow with orjson's RFC 3339 times, and properties as JSON objects that ClickHouse
@@ -46,11 +45,6 @@ INSERT_COLUMNS = ["team_id", "uuid", "event", "distinct_id", "properties", "time
 INSERT_SETTINGS = {"date_time_input_format": "best_effort", "input_format_json_read_objects_as_strings": 1}
 
 T = TypeVar("T")
-
-
-def _row(values: tuple[Any, ...]) -> EventRow:
-    event_uuid, event, distinct_id, properties, timestamp, chain = values
-    return EventRow(event_uuid, event, distinct_id, orjson.loads(properties), timestamp, chain)
 
 
 class ClickHouseStore:
@@ -123,43 +117,24 @@ class ClickHouseStore:
         return b"\n".join(lines)
 
     # --- reads -------------------------------------------------------------------------------------------
-    def window(self, *, events: list[str] | None, distinct_ids: list[str] | None, before: Cursor | None,
-               after: Cursor | None) -> list[Sql]:  # fmt: skip
-        conditions = []
-        if events is not None:
-            conditions.append(sql("e.event IN {}", events))
-        if distinct_ids is not None:
-            conditions.append(sql("e.distinct_id IN {}", distinct_ids))
-        for bound, comparison in ((before, "<"), (after, ">")):
-            if bound is None:
-                continue
-            if bound.uuid is None:
-                conditions.append(sql(f"e.timestamp {comparison} {{}}", bound.timestamp))
-            else:
-                conditions.append(sql(f"(e.timestamp, e.uuid) {comparison} ({{}}, {{}})", bound.timestamp, bound.uuid))
-        return conditions
+    def one_of(self, column: str, values: list[str]) -> Sql:
+        return sql(f"{column} IN {{}}", values)
 
     def page(self, *, team_id: int, conditions: list[Sql], needs_person: bool, order: Order, limit: int,
              offset: int, user_written: bool) -> list[EventRow]:  # fmt: skip
-        direction = "DESC" if order == "DESC" else "ASC"
-        statement = sql(
-            f"SELECT {COLUMNS} FROM {self.table} AS e WHERE {{}} "
-            f"ORDER BY e.timestamp {direction}, e.uuid {direction} LIMIT {{}} OFFSET {{}}",
-            join(" AND ", [sql("e.team_id = {}", team_id), *conditions]),
-            limit,
-            offset,
-        )
-        if not user_written:
-            return [_row(values) for values in self._query(statement)]
+        statement = page_statement(source=f"{self.table} AS e", team_id=team_id, conditions=conditions,
+                                   order=order, limit=limit, offset=offset)  # fmt: skip
         try:
-            return [_row(values) for values in self._query(statement)]
+            return [event_row(values) for values in self._query(statement)]
         except ClickHouseError as error:
+            if not user_written:
+                raise
             raise query_refused(str(error)) from None
 
     def by_uuid(self, *, team_id: int, uuids: Collection[uuid.UUID]) -> list[tuple[EventRow, datetime]]:
-        rows = self._query(sql(f"SELECT {COLUMNS}, e.created_at FROM {self.table} AS e "
+        rows = self._query(sql(f"SELECT {ROW_COLUMNS}, e.created_at FROM {self.table} AS e "
                                "WHERE e.team_id = {} AND e.uuid IN {}", team_id, sorted(uuids)))  # fmt: skip
-        return [(_row(row[:6]), row[6]) for row in rows]
+        return [(event_row(row[:6]), row[6]) for row in rows]
 
     def event_names(self, *, team_id: int, limit: int) -> list[str]:
         rows = self._query(sql(f"SELECT DISTINCT e.event FROM {self.table} AS e WHERE e.team_id = {{}} "
