@@ -141,8 +141,9 @@ class PostgresDialect:
         return sql("(({}) AT TIME ZONE {})::date", moment, timezone)
 
     def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql:
-        if unit == "week":  # ClickHouse's weeks start on Sunday
-            return sql("(date_trunc('week', ({}) + interval '1 day', {}) - interval '1 day')", moment, timezone)
+        if unit == "week":  # ClickHouse's weeks start on Sunday: step a calendar day in local time, not 24 hours
+            return sql("((date_trunc('week', (({}) AT TIME ZONE {}) + interval '1 day') - interval '1 day') "
+                       "AT TIME ZONE {})", moment, timezone, timezone)  # fmt: skip
         return sql(f"date_trunc('{unit}', {{}}, {{}})", moment, timezone)
 
     def null_of(self, kind: str) -> Sql:
