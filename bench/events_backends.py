@@ -71,8 +71,8 @@ PG_AGGREGATIONS = {
     "$browser breakdown": "SELECT properties ->> '$browser', count(*) FROM events_event WHERE team_id = %s GROUP BY 1",
 }
 CH_AGGREGATIONS = {
-    "select event, count()": "SELECT event, count() FROM {table} FINAL WHERE team_id = {{team:Int64}} GROUP BY event",
-    "$browser breakdown": "SELECT JSONExtractString(properties, '$browser'), count() FROM {table} FINAL "
+    "select event, count()": "SELECT event, count() FROM {table} WHERE team_id = {{team:Int64}} GROUP BY event",
+    "$browser breakdown": "SELECT JSONExtractString(properties, '$browser'), count() FROM {table} "
     "WHERE team_id = {{team:Int64}} GROUP BY 1",
 }
 SCAN = "icontains, no match"
@@ -160,11 +160,11 @@ def insert_baseline(client: Any, team_id: int, workdir: Path) -> tuple[int, list
     source = f"{client.database}.events"
     target = f"{client.database}.bench_insert_baseline"
     dump = workdir / "events.jsonl"
-    client.command(f"SELECT {', '.join(INSERT_COLUMNS)} FROM {source} FINAL WHERE team_id = {{team:Int64}} "
+    client.command(f"SELECT {', '.join(INSERT_COLUMNS)} FROM {source} WHERE team_id = {{team:Int64}} "
                    f"ORDER BY timestamp, uuid INTO OUTFILE '{dump}' FORMAT JSONCompactEachRow",
                    {"team": team_id})  # fmt: skip
     client.command(f"CREATE TABLE {target} AS {source}")
-    total = client.query(f"SELECT count() FROM {source} FINAL WHERE team_id = {{team:Int64}}", {"team": team_id}).rows
+    total = client.query(f"SELECT count() FROM {source} WHERE team_id = {{team:Int64}}", {"team": team_id}).rows
     rows, seconds = 0, []
     try:
         with dump.open("rb") as lines, harness.progress("ClickHouse: its own insert, same rows",
@@ -275,7 +275,7 @@ def middle_cursor(store: Store, sql: Any, clickhouse: Any, stored: int) -> dict[
         ).fetchone()
     else:
         timestamp, event_uuid = clickhouse.query(
-            f"SELECT timestamp, uuid FROM {clickhouse.database}.events FINAL WHERE team_id = {{team:Int64}} "
+            f"SELECT timestamp, uuid FROM {clickhouse.database}.events WHERE team_id = {{team:Int64}} "
             "ORDER BY timestamp DESC, uuid DESC LIMIT 1 OFFSET {offset:UInt64}",
             {"team": store.team_id, "offset": stored // 2},
         ).rows[0]

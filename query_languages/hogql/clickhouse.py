@@ -6,15 +6,20 @@ nothing is joined; `persons` and `person.is_identified` are not there. Every val
 `clickhouse_bind` types from its Python value; fixed pieces that would need `%`, braces or backslashes in the SQL text
 (regular expressions, date formats) travel as parameters too.
 
-Where one value is read several times (a JSON value's text, a float's digits), it is bound once with a lambda over a
-one-element array, so the SQL stays linear in the size of the query.
+Where one value is read several times (a float's digits, a number's text), it is bound once with a lambda over a
+one-element array (`let`), so the SQL stays linear in the size of the query. The lambda also evaluates it once where
+ClickHouse evaluates lazily (a branch of if/multiIf, the conditions of AND/OR after the first, which is where a filter
+sits beside the team's), which otherwise evaluates a subexpression again wherever it is read; the lambda's own branches
+on the bound value still short-circuit. A JSON property is read with one parse of its document where it can be (see
+`JsonText`), and filters compare that reading directly where it means the same as the text.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from query_languages.hogql.errors import HogQLError
@@ -45,15 +50,25 @@ FILTER_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": "t
                   "elements_chain": "e.elements_chain"}  # fmt: skip
 # The elements PostgreSQL quotes in an array's text.
 ARRAY_QUOTED = r'^$|[{},"\\\t\n\v\f\r ]|^[Nn][Uu][Ll][Ll]$'
-# What `JSONExtractString` reads from a value that is not a string (its raw text): a number, a container, a boolean.
-NOT_A_STRING = r"^[-0-9\[{]|^(true|false)$"
+# How `JSONExtractString`'s reading of what is not a string starts (see `JsonText`): `-` or a digit for a number, `[`
+# or `{` for a container, nothing (NUL, the first byte `reinterpretAsUInt8` reads of '') for JSON null or a missing
+# value; a boolean's reading is its text.
+NUMBER_STARTS = "-0123456789"
+OTHER_STARTS = "\0" + NUMBER_STARTS + "[{"
+# The readings starting like a number whose text may not be the reading: a whole number (a float's text ends in
+# `.0`), an exponent (a number's text is plain), `-0` (a number's text has no negative zero).
+NUMBER_NOT_ITS_TEXT = r"^-0|^-?[0-9]+(?:(?:\.[0-9]+)?[eE][-+]?[0-9]+)?$"
+NUMBER_CHARACTERS = "0123456789.eE+-"  # all a number's reading or text is made of
+VALUE_STARTS = '"' + NUMBER_STARTS + "[{tfn"  # how a JSON value (or an object's key) starts
+# Numeric text without spaces or exponent, which reads as a number as it is.
+PLAIN_DECIMAL = r"^-?[0-9]+(?:\.[0-9]+)?$"
 BOUND_OF_ANY = {">": min, ">=": min, "<": max, "<=": max}  # `x > ANY(bounds)` is `x > min(bounds)`
 
 
 @dataclass(frozen=True)
 class FilterValue:
-    """One property as a filter reads it: its text, and for a JSON property the document and key (else a plain
-    text, never JSON null); for the timestamp column the native moment."""
+    """One property as a filter reads it: its text, and for a JSON property the document and key (its text a
+    `JsonText`; else a plain text, never JSON null); for the timestamp column the native moment."""
 
     text: Sql
     document: Sql | None = None
@@ -64,6 +79,27 @@ class FilterValue:
 def let(value: Sql, name: str, body: Sql) -> Sql:
     """`body` with `name` bound to `value`, which is evaluated once however often `body` reads it."""
     return sql(f"arrayMap({name} -> {{}}, [{{}}])[1]", body, value)
+
+
+def of_text(text: Sql, test: Callable[[Sql], Sql]) -> Sql:
+    """`test` of a text, on a JSON value's reading where that is its text (see `JsonText`). `test` reads its argument
+    once (`let` binds it otherwise) and writes nothing long twice."""
+    return text.each(test) if isinstance(text, JsonText) else test(text)
+
+
+def reading_of(text: Sql) -> Sql:
+    """A JSON value's reading (see `JsonText`); any other text itself."""
+    return text.reading if isinstance(text, JsonText) else text
+
+
+def first_byte_in(text: Sql, characters: str) -> Sql:
+    """Whether `text` starts with one of `characters` (NUL for '')."""
+    return sql(f"(reinterpretAsUInt8({{}}) IN ({', '.join(str(ord(c)) for c in characters)}))", text)
+
+
+def is_constant(fragment: Sql) -> bool:
+    """A bound value, short enough to write twice."""
+    return fragment.text == "%s"
 
 
 def _plain_number(raw: Sql) -> Sql:
@@ -124,41 +160,73 @@ def _float_text(number: Sql) -> Sql:
     return let(sql("toString(toFloat64({}))", number), "__s", body)
 
 
-def _json_text(document: Sql, keys: Sql) -> Sql:
-    """The text of the JSON value at `keys` in `document` ('' when missing or JSON null), as `json_as_text` reads it.
+@dataclass(frozen=True)
+class JsonText(Sql):
+    """The text of a JSON value (as `json_text.json_as_text` reads it; NULL when missing or JSON null), which keeps
+    how it was read, so that what is computed from it can mostly skip the rest.
 
-    `JSONExtractString` reads a string's value, '' for a missing value or JSON null, and any other value's raw text
-    (as ClickHouse re-prints it: `5.0` as `5`, `1e-7` as `1e-7`, containers without spaces). That raw text starts with
-    `-`, a digit, `[` or `{`, or is `true` or `false`: a non-empty reading that does not is a string's, read with one
-    parse of the document. Only the others ask `JSONType` (a second parse) what they are. A number's text is rebuilt:
-    in plain notation, and with `.0` after a whole float below 1e16, which is how orjson (and Python's repr) wrote it
-    and jsonb kept it."""
-    value = sql("JSONExtractString({}, {})", document, keys)
+    `reading` is `JSONExtractString`, one parse of the document: a string's value, '' for a missing value or JSON null,
+    and any other value's raw text as ClickHouse re-prints it (`5.0` as `5`, `1e-7` as `1e-7`, containers without
+    spaces), which starts with `-`, a digit, `[` or `{`, or is `true` or `false`. So the reading is the text (`known`)
+    when its first byte is none of those (a string's, or a boolean's, whose text it is), or when it starts like a
+    number but is not one whose text differs from its raw text. Only the rest ask `JSONType` (a second parse) what they
+    are (`other`): a number's text is rebuilt in plain notation, with `.0` after a whole float below 1e16 (how orjson
+    and Python's repr wrote it and jsonb kept it); a container's is spaced as jsonb prints it.
+
+    The reading is short, so it is written wherever it is read: ClickHouse evaluates it once, except inside what it
+    evaluates lazily, where the `if` choosing between reading and `other` parses the document twice (not more)."""
+
+    reading: Sql = field(kw_only=True)
+    known: Sql = field(kw_only=True)
+    other: Sql = field(kw_only=True)
+
+    def each(self, test: Callable[[Sql], Sql]) -> Sql:
+        """`test` of the text, with the reading where it is the text (`test` must read its argument once)."""
+        return sql("if({}, {}, {})", self.known, test(self.reading), test(self.other))
+
+
+def _json_text(document: Sql, keys: Sql) -> JsonText:
+    reading = sql("JSONExtractString({}, {})", document, keys)
     kind = sql("JSONType({}, {})", document, keys)
+    known = sql("(NOT {} OR ({} AND NOT match({}, {})))", first_byte_in(reading, OTHER_STARTS),
+                first_byte_in(reading, NUMBER_STARTS), reading, NUMBER_NOT_ITS_TEXT)  # fmt: skip
     spaced = sql("arrayStringConcat(arrayMap(__t -> if(__t IN (',', ':'), concat(__t, ' '), __t), "
-                 "extractAll({}, {})))", value, JSON_TOKENS)  # fmt: skip
+                 "extractAll({}, {})))", reading, JSON_TOKENS)  # fmt: skip
     whole = sql("if({} = 'Double' AND abs(toFloat64OrZero({})) < 1e16, concat(if({} = '-0', '0', {}), '.0'), {})",
-                kind, value, value, value, value)  # fmt: skip
-    return sql("multiIf({}, {}, {} = 'String', {}, ifNull({} = '', TRUE), NULL, {} = 'Bool', {}, "
-               "{} IN ('Array', 'Object'), {}, match({}, {}), {}, {})", _surely_string(value), value, kind, value,
-               value, kind, value, kind, spaced, value, r"^-?[0-9]+$", whole, _plain_number(value))  # fmt: skip
-
-
-def _surely_string(value: Sql) -> Sql:
-    """Whether `JSONExtractString`'s reading `value` can only be a string's (see `_json_text`)."""
-    return sql("({} != '' AND NOT match({}, {}))", value, value, NOT_A_STRING)
+                kind, reading, reading, reading, reading)  # fmt: skip
+    other = sql("multiIf({} = 'String', {}, ifNull({} = '', TRUE), NULL, {} IN ('Array', 'Object'), {}, "
+                "match({}, {}), {}, {})", kind, reading, reading, kind, spaced, reading, r"^-?[0-9]+$", whole,
+                _plain_number(reading))  # fmt: skip
+    text = sql("if({}, {}, {})", known, reading, other)
+    return JsonText(text.text, text.params, reading=reading, known=known, other=other)
 
 
 def _json_number(document: Sql, keys: Sql) -> Sql:
-    """The JSON number at `keys` (NULL for anything else, a numeric string included): its raw text is its reading."""
-    value = sql("JSONExtractString({}, {})", document, keys)
-    return sql("if(match({}, {}) AND JSONType({}, {}) != 'String', toFloat64OrNull({}) + 0, NULL)", value,
-               "^-?[0-9]", document, keys, value)  # fmt: skip
+    """The JSON number at `keys` (NULL for anything else, a numeric string included): its reading is its raw text."""
+    reading = sql("JSONExtractString({}, {})", document, keys)
+    return sql("if(match({}, {}) AND JSONType({}, {}) != 'String', toFloat64OrNull({}) + 0, NULL)", reading,
+               "^-?[0-9]", document, keys, reading)  # fmt: skip
+
+
+def contains_alike(pattern: str) -> bool:
+    """Whether the ILIKE `pattern` is `%text%` (`like_pattern`'s) for a `text` that a JSON value's reading contains
+    exactly when its text does (see `JsonText`). A missing value's reading '' contains no text (and its NULL text
+    nothing). No number's reading or text has a character outside `0-9.eE+-`. A container's text is its reading with
+    a space after each `,` and `:` that separates items, which is always followed by a value or a key: a text without
+    spaces is found across none of them unless one of its own `,` or `:` is followed by what may start a value or a
+    key. Strings and booleans read as their text."""
+    found = re.fullmatch(r"%((?:[^\\%_]|\\[\\%_])+)%", pattern, re.DOTALL)
+    if found is None:
+        return False
+    text = re.sub(r"\\(.)", r"\1", found.group(1), flags=re.DOTALL)
+    separated = any(a in ",:" and b.lower() in VALUE_STARTS for a, b in itertools.pairwise(text))
+    return not set(text) <= set(NUMBER_CHARACTERS) and " " not in text and not separated
 
 
 def is_surely_string(text: str) -> bool:
-    """Whether `text` can only be a JSON string's text: `NOT_A_STRING` for a constant."""
-    return text != "" and text[0] not in "-0123456789[{" and text not in ("true", "false")
+    """Whether `text` can only be a JSON string's text, and so is its reading: no other value's text is '' or
+    starts with `-`, a digit, `[` or `{` or is `true` or `false`."""
+    return text != "" and text[0] not in OTHER_STARTS and text not in ("true", "false")
 
 
 def _floor_div(number: Sql, divisor: int) -> Sql:
@@ -213,20 +281,30 @@ class ClickHouseDialect:
         return document  # the stored JSON text, as PostHog returns it
 
     def json_string_or_empty(self, document: Sql, key: Sql) -> Sql:
-        # JSONExtractString gives a number's text too: only a string is read.
-        body = sql("if(JSONType({}, __key) = 'String', JSONExtractString({}, __key), '')", document, document)
-        return sql("ifNull({}, '')", let(key, "__key", body))
+        # JSONExtractString gives any other value's raw text too (see `JsonText`): only a string is read, and
+        # JSONType asked only of a reading another value's could be.
+        def body(k: Sql) -> Sql:
+            reading = sql("JSONExtractString({}, {})", document, k)
+            surely = sql("(NOT {} AND {} NOT IN ('true', 'false'))", first_byte_in(reading, OTHER_STARTS), reading)
+            return sql("multiIf({}, {}, JSONType({}, {}) = 'String', {}, '')", surely, reading, document, k, reading)
+
+        return sql("ifNull({}, '')", body(key) if is_constant(key) else let(key, "__key", body(Sql("__key"))))
 
     # --- numbers ------------------------------------------------------------------------------------
     def to_number(self, text: Sql) -> Sql:
         # Beyond Float64's range the text is ±inf (what it reads as in Python), not NULL; `+ 0` turns -0 into 0, as
-        # PostgreSQL's numeric has no negative zero.
+        # PostgreSQL's numeric has no negative zero. A JSON value reads as the same number from its text and from its
+        # reading (see `JsonText`): only a number's differ, in notation, and both read as the same float.
+        text = reading_of(text)
         parsed = sql(
             "ifNull(toFloat64OrNull(trimBoth(__n, {})) + 0, if(startsWith(trimLeft(__n, {}), '-'), -inf, inf))",
             SPACES,
             SPACES,
         )
-        return let(text, "__n", sql("if(match(__n, {}), {}, NULL)", NUMERIC_TEXT, parsed))
+        # Plain decimals (most numbers' readings) first: no spaces to trim, and read whatever they are.
+        plain = sql("match(__n, {}) AND isNotNull(toFloat64OrNull(__n))", PLAIN_DECIMAL)
+        body = sql("multiIf({}, toFloat64OrNull(__n) + 0, match(__n, {}), {}, NULL)", plain, NUMERIC_TEXT, parsed)
+        return let(text, "__n", body)
 
     def compare_text_number(self, text: Sql, op: str, number: Sql, *, text_left: bool) -> Sql:
         """A whole number's text is compared exactly (a float would round ids past 2^53), other text as a float."""
@@ -248,7 +326,7 @@ class ClickHouseDialect:
         exact = let(sql("toInt64OrNull(trimBoth(__n, {}))", SPACES), "__i",
                     Sql(f"if(abs(__i) < {BIGINT_LIMIT}, __i, NULL)"))  # fmt: skip
         inexact = self.to_integer(self.to_number(Sql("__n")))
-        return let(text, "__n", sql("if(match(__n, {}), {}, {})", INTEGER_TEXT, exact, inexact))
+        return of_text(text, lambda t: let(t, "__n", sql("if(match(__n, {}), {}, {})", INTEGER_TEXT, exact, inexact)))
 
     def text_to_float(self, text: Sql) -> Sql:
         return self.to_float(self.to_number(text))
@@ -302,13 +380,16 @@ class ClickHouseDialect:
     # --- text ---------------------------------------------------------------------------------------
     def like(self, value: Sql, pattern: Sql, *, insensitive: bool) -> Sql:
         normalised = sql("replaceRegexpAll({}, {}, {})", pattern, *LIKE_ESCAPES)
-        return sql("({} " + ("ILIKE" if insensitive else "LIKE") + " {})", value, normalised)
+        operator = "ILIKE" if insensitive else "LIKE"
+        if not is_constant(pattern):  # written once
+            return sql(f"({{}} {operator} {{}})", value, normalised)
+        return of_text(value, lambda text: sql(f"({{}} {operator} {{}})", text, normalised))
 
     def regex_problem(self, pattern: str) -> str | None:
         return re2_problem(pattern)
 
     def regex(self, value: Sql, pattern: str, *, insensitive: bool) -> Sql:
-        return sql("match({}, {})", value, "(?i)" + pattern if insensitive else pattern)
+        return of_text(value, lambda text: sql("match({}, {})", text, "(?i)" + pattern if insensitive else pattern))
 
     def regex_replace(self, text: Sql, pattern: str, replacement: str) -> Sql:
         # In a group: ClickHouse takes a pattern without metacharacters for a plain string (and then the replacement
@@ -398,14 +479,8 @@ class ClickHouseDialect:
     def filter_text(self, value: FilterValue) -> Sql:
         return value.text
 
-    def _reading(self, value: FilterValue) -> Sql:
-        """A JSON property's `JSONExtractString` (see `_json_text`)."""
-        return sql("JSONExtractString({}, {})", value.document, value.key)
-
     def filter_number(self, value: FilterValue) -> Sql:
-        # A JSON number's reading is its raw text, which reads as its value; a string's is the string; and no
-        # other value's reading is numeric text. So every value is read as a number from its reading.
-        return self.to_number(value.text if value.document is None else self._reading(value))
+        return self.to_number(value.text)
 
     def filter_moment(self, value: FilterValue) -> Sql:
         """As `posthog_json_timestamptz`: a number is unix seconds (milliseconds from 1e11 on, NULL past the year
@@ -417,7 +492,7 @@ class ClickHouseDialect:
                    sql("if(abs(__u) > 253402300799, NULL, {})", moment))  # fmt: skip
         parse = sql("if(match(__dt, {}), parseDateTime64BestEffortOrNull(__dt, 6, 'UTC'), NULL)", DATE_PREFIX)
         # Only a string's text starts with a date, and a string's text is its reading.
-        dated = let(value.text if value.document is None else self._reading(value), "__dt", parse)
+        dated = let(reading_of(value.text), "__dt", parse)
         return let(self.filter_number(value), "__s", sql("if(__s IS NOT NULL, {}, {})", unix, dated))
 
     def filter_is_set(self, value: FilterValue) -> Sql:
@@ -428,9 +503,9 @@ class ClickHouseDialect:
     def filter_exact(self, value: FilterValue, texts: list[str], numbers: list[float]) -> Sql:
         if value.document is None:
             return sql("has({}, {})", texts, value.text)
-        # Texts that only a string can have are compared with the reading, which is the text of every string and
-        # of nothing else that has such a text.
-        text = self._reading(value) if all(is_surely_string(text) for text in texts) else value.text
+        # Texts only a string can have are compared with the reading, which is every string's text and nothing
+        # else's with such a text.
+        text = reading_of(value.text) if all(map(is_surely_string, texts)) else value.text
         condition = sql("has({}, {})", texts, text)
         if numbers:  # a JSON number equal to a numeric filter value
             condition = sql("{} OR has({}, {})", condition, numbers, _json_number(value.document, sql("{}", value.key)))
@@ -439,8 +514,18 @@ class ClickHouseDialect:
     def filter_matches_any(self, text: Sql, operator: str, patterns: list[str]) -> Sql:
         if not patterns:
             return Sql("FALSE")
-        test = "match(__t, {})" if operator == "regex" else "(__t ILIKE {})"
-        return let(text, "__t", sql("({})", join(" OR ", [sql(test, pattern) for pattern in patterns])))
+        test = "match({}, {})" if operator == "regex" else "({} ILIKE {})"
+
+        def any_of(value: Sql) -> Sql:
+            if len(patterns) == 1:
+                return sql(test, value, patterns[0])
+            return let(value, "__t", sql("({})", join(" OR ", [sql(test, Sql("__t"), item) for item in patterns])))
+
+        # NULL is false here (the compiler's `coalesce`), so what a JSON value's reading contains is what its text
+        # contains, for the texts found in no number and across no separator of a container.
+        if isinstance(text, JsonText) and operator == "ilike" and all(map(contains_alike, patterns)):
+            return any_of(text.reading)
+        return of_text(text, any_of)
 
     def filter_number_any(self, number: Sql, operator: str, bounds: list[float]) -> Sql:
         if not bounds:
@@ -449,7 +534,7 @@ class ClickHouseDialect:
 
     def filter_semver(self, text: Sql, operator: str, lower: tuple[int, ...], upper: tuple[int, ...] | None) -> Sql:
         parts = sql("arrayMap(__x -> toInt64OrZero(__x), extractGroups(__v, {}))", SEMVER_KEY)
-        key = let(text, "__v", sql("if(match(__v, {}), {}, [])", SEMVER_KEY, parts))
+        key = of_text(text, lambda value: let(value, "__v", sql("if(match(__v, {}), {}, [])", SEMVER_KEY, parts)))
         if upper is not None:
             return let(key, "__sv", sql("(notEmpty(__sv) AND __sv >= {} AND __sv < {})", list(lower), list(upper)))
         return let(key, "__sv", sql(f"(notEmpty(__sv) AND __sv {operator} {{}})", list(lower)))

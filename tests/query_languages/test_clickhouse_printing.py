@@ -18,12 +18,15 @@ CORPUS = [
     Stored("a", {"s": "Chrome", "n": 5, "f": "2.5", "b": True, "t": "x%y", "big": 1e20, "small": 1.5e-7,
                  "whole": 100.0, "zero": -0.0, "obj": {"k": "v", "list": [1, "a"]}, "ws": " 7 ", "plus": "+7",
                  "id": "1234567890123456789", "date": "2024-01-05T10:00:00Z", "version": "v1.2.3", "u": "ÀB ß",
-                 "nl": "a\nb", "e": "1e3", "huge": "1e400", "half": 2.5, "neg": -7, "q": 'say "hi"'},
+                 "nl": "a\nb", "e": "1e3", "huge": "1e400", "half": 2.5, "neg": -7, "q": 'say "hi"',
+                 "frac": -0.25},
            person={"plan": "pro", "n": 3}, elements_chain='a.link:href="/x"nth-child="1";div:attr__id="main"'),
     Stored("b", {"s": "firefox", "n": "12", "f": 0, "b": False, "arr": [1, 2.5, None], "whole": 7.0, "neg": "-3.5",
-                 "dot": ".5", "version": "2.0"}, timestamp=BASE_TIME + timedelta(minutes=1, seconds=30.5),
+                 "dot": ".5", "version": "2.0", "frac": "[1]"},
+           timestamp=BASE_TIME + timedelta(minutes=1, seconds=30.5),
            person={"plan": "free"}),
-    Stored("c", {"s": "", "n": "abc", "nested": {"k": "v"}, "inf": "inf", "space": "\t8\n", "version": "x"},
+    Stored("c", {"s": "", "n": "abc", "nested": {"k": "v"}, "inf": "inf", "space": "\t8\n", "version": "x",
+                 "frac": 1e-5},
            timestamp=BASE_TIME + timedelta(days=40, hours=3)),
     Stored("d", {}, event="$autocapture", timestamp=BASE_TIME - timedelta(days=400, minutes=7)),
 ]  # fmt: skip
@@ -35,6 +38,10 @@ EXPRESSIONS = [
     "properties.obj.k", "properties.obj.list", "properties.arr", "properties.nested.k", "properties.missing",
     "properties['t']", "properties.q", "person_id", "person.id", "person.created_at", "person.properties.plan",
     "person.properties.n", "person.properties.missing", "toInt(person.properties.n) + 0 = 3",
+    # readings that are not the text: fractions, whole floats, exponents, containers, strings that look like them
+    "properties.frac", "toFloat(properties.frac)", "properties.frac like '%0.%'", "properties.frac =~ '^-0'",
+    "properties.whole like '%.0'", "properties.obj ilike '%\"k\": \"v\"%'", "properties.obj like '%\"k\":\"v\"%'",
+    "properties.big =~ '0{5}'",
     # constants
     "1", "-1", "300", "2.5", "1e20", "1e-7", "true", "false", "null", "'text'", "''",
     # arithmetic

@@ -66,8 +66,10 @@ expressions = st.recursive(atoms, _combine, max_leaves=6)
 # Wider: every field, the values that print differently in each database, and every function.
 WIDE_EVENTS = {
     "a": {**EVENTS["a"], "big": 1e20, "small": 1.5e-7, "whole": 100.0, "zero": -0.0, "id": "1234567890123456789",
-          "ws": " 7 ", "u": "ÀB ß", "date": "2024-01-05T10:00:00Z", "version": "v1.2.3", "obj": {"k": "v", "l": [1]}},
-    "b": {**EVENTS["b"], "big": "1e400", "whole": 7.0, "neg": -7, "date": "1704067200", "version": "2.0"},
+          "ws": " 7 ", "u": "ÀB ß", "date": "2024-01-05T10:00:00Z", "version": "v1.2.3", "obj": {"k": "v", "l": [1]},
+          "frac": -0.5, "like": "[x"},
+    "b": {**EVENTS["b"], "big": "1e400", "whole": 7.0, "neg": -7, "date": "1704067200", "version": "2.0",
+          "frac": "-0.5", "like": [1, 2]},
     "c": {**EVENTS["c"], "bs": "a\\b", "nl": "a\nb", "neg": "-3.5"},
     "d": {},
 }  # fmt: skip
@@ -76,12 +78,13 @@ wide_fields = st.sampled_from(["event", "distinct_id", "uuid", "timestamp", "ele
                                "properties.big", "properties.small", "properties.whole", "properties.zero",
                                "properties.id", "properties.ws", "properties.u", "properties.date",
                                "properties.version", "properties.obj", "properties.obj.k", "properties.neg",
-                               "properties.bs", "properties.nl", "properties.missing", "person.properties.plan"])  # fmt: skip
+                               "properties.bs", "properties.nl", "properties.missing", "person.properties.plan",
+                               "properties.frac", "properties.like"])  # fmt: skip
 wide_constants = st.one_of(
     constants,
     st.sampled_from(["1234567890123456789", "-9223372036854775807", "1e20", "1e-7", "0.1", "-0.0", "300", "1e15",
                      "' 7 '", "'1e3'", "'2026-11-01'", "'2026-11-01 12:01:00'", "'\\\\'", "'é'", "'ÀB ß'",
-                     "'1234567890123456789'", "'-3.5'", "'1.2.3'", "'a_b'"]),
+                     "'1234567890123456789'", "'-3.5'", "'1.2.3'", "'a_b'", "'-0.5'", "'[1, 2]'"]),
 )  # fmt: skip
 wide_atoms = st.one_of(wide_fields, wide_constants)
 UNARY = ["lower", "upper", "length", "toString", "toInt", "toInt64", "toFloat", "toFloat64", "isNull", "isNotNull",
