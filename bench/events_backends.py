@@ -328,6 +328,9 @@ class Run:
                 self.rss_before_clickhouse = peak_rss_mib()
                 self.clickhouse = client_for_url(store.url)
                 migrate(self.clickhouse)
+                # ClickHouse would otherwise remember which granules a repeated filter matched and skip the scan
+                # this benchmark measures (chdb's session keeps the setting for every later query).
+                self.clickhouse.command("SET use_query_condition_cache = 0")
             requests = ingest(store, events, first)
             if store.url:
                 settle_clickhouse(self.clickhouse)
