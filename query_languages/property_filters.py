@@ -168,12 +168,18 @@ def _is_scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) and not (isinstance(value, float) and not math.isfinite(value))
 
 
-def _as_number(value: Any, operator: str, path: Path) -> float:
+def _as_number(value: Any, operator: str, path: Path) -> int | float:
+    """A numeric filter value; whole numbers stay exact integers (as a float, 1234567890123456789 would compare as
+    1234567890123456768, and PostgreSQL would read that float with 15 digits)."""
     if isinstance(value, bool):
         raise PropertyFilterError(f"The {operator} operator requires numeric values.", path)
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
     if isinstance(value, str):
+        if value.strip().lstrip("+-").isascii() and value.strip().lstrip("+-").isdigit():
+            return int(value.strip())
         try:
             number = float(value)
         except ValueError:

@@ -125,15 +125,17 @@ def _text(value: Any) -> str | None:
     return None if value is MISSING else json_as_text(value)
 
 
-def _number(value: Any) -> float | None:
+def _number(value: Any) -> int | float | Decimal | None:
+    """A JSON number or numeric text, exact as PostgreSQL's numeric reads it (a large integer is not rounded to a
+    float: 1234567890123456700 stays below 1234567890123456789)."""
     if isinstance(value, bool) or value is MISSING or value is None:
         return None
     if isinstance(value, int | float):
-        return float(value)
+        return value
     if isinstance(value, str) and NUMERIC_TEXT.match(value):
         try:
-            return float(Decimal(value.strip()))
-        except (InvalidOperation, OverflowError):
+            return Decimal(value.strip())
+        except InvalidOperation:
             return None
     return None
 
@@ -141,7 +143,7 @@ def _number(value: Any) -> float | None:
 def _moment(value: Any) -> datetime | None:
     number = _number(value)
     if number is not None:
-        return from_unix(number)
+        return from_unix(float(number))
     if isinstance(value, str) and DATE_PREFIX.match(value):
         # PostgreSQL reads `2024-1-5` as `2024-01-05`, which Python's ISO parser needs.
         padded = DATE_PARTS.sub(lambda m: f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}", value, count=1)
@@ -164,7 +166,7 @@ def _leaf(leaf: PropertyFilter, tz: tzinfo, now: datetime) -> Matcher:
 
 
 Comparison = Callable[[Any], bool]
-NUMERIC_CHECKS: dict[str, Callable[[float, float], bool]] = {
+NUMERIC_CHECKS: dict[str, Callable[[Any, Any], bool]] = {
     "gt": operator.gt,
     "gte": operator.ge,
     "min": operator.ge,

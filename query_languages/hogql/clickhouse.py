@@ -527,7 +527,7 @@ class ClickHouseDialect:
             return any_of(text.reading)
         return of_text(text, any_of)
 
-    def filter_number_any(self, number: Sql, operator: str, bounds: list[float]) -> Sql:
+    def filter_number_any(self, number: Sql, operator: str, bounds: list[int | float]) -> Sql:
         if not bounds:
             return Sql("FALSE")
         return sql(f"({{}} {operator} {{}})", number, float(BOUND_OF_ANY[operator](bounds)))

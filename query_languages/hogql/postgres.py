@@ -230,8 +230,9 @@ class PostgresDialect:
     def filter_matches_any(self, text: Sql, operator: str, patterns: list[str]) -> Sql:
         return sql(f"({{}} {MATCH_ANY[operator]} ANY({{}}::text[]))", text, patterns)
 
-    def filter_number_any(self, number: Sql, operator: str, bounds: list[float]) -> Sql:
-        return sql(f"({{}} {operator} ANY({{}}::numeric[]))", number, bounds)
+    def filter_number_any(self, number: Sql, operator: str, bounds: list[int | float]) -> Sql:
+        # As text, so each bound is read exactly (a float parameter would be read with 15 digits).
+        return sql(f"({{}} {operator} ANY({{}}::numeric[]))", number, [str(bound) for bound in bounds])
 
     def filter_semver(self, text: Sql, operator: str, lower: tuple[int, ...], upper: tuple[int, ...] | None) -> Sql:
         key = sql("posthog_semver_key({})", text)
