@@ -1,19 +1,7 @@
 #!/usr/bin/env python
-"""Django's command-line utility for administrative tasks."""
+"""Django's command-line utility, for a checkout: the same as `python -m posthog_clone`."""
 
-import os
-import sys
-
-
-def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "posthog_clone.settings")
-    from posthog_clone.embedded import prepare_environment
-
-    prepare_environment()
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(sys.argv)
-
+from posthog_clone.__main__ import main
 
 if __name__ == "__main__":
     main()
