@@ -12,8 +12,10 @@ def evaluation_not_found(evaluation_id: uuid.UUID) -> DomainError:
     return NotFound(f"Evaluation {evaluation_id} not found.")
 
 
-def event_not_found(event_id: uuid.UUID) -> DomainError:
-    return NotFound(f"Event {event_id} not found.")
+def event_not_found(event_id: uuid.UUID, *, why: str = "") -> DomainError:
+    """PostHog's "Event <id> not found.", followed by why when an event with that id exists but is not the one
+    asked for (a newcomer's first run is often on a `$pageview`)."""
+    return NotFound(f"Event {event_id} not found." + (f" {why}" if why else ""))
 
 
 def llm_judge_not_configured() -> DomainError:

@@ -34,12 +34,9 @@ def evaluation_for_run(*, team_id: int, evaluation_id: uuid.UUID | str) -> Evalu
     return Evaluation.objects.filter(team_id=team_id, id=evaluation_id).first()
 
 
-def run_target_event(*, team_id: int, event_uuid: uuid.UUID, event: str, distinct_id: str | None) -> StoredEvent | None:
-    """The event a manual run targets: this project's event with that uuid, name and (when given) distinct_id."""
-    found = events_by_uuid(team_id=team_id, uuids=[event_uuid]).get(event_uuid)
-    if found is None or found.event != event or (distinct_id is not None and found.distinct_id != distinct_id):
-        return None
-    return found
+def run_target_event(*, team_id: int, event_uuid: uuid.UUID) -> StoredEvent | None:
+    """This project's event with that uuid, which a manual run targets (the service checks its name and distinct id)."""
+    return events_by_uuid(team_id=team_id, uuids=[event_uuid]).get(event_uuid)
 
 
 def event_data(*, team_id: int, event: StoredEvent) -> dict[str, Any]:

@@ -63,10 +63,15 @@ def evaluation_run_start(
     evaluation = Evaluation.objects.filter(team=team, id=evaluation_id, deleted=False).only("id", "name").first()
     if evaluation is None:
         raise errors.evaluation_not_found(evaluation_id)
-    target = selectors.run_target_event(team_id=team.id, event_uuid=target_event_id, event=event,
-                                        distinct_id=distinct_id)  # fmt: skip
+    target = selectors.run_target_event(team_id=team.id, event_uuid=target_event_id)
     if target is None:
         raise errors.event_not_found(target_event_id)
+    if target.event != event:
+        raise errors.event_not_found(target_event_id, why=(
+            f"A run looks for an `{event}` event with this id; this id is a `{target.event}` event "
+            f"(set \"event\": \"{target.event}\" to run on it)."))  # fmt: skip
+    if distinct_id is not None and target.distinct_id != distinct_id:
+        raise errors.event_not_found(target_event_id, why=f"Its distinct_id is not {distinct_id!r}.")
     if judge_config() is None:
         raise errors.llm_judge_not_configured()
     inputs = RunEvaluationInputs(str(evaluation.id), selectors.event_data(team_id=team.id, event=target))

@@ -14,6 +14,7 @@ from environments.models import PersonalAPIKey, User, hash_personal_api_key
 from posthog_clone.db import fetch_one, instance_from_row, select_columns
 
 BEARER_PATTERN = re.compile(r"^Bearer\s+(\S.+)$")
+PERSONAL_KEY_IN_HEADER = re.compile(r"(^|\s)phx_")
 LAST_USED_RESOLUTION = timedelta(hours=1)
 
 
@@ -42,6 +43,13 @@ class PersonalAPIKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[User, PersonalAPIKey] | None:
         found = self.find_key(request)
         if found is None:
+            header = request.META.get("HTTP_AUTHORIZATION", "")
+            if PERSONAL_KEY_IN_HEADER.search(header) and not BEARER_PATTERN.match(header):
+                # Otherwise this is "credentials were not provided", which sends people looking for a wrong key.
+                raise exceptions.AuthenticationFailed(
+                    "The Authorization header holds a personal API key without the Bearer scheme: "
+                    "send `Authorization: Bearer phx_…`."
+                )
             return None
         value, source = found
         key = _active_key(hash_personal_api_key(value))

@@ -90,6 +90,9 @@ def _index_lists(detail: Any, *, nested: bool = False) -> Any:
     return detail
 
 
+SEND_JSON = "Send a JSON body with Content-Type: application/json (curl: -H 'Content-Type: application/json' -d '{…}')."
+
+
 def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
@@ -104,6 +107,9 @@ def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response |
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             error_type="server_error",
         )
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        # The seed's curl examples (`-d name=…`) send a form: say what to send instead.
+        exc = exceptions.UnsupportedMediaType(None, detail=f"{exc.detail} {SEND_JSON}")
     if type(exc) is exceptions.ValidationError and isinstance(exc.detail, dict | list):
         exc = exceptions.ValidationError(_index_lists(exc.detail))
     if isinstance(exc, DomainError):

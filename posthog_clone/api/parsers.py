@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -38,6 +39,11 @@ class NestedTooDeeply(exceptions.APIException):
     default_code = "nested_too_deeply"
 
 
+# `name="string",` or `a=1&b=2`: a body written as a form (as curl's `-d` examples often are) sent as JSON.
+FORM_ENCODED = re.compile(rb"\s*[A-Za-z_][\w.\-\[\]]*\s*=")
+FORM_ENCODED_HINT = 'The body looks form-encoded (name=value); send a JSON object instead, e.g. {"name": "string"}.'
+
+
 class JSONParser(ORJSONParser):
     """orjson, with the body's size and nesting bounded."""
 
@@ -48,4 +54,5 @@ class JSONParser(ORJSONParser):
         except json_limits.NestedTooDeeply:
             raise NestedTooDeeply() from None
         except orjson.JSONDecodeError as error:
-            raise exceptions.ParseError(f"JSON parse error - {error}") from None
+            hint = f". {FORM_ENCODED_HINT}" if FORM_ENCODED.match(data) else ""
+            raise exceptions.ParseError(f"JSON parse error - {error}{hint}") from None

@@ -70,6 +70,21 @@ class TestWhereKeysAreRead:
         assert response.status_code == 401
         assert detail(response) == "Personal API key found in request Authorization header is invalid."
 
+    @pytest.mark.parametrize("scheme", ["", "Token ", "Basic "])
+    def test_key_without_bearer_is_401_saying_how_to_send_it(
+        self, client: APIClient, tenant: Tenant, make_key: Any, scheme: str
+    ) -> None:
+        value = make_key("*")
+        client.credentials(HTTP_AUTHORIZATION=f"{scheme}{value}")
+        response = client.get("/api/projects/")
+        assert response.status_code == 401
+        assert response.json()["code"] == "authentication_failed"
+        assert detail(response) == (
+            "The Authorization header holds a personal API key without the Bearer scheme: "
+            "send `Authorization: Bearer phx_…`."
+        )
+        assert value not in response.content.decode()
+
     def test_no_credentials_is_401_not_403(self, client: APIClient, tenant: Tenant) -> None:
         for path in ("/api/projects/", f"/api/projects/{tenant.team.id}/", "/api/users/@me/", "/api/environments/"):
             response = client.get(path)

@@ -142,20 +142,32 @@ class TestCreateLookups:
         assert_error(response, 404, code="not_found", detail=f"Evaluation {evaluation.id} not found.")
 
     @pytest.mark.parametrize(
-        "mismatch",
+        ("mismatch", "why"),
         [
-            {"target_event_id": "00000000-0000-4000-8000-000000000000"},
-            {"event": "$pageview"},
-            {"distinct_id": "someone-else"},
+            ({"target_event_id": "00000000-0000-4000-8000-000000000000"}, ""),
+            ({"distinct_id": "someone-else"}, " Its distinct_id is not 'someone-else'."),
         ],
     )
-    def test_event_must_match_uuid_name_and_distinct_id(
-        self, api: APIClient, url: str, tenant: Tenant, mismatch: dict[str, str]
+    def test_event_must_match_uuid_and_distinct_id(
+        self, api: APIClient, url: str, tenant: Tenant, mismatch: dict[str, str], why: str
     ) -> None:
         stored = store_generation(tenant)
         body = run_body(make_evaluation(tenant), stored, **mismatch)
         response = api.post(url, body, format="json")
-        assert_error(response, 404, code="not_found", detail=f"Event {body['target_event_id']} not found.")
+        assert_error(response, 404, code="not_found", detail=f"Event {body['target_event_id']} not found.{why}")
+        assert EvaluationRun.objects.count() == 0
+
+    def test_an_event_of_another_name_is_404_naming_the_event_looked_for(
+        self, api: APIClient, url: str, tenant: Tenant
+    ) -> None:
+        pageview = store_generation(tenant, event="$pageview")
+        body = run_body(make_evaluation(tenant), pageview)
+        del body["event"]  # as a newcomer sends it: `event` defaults to `$ai_generation`
+        response = api.post(url, body, format="json")
+        assert_error(response, 404, code="not_found", detail=(
+            f"Event {pageview.uuid} not found. A run looks for an `$ai_generation` event with this id; this id is a "
+            '`$pageview` event (set "event": "$pageview" to run on it).'))  # fmt: skip
+        assert EvaluationRun.objects.count() == 0
 
     def test_other_projects_event_is_404(self, api: APIClient, url: str, tenant: Tenant, other_tenant: Tenant) -> None:
         theirs = store_generation(other_tenant)

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -450,3 +454,15 @@ def test_schema_documents_filters_and_soft_delete(client: APIClient, db: None) -
             'Hard delete of this model is not allowed. Use a patch API call to set "deleted" to true'
         )
         assert "405" in destroy["responses"]
+
+
+def test_the_readme_online_evaluation_example_is_accepted_as_written(api: APIClient, url: str) -> None:
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text()
+    example = re.search(r"""-d '(\{"name": "Helpful \(online\)".*?)'\n""", readme, re.DOTALL)
+    assert example, "the README's online-evaluation example is gone"
+    response = api.post(url, json.loads(example.group(1)), format="json")
+    assert response.status_code == 201, response.content
+    conditions = response.json()["conditions"]
+    assert [condition["rollout_percentage"] for condition in conditions] == [10, 100]
+    assert conditions[1]["properties"] == [{"key": "$ai_latency", "value": 5, "operator": "gt", "type": "event"}]
+    assert response.json()["enabled"] is True

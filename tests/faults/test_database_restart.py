@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -27,15 +28,18 @@ RETRY_ROUNDS = 20
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[TemporaryPostgres]:
-    postgres = TemporaryPostgres(tmp_path / "postgres").start()
-    with psycopg.connect(postgres.url(), autocommit=True) as connection:
-        connection.execute('CREATE DATABASE "clone"')
-    try:
-        yield postgres
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped by a failing test
-            postgres.stop()
+def database() -> Iterator[TemporaryPostgres]:
+    # Not under pytest's temporary root: every pytest process that starts resets that root to mode 0700, which
+    # locks PostgreSQL's own user (we run it as another user when root) out of its data directory mid-test.
+    with tempfile.TemporaryDirectory(prefix="posthog-clone-faults-") as root:
+        postgres = TemporaryPostgres(Path(root) / "postgres").start()
+        with psycopg.connect(postgres.url(), autocommit=True) as connection:
+            connection.execute('CREATE DATABASE "clone"')
+        try:
+            yield postgres
+        finally:
+            with contextlib.suppress(subprocess.CalledProcessError):  # already stopped by a failing test
+                postgres.stop()
 
 
 def batch_body(token: str, client: int, number: int) -> dict[str, Any]:

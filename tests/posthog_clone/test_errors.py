@@ -36,10 +36,39 @@ def test_malformed_json_is_400_not_500(key_client: Any, tenant: Tenant, body: by
     assert response.json()["code"] == "parse_error"
 
 
-def test_unsupported_media_type_is_415(key_client: Any, tenant: Tenant) -> None:
+def test_unsupported_media_type_is_415_saying_what_to_send(key_client: Any, tenant: Tenant) -> None:
     response = key_client("*").post("/api/projects/", b"<xml/>", content_type="application/xml")
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_media_type"
+    assert response.json()["detail"] == (
+        'Unsupported media type "application/xml" in request. Send a JSON body with Content-Type: application/json '
+        "(curl: -H 'Content-Type: application/json' -d '{…}')."
+    )
+
+
+def test_curl_form_body_is_415_saying_what_to_send(key_client: Any, tenant: Tenant) -> None:
+    """`curl -d name="string",` (the seed's examples) sends application/x-www-form-urlencoded."""
+    url = f"/api/environments/{tenant.team.id}/evaluations/"
+    response = key_client("*").post(url, b'name="string",', content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+    assert "Content-Type: application/json" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [b'name="string",', b"name=x&description=y", b" evaluation_type=llm_judge"])
+def test_form_encoded_body_sent_as_json_says_so(key_client: Any, tenant: Tenant, body: bytes) -> None:
+    url = f"/api/environments/{tenant.team.id}/evaluations/"
+    response = key_client("*").post(url, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert response.json()["detail"].startswith("JSON parse error - ")
+    assert response.json()["detail"].endswith(
+        '. The body looks form-encoded (name=value); send a JSON object instead, e.g. {"name": "string"}.'
+    )
+
+
+def test_malformed_json_that_is_not_a_form_gets_no_form_hint(key_client: Any, tenant: Tenant) -> None:
+    response = key_client("*").post("/api/projects/", b'{"name": "x"', content_type="application/json")
+    assert response.json()["detail"] == "JSON parse error - unexpected end of data: line 1 column 13 (char 12)"
 
 
 def test_401_and_403_bodies(client: APIClient, key_client: Any, tenant: Tenant) -> None:
