@@ -187,7 +187,11 @@ def test_compose_builds_this_image_and_runs_commands_it_has(compose: dict) -> No
         assert used, f"{name} runs no posthog-clone command"
         assert set(used) <= commands
         assert "manage.py" not in command  # the image holds the installed package, not the checkout
-    assert "posthog_clone.wsgi:application" in services["web"]["command"]
+    web_command = services["web"]["command"]
+    # web creates both schemas before serving: PostgreSQL's, then ClickHouse's when events go there
+    assert web_command.index("posthog-clone migrate") < web_command.index("posthog-clone clickhouse_migrate") < \
+        web_command.index("gunicorn")  # fmt: skip
+    assert "posthog_clone.wsgi:application" in web_command
     health = " ".join(services["web"]["healthcheck"]["test"])
     path = re.search(r"http://127\.0\.0\.1:8000(/\S+?)'", health).group(1)  # type: ignore[union-attr]
     assert resolve(path).url_name == "readyz"
