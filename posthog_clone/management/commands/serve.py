@@ -25,7 +25,7 @@ from posthog_clone.process_metrics import register_process, unregister_process
 ALL_INTERFACES = serve_lock.ALL_INTERFACES
 SHUTDOWN_GRACE_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 180.0
-READY_PROBE_TIMEOUT_SECONDS = 5.0
+READY_PROBE_TIMEOUT_SECONDS = 30.0  # a probe waits in the listen queue until a worker has started
 GUNICORN_CONFIG = "python:posthog_clone.gunicorn_conf"  # worker class, limits, JSON error pages
 # Children run this package's command line, so serve works from a checkout and from an installed package alike.
 COMMAND_LINE = [sys.executable, "-m", "posthog_clone"]
@@ -165,7 +165,8 @@ class Command(BaseCommand):
             if exited := self._exited(children):
                 raise CommandError(f"{exited} before the server was ready.")
             try:
-                with opener.open(probe, timeout=READY_PROBE_TIMEOUT_SECONDS) as response:
+                timeout = max(0.5, min(READY_PROBE_TIMEOUT_SECONDS, deadline - time.monotonic()))
+                with opener.open(probe, timeout=timeout) as response:
                     if response.status == 200:
                         return True
                     last_answer = f"{response.status}"
