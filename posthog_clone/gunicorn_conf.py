@@ -39,15 +39,18 @@ def _write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> Non
 
 
 def when_ready(server: Any) -> None:
-    from posthog_clone.process_metrics import register_process
+    # Checked before importing anything: the master forks its workers only after this hook.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from posthog_clone.process_metrics import register_process
 
-    register_process("web-master")
+        register_process("web-master")
 
 
 def on_exit(server: Any) -> None:
-    from posthog_clone.process_metrics import unregister_process
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from posthog_clone.process_metrics import unregister_process
 
-    unregister_process()
+        unregister_process()
 
 
 def post_worker_init(worker: Any) -> None:
