@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -25,7 +24,7 @@ from posthog_clone.process_metrics import register_process, unregister_process
 ALL_INTERFACES = serve_lock.ALL_INTERFACES
 SHUTDOWN_GRACE_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 180.0
-READY_PROBE_TIMEOUT_SECONDS = 30.0  # a probe waits in the listen queue until a worker has started
+READY_PROBE_SLICE_SECONDS = 0.5
 GUNICORN_CONFIG = "python:posthog_clone.gunicorn_conf"  # worker class, limits, JSON error pages
 # Children run this package's command line, so serve works from a checkout and from an installed package alike.
 COMMAND_LINE = [sys.executable, "-m", "posthog_clone"]
@@ -114,7 +113,7 @@ class Command(BaseCommand):
                 "-",
             ]
             children.append(("web", self._spawn(web_command, child_env)))
-            if not self._wait_until_ready(run.address, child_env["SITE_URL"], children, lambda: stopping):
+            if not self._wait_until_ready(host, port, child_env["SITE_URL"], children, lambda: stopping):
                 return
             self._say(
                 f"posthog-clone is listening on {child_env['SITE_URL']} (ready in "
@@ -153,33 +152,29 @@ class Command(BaseCommand):
         return None
 
     def _wait_until_ready(
-        self, address: str, site_url: str, children: list[tuple[str, Child]], stopping: Callable[[], bool]
+        self, host: str, port: int, site_url: str, children: list[tuple[str, Child]], stopping: Callable[[], bool]
     ) -> bool:
-        """Wait until the started server answers `/_readyz` with 200 (False if asked to stop meanwhile). The probe
-        goes to the bound address with the public Host, which ALLOWED_HOSTS accepts."""
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never through a proxy
-        probe = urllib.request.Request(f"{address}/_readyz", headers={"Host": urlsplit(site_url).netloc})
+        """Wait until the started server answers `/_readyz` with 200 (False if asked to stop meanwhile)."""
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+
+        def waiting() -> bool:
+            return not stopping() and time.monotonic() < deadline and self._exited(children) is None
+
+        connect_host = serve_lock.DEFAULT_HOST if host in ALL_INTERFACES else host.strip("[]")
         last_answer = "no answer"
-        while not stopping():
-            if exited := self._exited(children):
-                raise CommandError(f"{exited} before the server was ready.")
-            try:
-                timeout = max(0.5, min(READY_PROBE_TIMEOUT_SECONDS, deadline - time.monotonic()))
-                with opener.open(probe, timeout=timeout) as response:
-                    if response.status == 200:
-                        return True
-                    last_answer = f"{response.status}"
-            except urllib.error.HTTPError as error:
-                last_answer = f"{error.code} {error.read()[:500].decode(errors='replace')}"
-            except OSError as error:  # refused while gunicorn starts, or a probe that timed out
-                last_answer = str(error)
-            if time.monotonic() > deadline:
-                raise CommandError(
-                    f"the server was not ready within {READY_TIMEOUT_SECONDS:.0f} s; /_readyz answered: {last_answer}"
-                )
+        while waiting():
+            # The public Host, which ALLOWED_HOSTS accepts.
+            status, last_answer = _get_readyz(connect_host, port, urlsplit(site_url).netloc, waiting)
+            if status == 200:
+                return True
             time.sleep(0.2)
-        return False
+        if stopping():
+            return False
+        if exited := self._exited(children):
+            raise CommandError(f"{exited} before the server was ready.")
+        raise CommandError(
+            f"the server was not ready within {READY_TIMEOUT_SECONDS:.0f} s; /_readyz answered: {last_answer}"
+        )
 
     def _stop_all(self, children: list[tuple[str, Child]]) -> None:
         """Stop the web server first, then the worker, then Temporal; the embedded database stops at exit."""
@@ -196,3 +191,28 @@ class Command(BaseCommand):
                     child.kill()
                     child.wait(timeout=5)
         self._say("Stopped.")
+
+
+def _get_readyz(host: str, port: int, host_header: str, waiting: Callable[[], bool]) -> tuple[int | None, str]:
+    """One `GET /_readyz`: its status and a description of the answer, or None and why not. It waits in the listen
+    queue until a web worker has started, in short slices so that Ctrl-C or a dead child is noticed meanwhile."""
+    request = f"GET /_readyz HTTP/1.1\r\nHost: {host_header}\r\nConnection: close\r\n\r\n".encode()
+    answer = b""
+    try:
+        with socket.create_connection((host, port), timeout=READY_PROBE_SLICE_SECONDS) as connection:
+            connection.sendall(request)
+            while waiting():
+                try:
+                    chunk = connection.recv(65536)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    break
+                answer += chunk
+    except OSError as error:  # refused until gunicorn listens
+        return None, str(error)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[1].isdigit():
+        return None, "no answer"
+    return int(status_line[1]), f"{int(status_line[1])} {body[:500].decode(errors='replace')}"
