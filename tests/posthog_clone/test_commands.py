@@ -253,7 +253,8 @@ def test_one_serve_per_data_dir_and_none_of_its_processes_outlives_it(scratch_da
     first = start_serve(env, port, tmp_path / "first", workers=2)
     second = third = again = None
     try:
-        # The banner comes once the server is ready: it answers at once.
+        # The banner comes once the server is ready: serve's own /_readyz probe got 200, and it answers at once.
+        assert request_counts(base)[("GET", "readyz", "200")] >= 1
         assert requests.get(f"{base}/_readyz", timeout=10).status_code == 200
         assert requests.get(f"{base}/api/projects/", timeout=10).status_code == 401
         for _ in range(3):
