@@ -67,10 +67,26 @@ def ensure_embedded_postgres() -> str:
         warnings.simplefilter("ignore")  # platformdirs warns about a missing XDG_RUNTIME_DIR
         import pgserver
 
+        _forget_dead_holders(data_dir() / "postgres")
         server = pgserver.get_server(data_dir() / "postgres", cleanup_mode="stop")
     info = server.get_postmaster_info()
     socket_dir = quote(str(info.socket_dir), safe="")
     return f"postgres://postgres@{socket_dir}:{info.port or 5432}/postgres"
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """Drop the processes that died without letting go (SIGKILL) from pgserver's list of holders: while one is
+    listed, the last live holder to exit would leave the server running forever."""
+    import psutil  # pgserver's dependency
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import DiskList
+
+    with PostgresServer._lock:  # the lock pgserver takes around that list
+        holders = DiskList(pgdata / ".handle_pids.json")
+        listed = holders.get()
+        alive = [pid for pid in listed if psutil.pid_exists(pid)]
+        if alive != listed:
+            holders.put(alive)
 
 
 def ensure_database_url() -> None:
