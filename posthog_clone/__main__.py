@@ -7,6 +7,11 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "posthog_clone.settings")
+    if sys.argv[1:2] == ["serve"] and not {"-h", "--help"} & set(sys.argv[2:]):
+        from posthog_clone.serve_lock import claim_from_command_line
+
+        # One serve per data dir, decided before the embedded PostgreSQL (or anything else) starts.
+        claim_from_command_line(sys.argv[2:])
     from posthog_clone.embedded import prepare_environment
 
     prepare_environment()

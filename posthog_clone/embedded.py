@@ -5,14 +5,17 @@ Nothing here imports Django, so settings and manage.py can call it before Django
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -64,10 +67,26 @@ def ensure_embedded_postgres() -> str:
         warnings.simplefilter("ignore")  # platformdirs warns about a missing XDG_RUNTIME_DIR
         import pgserver
 
+        _forget_dead_holders(data_dir() / "postgres")
         server = pgserver.get_server(data_dir() / "postgres", cleanup_mode="stop")
     info = server.get_postmaster_info()
     socket_dir = quote(str(info.socket_dir), safe="")
     return f"postgres://postgres@{socket_dir}:{info.port or 5432}/postgres"
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """Drop the processes that died without letting go (SIGKILL) from pgserver's list of holders: while one is
+    listed, the last live holder to exit would leave the server running forever."""
+    import psutil  # pgserver's dependency
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import DiskList
+
+    with PostgresServer._lock:  # the lock pgserver takes around that list
+        holders = DiskList(pgdata / ".handle_pids.json")
+        listed = holders.get()
+        alive = [pid for pid in listed if psutil.pid_exists(pid)]
+        if alive != listed:
+            holders.put(alive)
 
 
 def ensure_database_url() -> None:
@@ -94,6 +113,25 @@ def wait_for_port(host: str, port: int, *, timeout: float, process: subprocess.P
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"nothing listened on {host}:{port} within {timeout:.0f}s")
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def terminated_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` after which the child gets SIGTERM when the process starting it dies, even by SIGKILL (Linux's
+    PR_SET_PDEATHSIG), so no child outlives its supervisor holding a port or a database file; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: loading libraries after fork is not safe
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 def temporal_binary() -> str:
@@ -131,9 +169,11 @@ def start_temporal_dev_server(
     log_file: Path | None = None,
     startup_timeout: float = 60.0,
     port: int | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+    start_new_session: bool = False,
 ) -> TemporalDevServer:
     """Start `temporal server start-dev` on loopback (on `port`, else a free one); `db_file` None keeps everything
-    in memory."""
+    in memory. `preexec_fn` and `start_new_session` are Popen's."""
     host = "127.0.0.1"
     port = port or free_port(host)
     ui_port = free_port(host) if ui else None
@@ -157,7 +197,14 @@ def start_temporal_dev_server(
     else:
         args += ["--headless"]
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
-    process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        args,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=preexec_fn,
+        start_new_session=start_new_session,
+    )
     server = TemporalDevServer(process=process, address=f"{host}:{port}", ui_port=ui_port)
     try:
         wait_for_port(host, port, timeout=startup_timeout, process=process)

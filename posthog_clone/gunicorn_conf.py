@@ -38,9 +38,32 @@ def _write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> Non
     util.write_nonblock(sock, head + body)
 
 
+def when_ready(server: Any) -> None:
+    # Checked before importing anything: the master forks its workers only after this hook.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from posthog_clone.process_metrics import register_process
+
+        register_process("web-master")
+
+
+def on_exit(server: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from posthog_clone.process_metrics import unregister_process
+
+        unregister_process()
+
+
 def post_worker_init(worker: Any) -> None:
     # gunicorn writes its own error pages with `util.write_error`; in each worker, that writer speaks JSON.
     util.write_error = _write_json_error
+    # Import every view now, before this worker accepts a connection, rather than in its first request (seconds
+    # on a loaded machine).
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the property imports the URLconf
+    from posthog_clone.process_metrics import register_process
+
+    register_process("web")
 
 
 def child_exit(server: Any, worker: Any) -> None:

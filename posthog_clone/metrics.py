@@ -1,8 +1,9 @@
 """Prometheus metrics: requests by route and status, their latency, events ingested, and evaluation runs by status.
 
 Counters live in each process; with several web processes set PROMETHEUS_MULTIPROC_DIR (`serve` does) and
-`/metrics` sums them. Evaluation runs are counted in the database when scraped, so the worker's progress shows
-from any web process without sharing memory with it.
+`/metrics` sums them and adds each live server process's process metrics (`process_metrics.py`). Evaluation runs
+are counted in the database when scraped, so the worker's progress shows from any web process without sharing
+memory with it.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
 
 from posthog_clone.api.exceptions import error_body
+from posthog_clone.process_metrics import ServerMetricsCollector
 
 LOOPBACK = {"127.0.0.1", "::1"}
 
@@ -79,8 +80,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
                           detail="Metrics are served to loopback, or with the METRICS_TOKEN bearer token.")  # fmt: skip
         return JsonResponse(body, status=403)
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)
+    if multiprocess_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry.register(ServerMetricsCollector(multiprocess_dir))
     else:
         from prometheus_client import REGISTRY
 

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
+from django.conf import settings
 from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Tenant
+
+REPO = Path(settings.BASE_DIR)
 
 
 def written(records: list[logging.LogRecord]) -> list[dict[str, Any]]:
@@ -64,6 +72,43 @@ class TestMetrics:
         settings.METRICS_TOKEN = "metrics-secret"
         assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong", **remote).status_code == 403
         assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-secret", **remote).status_code == 200
+
+    def test_multiprocess_mode_reports_each_live_registered_process(self, tmp_path: Path, monkeypatch: Any) -> None:
+        """Real processes writing to a multiprocess directory: one registered as itself, one whose registration
+        does not match its start time (as a reused pid's would not), one killed after registering; plus a corrupt
+        file. Only the first gets process metrics, and the scrape still answers 200."""
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+        registers = "from posthog_clone.process_metrics import register_process; register_process('web')"
+        stale = "from posthog_clone.process_metrics import _registered; _registered.labels('web').set(1.0)"
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+        live, reused, killed = (
+            subprocess.Popen(
+                # Each exits within a minute whatever happens (SIGALRM), so reading its "ok" is a bounded wait.
+                [sys.executable, "-c", f"import signal; signal.alarm(60); {code}; print('ok', flush=True); input()"],
+                cwd=REPO,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            for code in (registers, stale, registers)
+        )
+        try:
+            for process in (live, reused, killed):
+                assert process.stdout is not None and process.stdout.readline() == b"ok\n"
+            killed.kill()
+            killed.wait(timeout=10)
+            (tmp_path / "counter_4194003.db").write_bytes(b"\x00\x01\x00\x00not a metrics file")
+            response = Client().get("/metrics")
+            assert response.status_code == 200
+            families = {family.name: family for family in text_string_to_metric_families(response.content.decode())}
+            for name in ("process_resident_memory_bytes", "process_cpu_seconds", "process_open_fds",
+                         "process_max_fds", "process_virtual_memory_bytes", "process_start_time_seconds"):  # fmt: skip
+                assert [sample.labels for sample in families[name].samples] == [{"pid": str(live.pid), "role": "web"}]
+            assert "server_process_start_time_seconds" not in families  # the registrations are not metrics
+        finally:
+            for process in (live, reused, killed):
+                process.kill()
+                process.wait(timeout=10)
 
     def test_runs_are_counted_from_the_database(self, tenant: Tenant) -> None:
         from tests.evaluations.helpers import make_run

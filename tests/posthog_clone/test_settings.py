@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 from django.conf import settings
 
 REPO = Path(settings.BASE_DIR)
@@ -53,3 +54,35 @@ def test_deployment_checks_pass_behind_a_tls_proxy() -> None:
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], env=env,
                             cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_the_embedded_database_stops_after_a_holder_was_killed(tmp_path: Path) -> None:
+    """pgserver stops its server when the last process holding it exits. A holder SIGKILLed (no exit handler runs)
+    stays listed; the next process to use the server forgets it, so its own normal exit stops the server."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
+    env["POSTHOG_CLONE_DATA_DIR"] = str(tmp_path / "data")
+    pgdata = str(tmp_path / "data" / "postgres")
+    # Exits within two minutes whatever happens (SIGALRM), so reading its "ok" is a bounded wait.
+    hold = ("import signal; signal.alarm(120); from posthog_clone import embedded; embedded.ensure_embedded_postgres(); "
+            "print('ok', flush=True); input()")  # fmt: skip
+    holder = subprocess.Popen([sys.executable, "-c", hold], env=env, cwd=REPO, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)  # fmt: skip
+    postmasters: list[psutil.Process] = []
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"ok\n"
+        postmasters = [p for p in psutil.process_iter(["cmdline"]) if pgdata in (p.info["cmdline"] or [])]
+        assert len(postmasters) == 1
+        holder.kill()
+        holder.wait(timeout=10)
+
+        use = "from posthog_clone import embedded; embedded.ensure_embedded_postgres()"
+        last = subprocess.run([sys.executable, "-c", use], env=env, cwd=REPO, capture_output=True, timeout=120)
+        assert last.returncode == 0, last.stderr
+        _, alive = psutil.wait_procs(postmasters, timeout=60)
+        assert alive == [], "the embedded PostgreSQL kept running after its last live holder exited"
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+        for postmaster in postmasters:
+            if postmaster.is_running():
+                postmaster.terminate()
