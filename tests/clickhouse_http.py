@@ -7,8 +7,10 @@ a newline, as ClickHouse does, so an INSERT's data may follow its statement), `p
 answers when `enable_http_compression=1` and the client accepts an encoding, ClickHouse's `X-ClickHouse-*` headers,
 its errors (`Code: N. DB::Exception: ... (NAME) (version V)` with the HTTP status ClickHouse gives that code), and
 basic auth, `X-ClickHouse-User`/`X-ClickHouse-Key` or `user`/`password` parameters (516 AUTHENTICATION_FAILED).
-It runs one statement at a time (chdb's engine serves one), has no sessions, no async inserts, no replication, and
+It runs one statement at a time (chdb's engine serves one), takes inserted data in text formats only (chdb takes the
+statement as text), has no sessions, no async inserts, no replication, no progress headers, no external data, and
 ignores `client_protocol_version` (clickhouse-connect's probe then falls back to protocol 0, as for an old server).
+`readonly` is honoured by refusing statements that write (164 READONLY), not by chdb.
 
 Faults are set through `POST /__fault` (JSON `{"mode", "match", ...}`; `{"mode": "none"}` clears them) for the
 requests whose statement contains `match`: `error` answers a ClickHouse exception without running the statement,
@@ -206,7 +208,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         url = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self._read_body()
         if url.path == "/__fault":
             self._set_fault(body)
             return
@@ -222,6 +224,17 @@ class Handler(BaseHTTPRequestHandler):
                          f"{text} (version {self.server.engine.version})\n".encode(),
                          {"Content-Type": "text/plain; charset=UTF-8", "X-ClickHouse-Exception-Code": str(error.code),
                           "X-ClickHouse-Query-Id": query_id})  # fmt: skip
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":  # clickhouse-connect streams some inserts
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        chunks = []
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+            pass
+        return b"".join(chunks)
 
     def _set_fault(self, body: bytes) -> None:
         wanted = json.loads(body or b"{}")

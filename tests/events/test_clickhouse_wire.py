@@ -313,3 +313,21 @@ class TestTheFixtureSpeaksClickHouseHTTP:
             assert decompress(body, encoding) == b"0\n1\n2\n"
         finally:
             client.command(f"DROP TABLE {table}")
+
+    def test_a_chunked_insert(self, clickhouse_http_server: ClickHouseHTTP) -> None:
+        client = connect(clickhouse_http_server)
+        table = f"{CLICKHOUSE_HTTP_DATABASE}.chunked"
+        client.command(f"CREATE TABLE {table} (n UInt32) ENGINE = Memory")
+        try:
+            statement = urlencode({"query": f"INSERT INTO {table} FORMAT JSONCompactEachRow"})
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{clickhouse_http_server.port}/?{statement}", method="POST",
+                data=iter([b"[1]\n", b"[2]\n[3]"]),
+                headers={"X-ClickHouse-User": clickhouse_http_server.user,
+                         "X-ClickHouse-Key": clickhouse_http_server.password, "Transfer-Encoding": "chunked"},
+            )  # fmt: skip
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert response.status == 200
+            assert client.query(f"SELECT sum(n) FROM {table}").rows == [(6,)]
+        finally:
+            client.command(f"DROP TABLE {table}")
