@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import selectors
+import subprocess
+import sys
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +25,7 @@ from environments.models import MembershipLevel, Organization, OrganizationMembe
 from posthog_clone import embedded
 
 PASSWORD = "correct-horse-battery"
+CLICKHOUSE_HTTP_DATABASE = "posthog_wire"
 
 
 @pytest.fixture(autouse=True)
@@ -222,19 +228,80 @@ def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture(params=["postgres", "clickhouse"])
+@dataclass
+class ClickHouseHTTP:
+    """The ClickHouse HTTP interface of `tests/clickhouse_http.py` (chdb in a process of its own)."""
+
+    port: int
+    user: str
+    password: str
+
+    def url(self, *, database: str = CLICKHOUSE_HTTP_DATABASE, password: str | None = None) -> str:
+        return f"http://{self.user}:{self.password if password is None else password}@127.0.0.1:{self.port}/{database}"
+
+    def set_fault(self, mode: str, **options: Any) -> None:
+        """Make the server misbehave (see tests/clickhouse_http.py); `mode="none"` restores it."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/__fault", method="POST",
+                                         data=json.dumps({"mode": mode, **options}).encode())  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+
+
+@pytest.fixture(scope="session")
+def clickhouse_http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseHTTP]:
+    """ClickHouse's HTTP interface on loopback for the whole run, served by chdb in a subprocess (chdb holds one data
+    directory per process, and this one already holds `clickhouse_url`'s), migrated."""
+    from events.clickhouse.client import client_for_url
+    from events.clickhouse.schema import migrate
+
+    server = ClickHouseHTTP(port=0, user="posthog", password="wire-password")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.clickhouse_http", "--data-dir", str(tmp_path_factory.mktemp("clickhouse-http")),
+         "--user", server.user, "--password", server.password],
+        cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        with selectors.DefaultSelector() as selector:  # a bounded wait for "listening <port>"
+            selector.register(process.stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout=60)
+        line = process.stdout.readline() if ready else ""
+        if not line.startswith("listening "):
+            raise RuntimeError(f"the ClickHouse HTTP fixture did not start (exit code {process.poll()})")
+        server.port = int(line.split()[1])
+        migrate(client_for_url(server.url(), timeout_seconds=30))
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(params=["postgres", "clickhouse", "clickhouse-http"])
 def events_backend(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
-    """Run the test once per events store (tests opt in with `pytestmark = pytest.mark.usefixtures(...)`).
-    ClickHouse does not roll back with the test's transaction, so its events are removed afterwards."""
+    """Run the test once per events store (tests opt in with `pytestmark = pytest.mark.usefixtures(...)`): PostgreSQL,
+    ClickHouse's engine in this process (chdb), and a ClickHouse HTTP interface reached through clickhouse-connect as
+    a server is. ClickHouse does not roll back with the test's transaction, so its events are removed afterwards."""
     if request.param == "postgres":
         yield "postgres"
         return
     from events.clickhouse.client import client_for_url
 
-    url = request.getfixturevalue("clickhouse_url")
+    if request.param == "clickhouse":
+        url = request.getfixturevalue("clickhouse_url")
+    else:
+        url = request.getfixturevalue("clickhouse_http_server").url()
     settings.CLICKHOUSE_URL = url
     client = client_for_url(url)
     try:
-        yield "clickhouse"
+        yield request.param
     finally:
         client.command(f"TRUNCATE TABLE {client.database}.events")
+
+
+def is_clickhouse(events_backend: str) -> bool:
+    """Whether the store is ClickHouse (in process or over HTTP): they answer alike."""
+    return events_backend.startswith("clickhouse")

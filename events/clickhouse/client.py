@@ -5,6 +5,7 @@ benchmark, single-process use). Decoding the answer is shared, so both give the 
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import uuid
@@ -101,48 +102,92 @@ def _settings_clause(settings: Mapping[str, Any] | None) -> str:
 
 
 # --- a ClickHouse server, through clickhouse-connect ------------------------------------------------------------
+# Exception codes that say the server cannot serve anyone now, whatever the statement: the store is unavailable.
+SERVER_UNAVAILABLE_CODES = frozenset({
+    192,  # UNKNOWN_USER
+    193,  # WRONG_PASSWORD
+    194,  # REQUIRED_PASSWORD
+    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+    209,  # SOCKET_TIMEOUT
+    210,  # NETWORK_ERROR
+    242,  # TABLE_IS_READ_ONLY
+    252,  # TOO_MANY_PARTS
+    516,  # AUTHENTICATION_FAILED
+})  # fmt: skip
+# How much longer than a statement's max_execution_time the client waits: ClickHouse's own TIMEOUT_EXCEEDED (a 504
+# query_timeout) should arrive before the connection is given up on (a 503).
+EXECUTION_TIME_MARGIN_SECONDS = 5.0
+
+
+def _server_message(error: Exception) -> str:
+    """ClickHouse's own `Code: N. DB::Exception: ...` text, without clickhouse-connect's wrapper and the server's
+    version trailer, so a refusal reads the same from a server as from chdb."""
+    text = " ".join(str(error).split())
+    found = re.search(r"Code: \d+\. .*", text)
+    if not found:
+        return text
+    return re.sub(r"(\s*\((version [\w.]+|for url [^)]*)\))+$", "", found.group(0))
+
+
 class ConnectClient:
     def __init__(self, url: str, *, timeout_seconds: float) -> None:
         parsed = urlparse(url)
         self.database = parsed.path.strip("/") or "default"
         self._url = parsed
         self._timeout = timeout_seconds
-        self._client: Any = None
+        self._clients: dict[float, Any] = {}  # by read timeout
+        self._lock = threading.Lock()
 
-    def _connected(self) -> Any:
+    def _connected(self, read_timeout: float) -> Any:
         """clickhouse-connect asks the server for its version on creation: connect on first use, so a server that
         is down fails requests (a 503) rather than the process."""
-        if self._client is None:
-            import clickhouse_connect  # imported here so a PostgreSQL-only server never loads it
+        with self._lock:
+            if read_timeout not in self._clients:
+                self._clients[read_timeout] = self._connect(read_timeout)
+            return self._clients[read_timeout]
 
-            parsed = self._url
-            self._client = clickhouse_connect.get_client(
-                host=parsed.hostname or "127.0.0.1",
-                port=parsed.port or (8443 if parsed.scheme in ("https", "clickhouses") else 8123),
-                username=unquote(parsed.username or "default"),
-                password=unquote(parsed.password or ""),
-                database="default",
-                secure=parsed.scheme in ("https", "clickhouses"),
-                connect_timeout=self._timeout,
-                send_receive_timeout=self._timeout,
-                autogenerate_session_id=False,
-            )
-        return self._client
+    def _connect(self, read_timeout: float) -> Any:
+        import clickhouse_connect  # imported here so a PostgreSQL-only server never loads it
+        from urllib3 import Timeout
 
-    def _call(self, call: Callable[[Any], T]) -> T:
+        parsed = self._url
+        # clickhouse-connect truncates its timeouts to whole seconds (0.5 would be 0: no wait at all), so it is
+        # created with whole seconds and then given the exact ones.
+        client = clickhouse_connect.get_client(
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or (8443 if parsed.scheme in ("https", "clickhouses") else 8123),
+            username=unquote(parsed.username or "default"),
+            password=unquote(parsed.password or ""),
+            database="default",
+            secure=parsed.scheme in ("https", "clickhouses"),
+            connect_timeout=math.ceil(self._timeout),
+            send_receive_timeout=math.ceil(read_timeout),
+            autogenerate_session_id=False,
+        )
+        client.timeout = Timeout(connect=self._timeout, read=read_timeout)
+        return client
+
+    def _call(self, call: Callable[[Any], T], *, execution_seconds: float | None = None) -> T:
         from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
+        read_timeout = self._timeout
+        if execution_seconds:
+            read_timeout = max(read_timeout, execution_seconds + EXECUTION_TIME_MARGIN_SECONDS)
         try:
-            return call(self._connected())
+            return call(self._connected(read_timeout))
         except OperationalError as error:
-            raise ClickHouseUnavailable(" ".join(str(error).split())) from error
+            raise ClickHouseUnavailable(_server_message(error)) from error
         except DatabaseError as error:
-            raise ClickHouseError(" ".join(str(error).split())) from error
+            if error.code in SERVER_UNAVAILABLE_CODES:
+                raise ClickHouseUnavailable(_server_message(error)) from error
+            raise ClickHouseError(_server_message(error)) from error
 
     def query(self, text: str, params: Mapping[str, Any] | None = None,
               settings: Mapping[str, Any] | None = None) -> QueryResult:  # fmt: skip
+        execution_seconds = float((settings or {}).get("max_execution_time") or 0)
         body = self._call(lambda client: client.raw_query(text, parameters=dict(params or {}), settings=settings,
-                                                          fmt="JSONCompact"))  # fmt: skip
+                                                          fmt="JSONCompact"),
+                          execution_seconds=execution_seconds)  # fmt: skip
         return decode_json_compact(body)
 
     def command(self, text: str, params: Mapping[str, Any] | None = None) -> None:

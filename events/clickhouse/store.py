@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import orjson
 import psycopg
+import structlog
 from django.conf import settings
 
 from events.clickhouse.client import ClickHouseClient, ClickHouseError, ClickHouseUnavailable, client_for_url
@@ -45,6 +46,7 @@ INSERT_COLUMNS = ["team_id", "uuid", "event", "distinct_id", "properties", "time
 INSERT_SETTINGS = {"date_time_input_format": "best_effort", "input_format_json_read_objects_as_strings": 1}
 
 T = TypeVar("T")
+logger = structlog.get_logger(__name__)
 
 
 class ClickHouseStore:
@@ -55,15 +57,23 @@ class ClickHouseStore:
         self.table = f"{client.database}.{EVENTS_TABLE}"
         self.dialect = ClickHouseDialect(database=client.database)
 
-    def _call(self, call: Callable[[], T]) -> T:
+    def _call(self, call: Callable[[], T], *, user_written: bool = False) -> T:
+        """A refusal of a statement holding what a user wrote is theirs (the caller answers 400); a refusal of one of
+        ours (a write, an internal read) means ClickHouse cannot serve now, as when it is down: 503, never a 500."""
         try:
             return call()
         except ClickHouseUnavailable:
             raise events_store_unavailable() from None
+        except ClickHouseError as error:
+            if user_written:
+                raise
+            logger.warning("clickhouse_refused", error=str(error))
+            raise events_store_unavailable() from None
 
-    def _query(self, statement: Sql, settings: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def _query(self, statement: Sql, settings: Mapping[str, Any] | None = None, *,
+               user_written: bool = False) -> list[tuple[Any, ...]]:  # fmt: skip
         text, params = clickhouse_bind(statement)
-        return self._call(lambda: self.client.query(text, params, settings)).rows
+        return self._call(lambda: self.client.query(text, params, settings), user_written=user_written).rows
 
     def regex_problem(self, pattern: str) -> str | None:
         # The dialect's RE2 check, in Python: no round trip, and the same answer HogQL gets on this store.
@@ -122,10 +132,8 @@ class ClickHouseStore:
         statement = page_statement(source=f"{self.table} AS e", team_id=team_id, conditions=conditions,
                                    order=order, limit=limit, offset=offset)  # fmt: skip
         try:
-            return [event_row(values) for values in self._query(statement)]
+            return [event_row(values) for values in self._query(statement, user_written=user_written)]
         except ClickHouseError as error:
-            if not user_written:
-                raise
             raise query_refused(str(error)) from None
 
     def by_uuid(self, *, team_id: int, uuids: Collection[uuid.UUID]) -> list[tuple[EventRow, datetime]]:
@@ -160,7 +168,7 @@ class ClickHouseStore:
         # readonly = 2: nothing may be written, but the query may still carry its own settings.
         limits = {"readonly": 2, "max_execution_time": settings.QUERY_TIMEOUT_SECONDS}
         try:
-            return self._query(statement, limits)
+            return self._query(statement, limits, user_written=True)
         except ClickHouseError as error:
             if error.code == TIMEOUT_EXCEEDED:
                 raise query_timeout() from None

@@ -11,7 +11,7 @@ import pytest
 from events import selectors
 from query_languages import PropertyFilterError, matches, parse_property_filters
 from query_languages.hogql.printer import SUPPORTED_FUNCTIONS
-from tests.conftest import Tenant
+from tests.conftest import Tenant, is_clickhouse
 from tests.events.helpers import event_view, make_event, store
 
 pytestmark = pytest.mark.usefixtures("events_backend")
@@ -167,7 +167,7 @@ def test_both_engines_agree_with_the_expected_events(
 def test_large_integers_compare_exactly(tenant: Tenant, bound: Any, events_backend: str, request: Any) -> None:
     """Whole numbers are compared as integers: as floats (which the bound was) both of these ids read as
     1234567890123456768, and PostgreSQL read the bound with 15 digits."""
-    if events_backend == "clickhouse":
+    if is_clickhouse(events_backend):
         request.applymarker(
             pytest.mark.xfail(
                 strict=True,
