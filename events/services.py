@@ -24,7 +24,6 @@ from django.utils.module_loading import import_string
 from environments.models import Team
 from events.records import EventInput
 from events.store import events_store
-from posthog_clone.ids import uuid7
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,13 @@ def _raw_cursor() -> psycopg.Cursor[Any]:
 # Person rows are locked in id order, so concurrent batches should only ever wait for each other; if PostgreSQL
 # still reports a deadlock (a merge moved ids while this batch waited), the whole batch is simply run again.
 DEADLOCK_RETRIES = 3
+PERSON_UUID_NAMESPACE = uuid.UUID("6f0c4b5e-3d0a-4c59-9a53-2f1d8f7c1e42")
+
+
+def person_uuid_for(team_id: int, distinct_id: str) -> uuid.UUID:
+    """The uuid of the person first made for a distinct id, derived from it: a batch that rolled back after
+    ClickHouse kept its events (stamped with their person) and the retry of that batch make the same person."""
+    return uuid.uuid5(PERSON_UUID_NAMESPACE, f"{team_id}:{distinct_id}")
 
 
 def events_capture(*, team: Team, events: Sequence[EventInput]) -> CaptureResult:
@@ -182,19 +188,25 @@ class PersonUpdater:
         self.person_of.update(self.cursor.fetchall())
 
     def _ensure_persons(self, distinct_ids: list[str]) -> None:
-        """Create a person for each unknown id. A concurrent batch may create the same id first: its row wins and
-        the person made here for that id is removed."""
+        """Create a person for each unknown id, with the uuid that id derives (`person_uuid_for`). A concurrent
+        batch may create the same person first: its row wins (this insert waits for it, then finds it)."""
         self._select_persons(distinct_ids)
         missing = [d for d in distinct_ids if d not in self.person_of]
         if not missing:
             return
-        uuids = [uuid7() for _ in missing]
+        uuids = [person_uuid_for(self.team_id, d) for d in missing]
         self.cursor.execute(
             "INSERT INTO events_person (uuid, team_id, properties, is_identified, created_at) "
-            "SELECT u, %b, '{}'::jsonb, false, now() FROM unnest(%b::uuid[]) AS u RETURNING uuid, id",
+            "SELECT u, %b, '{}'::jsonb, false, now() FROM unnest(%b::uuid[]) AS u "
+            "ON CONFLICT (uuid) DO NOTHING RETURNING uuid, id",
             (self.team_id, uuids),
         )
-        id_of_uuid = dict(self.cursor.fetchall())
+        created = dict(self.cursor.fetchall())
+        id_of_uuid = dict(created)
+        if len(created) < len(uuids):  # made before (a concurrent batch, or one whose id mapping went away)
+            self.cursor.execute("SELECT uuid, id FROM events_person WHERE team_id = %b AND uuid = ANY(%b)",
+                                (self.team_id, [u for u in uuids if u not in created]))  # fmt: skip
+            id_of_uuid.update(self.cursor.fetchall())
         new_ids = [id_of_uuid[u] for u in uuids]
         self.cursor.execute(
             "INSERT INTO events_persondistinctid (team_id, distinct_id, person_id) "
@@ -205,7 +217,8 @@ class PersonUpdater:
         self.person_of.update(self.cursor.fetchall())
         lost = [d for d in missing if d not in self.person_of]
         if lost:
-            orphans = [pid for d, pid in zip(missing, new_ids, strict=True) if d in lost]
+            made_here = set(created.values())
+            orphans = [pid for d, pid in zip(missing, new_ids, strict=True) if d in lost and pid in made_here]
             self.cursor.execute("DELETE FROM events_person WHERE id = ANY(%b)", (orphans,))
             self._select_persons(lost)
 

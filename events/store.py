@@ -37,7 +37,9 @@ class EventsStore(Protocol):
         """Store `events` (sorted by uuid; a uuid already stored, or repeated, is stored once) as part of the
         PostgreSQL transaction `cursor` is in: nothing is stored if it rolls back, except what a second store
         already holds, which a retry recognises. `on_new` sees the uuids stored now, before the transaction
-        commits. Returns how many were stored."""
+        commits; a second store (which cannot tell an earlier attempt that committed from one that rolled back
+        after writing there) passes the uuids it already held too, so what `on_new` records must be idempotent per
+        event. Returns how many were stored."""
 
     def one_of(self, column: str, values: list[str]) -> Sql:
         """`column` (text) is one of `values`."""

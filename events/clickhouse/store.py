@@ -91,7 +91,10 @@ class ClickHouseStore:
         stored = self._stored(team_id, unique)
         fresh = [e for e in unique if e.uuid not in stored]
         if on_new:
-            on_new({e.uuid for e in fresh})
+            # Every uuid of the batch, the ones already held too: a batch whose insert was stored but whose answer
+            # was lost rolled back its PostgreSQL side, and its retry must record that side again (hooks are
+            # idempotent per event: online runs are keyed by evaluation and event).
+            on_new({e.uuid for e in unique})
         if fresh:
             body = self._rows(cursor, team_id, fresh, created_at)
             self._call(lambda: self.client.insert(self.table, INSERT_COLUMNS, body, INSERT_SETTINGS))

@@ -207,15 +207,25 @@ class TestIngestionFaults:
         assert stored_count(wire, tenant.team.id) == 1
         self.assert_a_retry_is_stored_once(generation, wire, tenant)
 
-    @pytest.mark.xfail(strict=True, reason="the retry finds the events stored, so it does not record their online "
-                       "evaluation runs again: runs of a batch whose insert answer was lost are lost (a known gap)")  # fmt: skip
-    def test_an_insert_whose_answer_is_lost_keeps_its_evaluation_runs(self, wire: ClickHouseHTTP, tenant: Tenant,
-                                                                      generation: dict[str, Any]) -> None:  # fmt: skip
+    def test_an_insert_whose_answer_is_lost_keeps_its_runs_and_its_person(self, wire: ClickHouseHTTP, tenant: Tenant,
+                                                                          generation: dict[str, Any]) -> None:  # fmt: skip
+        """The first attempt's PostgreSQL side (a new person, the online run) rolled back after ClickHouse kept the
+        rows; the retry records that side again, and the person it makes is the one the kept rows name."""
         wire.set_fault("truncate", match="INSERT INTO")
         assert batch(tenant.team.api_token, [generation]).status_code == 503
+        assert EvaluationRun.objects.count() == 0
         wire.set_fault("none")
         assert batch(tenant.team.api_token, [generation]).status_code == 200
-        assert EvaluationRun.objects.count() == 1
+        [run] = EvaluationRun.objects.all()
+        assert str(run.target_event_id) == generation["uuid"]
+        assert batch(tenant.team.api_token, [generation]).status_code == 200  # a duplicate: no second run
+        assert [r.id for r in EvaluationRun.objects.all()] == [run.id]
+        assert stored_count(wire, tenant.team.id) == 1
+        person = PersonDistinctId.objects.select_related("person").get(distinct_id="new-user").person
+        assert person.properties == {"plan": "pro"}
+        stamped = connect(wire).query(f"SELECT person_id FROM {EVENTS} WHERE team_id = {{team:Int64}}",
+                                      {"team": tenant.team.id}).rows  # fmt: skip
+        assert stamped == [(person.uuid,)]
 
     def test_wrong_credentials_are_a_503_and_the_retry_is_stored_once(
         self, wire: ClickHouseHTTP, settings: Any, tenant: Tenant, generation: dict[str, Any]
