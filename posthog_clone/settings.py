@@ -235,6 +235,15 @@ LLMA_EVAL_TIMEOUT_SECONDS = env.float("LLMA_EVAL_TIMEOUT_SECONDS", default=120.0
 CLICKHOUSE_URL = env.str("CLICKHOUSE_URL", default="")
 # How long a web request may wait for ClickHouse to connect or answer a write (queries use QUERY_TIMEOUT_SECONDS).
 CLICKHOUSE_TIMEOUT_SECONDS = env.float("CLICKHOUSE_TIMEOUT_SECONDS", default=10.0)
+# Event properties kept in a column of their own on ClickHouse (computed at insert), so that filters, breakdowns and
+# HogQL read them without parsing every event's properties: those of PostHog's web analytics and LLM analytics that
+# are broken down or filtered on most. Each costs a little at insert and on disk. `serve` / `clickhouse_migrate`
+# add the columns of a changed list.
+CLICKHOUSE_MATERIALIZED_PROPERTIES = env.list(
+    "CLICKHOUSE_MATERIALIZED_PROPERTIES",
+    default=["$browser", "$os", "$device_type", "$current_url", "$pathname", "$host", "$referring_domain", "$lib",
+             "$session_id", "$ai_model", "$ai_provider", "$ai_trace_id"],
+)  # fmt: skip
 # Called with the newly inserted events of each name, inside the inserting transaction.
 EVENTS_INSERTED_HOOKS: dict[str, list[str]] = {
     "$ai_generation": ["evaluations.services.evaluation_runs_schedule_online"],

@@ -53,7 +53,9 @@ class ClickHouseStore:
     def __init__(self, client: ClickHouseClient) -> None:
         self.client = client
         self.table = f"{client.database}.{EVENTS_TABLE}"
-        self.dialect = ClickHouseDialect(database=client.database)
+        # The columns `clickhouse_migrate` (run by `serve`) gives these properties.
+        self.dialect = ClickHouseDialect(database=client.database,
+                                         materialized=settings.CLICKHOUSE_MATERIALIZED_PROPERTIES)  # fmt: skip
 
     def _call(self, call: Callable[[], T]) -> T:
         try:
