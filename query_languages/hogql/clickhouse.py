@@ -199,10 +199,15 @@ def _json_text(document: Sql, keys: Sql) -> JsonText:
     return _json_text_of(sql("JSONExtractString({}, {})", document, keys), sql("JSONType({}, {})", document, keys))
 
 
-def _json_text_of(reading: Sql, kind: Sql) -> JsonText:
-    """The text of a JSON value from its reading (`JSONExtractString`) and its kind (`JSONType`)."""
-    known = sql("(NOT {} OR ({} AND NOT match({}, {})))", first_byte_in(reading, OTHER_STARTS),
-                first_byte_in(reading, NUMBER_STARTS), reading, NUMBER_NOT_ITS_TEXT)  # fmt: skip
+def _json_text_of(reading: Sql, kind: Sql, *, kind_is_stored: bool = False) -> JsonText:
+    """The text of a JSON value from its reading (`JSONExtractString`) and its kind (`JSONType`). A stored kind
+    (a column) says at once that the reading is the text, a string's or a boolean's (`other` gives every other
+    value's); a computed one is a second parse, so the reading's first byte and shape are asked first."""
+    if kind_is_stored:
+        known = sql("({} IN ('String', 'Bool'))", kind)
+    else:
+        known = sql("(NOT {} OR ({} AND NOT match({}, {})))", first_byte_in(reading, OTHER_STARTS),
+                    first_byte_in(reading, NUMBER_STARTS), reading, NUMBER_NOT_ITS_TEXT)  # fmt: skip
     spaced = sql("arrayStringConcat(arrayMap(__t -> if(__t IN (',', ':'), concat(__t, ' '), __t), "
                  "extractAll({}, {})))", reading, JSON_TOKENS)  # fmt: skip
     whole = sql("if({} = 'Double' AND abs(toFloat64OrZero({})) < 1e16, concat(if({} = '-0', '0', {}), '.0'), {})",
@@ -304,7 +309,9 @@ class ClickHouseDialect:
         if found and not document.params and len(path) == 1 and path[0] in self.materialized:
             # The same reading and kind, computed at insert: the text needs no parse of the event's properties.
             (reading, _, _), (kind, _, _) = materialized_columns(path[0])
-            return _json_text_of(Sql(f"{found.group(1)}.`{reading}`"), Sql(f"{found.group(1)}.`{kind}`"))
+            return _json_text_of(
+                Sql(f"{found.group(1)}.`{reading}`"), Sql(f"{found.group(1)}.`{kind}`"), kind_is_stored=True
+            )
         return _json_text(document, join(", ", [sql("{}", key) for key in path]))
 
     def json_whole(self, document: Sql) -> Sql:
