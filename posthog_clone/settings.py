@@ -235,6 +235,16 @@ LLMA_EVAL_TIMEOUT_SECONDS = env.float("LLMA_EVAL_TIMEOUT_SECONDS", default=120.0
 CLICKHOUSE_URL = env.str("CLICKHOUSE_URL", default="")
 # How long a web request may wait for ClickHouse to connect or answer a write (queries use QUERY_TIMEOUT_SECONDS).
 CLICKHOUSE_TIMEOUT_SECONDS = env.float("CLICKHOUSE_TIMEOUT_SECONDS", default=10.0)
+# Event properties kept in columns of their own on ClickHouse (computed at insert), so that filters, breakdowns and
+# HogQL read them without parsing every event's properties: those PostHog's web analytics breaks down and filters on
+# most (browser, OS, device, URL, path, host, referrer, library) and LLM analytics' model and provider. Each costs two
+# JSON reads per event at insert and a few bytes per event on disk; ids (session, trace) are left out: they are
+# looked up, not scanned. `serve` / `clickhouse_migrate` add the columns of a changed list.
+CLICKHOUSE_MATERIALIZED_PROPERTIES = env.list(
+    "CLICKHOUSE_MATERIALIZED_PROPERTIES",
+    default=["$browser", "$os", "$device_type", "$current_url", "$pathname", "$host", "$referring_domain", "$lib",
+             "$ai_model", "$ai_provider"],
+)  # fmt: skip
 # Called with the newly inserted events of each name, inside the inserting transaction.
 EVENTS_INSERTED_HOOKS: dict[str, list[str]] = {
     "$ai_generation": ["evaluations.services.evaluation_runs_schedule_online"],

@@ -96,3 +96,25 @@ def clickhouse_bind(statement: Sql) -> tuple[str, dict[str, Any]]:
             params[name] = _clickhouse_value(value)
         text.append(piece)
     return "".join(text), params
+
+
+def clickhouse_literal(value: Any) -> str:
+    """A constant as ClickHouse SQL text, for statements that take no parameters (a column's definition)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0") + "'"
+    raise TypeError(f"no ClickHouse literal for {type(value).__name__}")
+
+
+def clickhouse_inline(statement: Sql) -> str:
+    """`statement` as ClickHouse text with its parameters written in as literals."""
+    pieces = statement.text.split("%s")
+    if len(pieces) != len(statement.params) + 1:
+        raise ValueError("placeholder count mismatch")
+    text = [pieces[0]]
+    for value, piece in zip(statement.params, pieces[1:], strict=True):
+        text += [clickhouse_literal(value), piece]
+    return "".join(text)

@@ -6,11 +6,24 @@ the person stamped on each event at ingestion (`person_id`, `person_properties`,
 reads persons without a join. Each event is written once (see `events.clickhouse.store`), so reads need no FINAL;
 a block sent twice is dropped on insert (`non_replicated_deduplication_window`), and a ReplacingMergeTree collapses
 any other repeat of an event's row when it merges.
+
+Migration 2 gives the hottest event properties (`CLICKHOUSE_MATERIALIZED_PROPERTIES`) columns of their own, computed
+at insert by the same functions HogQL reads a property with (`query_languages.hogql.clickhouse`: its
+`JSONExtractString` reading and its `JSONType`), so the text computed from them is the same, NULL included. The
+list is a setting, so that step runs on every migrate (its statements are idempotent) and a key added later gets
+its columns then. Rows already stored compute the values when read until `MATERIALIZE COLUMN` (a background
+mutation, started when a column is added) has rewritten their parts: answers are the same before and after, only
+faster after.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django.conf import settings
+
 from events.clickhouse.client import ClickHouseClient
+from query_languages import materialized_columns
 
 EVENTS_TABLE = "events"
 MIGRATIONS: tuple[tuple[int, str], ...] = (
@@ -37,10 +50,30 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         """,
     ),
 )
+MATERIALIZED_COLUMNS = 2
 
 
-def migrate(client: ClickHouseClient) -> list[int]:
-    """Apply the migrations not yet applied, in order; returns the versions applied now (idempotent)."""
+def materialize_properties(client: ClickHouseClient, keys: Iterable[str]) -> list[str]:
+    """Add the materialised column of each event property in `keys` that the events table lacks (and start computing
+    it for the rows already stored); returns the columns added."""
+    table = f"{client.database}.{EVENTS_TABLE}"
+    existing = {name for (name,) in client.query(
+        "SELECT name FROM system.columns WHERE database = {database:String} AND table = {table:String}",
+        {"database": client.database, "table": EVENTS_TABLE}).rows}  # fmt: skip
+    added = []
+    for key in keys:
+        for column, type_, expression in materialized_columns(key):
+            if column in existing:
+                continue
+            client.command(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS `{column}` {type_} MATERIALIZED {expression}")
+            client.command(f"ALTER TABLE {table} MATERIALIZE COLUMN `{column}`")
+            added.append(column)
+    return added
+
+
+def migrate(client: ClickHouseClient, materialized: Iterable[str] | None = None) -> list[int]:
+    """Apply the migrations not yet applied, in order; returns the versions applied now (idempotent). `materialized`:
+    the event properties to give columns (default: CLICKHOUSE_MATERIALIZED_PROPERTIES)."""
     database = client.database
     client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     client.command(
@@ -56,4 +89,10 @@ def migrate(client: ClickHouseClient) -> list[int]:
         client.command(f"INSERT INTO {database}.schema_migrations (version) VALUES ({{version:UInt32}})",
                        {"version": version})  # fmt: skip
         applied.append(version)
+    keys = settings.CLICKHOUSE_MATERIALIZED_PROPERTIES if materialized is None else materialized
+    materialize_properties(client, keys)
+    if MATERIALIZED_COLUMNS not in done:
+        client.command(f"INSERT INTO {database}.schema_migrations (version) VALUES ({{version:UInt32}})",
+                       {"version": MATERIALIZED_COLUMNS})  # fmt: skip
+        applied.append(MATERIALIZED_COLUMNS)
     return applied

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar
@@ -45,6 +46,11 @@ INSERT_COLUMNS = ["team_id", "uuid", "event", "distinct_id", "properties", "time
 # keeps as their text (serialising them once, not once more as an escaped string).
 INSERT_SETTINGS = {"date_time_input_format": "best_effort", "input_format_json_read_objects_as_strings": 1}
 
+# An event without a person: person_id, person_properties, person_created_at.
+NO_PERSON = b'null,"{}",null'
+# Threads that run the exactly-once check of a batch beside its PostgreSQL work (one per concurrent batch).
+_CHECKS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="clickhouse-check")
+
 T = TypeVar("T")
 logger = structlog.get_logger(__name__)
 
@@ -55,7 +61,9 @@ class ClickHouseStore:
     def __init__(self, client: ClickHouseClient) -> None:
         self.client = client
         self.table = f"{client.database}.{EVENTS_TABLE}"
-        self.dialect = ClickHouseDialect(database=client.database)
+        # The columns `clickhouse_migrate` (run by `serve`) gives these properties.
+        self.dialect = ClickHouseDialect(database=client.database,
+                                         materialized=settings.CLICKHOUSE_MATERIALIZED_PROPERTIES)  # fmt: skip
 
     def _call(self, call: Callable[[], T], *, user_written: bool = False) -> T:
         """A refusal of a statement holding what a user wrote is theirs (the caller answers 400); a refusal of one of
@@ -88,7 +96,13 @@ class ClickHouseStore:
         unique = list(first_of.values())
         buckets = sorted({e.uuid.int % LOCK_BUCKETS for e in unique})
         cursor.execute("SELECT pg_advisory_xact_lock(%b, b) FROM unnest(%b::int[]) AS b", (LOCK_NAMESPACE, buckets))
-        stored = self._stored(team_id, unique)
+        # The check runs in ClickHouse while PostgreSQL stamps the persons and the rows are written (chdb and the
+        # HTTP client both release the GIL); the rows of uuids already stored are then dropped.
+        checking = _CHECKS.submit(self._stored, team_id, unique)
+        try:
+            lines = self._rows(cursor, team_id, unique, created_at)
+        finally:
+            stored = checking.result()
         fresh = [e for e in unique if e.uuid not in stored]
         if on_new:
             # Every uuid of the batch, the ones already held too: a batch whose insert was stored but whose answer
@@ -96,35 +110,36 @@ class ClickHouseStore:
             # idempotent per event: online runs are keyed by evaluation and event).
             on_new({e.uuid for e in unique})
         if fresh:
-            body = self._rows(cursor, team_id, fresh, created_at)
+            body = b"\n".join(line for event, line in zip(unique, lines, strict=True) if event.uuid not in stored)
             self._call(lambda: self.client.insert(self.table, INSERT_COLUMNS, body, INSERT_SETTINGS))
         return len(fresh)
 
     def _stored(self, team_id: int, events: Sequence[EventInput]) -> set[uuid.UUID]:
         """Which of `events` ClickHouse already holds (looked for within RETRY_WINDOW of their times)."""
         times = [e.timestamp for e in events]
-        rows = self._query(sql(f"SELECT e.uuid FROM {self.table} AS e WHERE e.team_id = {{}} AND e.timestamp >= {{}} "
-                               "AND e.timestamp <= {} AND e.uuid IN {}", team_id, min(times) - RETRY_WINDOW,
-                               max(times) + RETRY_WINDOW, [e.uuid for e in events]))  # fmt: skip
+        # PREWHERE: the uuids are read first, the times of the few that match only.
+        rows = self._query(sql(f"SELECT e.uuid FROM {self.table} AS e PREWHERE e.uuid IN {{}} WHERE e.team_id = {{}} "
+                               "AND e.timestamp >= {} AND e.timestamp <= {}", [e.uuid for e in events], team_id,
+                               min(times) - RETRY_WINDOW, max(times) + RETRY_WINDOW))  # fmt: skip
         return {event_uuid for (event_uuid,) in rows}
 
     def _rows(self, cursor: psycopg.Cursor[Any], team_id: int, events: Sequence[EventInput], created_at: datetime
-              ) -> bytes:  # fmt: skip
-        """The batch as JSONCompactEachRow, each event stamped with its person as it is now."""
+              ) -> list[bytes]:  # fmt: skip
+        """Each event's JSONCompactEachRow line, stamped with its person as it is now. PostgreSQL writes each
+        person's part of the row (uuid, properties, created_at) as JSON, so no person value is decoded here."""
         cursor.execute(
-            "SELECT pdi.distinct_id, p.uuid, p.properties::text, p.created_at FROM events_persondistinctid AS pdi "
-            "JOIN events_person AS p ON p.id = pdi.person_id WHERE pdi.team_id = %b AND pdi.distinct_id = ANY(%b)",
+            "SELECT pdi.distinct_id, concat_ws(',', to_json(p.uuid), p.properties::text, to_json(p.created_at)) "
+            "FROM events_persondistinctid AS pdi JOIN events_person AS p ON p.id = pdi.person_id "
+            "WHERE pdi.team_id = %b AND pdi.distinct_id = ANY(%b)",
             (team_id, sorted({e.distinct_id for e in events})),
         )
-        persons = {distinct_id: (person_uuid, properties, created) for distinct_id, person_uuid, properties, created
-                   in cursor.fetchall()}  # fmt: skip
+        persons = {distinct_id: person.encode() for distinct_id, person in cursor.fetchall()}
         lines = []
         for e in events:
-            person_uuid, person_properties, person_created = persons.get(e.distinct_id, (None, "{}", None))
-            lines.append(orjson.dumps([team_id, e.uuid, e.event, e.distinct_id, e.properties,
-                                       e.timestamp, created_at, e.elements_chain, person_uuid, person_properties,
-                                       person_created]))  # fmt: skip
-        return b"\n".join(lines)
+            event = orjson.dumps([team_id, e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, created_at,
+                                  e.elements_chain])  # fmt: skip
+            lines.append(b"%b,%b]" % (event[:-1], persons.get(e.distinct_id, NO_PERSON)))
+        return lines
 
     # --- reads -------------------------------------------------------------------------------------------
     def one_of(self, column: str, values: list[str]) -> Sql:

@@ -1,7 +1,7 @@
 """HogQL: parsed into an immutable tree, resolved against the tables it may read, printed as parameterised SQL
 for one dialect (PostgreSQL or ClickHouse; the semantics live above the dialect, in `printer`)."""
 
-from query_languages.hogql.clickhouse import ClickHouseDialect
+from query_languages.hogql.clickhouse import ClickHouseDialect, materialized_columns
 from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.parser import parse_column, parse_expr, parse_order, parse_select
 from query_languages.hogql.postgres import PostgresDialect
@@ -29,6 +29,7 @@ __all__ = [
     "PrintedSelect",
     "constant_int",
     "has_aggregate",
+    "materialized_columns",
     "parse_column",
     "parse_expr",
     "parse_order",

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.re2 import re2_problem
 from query_languages.patterns import DATE_PREFIX, INTEGER_TEXT, NUMERIC_TEXT, SEMVER_KEY
-from query_languages.sql import Sql, join, sql
+from query_languages.sql import Sql, clickhouse_inline, join, sql
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The whitespace PostgreSQL's numeric input skips.
@@ -63,6 +63,15 @@ VALUE_STARTS = '"' + NUMBER_STARTS + "[{tfn"  # how a JSON value (or an object's
 # Numeric text without spaces or exponent, which reads as a number as it is.
 PLAIN_DECIMAL = r"^-?[0-9]+(?:\.[0-9]+)?$"
 BOUND_OF_ANY = {">": min, ">=": min, "<": max, "<=": max}  # `x > ANY(bounds)` is `x > min(bounds)`
+# A property that may have materialised columns: its key is written into their (backquoted) names.
+MATERIALIZABLE_KEY = re.compile(r"[A-Za-z0-9_$.-]{1,100}")
+# What JSONType answers (the type of a materialised property's kind column).
+JSON_TYPE = (
+    "Enum8('Null' = 0, 'String' = 34, 'Array' = 91, 'Bool' = 98, 'Double' = 100, 'Int64' = 105, "
+    "'UInt64' = 117, 'Object' = 123)"
+)
+# An event's properties column, as the printer names it (`e.properties`).
+PROPERTIES_COLUMN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\.properties")
 
 
 @dataclass(frozen=True)
@@ -177,6 +186,7 @@ class JsonText(Sql):
     evaluates lazily, where the `if` choosing between reading and `other` parses the document twice (not more)."""
 
     reading: Sql = field(kw_only=True)
+    kind: Sql = field(kw_only=True)  # JSONType
     known: Sql = field(kw_only=True)
     other: Sql = field(kw_only=True)
 
@@ -186,10 +196,18 @@ class JsonText(Sql):
 
 
 def _json_text(document: Sql, keys: Sql) -> JsonText:
-    reading = sql("JSONExtractString({}, {})", document, keys)
-    kind = sql("JSONType({}, {})", document, keys)
-    known = sql("(NOT {} OR ({} AND NOT match({}, {})))", first_byte_in(reading, OTHER_STARTS),
-                first_byte_in(reading, NUMBER_STARTS), reading, NUMBER_NOT_ITS_TEXT)  # fmt: skip
+    return _json_text_of(sql("JSONExtractString({}, {})", document, keys), sql("JSONType({}, {})", document, keys))
+
+
+def _json_text_of(reading: Sql, kind: Sql, *, kind_is_stored: bool = False) -> JsonText:
+    """The text of a JSON value from its reading (`JSONExtractString`) and its kind (`JSONType`). A stored kind
+    (a column) says at once that the reading is the text, a string's or a boolean's (`other` gives every other
+    value's); a computed one is a second parse, so the reading's first byte and shape are asked first."""
+    if kind_is_stored:
+        known = sql("({} IN ('String', 'Bool'))", kind)
+    else:
+        known = sql("(NOT {} OR ({} AND NOT match({}, {})))", first_byte_in(reading, OTHER_STARTS),
+                    first_byte_in(reading, NUMBER_STARTS), reading, NUMBER_NOT_ITS_TEXT)  # fmt: skip
     spaced = sql("arrayStringConcat(arrayMap(__t -> if(__t IN (',', ':'), concat(__t, ' '), __t), "
                  "extractAll({}, {})))", reading, JSON_TOKENS)  # fmt: skip
     whole = sql("if({} = 'Double' AND abs(toFloat64OrZero({})) < 1e16, concat(if({} = '-0', '0', {}), '.0'), {})",
@@ -198,14 +216,24 @@ def _json_text(document: Sql, keys: Sql) -> JsonText:
                 "match({}, {}), {}, {})", kind, reading, reading, kind, spaced, reading, r"^-?[0-9]+$", whole,
                 _plain_number(reading))  # fmt: skip
     text = sql("if({}, {}, {})", known, reading, other)
-    return JsonText(text.text, text.params, reading=reading, known=known, other=other)
+    return JsonText(text.text, text.params, reading=reading, kind=kind, known=known, other=other)
 
 
-def _json_number(document: Sql, keys: Sql) -> Sql:
-    """The JSON number at `keys` (NULL for anything else, a numeric string included): its reading is its raw text."""
-    reading = sql("JSONExtractString({}, {})", document, keys)
-    return sql("if(match({}, {}) AND JSONType({}, {}) != 'String', toFloat64OrNull({}) + 0, NULL)", reading,
-               "^-?[0-9]", document, keys, reading)  # fmt: skip
+def materialized_columns(key: str) -> list[tuple[str, str, str]]:
+    """The columns (name, type, expression) that hold the event property `key`'s reading and kind, computed at insert
+    from `properties` by the very functions `json_text` applies to it, so that its text computed from them is the
+    same. (The text itself is a long expression: ClickHouse analyses it again for every insert, 25 ms a column.)"""
+    if not MATERIALIZABLE_KEY.fullmatch(key):
+        raise ValueError(f"not a property key that can be materialised: {key!r}")
+    return [(f"mat_{key}", "String", clickhouse_inline(sql("JSONExtractString(properties, {})", key))),
+            (f"mattype_{key}", JSON_TYPE, clickhouse_inline(sql("JSONType(properties, {})", key)))]  # fmt: skip
+
+
+def _json_number(text: JsonText) -> Sql:
+    """The JSON number whose text this is (NULL for anything else, a numeric string included): its reading is its raw
+    text."""
+    return sql("if(match({}, {}) AND {} != 'String', toFloat64OrNull({}) + 0, NULL)", text.reading, "^-?[0-9]",
+               text.kind, text.reading)  # fmt: skip
 
 
 def contains_alike(pattern: str) -> bool:
@@ -234,10 +262,12 @@ def _floor_div(number: Sql, divisor: int) -> Sql:
 
 
 class ClickHouseDialect:
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, materialized: Iterable[str] = ()) -> None:
+        """`materialized`: the event properties whose columns (`materialized_columns`) the events table has."""
         if not IDENTIFIER.fullmatch(database):  # it is written into the SQL text
             raise ValueError(f"not a ClickHouse database name: {database!r}")
         self.database = database
+        self.materialized = frozenset(materialized)
 
     # --- tables and columns ---------------------------------------------------------------------------
     def table(self, name: str) -> Sql:
@@ -275,6 +305,13 @@ class ClickHouseDialect:
     # --- JSON ---------------------------------------------------------------------------------------
     def json_text(self, document: Sql, path: tuple[str, ...]) -> Sql:
         """The value at `path` as `json_text.json_as_text` reads it; NULL when missing or JSON null."""
+        found = PROPERTIES_COLUMN.fullmatch(document.text)
+        if found and not document.params and len(path) == 1 and path[0] in self.materialized:
+            # The same reading and kind, computed at insert: the text needs no parse of the event's properties.
+            (reading, _, _), (kind, _, _) = materialized_columns(path[0])
+            return _json_text_of(
+                Sql(f"{found.group(1)}.`{reading}`"), Sql(f"{found.group(1)}.`{kind}`"), kind_is_stored=True
+            )
         return _json_text(document, join(", ", [sql("{}", key) for key in path]))
 
     def json_whole(self, document: Sql) -> Sql:
@@ -496,9 +533,9 @@ class ClickHouseDialect:
         return let(self.filter_number(value), "__s", sql("if(__s IS NOT NULL, {}, {})", unix, dated))
 
     def filter_is_set(self, value: FilterValue) -> Sql:
-        if value.document is None:
+        if not isinstance(value.text, JsonText):
             return sql("isNotNull({})", value.text)
-        return sql("JSONType({}, {}) != 'Null'", value.document, value.key)
+        return sql("({} != 'Null')", value.text.kind)
 
     def filter_exact(self, value: FilterValue, texts: list[str], numbers: list[float]) -> Sql:
         if value.document is None:
@@ -507,8 +544,8 @@ class ClickHouseDialect:
         # else's with such a text.
         text = reading_of(value.text) if all(map(is_surely_string, texts)) else value.text
         condition = sql("has({}, {})", texts, text)
-        if numbers:  # a JSON number equal to a numeric filter value
-            condition = sql("{} OR has({}, {})", condition, numbers, _json_number(value.document, sql("{}", value.key)))
+        if numbers and isinstance(value.text, JsonText):  # a JSON number equal to a numeric filter value
+            condition = sql("{} OR has({}, {})", condition, numbers, _json_number(value.text))
         return sql("({})", condition)
 
     def filter_matches_any(self, text: Sql, operator: str, patterns: list[str]) -> Sql:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from evaluations.models import EvaluationRun
 from events import hogql
 from events.clickhouse.client import client_for_url
-from events.clickhouse.schema import MIGRATIONS, migrate
+from events.clickhouse.schema import MATERIALIZED_COLUMNS, MIGRATIONS, migrate
 from events.clickhouse.store import INSERT_COLUMNS, INSERT_SETTINGS, clickhouse_store
 from events.models import Person, PersonDistinctId
 from events.services import events_capture
@@ -47,7 +47,7 @@ class TestSchema:
     def test_migrations_apply_once_and_are_recorded(self, clickhouse: Any) -> None:
         assert migrate(clickhouse) == []  # the session fixture applied them already
         versions = clickhouse.query(f"SELECT version FROM {clickhouse.database}.schema_migrations FINAL").rows
-        assert sorted(v for (v,) in versions) == [version for version, _ in MIGRATIONS]
+        assert sorted(v for (v,) in versions) == [*(version for version, _ in MIGRATIONS), MATERIALIZED_COLUMNS]
 
     def test_the_events_table_is_sorted_as_posthogs(self, clickhouse: Any) -> None:
         [(sorting_key, engine)] = clickhouse.query(
