@@ -43,6 +43,7 @@ def _raw_cursor() -> psycopg.Cursor[Any]:
 # Person rows are locked in id order, so concurrent batches should only ever wait for each other; if PostgreSQL
 # still reports a deadlock (a merge moved ids while this batch waited), the whole batch is simply run again.
 DEADLOCK_RETRIES = 3
+PERSON_CREATE_ATTEMPTS = 3
 PERSON_UUID_NAMESPACE = uuid.UUID("6f0c4b5e-3d0a-4c59-9a53-2f1d8f7c1e42")
 
 
@@ -189,11 +190,16 @@ class PersonUpdater:
 
     def _ensure_persons(self, distinct_ids: list[str]) -> None:
         """Create a person for each unknown id, with the uuid that id derives (`person_uuid_for`). A concurrent
-        batch may create the same person first: its row wins (this insert waits for it, then finds it)."""
+        batch may create the same person first: its row wins (the insert waits for it, then finds it)."""
         self._select_persons(distinct_ids)
-        missing = [d for d in distinct_ids if d not in self.person_of]
-        if not missing:
-            return
+        for _ in range(PERSON_CREATE_ATTEMPTS):
+            missing = [d for d in distinct_ids if d not in self.person_of]
+            if not missing:
+                return
+            self._create_persons(missing)
+        raise RuntimeError(f"persons for {len(missing)} distinct ids were merged away as fast as they were made")
+
+    def _create_persons(self, missing: list[str]) -> None:
         uuids = [person_uuid_for(self.team_id, d) for d in missing]
         self.cursor.execute(
             "INSERT INTO events_person (uuid, team_id, properties, is_identified, created_at) "
@@ -202,25 +208,28 @@ class PersonUpdater:
             (self.team_id, uuids),
         )
         created = dict(self.cursor.fetchall())
-        id_of_uuid = dict(created)
+        found = dict(created)
         if len(created) < len(uuids):  # made before (a concurrent batch, or one whose id mapping went away)
             self.cursor.execute("SELECT uuid, id FROM events_person WHERE team_id = %b AND uuid = ANY(%b)",
                                 (self.team_id, [u for u in uuids if u not in created]))  # fmt: skip
-            id_of_uuid.update(self.cursor.fetchall())
-        new_ids = [id_of_uuid[u] for u in uuids]
+            found.update(self.cursor.fetchall())
+        # A person neither made here nor found was merged away in between: its id is tried again by the caller.
+        pairs = [(d, found[u]) for d, u in zip(missing, uuids, strict=True) if u in found]
+        if not pairs:
+            return
         self.cursor.execute(
             "INSERT INTO events_persondistinctid (team_id, distinct_id, person_id) "
             "SELECT %b, d, p FROM unnest(%b::text[], %b::bigint[]) AS x(d, p) "
             "ON CONFLICT (team_id, distinct_id) DO NOTHING RETURNING distinct_id, person_id",
-            (self.team_id, missing, new_ids),
+            (self.team_id, [d for d, _ in pairs], [p for _, p in pairs]),
         )
         self.person_of.update(self.cursor.fetchall())
-        lost = [d for d in missing if d not in self.person_of]
+        lost = [(d, p) for d, p in pairs if d not in self.person_of]
         if lost:
             made_here = set(created.values())
-            orphans = [pid for d, pid in zip(missing, new_ids, strict=True) if d in lost and pid in made_here]
+            orphans = [p for _, p in lost if p in made_here]
             self.cursor.execute("DELETE FROM events_person WHERE id = ANY(%b)", (orphans,))
-            self._select_persons(lost)
+            self._select_persons([d for d, _ in lost])
 
     def _lock_persons(self, distinct_ids: list[str]) -> None:
         """Lock the persons about to change, in id order, so that batches touching the same persons queue up

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from events.models import Person, PersonDistinctId
+from events.services import person_uuid_for
 from tests.conftest import Tenant
 from tests.events.helpers import make_event, minutes, store
 
@@ -28,6 +29,16 @@ class TestProperties:
         store(tenant.team, make_event(distinct_id="a"), make_event(distinct_id="b"), make_event(distinct_id="a"))
         assert person_of(tenant, "a").pk != person_of(tenant, "b").pk
         assert Person.objects.filter(team=tenant.team).count() == 2
+
+    def test_a_new_persons_uuid_derives_from_its_project_and_distinct_id(self, tenant: Tenant, other_tenant: Tenant
+                                                                        ) -> None:  # fmt: skip
+        """So a batch retried after its transaction rolled back (another store kept its rows, stamped with the
+        person) makes the same person again."""
+        store(tenant.team, make_event(distinct_id="a"))
+        store(other_tenant.team, make_event(distinct_id="a"))
+        assert person_of(tenant, "a").uuid == person_uuid_for(tenant.team.id, "a")
+        assert person_of(other_tenant, "a").uuid == person_uuid_for(other_tenant.team.id, "a")
+        assert person_uuid_for(tenant.team.id, "a") != person_uuid_for(other_tenant.team.id, "a")
 
     def test_set_set_once_and_unset_in_event_order(self, tenant: Tenant) -> None:
         store(
