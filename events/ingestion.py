@@ -176,12 +176,6 @@ def _token_from(container: Any) -> str | None:
     return None
 
 
-def _event_token(raw: Any) -> str | None:
-    if not isinstance(raw, dict):
-        return None
-    return _token_from(raw) or _token_from(raw.get("properties"))
-
-
 def _payload_from_json(payload: Any, query: dict[str, list[str]]) -> CapturePayload:
     batch = True
     if isinstance(payload, dict) and "batch" in payload:
@@ -198,7 +192,17 @@ def _payload_from_json(payload: Any, query: dict[str, list[str]]) -> CapturePayl
         raise CaptureError("Malformed request data: expected an event or a batch of events.", code="invalid_payload")
     # One project per request, as PostHog: events may repeat the request's token, not name another project's.
     token = _token_from(payload) or _token_from({k: v[0] for k, v in query.items() if v})
-    others = {event_token for raw in raw_events if (event_token := _event_token(raw))} - {token}
+    # One pass over the events for both the tokens they name and the person links they ask for.
+    others: set[str] = set()
+    links = 0
+    for raw in raw_events:
+        if isinstance(raw, dict):
+            if event_token := _token_from(raw) or _token_from(raw.get("properties")):
+                others.add(event_token)
+            if raw.get("event") in LINKING_EVENTS:
+                links += 1
+    if token:
+        others.discard(token)
     if len(others) > (0 if token else 1):
         raise CaptureError("A request may only carry events of one project (one project API key).",
                            code="multiple_tokens")  # fmt: skip
@@ -206,7 +210,6 @@ def _payload_from_json(payload: Any, query: dict[str, list[str]]) -> CapturePayl
     if len(raw_events) > MAX_EVENTS_PER_REQUEST:
         raise CaptureError(f"A request may carry at most {MAX_EVENTS_PER_REQUEST:,} events; send smaller batches.",
                            code="too_many_events", status=413)  # fmt: skip
-    links = sum(1 for raw in raw_events if isinstance(raw, dict) and raw.get("event") in LINKING_EVENTS)
     if links > MAX_PERSON_LINKS_PER_REQUEST:
         raise CaptureError(
             f"A request may carry at most {MAX_PERSON_LINKS_PER_REQUEST:,} $identify, $create_alias and "
@@ -231,6 +234,8 @@ def _parse_moment(value: Any) -> datetime | None:
         return from_unix(float(value))
     if isinstance(value, str):
         text = value.strip()
+        if ":" in text:  # a time of day: ISO 8601 (the SDKs' usual form), never a unix time
+            return parse_iso(text, tz=UTC)
         if text.lstrip("-").replace(".", "", 1).isdigit():
             return from_unix(float(text))
         return parse_iso(text, tz=UTC)
@@ -249,10 +254,11 @@ def _name(value: Any) -> str | None:
 
 def _timestamp(raw: dict[str, Any], properties: dict[str, Any], now: datetime, sent_at: datetime | None) -> datetime:
     """PostHog's rules: correct the client's clock skew with `sent_at`, else use `offset` (ms before now)."""
-    if raw.get("timestamp") is not None:
-        timestamp = _parse_moment(raw["timestamp"])
+    raw_timestamp = raw.get("timestamp")
+    if raw_timestamp is not None:
+        timestamp = _parse_moment(raw_timestamp)
         if timestamp is None:
-            raise ValueError(f"timestamp: '{raw['timestamp']}' is not an ISO 8601 date-time.")
+            raise ValueError(f"timestamp: '{raw_timestamp}' is not an ISO 8601 date-time.")
         event_sent_at = _parse_moment(raw["sent_at"]) if raw.get("sent_at") is not None else sent_at
         if event_sent_at is not None and not properties.get("$ignore_sent_at"):
             timestamp = now + (timestamp - event_sent_at)
@@ -278,7 +284,10 @@ def normalize_event(raw: Any, *, index: int, now: datetime, sent_at: datetime | 
     event = _name(raw.get("event"))
     if event is None:
         return RejectedEvent(index, "event", "The event name is missing.")
-    distinct_id = _name(raw.get("distinct_id", properties.get("distinct_id", properties.get("$distinct_id"))))
+    # The properties' ids are looked up only when the event has no `distinct_id` of its own (rarely).
+    distinct_id = _name(
+        raw["distinct_id"] if "distinct_id" in raw else properties.get("distinct_id", properties.get("$distinct_id"))
+    )
     if distinct_id is None:
         return RejectedEvent(index, "distinct_id", "The distinct_id is missing.")
     event_uuid = raw.get("uuid")

@@ -167,7 +167,10 @@ class PersonUpdater:
         changing.update(
             e.distinct_id
             for e in personful
-            if e.event == "$identify" or any(k in e.properties for k in ("$set", "$set_once", "$unset"))
+            if e.event == "$identify"
+            or "$set" in e.properties
+            or "$set_once" in e.properties
+            or "$unset" in e.properties
         )
         if not changing:
             return
