@@ -152,13 +152,21 @@ class TemporalDevServer:
     ui_port: int | None
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout)
+        stop_process(self.process, timeout=timeout)
+
+
+def stop_process(process: subprocess.Popen, *, timeout: float) -> bool:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout`; True when it stopped by itself."""
+    if process.poll() is not None:
+        return True
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+        return False
 
 
 def start_temporal_dev_server(

@@ -272,12 +272,7 @@ def clickhouse_http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         migrate(client_for_url(server.url(), timeout_seconds=30))
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        embedded.stop_process(process, timeout=10)
 
 
 @pytest.fixture(params=["postgres", "clickhouse", "clickhouse-http"])

@@ -134,10 +134,4 @@ def test_worker_killed_while_the_judge_answers(
         assert event.properties["$ai_evaluation_result"] is True
     finally:
         for process in workers:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+            embedded.stop_process(process, timeout=30)

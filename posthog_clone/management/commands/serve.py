@@ -182,14 +182,8 @@ class Command(BaseCommand):
             if isinstance(child, embedded.TemporalDevServer):
                 child.stop(timeout=SHUTDOWN_GRACE_SECONDS)
                 continue
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-                try:
-                    child.wait(timeout=SHUTDOWN_GRACE_SECONDS)
-                except subprocess.TimeoutExpired:
-                    self.stderr.write(f"{name} did not stop in {SHUTDOWN_GRACE_SECONDS:.0f} s; killing it.")
-                    child.kill()
-                    child.wait(timeout=5)
+            if not embedded.stop_process(child, timeout=SHUTDOWN_GRACE_SECONDS):
+                self.stderr.write(f"{name} did not stop in {SHUTDOWN_GRACE_SECONDS:.0f} s; it was killed.")
         self._say("Stopped.")
 
 
