@@ -309,7 +309,15 @@ def test_one_serve_per_data_dir_and_none_of_its_processes_outlives_it(scratch_da
         assert [path.name for path in (data_dir / "metrics").iterdir()] == [str(again.pid)]
         assert request_counts(base).get(("GET", "health", "200")) is None
         assert set(process_metrics(base)["process_start_time_seconds"]) <= set(server_processes(again))
-        stop_serve(again)
+
+        # A child that dies takes the server down, and serve says so with a failing status.
+        children = psutil.Process(again.pid).children(recursive=True)
+        [worker] = [child for child in children if "run_worker" in child.cmdline()]
+        worker.kill()
+        assert again.wait(timeout=60) == 1
+        assert f"worker exited with code {-signal.SIGKILL}; the server stopped." in output(tmp_path / "again", "stderr")
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == [], f"children still running after serve stopped: {alive}"
         assert not (data_dir / "metrics" / str(again.pid)).exists()
     finally:
         for process in (first, second, third, again):

@@ -124,8 +124,8 @@ class Command(BaseCommand):
             )
             while not stopping:
                 if exited := self._exited(children):
-                    self.stderr.write(f"{exited}; stopping.")
-                    break
+                    # The rest is stopped on the way out; the exit status says the server did not end as asked.
+                    raise CommandError(f"{exited}; the server stopped.")
                 time.sleep(0.5)
         finally:
             self._stop_all(children)
