@@ -67,9 +67,13 @@ class ServerMetricsCollector:
         self.path = path
 
     def collect(self) -> Iterator[Metric]:
-        files = [path for path in sorted(glob.glob(os.path.join(self.path, "*.db"))) if _readable(path)]
+        files = sorted(glob.glob(os.path.join(self.path, "*.db")))
+        try:
+            merged = MultiProcessCollector.merge(files, accumulate=True)
+        except Exception:  # a truncated or foreign file: merge again without the files that cannot be read
+            merged = MultiProcessCollector.merge([path for path in files if _readable(path)], accumulate=True)
         processes: list[tuple[str, str, float]] = []
-        for family in MultiProcessCollector.merge(files, accumulate=True):
+        for family in merged:
             if family.name == REGISTRATION:
                 processes = [(s.labels["pid"], s.labels["role"], s.value) for s in family.samples]
                 continue
