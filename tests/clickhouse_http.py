@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
@@ -143,20 +144,23 @@ def quote_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+# Each HTTP content encoding ClickHouse speaks: (compress, decompress).
+CODECS: dict[str, tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]] = {
+    "gzip": (gzip.compress, gzip.decompress),
+    "deflate": (zlib.compress, zlib.decompress),
+    "zstd": (zstd.compress, zstd.decompress),
+    "lz4": (lz4.frame.compress, lz4.frame.decompress),
+}
+
+
 def decompress(body: bytes, encoding: str) -> bytes:
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         return body
-    if encoding == "gzip":
-        return gzip.decompress(body)
-    if encoding == "deflate":
-        return zlib.decompress(body)
-    if encoding == "zstd":
-        return zstd.decompress(body)
-    if encoding == "lz4":
-        return lz4.frame.decompress(body)
-    raise ClickHouseException(432, f"Code: 432. DB::Exception: Unknown HTTP compression method: {encoding}. "
-                                   "(UNKNOWN_COMPRESSION_METHOD)")  # fmt: skip
+    if encoding not in CODECS:
+        raise ClickHouseException(432, f"Code: 432. DB::Exception: Unknown HTTP compression method: {encoding}. "
+                                       "(UNKNOWN_COMPRESSION_METHOD)")  # fmt: skip
+    return CODECS[encoding][1](body)
 
 
 def form_fields(content_type: str, body: bytes) -> dict[str, str]:
@@ -172,13 +176,7 @@ def form_fields(content_type: str, body: bytes) -> dict[str, str]:
 
 
 def compress(body: bytes, encoding: str) -> bytes:
-    if encoding == "gzip":
-        return gzip.compress(body)
-    if encoding == "deflate":
-        return zlib.compress(body)
-    if encoding == "zstd":
-        return zstd.compress(body)
-    return lz4.frame.compress(body)
+    return CODECS[encoding][0](body)
 
 
 class Server(ThreadingHTTPServer):
