@@ -4,7 +4,8 @@ when read, through `events_persondistinctid`, so a merge shows on every past eve
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +15,8 @@ from django.conf import settings
 from django.db import DatabaseError, DataError, ProgrammingError, connection, transaction
 
 from events.errors import query_refused, query_timeout
-from events.records import EventInput, EventRow, Order
-from events.store import ROW_COLUMNS, NewEvents, event_row, page_statement
+from events.records import EventInput, EventRow, Order, PersonStamp
+from events.store import ROW_COLUMNS, event_row, page_statement
 from query_languages import PERSON_JOIN, PostgresDialect, Sql, join, sql
 
 # One statement per batch, the columns as binary arrays. (Sending the batch as one JSON document for
@@ -39,6 +40,34 @@ def _run(statement: Sql) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
+@dataclass
+class _PostgresWrite:
+    """The batch is one statement, run after the persons step; the unique index says which uuids are new."""
+
+    cursor: psycopg.Cursor[Any]
+    team_id: int
+    events: Sequence[EventInput]
+    report_new: bool
+    needs_persons = False  # the person of an event is resolved when read
+
+    def write(self, *, created_at: datetime, persons: Mapping[str, PersonStamp]) -> tuple[int, set[uuid.UUID]]:
+        self.cursor.execute(
+            INSERT_EVENTS + RETURNING_NEW if self.report_new else INSERT_EVENTS,
+            {
+                "team_id": self.team_id,
+                "created_at": created_at,
+                "uuids": [e.uuid for e in self.events],
+                "names": [e.event for e in self.events],
+                "distinct_ids": [e.distinct_id for e in self.events],
+                "properties": [orjson.dumps(e.properties).decode() for e in self.events],
+                "timestamps": [e.timestamp for e in self.events],
+                "chains": [e.elements_chain for e in self.events],
+            },
+        )
+        inserted = self.cursor.rowcount
+        return inserted, {row[0] for row in self.cursor.fetchall()} if self.report_new else set()
+
+
 class PostgresStore:
     name = "postgres"
     dialect = PostgresDialect()
@@ -55,25 +84,9 @@ class PostgresStore:
             return str(error.__cause__).split("\n")[0].removeprefix("invalid regular expression: ")
         return None
 
-    def capture(self, cursor: psycopg.Cursor[Any], *, team_id: int, events: Sequence[EventInput], created_at: datetime,
-                on_new: NewEvents | None) -> int:  # fmt: skip
-        cursor.execute(
-            INSERT_EVENTS + RETURNING_NEW if on_new else INSERT_EVENTS,
-            {
-                "team_id": team_id,
-                "created_at": created_at,
-                "uuids": [e.uuid for e in events],
-                "names": [e.event for e in events],
-                "distinct_ids": [e.distinct_id for e in events],
-                "properties": [orjson.dumps(e.properties).decode() for e in events],
-                "timestamps": [e.timestamp for e in events],
-                "chains": [e.elements_chain for e in events],
-            },
-        )
-        inserted = cursor.rowcount
-        if on_new:
-            on_new({row[0] for row in cursor.fetchall()})
-        return inserted
+    def begin_capture(self, cursor: psycopg.Cursor[Any], *, team_id: int, events: Sequence[EventInput],
+                      report_new: bool) -> _PostgresWrite:  # fmt: skip
+        return _PostgresWrite(cursor, team_id, events, report_new)
 
     def one_of(self, column: str, values: list[str]) -> Sql:
         return sql(f"{column} = ANY({{}}::text[])", values)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Order = Literal["DESC", "ASC"]
 
@@ -22,6 +22,15 @@ class EventInput:
     properties: dict[str, Any]
     timestamp: datetime
     elements_chain: str = ""
+
+
+class PersonStamp(NamedTuple):
+    """A person as an event is stamped with at ingestion, for a store that keeps persons on events (ClickHouse).
+    A tuple: a batch builds one per person, and a frozen dataclass costs several times as much to make."""
+
+    uuid: uuid.UUID
+    properties_json: str  # as PostgreSQL writes the jsonb: valid JSON, never decoded on the way
+    created_at: datetime
 
 
 @dataclass(frozen=True)

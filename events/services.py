@@ -2,9 +2,10 @@
 (its `$ai_evaluation` events). Hooks named in `EVENTS_INSERTED_HOOKS` see newly inserted events of the names they
 watch, in the same transaction (online evaluation schedules its runs there).
 
-Each call is one PostgreSQL transaction: persons are created or merged, person properties updated, then the events
-store (`events.store`) stores the batch inside it. Statements touch rows in sorted order, so concurrent batches
-over the same distinct ids or uuids wait for each other instead of deadlocking.
+Each call is one PostgreSQL transaction: the events store (`events.store`) begins the batch (a store may take its
+locks and start work of its own there), persons are created or merged and person properties updated, then the store
+writes the batch inside the transaction and the hooks see its new events. Statements touch rows in sorted order, so
+concurrent batches over the same distinct ids or uuids wait for each other instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from environments.models import Team
-from events.records import EventInput
+from events.records import EventInput, PersonStamp
 from events.store import events_store
 
 
@@ -44,6 +45,8 @@ def _raw_cursor() -> psycopg.Cursor[Any]:
 # still reports a deadlock (a merge moved ids while this batch waited), the whole batch is simply run again.
 DEADLOCK_RETRIES = 3
 PERSON_CREATE_ATTEMPTS = 3
+# A person's id and its `PersonStamp`.
+STAMP_COLUMNS = "p.id, p.uuid, p.properties::text, p.created_at"
 PERSON_UUID_NAMESPACE = uuid.UUID("6f0c4b5e-3d0a-4c59-9a53-2f1d8f7c1e42")
 
 
@@ -67,17 +70,14 @@ def events_capture(*, team: Team, events: Sequence[EventInput]) -> CaptureResult
 
 def _capture_once(team: Team, events: Sequence[EventInput]) -> CaptureResult:
     hooks: dict[str, list[str]] = settings.EVENTS_INSERTED_HOOKS
-    store = events_store()
     with transaction.atomic(), _raw_cursor() as cursor:
-        PersonUpdater(cursor, team.id).apply(events)
         ordered = sorted(events, key=lambda e: e.uuid.int)  # uuid order: concurrent duplicates wait, never deadlock
         watched = [e for e in ordered if e.event in hooks]
-
-        def on_new(new: set[uuid.UUID]) -> None:
+        pending = events_store().begin_capture(cursor, team_id=team.id, events=ordered, report_new=bool(watched))
+        persons = PersonUpdater(cursor, team.id, stamps=pending.needs_persons).apply(events)
+        inserted, new = pending.write(created_at=timezone.now(), persons=persons)
+        if watched:
             _run_inserted_hooks(cursor, team.id, hooks, watched, new=new)
-
-        inserted = store.capture(cursor, team_id=team.id, events=ordered, created_at=timezone.now(),
-                                 on_new=on_new if watched else None)  # fmt: skip
         if not team.ingested_event:
             Team.objects.filter(pk=team.pk, ingested_event=False).update(ingested_event=True)
     return CaptureResult(inserted=inserted, duplicates=len(events) - inserted)
@@ -141,17 +141,32 @@ class _PersonChanges:
 
 class PersonUpdater:
     """Maps every distinct id of a batch to a person, links ids from `$identify` / `$create_alias` (merging two
-    persons when both exist), then applies the batch's person property changes."""
+    persons when both exist), then applies the batch's person property changes. With `stamps`, `apply` also
+    answers each distinct id's person as it is then, for a store that keeps persons on events: read with the
+    mapping, and read again only for the persons the batch made or changed."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any], team_id: int) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], team_id: int, *, stamps: bool = False) -> None:
         self.cursor = cursor
         self.team_id = team_id
+        self.stamps = stamps
         self.person_of: dict[str, int] = {}
+        self.stamp_of: dict[int, PersonStamp] = {}
 
-    def apply(self, events: Sequence[EventInput]) -> None:
+    def apply(self, events: Sequence[EventInput]) -> dict[str, PersonStamp]:
         personful = [e for e in events if e.properties.get("$process_person_profile") is not False]
-        if not personful:
-            return
+        if personful:
+            self._resolve(personful)
+        if not self.stamps:
+            return {}
+        # An event without a person profile is still stamped with the person its id already has.
+        if unknown := sorted({e.distinct_id for e in events} - self.person_of.keys()):
+            self._select_persons(unknown)
+        # Persons made here (and merged or updated ones, dropped by `_change`) are read once more, by id.
+        self._read_stamps(set(self.person_of.values()) - self.stamp_of.keys())
+        # (A person merged away by a concurrent batch since it was mapped has no stamp: its events have none.)
+        return {d: stamp for d, person in self.person_of.items() if (stamp := self.stamp_of.get(person)) is not None}
+
+    def _resolve(self, personful: list[EventInput]) -> None:
         links = []
         for event in personful:
             other = None
@@ -172,8 +187,10 @@ class PersonUpdater:
             or "$set_once" in e.properties
             or "$unset" in e.properties
         )
-        if not changing:
-            return
+        if changing:
+            self._change(personful, links, changing)
+
+    def _change(self, personful: list[EventInput], links: list[tuple[str, str, bool]], changing: set[str]) -> None:
         self._lock_persons(sorted(changing))
         for distinct_id, other, force in links:
             self._link(distinct_id, other, force=force)
@@ -183,13 +200,33 @@ class PersonUpdater:
                 continue
             changes.setdefault(self.person_of[event.distinct_id], _PersonChanges()).apply(event.properties, event.event)
         self._update_properties({pid: change for pid, change in changes.items() if change})
+        for distinct_id in changing:
+            self.stamp_of.pop(self.person_of[distinct_id], None)
 
     def _select_persons(self, distinct_ids: list[str]) -> None:
+        if not self.stamps:
+            self.cursor.execute(
+                "SELECT distinct_id, person_id FROM events_persondistinctid "
+                "WHERE team_id = %b AND distinct_id = ANY(%b)",
+                (self.team_id, distinct_ids),
+            )
+            self.person_of.update(self.cursor.fetchall())
+            return
         self.cursor.execute(
-            "SELECT distinct_id, person_id FROM events_persondistinctid WHERE team_id = %b AND distinct_id = ANY(%b)",
+            f"SELECT pdi.distinct_id, {STAMP_COLUMNS} FROM events_persondistinctid AS pdi "
+            "JOIN events_person AS p ON p.id = pdi.person_id WHERE pdi.team_id = %b AND pdi.distinct_id = ANY(%b)",
             (self.team_id, distinct_ids),
         )
-        self.person_of.update(self.cursor.fetchall())
+        for distinct_id, person, *stamp in self.cursor.fetchall():
+            self.person_of[distinct_id] = person
+            self.stamp_of[person] = PersonStamp(*stamp)
+
+    def _read_stamps(self, persons: set[int]) -> None:
+        if persons:
+            self.cursor.execute(
+                f"SELECT {STAMP_COLUMNS} FROM events_person AS p WHERE p.id = ANY(%b)", (sorted(persons),)
+            )
+            self.stamp_of.update((person, PersonStamp(*stamp)) for person, *stamp in self.cursor.fetchall())
 
     def _ensure_persons(self, distinct_ids: list[str]) -> None:
         """Create a person for each unknown id, with the uuid that id derives (`person_uuid_for`). A concurrent

@@ -9,7 +9,7 @@ the filters' meaning is decided once, in `query_languages`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,12 +17,24 @@ import orjson
 import psycopg
 from django.conf import settings
 
-from events.records import Cursor, EventInput, EventRow, Order
+from events.records import Cursor, EventInput, EventRow, Order, PersonStamp
 from query_languages import Dialect, Sql, join, sql
 
-NewEvents = Callable[[set[uuid.UUID]], None]
 # What both SQL stores select for an `EventRow` (`event_row` reads it back).
 ROW_COLUMNS = "e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, e.elements_chain"
+
+
+class PendingCapture(Protocol):
+    """A batch a store has begun to write (`EventsStore.begin_capture`)."""
+
+    needs_persons: bool  # whether `write` wants each distinct id's person (PersonUpdater's stamps)
+
+    def write(self, *, created_at: datetime, persons: Mapping[str, PersonStamp]) -> tuple[int, set[uuid.UUID]]:
+        """Store the batch: nothing is stored if the transaction rolls back, except what a second store already
+        holds, which a retry recognises. Returns how many events were stored and, when `report_new` was asked,
+        the uuids the caller's after-insert hooks must see: the ones stored now; a second store (which cannot
+        tell an earlier attempt that committed from one that rolled back after writing there) names the ones it
+        already held too, so what the hooks record must be idempotent per event."""
 
 
 class EventsStore(Protocol):
@@ -32,14 +44,11 @@ class EventsStore(Protocol):
     def regex_problem(self, pattern: str) -> str | None:
         """Why this store cannot run `pattern` as a regular expression, or None."""
 
-    def capture(self, cursor: psycopg.Cursor[Any], *, team_id: int, events: Sequence[EventInput], created_at: datetime,
-                on_new: NewEvents | None) -> int:  # fmt: skip
-        """Store `events` (sorted by uuid; a uuid already stored, or repeated, is stored once) as part of the
-        PostgreSQL transaction `cursor` is in: nothing is stored if it rolls back, except what a second store
-        already holds, which a retry recognises. `on_new` sees the uuids stored now, before the transaction
-        commits; a second store (which cannot tell an earlier attempt that committed from one that rolled back
-        after writing there) passes the uuids it already held too, so what `on_new` records must be idempotent per
-        event. Returns how many were stored."""
+    def begin_capture(self, cursor: psycopg.Cursor[Any], *, team_id: int, events: Sequence[EventInput],
+                      report_new: bool) -> PendingCapture:  # fmt: skip
+        """Start storing `events` (sorted by uuid; a uuid already stored, or repeated, is stored once) as part of the
+        PostgreSQL transaction `cursor` is in; the caller resolves the batch's persons, then calls `write`. A store
+        may take locks and start work of its own here, so that it overlaps the persons step."""
 
     def one_of(self, column: str, values: list[str]) -> Sql:
         """`column` (text) is one of `values`."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar
@@ -27,8 +28,8 @@ from django.conf import settings
 from events.clickhouse.client import ClickHouseClient, ClickHouseError, ClickHouseUnavailable, client_for_url
 from events.clickhouse.schema import EVENTS_TABLE
 from events.errors import events_store_unavailable, query_refused, query_timeout
-from events.records import EventInput, EventRow, Order
-from events.store import ROW_COLUMNS, NewEvents, event_row, page_statement
+from events.records import EventInput, EventRow, Order, PersonStamp
+from events.store import ROW_COLUMNS, event_row, page_statement
 from query_languages import ClickHouseDialect, Sql, clickhouse_bind, join, sql
 
 # Writers lock the buckets their uuids fall in (at most this many locks per batch, in bucket order).
@@ -88,31 +89,22 @@ class ClickHouseStore:
         return self.dialect.regex_problem(pattern)
 
     # --- writes ------------------------------------------------------------------------------------------
-    def capture(self, cursor: psycopg.Cursor[Any], *, team_id: int, events: Sequence[EventInput], created_at: datetime,
-                on_new: NewEvents | None) -> int:  # fmt: skip
+    def begin_capture(self, cursor: psycopg.Cursor[Any], *, team_id: int, events: Sequence[EventInput],
+                      report_new: bool) -> _ClickHouseWrite:  # fmt: skip
         first_of: dict[uuid.UUID, EventInput] = {}
         for event in events:
             first_of.setdefault(event.uuid, event)
         unique = list(first_of.values())
-        buckets = sorted({e.uuid.int % LOCK_BUCKETS for e in unique})
-        cursor.execute("SELECT pg_advisory_xact_lock(%b, b) FROM unnest(%b::int[]) AS b", (LOCK_NAMESPACE, buckets))
-        # The check runs in ClickHouse while PostgreSQL stamps the persons and the rows are written (chdb and the
-        # HTTP client both release the GIL); the rows of uuids already stored are then dropped.
-        checking = _CHECKS.submit(self._stored, team_id, unique)
-        try:
-            lines = self._rows(cursor, team_id, unique, created_at)
-        finally:
-            stored = checking.result()
-        fresh = [e for e in unique if e.uuid not in stored]
-        if on_new:
-            # Every uuid of the batch, the ones already held too: a batch whose insert was stored but whose answer
-            # was lost rolled back its PostgreSQL side, and its retry must record that side again (hooks are
-            # idempotent per event: online runs are keyed by evaluation and event).
-            on_new({e.uuid for e in unique})
-        if fresh:
-            body = b"\n".join(line for event, line in zip(unique, lines, strict=True) if event.uuid not in stored)
-            self._call(lambda: self.client.insert(self.table, INSERT_COLUMNS, body, INSERT_SETTINGS))
-        return len(fresh)
+        # The locks come first in the transaction, before any person's row lock: every writer takes them in that
+        # order, so two batches wait for each other, never deadlock. Scoped by project, as uuids are.
+        keys = sorted({(team_id % 2**25) * LOCK_BUCKETS + e.uuid.int % LOCK_BUCKETS for e in unique})
+        cursor.execute("SELECT pg_advisory_xact_lock(%b, k) FROM unnest(%b::int[]) AS k", (LOCK_NAMESPACE, keys))
+        # The check runs in ClickHouse while PostgreSQL resolves and stamps the persons (chdb and the HTTP client
+        # both release the GIL); the rows of uuids already stored are dropped when writing.
+        return _ClickHouseWrite(self, team_id, unique, _CHECKS.submit(self._stored, team_id, unique))
+
+    def _insert(self, body: bytes) -> None:
+        self._call(lambda: self.client.insert(self.table, INSERT_COLUMNS, body, INSERT_SETTINGS))
 
     def _stored(self, team_id: int, events: Sequence[EventInput]) -> set[uuid.UUID]:
         """Which of `events` ClickHouse already holds (looked for within RETRY_WINDOW of their times)."""
@@ -122,24 +114,6 @@ class ClickHouseStore:
                                "AND e.timestamp >= {} AND e.timestamp <= {}", [e.uuid for e in events], team_id,
                                min(times) - RETRY_WINDOW, max(times) + RETRY_WINDOW))  # fmt: skip
         return {event_uuid for (event_uuid,) in rows}
-
-    def _rows(self, cursor: psycopg.Cursor[Any], team_id: int, events: Sequence[EventInput], created_at: datetime
-              ) -> list[bytes]:  # fmt: skip
-        """Each event's JSONCompactEachRow line, stamped with its person as it is now. PostgreSQL writes each
-        person's part of the row (uuid, properties, created_at) as JSON, so no person value is decoded here."""
-        cursor.execute(
-            "SELECT pdi.distinct_id, concat_ws(',', to_json(p.uuid), p.properties::text, to_json(p.created_at)) "
-            "FROM events_persondistinctid AS pdi JOIN events_person AS p ON p.id = pdi.person_id "
-            "WHERE pdi.team_id = %b AND pdi.distinct_id = ANY(%b)",
-            (team_id, sorted({e.distinct_id for e in events})),
-        )
-        persons = {distinct_id: person.encode() for distinct_id, person in cursor.fetchall()}
-        lines = []
-        for e in events:
-            event = orjson.dumps([team_id, e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, created_at,
-                                  e.elements_chain])  # fmt: skip
-            lines.append(b"%b,%b]" % (event[:-1], persons.get(e.distinct_id, NO_PERSON)))
-        return lines
 
     # --- reads -------------------------------------------------------------------------------------------
     def one_of(self, column: str, values: list[str]) -> Sql:
@@ -191,6 +165,35 @@ class ClickHouseStore:
             if error.code == TIMEOUT_EXCEEDED:
                 raise query_timeout() from None
             raise query_refused(str(error)) from None
+
+
+@dataclass
+class _ClickHouseWrite:
+    store: ClickHouseStore
+    team_id: int
+    unique: list[EventInput]  # the batch, each uuid once
+    checking: Future[set[uuid.UUID]]
+    needs_persons = True
+
+    def write(self, *, created_at: datetime, persons: Mapping[str, PersonStamp]) -> tuple[int, set[uuid.UUID]]:
+        stored = self.checking.result()
+        fresh = [e for e in self.unique if e.uuid not in stored]
+        if fresh:
+            self.store._insert(b"\n".join(_row(self.team_id, e, created_at, persons.get(e.distinct_id)) for e in fresh))
+        # Every uuid of the batch, the ones already held too: a batch whose insert was stored but whose answer was
+        # lost rolled back its PostgreSQL side, and its retry must record that side again.
+        return len(fresh), {e.uuid for e in self.unique}
+
+
+def _row(team_id: int, e: EventInput, created_at: datetime, person: PersonStamp | None) -> bytes:
+    """The event's JSONCompactEachRow line, stamped with its person as it is now (the person's properties are
+    written as PostgreSQL wrote them, never decoded here)."""
+    event = orjson.dumps([team_id, e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, created_at,
+                          e.elements_chain])  # fmt: skip
+    if person is None:
+        return b"%b,%b]" % (event[:-1], NO_PERSON)
+    return b'%b,"%s",%b,%b]' % (event[:-1], str(person.uuid).encode(), person.properties_json.encode(),
+                                orjson.dumps(person.created_at))  # fmt: skip
 
 
 @cache

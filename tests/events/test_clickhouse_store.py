@@ -85,6 +85,37 @@ class TestPersonsOnEvents:
         assert abs((ann[3] - person.created_at).total_seconds()) < 1e-3
         assert anon == ("anon", None, "{}", None)
 
+    def test_an_event_without_a_profile_carries_the_person_its_id_already_has(self, clickhouse: Any,
+                                                                              tenant: Tenant) -> None:  # fmt: skip
+        store(tenant.team, make_event(distinct_id="ann", properties={"$set": {"plan": "pro"}}))
+        store(tenant.team, make_event(distinct_id="ann", properties={"$process_person_profile": False}))
+        person = Person.objects.get(distinct_ids__distinct_id="ann")
+        rows = clickhouse.query(f"SELECT person_id, person_properties FROM {clickhouse.database}.events "
+                                "WHERE team_id = {team:Int64}", {"team": tenant.team.id}).rows  # fmt: skip
+        assert [(person_id, orjson.loads(properties)) for person_id, properties in rows] == [
+            (person.uuid, {"plan": "pro"})
+        ] * 2
+
+    def test_a_merge_in_the_batch_stamps_every_event_with_the_person_that_remains(self, clickhouse: Any,
+                                                                                  tenant: Tenant) -> None:  # fmt: skip
+        store(tenant.team, make_event(distinct_id="anon", properties={"$set": {"seen": "landing"}}),
+              make_event(distinct_id="ann", properties={"$set": {"plan": "pro"}}))  # fmt: skip
+        identify = make_event(event="$create_alias", distinct_id="ann", properties={"alias": "anon", "second": 1})
+        store(tenant.team, make_event(distinct_id="anon", properties={"second": 1}), identify,
+              make_event(distinct_id="ann", properties={"second": 1, "$set": {"email": "ann@example.com"}}))  # fmt: skip
+        person = Person.objects.get(distinct_ids__distinct_id="ann")
+        assert person.properties == {"seen": "landing", "plan": "pro", "email": "ann@example.com"}
+        rows = clickhouse.query(
+            f"SELECT distinct_id, person_id, person_properties FROM {clickhouse.database}.events "
+            "WHERE team_id = {team:Int64} AND JSONHas(properties, 'second')",
+            {"team": tenant.team.id},
+        ).rows
+        assert sorted((d, p, orjson.loads(props)) for d, p, props in rows) == [
+            ("ann", person.uuid, person.properties),
+            ("ann", person.uuid, person.properties),
+            ("anon", person.uuid, person.properties),
+        ]
+
     def test_hogql_reads_person_properties_without_postgresql(self, clickhouse: Any, tenant: Tenant) -> None:
         store(tenant.team, make_event(distinct_id="ann", properties={"$set": {"plan": "pro"}}))
         Person.objects.filter(team=tenant.team).update(properties={"plan": "changed later"})
