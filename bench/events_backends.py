@@ -343,6 +343,8 @@ class Run:
                 self.sql.execute("VACUUM ANALYZE events_event")
                 rows, base_seconds = copy_baseline(self.sql, store.team_id, self.workdir)
                 inserts, baseline, target = [], "raw COPY (binary)", ""
+                # The next store starts with PostgreSQL's writes of this one on disk, not being flushed beside it.
+                self.sql.execute("CHECKPOINT")
             if rows != events:
                 raise RuntimeError(f"{store.name} holds {rows:,} events, not {events:,}")
             rate, base_rate = events / sum(requests), rows / base_seconds

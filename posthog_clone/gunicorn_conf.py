@@ -11,6 +11,9 @@ import os
 from typing import Any
 
 from gunicorn import util
+from gunicorn.glogging import Logger
+
+from posthog_clone.redaction import redact
 
 worker_class = "gthread"
 # Long filters travel in the query string (`properties=[…]`), so request lines are not limited by gunicorn (whose
@@ -22,6 +25,19 @@ limit_request_fields = 100
 timeout = 120
 control_socket_disable = True
 
+
+class RedactingLogger(Logger):
+    """gunicorn's access log without secrets: the request line, path, query and referer are redacted."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U", "q", "f"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = redact(atoms[key])
+        return atoms
+
+
+logger_class = RedactingLogger
 ERROR_CODES = {400: "bad_request", 403: "forbidden", 414: "uri_too_long", 417: "expectation_failed",
                431: "request_header_fields_too_large", 500: "error", 501: "not_implemented"}  # fmt: skip
 

@@ -10,6 +10,8 @@ import structlog
 from django.core.exceptions import ImproperlyConfigured
 
 from posthog_clone import embedded
+from posthog_clone.client_address import trusted_networks
+from posthog_clone.redaction import redact_event
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -196,6 +198,11 @@ RATE_LIMITS: dict[str, list[str]] = {
     **env.json("RATE_LIMITS", default={}),
 }
 
+# Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated): per-address limits read the
+# client's address from that header only when the connection comes from one of them; otherwise the header is
+# ignored, so a client cannot pick a new address for each attempt.
+TRUSTED_PROXIES = trusted_networks(env.list("TRUSTED_PROXIES", default=[]))
+
 # --- Temporal -------------------------------------------------------------------------------------------
 # TEMPORAL_ADDRESS unset means "use the dev server `serve` starts"; serve exports the address to its children.
 TEMPORAL_ADDRESS = env.str("TEMPORAL_ADDRESS", default="")
@@ -295,6 +302,7 @@ LOGGING = {
             "processors": [
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_event,  # last before rendering: a traceback's text is redacted too
                 _log_renderer,
             ],
             "foreign_pre_chain": [

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
 
 from query_languages.dates import from_unix, parse_iso
@@ -35,6 +34,7 @@ from query_languages.property_filters import (
     semver_bounds,
     semver_key,
 )
+from query_languages.regex import RegexError, compile_pattern, pattern_problem
 
 MISSING = object()
 NUMERIC_TEXT = re.compile(NUMERIC_PATTERN)
@@ -42,21 +42,17 @@ DATE_PREFIX = re.compile(DATE_PATTERN)
 DATE_PARTS = re.compile(r"^([\t\n\v\f\r ]*[0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 
 
-@lru_cache(maxsize=1024)
-def compile_regex(pattern: str) -> re.Pattern[str] | None:
+def compile_regex(pattern: str) -> Any:
     try:
-        return re.compile(pattern)
-    except re.error:
+        return compile_pattern(pattern)
+    except RegexError:
         return None
 
 
 def python_regex_problem(pattern: str) -> str | None:
-    """Why Python cannot run `pattern`, or None; for filters that will be matched in Python."""
-    try:
-        re.compile(pattern)
-    except re.error as error:
-        return str(error)
-    return None
+    """Why the matcher (RE2, as in `query_languages.regex`) cannot run `pattern`, or None; for filters that will be
+    matched in Python."""
+    return pattern_problem(pattern)
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ from rest_framework.throttling import BaseThrottle
 
 from environments.models import PersonalAPIKey
 from posthog_clone import rate_limits
+from posthog_clone.client_address import client_address
 
 DEFAULT_SCOPE = "api"
 
@@ -35,6 +36,10 @@ class RateThrottle(BaseThrottle):
             return f"user:{request.user.pk}"
         return f"ip:{self.get_ident(request)}"
 
+    def get_ident(self, request: Request) -> str:
+        # DRF's own reading believes any X-Forwarded-For; ours only a trusted proxy's.
+        return client_address(request.META, settings.TRUSTED_PROXIES)
+
     def wait(self) -> float | None:
         return self.wait_seconds
 
@@ -46,7 +51,7 @@ class LoginRateThrottle(RateThrottle):
         if not settings.RATE_LIMIT_ENABLED:
             return True
         email = request.data.get("email") if isinstance(request.data, dict) else None
-        waits = [rate_limits.hit(scope="login_ip", identity=self.get_ident(request) or "",
+        waits = [rate_limits.hit(scope="login_ip", identity=self.get_ident(request),
                                  rates=settings.RATE_LIMITS["login_ip"])]  # fmt: skip
         if isinstance(email, str) and email:
             waits.append(rate_limits.hit(scope="login_email", identity=email.strip().lower(),

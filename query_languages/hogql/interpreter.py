@@ -23,6 +23,7 @@ from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.printer import START_OF, clickhouse_replacement, float_text, in_list, string_argument
 from query_languages.json_text import json_as_text
 from query_languages.patterns import NUMERIC_TEXT as NUMERIC_PATTERN
+from query_languages.regex import RegexError, compile_pattern, like_pattern
 
 Reader = Callable[[Any], Any]  # the event (an EventView) to a value
 NUMERIC_TEXT = re.compile(NUMERIC_PATTERN)
@@ -103,28 +104,19 @@ def _text(value: Any, tz: tzinfo) -> str | None:
     return str(value)
 
 
-def _like_regex(pattern: str, insensitive: bool) -> re.Pattern[str]:
-    out, escaped = [], False
-    for character in pattern:
-        if escaped:
-            out.append(re.escape(character))
-            escaped = False
-        elif character == "\\":
-            escaped = True
-        elif character == "%":
-            out.append(".*")
-        elif character == "_":
-            out.append(".")
-        else:
-            out.append(re.escape(character))
-    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if insensitive else 0))
+def _compiled(pattern: ast.Expr, *, ignore_case: bool = False) -> Any:
+    """A string constant's pattern, compiled by RE2 (what ClickHouse matches with, in linear time)."""
+    try:
+        return compile_pattern(pattern.value, ignore_case=ignore_case)  # type: ignore[attr-defined]
+    except RegexError as error:
+        raise HogQLError(f"Invalid regular expression: {error}", pattern.start, pattern.end) from None
 
 
 def _like(value: Any, pattern: Any, tz: tzinfo, *, insensitive: bool) -> bool | None:
     text, like = _text(value, tz), _text(pattern, tz)
     if text is None or like is None:
         return None
-    return _like_regex(like, insensitive).fullmatch(text) is not None
+    return like_pattern(like, ignore_case=insensitive).fullmatch(text) is not None
 
 
 def _and(values: list[bool | None]) -> bool | None:
@@ -260,7 +252,7 @@ class _Compiler:
         if op in ("=~", "!~", "=~*", "!~*"):
             if not isinstance(node.right, ast.Constant) or not isinstance(node.right.value, str):
                 raise HogQLError("A regular expression must be a string constant.", node.right.start, node.right.end)
-            pattern = re.compile(node.right.value, re.IGNORECASE if op.endswith("*") else 0)
+            pattern = _compiled(node.right, ignore_case=op.endswith("*"))
 
             def regex(event: Any) -> bool | None:
                 value = _text(left(event), self.tz)
@@ -336,8 +328,8 @@ class _Compiler:
         if name == "toBool":
             return lambda event: _to_bool(args[0](event), tz)
         if name == "replaceRegexpAll":
-            pattern_text = string_argument(node, 1, "its pattern")
-            compiled_pattern = re.compile(pattern_text)
+            string_argument(node, 1, "its pattern")
+            compiled_pattern = _compiled(node.args[1])
             replacement = clickhouse_replacement(string_argument(node, 2, "its replacement"))[1]
             return lambda event: None if (t := _text(args[0](event), tz)) is None else compiled_pattern.sub(
                 replacement, t)  # fmt: skip
@@ -353,7 +345,7 @@ class _Compiler:
             pattern = node.args[1]
             if not isinstance(pattern, ast.Constant) or not isinstance(pattern.value, str):
                 raise HogQLError("match() needs a string constant as its pattern.", pattern.start, pattern.end)
-            compiled = re.compile(pattern.value)
+            compiled = _compiled(pattern)
             return lambda event: None if (t := _text(args[0](event), tz)) is None else compiled.search(t) is not None
         if name in START_OF or name in ("toDate", "toDateTime"):
             constant = self._moment_constant(node.args[0]) if node.args else None

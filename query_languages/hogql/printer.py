@@ -128,6 +128,8 @@ TABLES = {
     "events": Table("events", "e", EVENT_COLUMNS),
     "persons": Table("persons", "p", ("id", "created_at", "properties", "is_identified")),
 }
+# What references to aliases may write out in one statement (see `Printer._expand_alias`).
+MAX_EXPANDED_SQL = 200_000
 AGGREGATES = frozenset({"count", "countIf", "sum", "avg", "min", "max", "uniq"})
 START_OF = {"toStartOfHour": "hour", "toStartOfDay": "day", "toStartOfWeek": "week", "toStartOfMonth": "month"}
 
@@ -158,6 +160,11 @@ class _Scope:
     user_alias: str | None
     aliases: dict[str, ast.Expr] = field(default_factory=dict)
     needs_person: bool = False
+    # Each alias is printed once, however often it is referenced (a chain `a1 = a0 + a0, a2 = a1 + a1, …` would
+    # otherwise be printed twice as often at each step).
+    printed_aliases: dict[str, Typed] = field(default_factory=dict)
+    expanding: list[str] = field(default_factory=list)  # the aliases being printed, innermost last
+    expanded_sql: int = 0  # characters (and parameters) written out by alias references so far
 
 
 class Printer:
@@ -340,8 +347,8 @@ class Printer:
         chain = node.chain
         if scope.user_alias and len(chain) > 1 and chain[0] == scope.user_alias:
             chain = chain[1:]
-        if len(chain) == 1 and chain[0] in scope.aliases:
-            return self.expr(scope.aliases[chain[0]], scope)
+        if len(chain) == 1 and chain[0] in scope.aliases and chain[0] not in scope.expanding[-1:]:
+            return self._expand_alias(chain[0], node, scope)
         try:
             resolved = self._resolve(chain, scope)
         except HogQLError as error:  # what the dialect cannot read, placed at the field
@@ -349,6 +356,27 @@ class Printer:
         if resolved is None:
             raise HogQLError(f"Unable to resolve field: {'.'.join(node.chain)}", node.start, node.end)
         return resolved
+
+    def _expand_alias(self, name: str, node: ast.Field, scope: _Scope) -> Typed:
+        """What alias `name` stands for. Inside its own expression the name is the column (`event AS event`), as
+        in ClickHouse; an alias reached again through others is a cycle (`b AS a, a AS b`), refused."""
+        printed = scope.printed_aliases.get(name)
+        if printed is None:
+            if name in scope.expanding:
+                raise HogQLError(f"Cyclic aliases: {' -> '.join([*scope.expanding, name])}.", node.start, node.end)
+            scope.expanding.append(name)
+            try:
+                printed = scope.printed_aliases[name] = self.expr(scope.aliases[name], scope)
+            finally:
+                scope.expanding.pop()
+        # SQL has no references to a column's alias in the same SELECT (PostgreSQL's), so each use writes the
+        # alias's SQL out again: what all uses write is bounded, so that nesting cannot make it grow exponentially.
+        scope.expanded_sql += len(printed.sql.text) + len(printed.sql.params)
+        if scope.expanded_sql > MAX_EXPANDED_SQL:
+            raise HogQLError(f"The query is too large once its aliases are written out (more than "
+                             f"{MAX_EXPANDED_SQL:,} characters of SQL): use fewer nested aliases.", node.start,
+                             node.end)  # fmt: skip
+        return printed
 
     def _resolve(self, chain: tuple[str, ...], scope: _Scope) -> Typed | None:
         timestamp = datetime_type(self.context.timezone)

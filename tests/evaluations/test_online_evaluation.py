@@ -130,6 +130,15 @@ class TestScheduling:
         )
         assert [run.target_event_id for run in runs_of(tenant)] == [slow]
 
+    @pytest.mark.timeout(60)  # Python's backtracking matcher would take longer than the universe has existed
+    def test_a_catastrophic_regex_condition_matches_in_linear_time(self, tenant: Tenant) -> None:
+        make_evaluation(tenant, conditions=[condition(100, {"key": "$ai_input", "value": "^(a+)+$",
+                                                            "operator": "regex", "type": "event"})])  # fmt: skip
+        matching, hostile = uuid.uuid4(), uuid.uuid4()
+        ingest(tenant, generation(matching, **{"$ai_input": "a" * 10_000}),
+               generation(hostile, **{"$ai_input": "a" * 10_000 + "!"}))  # fmt: skip
+        assert [run.target_event_id for run in runs_of(tenant)] == [matching]
+
     def test_person_filters_never_match(self, tenant: Tenant) -> None:
         make_evaluation(tenant, conditions=[condition(100, exact("email", "ann@x.io", "person"))])
         ingest(tenant, {**generation(), "$set": {"email": "ann@x.io"}})

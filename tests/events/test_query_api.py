@@ -161,6 +161,14 @@ class TestSemantics:
     def test_expressions(self, api: APIClient, url: str, dataset: None, expression: str, expected: Any) -> None:
         assert rows(api, url, f"select {expression} from events limit 1") == [[expected]]
 
+    def test_a_column_aliased_to_its_own_name_is_the_column(self, api: APIClient, url: str, dataset: None) -> None:
+        query = "select event as event, concat(event, '!') as shout from events where event = 'sign up' order by event limit 1"
+        assert rows(api, url, query) == [["sign up", "sign up!"]]
+
+    def test_an_alias_used_many_times_is_printed_once(self, api: APIClient, url: str, dataset: None) -> None:
+        chain = ", ".join(f"a{n} + a{n} as a{n + 1}" for n in range(8))
+        assert rows(api, url, f"select 1 as a0, {chain} from events limit 1") == [[2**n for n in range(9)]]
+
     def test_a_string_compared_with_a_number_is_read_as_one(self, api: APIClient, url: str, dataset: None) -> None:
         # n is "7", 12 and "x": numeric text and numbers compare as numbers; "x" is not one and matches nothing.
         assert rows(api, url, "select count() from events where properties.n > 5") == [[2]]
@@ -259,6 +267,13 @@ class TestRefusals:
             ("select distinct event from events order by timestamp", "hogql_query_error", "SELECT DISTINCT"),
             ("select toDate('not a date') from events", "hogql_query_error", "date-time"),
             ("select 99999999999999999999 from events", "hogql_query_error", "64-bit"),
+            ("select a as a from events", "hogql_query_error", "Unable to resolve field: a"),
+            ("select b as a, a as b from events", "hogql_query_error", "Cyclic aliases: b -> a -> b"),
+            (
+                "select 1 as a0, " + ", ".join(f"a{n} + a{n} as a{n + 1}" for n in range(40)) + " from events",
+                "hogql_query_error",
+                "too large once its aliases are written out",
+            ),
         ],
     )
     def test_refused_with_a_400_naming_the_problem(

@@ -87,7 +87,7 @@ class WebServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "python:posthog_clone.gunicorn_conf",
              "posthog_clone.wsgi:application", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--threads", str(threads), "--timeout", "30"],
+             "--threads", str(threads), "--timeout", "30", "--access-logfile", "-"],
             cwd=REPO, env={**env, "SITE_URL": self.base_url}, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
         embedded.wait_for_port("127.0.0.1", self.port, timeout=PROCESS_TIMEOUT_SECONDS, process=self.process)

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 import requests
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from events.models import Event
+from posthog_clone.client_address import client_address, trusted_networks
 from tests.conftest import Tenant
 from tests.faults.processes import WebServer, bootstrap, server_env
 
@@ -92,6 +94,43 @@ class TestLogin:
             assert client.post("/api/login", body, content_type="application/json").status_code == 400
         assert_throttled(client.post("/api/login", {"email": "g@example.com", "password": "x"},
                                      content_type="application/json"))  # fmt: skip
+
+    def test_a_forwarded_address_is_ignored_unless_a_trusted_proxy_sent_it(self, limits: dict) -> None:
+        limits["login_ip"] = ["2/minute"]
+        client = Client()  # REMOTE_ADDR 127.0.0.1, not a trusted proxy (TRUSTED_PROXIES is empty)
+
+        def attempt(n: int) -> Any:
+            return client.post("/api/login", {"email": f"guess{n}@example.com", "password": "x"},
+                               content_type="application/json", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")  # fmt: skip
+
+        assert [attempt(n).status_code for n in range(2)] == [400, 400]
+        assert_throttled(attempt(2))
+
+    def test_behind_a_trusted_proxy_the_client_is_the_right_most_untrusted_hop(self, limits: dict,
+                                                                              settings: Any) -> None:  # fmt: skip
+        limits["login_ip"] = ["2/minute"]
+        settings.TRUSTED_PROXIES = trusted_networks(["127.0.0.1", "10.0.0.0/8"])
+        client = Client()
+
+        def attempt(forwarded: str) -> int:
+            return client.post("/api/login", {"email": "g@example.com", "password": "x"}, content_type="application/json",
+                               HTTP_X_FORWARDED_FOR=forwarded).status_code  # fmt: skip
+
+        # The client writes any address it likes on the left; the proxies append the one they saw.
+        assert [attempt("1.2.3.4, 198.51.100.7, 10.0.0.2"), attempt("5.6.7.8, 198.51.100.7")] == [400, 400]
+        assert attempt("9.9.9.9, 198.51.100.7, 10.0.0.9") == 429
+        assert attempt("198.51.100.8") == 400  # another client behind the same proxy counts on its own
+
+
+def test_client_address_reading() -> None:
+    trusted = trusted_networks(["10.0.0.0/8", "::1"])
+    assert client_address({"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_FOR": "1.1.1.1"}, trusted) == "203.0.113.9"
+    assert client_address({"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "1.1.1.1, 2.2.2.2"}, trusted) == "2.2.2.2"
+    assert client_address({"REMOTE_ADDR": "::1", "HTTP_X_FORWARDED_FOR": "10.1.1.1"}, trusted) == "10.1.1.1"
+    assert client_address({"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "junk"}, trusted) == "10.0.0.1"
+    assert client_address({"REMOTE_ADDR": "10.0.0.1"}, trusted) == "10.0.0.1"
+    with pytest.raises(ImproperlyConfigured, match=r"'proxy\.local' is not an IP address"):
+        trusted_networks(["proxy.local"])
 
 
 @pytest.mark.django_db
