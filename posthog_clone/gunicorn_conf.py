@@ -16,8 +16,11 @@ from gunicorn.glogging import Logger
 from posthog_clone.redaction import redact
 
 worker_class = "gthread"
-# Long filters travel in the query string (`properties=[…]`), so request lines are not limited by gunicorn (whose
-# "unlimited" still stops at 1 MiB); Django bounds what matters (1,000 query parameters, body sizes).
+# Long filters travel in the query string (`properties=[…]`), so request lines may be long: gunicorn's C parser
+# (gunicorn-h1c) reads "unlimited" as 1 MiB, in linear time (the pure-Python one has no bound and rescans the line as
+# it grows: a 16 MiB line took a minute). "fast" makes a missing C parser an error at start, not a silent fallback.
+# Django bounds what matters past that (1,000 query parameters, body sizes).
+http_parser = "fast"
 limit_request_line = 0
 # Headers up to 64 KiB each (a large cookie or a long Authorization header), at most 100 of them.
 limit_request_field_size = 65536

@@ -25,6 +25,8 @@ from posthog_clone.api.exceptions import error_body
 from posthog_clone.process_metrics import ServerMetricsCollector
 
 LOOPBACK = {"127.0.0.1", "::1"}
+# Label values come from closed sets, so no client can grow /metrics: any other method counts as "other".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -58,13 +60,16 @@ class MetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         route = match.view_name if match is not None else "unmatched"  # bounded: one label value per route
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - began)
+        method = request.method if request.method in METHODS else "other"
+        REQUESTS.labels(method, route, str(response.status_code)).inc()
+        LATENCY.labels(method, route).observe(time.perf_counter() - began)
         return response
 
 
 def _allowed(request: HttpRequest) -> bool:
-    if request.META.get("REMOTE_ADDR") in LOOPBACK:
+    # A proxy on the same machine connects from loopback too: what it forwards is not local.
+    forwarded = "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META
+    if settings.METRICS_LOOPBACK and request.META.get("REMOTE_ADDR") in LOOPBACK and not forwarded:
         return True
     token = settings.METRICS_TOKEN
     supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -73,11 +78,12 @@ def _allowed(request: HttpRequest) -> bool:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """`GET /metrics`, Prometheus's text format: open from loopback, else with `Authorization: Bearer
-    <METRICS_TOKEN>`."""
+    """`GET /metrics`, Prometheus's text format: with `Authorization: Bearer <METRICS_TOKEN>`, or from loopback
+    when METRICS_LOOPBACK is set."""
     if not _allowed(request):
         body = error_body(type="authentication_error", code="permission_denied",
-                          detail="Metrics are served to loopback, or with the METRICS_TOKEN bearer token.")  # fmt: skip
+                          detail="Metrics are served with the METRICS_TOKEN bearer token, or to loopback when "
+                          "METRICS_LOOPBACK is set.")  # fmt: skip
         return JsonResponse(body, status=403)
     registry = CollectorRegistry()
     if multiprocess_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -171,8 +171,10 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# `/metrics` answers loopback, or anyone sending `Authorization: Bearer <METRICS_TOKEN>` when it is set.
+# `/metrics` answers anyone sending `Authorization: Bearer <METRICS_TOKEN>` when it is set; and, with
+# METRICS_LOOPBACK, requests from loopback that no proxy forwarded (`serve` on a loopback address sets it).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_LOOPBACK = env.bool("METRICS_LOOPBACK", default=False)
 
 # Projects an organization may have through the API (`bootstrap` may add more).
 MAX_PROJECTS_PER_ORGANIZATION = env.int("MAX_PROJECTS_PER_ORGANIZATION", default=100)

@@ -55,9 +55,11 @@ class TestRequestIds:
 
 @pytest.mark.django_db
 class TestMetrics:
-    def test_loopback_reads_them(self, tenant: Tenant) -> None:
+    def test_loopback_reads_them_when_allowed(self, tenant: Tenant, settings: Any) -> None:
+        settings.METRICS_LOOPBACK = True
         body = {"api_key": tenant.team.api_token, "batch": [{"event": "e", "distinct_id": "d"}] * 3}
         Client().post("/batch/", json.dumps(body), content_type="application/json")
+        Client().generic("M0001XYZ", "/_health")
         response = Client().get("/metrics")
         assert response.status_code == 200
         text = response.content.decode()
@@ -65,6 +67,15 @@ class TestMetrics:
         assert "http_request_duration_seconds_bucket" in text
         assert re.search(r"events_ingested_total [1-9]", text)
         assert "# TYPE evaluation_runs gauge" in text
+        # Label values come from closed sets: an invented method is "other".
+        assert "M0001XYZ" not in text and 'method="other",route="health",status="405"' in text
+
+    def test_loopback_is_not_enough_by_default_nor_through_a_proxy(self, settings: Any) -> None:
+        assert Client().get("/metrics").status_code == 403
+        settings.METRICS_LOOPBACK = True
+        assert Client().get("/metrics", HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 403
+        assert Client().get("/metrics", HTTP_FORWARDED="for=198.51.100.1").status_code == 403
+        assert Client().get("/metrics").status_code == 200
 
     def test_other_addresses_need_the_token(self, settings: Any) -> None:
         remote = {"REMOTE_ADDR": "10.1.2.3"}
@@ -73,10 +84,12 @@ class TestMetrics:
         assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong", **remote).status_code == 403
         assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-secret", **remote).status_code == 200
 
-    def test_multiprocess_mode_reports_each_live_registered_process(self, tmp_path: Path, monkeypatch: Any) -> None:
+    def test_multiprocess_mode_reports_each_live_registered_process(self, tmp_path: Path, monkeypatch: Any,
+                                                                   settings: Any) -> None:  # fmt: skip
         """Real processes writing to a multiprocess directory: one registered as itself, one whose registration
         does not match its start time (as a reused pid's would not), one killed after registering; plus a corrupt
         file. Only the first gets process metrics, and the scrape still answers 200."""
+        settings.METRICS_LOOPBACK = True
         monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
         registers = "from posthog_clone.process_metrics import register_process; register_process('web')"
         stale = "from posthog_clone.process_metrics import _registered; _registered.labels('web').set(1.0)"
@@ -110,9 +123,10 @@ class TestMetrics:
                 process.kill()
                 process.wait(timeout=10)
 
-    def test_runs_are_counted_from_the_database(self, tenant: Tenant) -> None:
+    def test_runs_are_counted_from_the_database(self, tenant: Tenant, settings: Any) -> None:
         from tests.evaluations.helpers import make_run
 
+        settings.METRICS_LOOPBACK = True
         make_run(tenant, status="completed", trigger="online")
         text = Client().get("/metrics").content.decode()
         assert 'evaluation_runs{status="completed",trigger="online"} 1.0' in text

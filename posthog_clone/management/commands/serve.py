@@ -25,6 +25,7 @@ ALL_INTERFACES = serve_lock.ALL_INTERFACES
 SHUTDOWN_GRACE_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 180.0
 READY_PROBE_SLICE_SECONDS = 0.5
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 GUNICORN_CONFIG = "python:posthog_clone.gunicorn_conf"  # worker class, limits, JSON error pages
 # Children run this package's command line, so serve works from a checkout and from an installed package alike.
 COMMAND_LINE = [sys.executable, "-m", "posthog_clone"]
@@ -63,6 +64,8 @@ class Command(BaseCommand):
         if host in ALL_INTERFACES and "ALLOWED_HOSTS" not in os.environ:
             child_env["ALLOWED_HOSTS"] = "*"  # binding every interface says "reach me by any name"
         child_env.setdefault("SITE_URL", serve_lock.listen_url(host, port))
+        if host in LOOPBACK_HOSTS:
+            child_env.setdefault("METRICS_LOOPBACK", "true")  # only this machine can connect at all
 
         self._say("Applying migrations...")
         call_command("migrate", interactive=False, verbosity=0)
