@@ -17,9 +17,14 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# A judge's prompt is sent with every run: far past any model's context, it is a mistake (or an attack on the
+# judge's bill), refused when saved rather than failing each run.
+MAX_PROMPT_LENGTH = 100_000
+
+
 class LLMJudgeConfig(_Config):
     # The pattern only documents "not blank" in the OpenAPI schema; the validator below says so in PostHog's words.
-    prompt: StrictStr = Field(json_schema_extra={"pattern": r"\S"})
+    prompt: StrictStr = Field(max_length=MAX_PROMPT_LENGTH, json_schema_extra={"pattern": r"\S"})
 
     @field_validator("prompt")
     @classmethod

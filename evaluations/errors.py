@@ -19,10 +19,7 @@ def event_not_found(event_id: uuid.UUID, *, why: str = "") -> DomainError:
 
 
 def llm_judge_not_configured() -> DomainError:
-    return Unavailable(
-        JUDGE_NOT_CONFIGURED,
-        code="llm_judge_not_configured",
-    )
+    return Unavailable(JUDGE_NOT_CONFIGURED, code="llm_judge_not_configured", retryable=False)
 
 
 def temporal_unavailable() -> DomainError:

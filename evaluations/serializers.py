@@ -18,6 +18,11 @@ from query_languages import (
     python_regex_problem,
 )
 
+MAX_DESCRIPTION_LENGTH = 10_000
+# Every condition's filters are tested against each new `$ai_generation` event while it is ingested.
+MAX_CONDITIONS = 100
+MAX_FILTERS_PER_CONDITION = 100
+
 
 def _nested_error(path: tuple[str | int, ...], message: str) -> Any:
     """`("0", "operator")` + message → `{0: {"operator": [message]}}`, which becomes attr `…__0__operator`."""
@@ -36,6 +41,9 @@ class PropertyFiltersField(serializers.Field):
     def to_internal_value(self, data: Any) -> list[Any]:
         if not isinstance(data, list):
             self.fail("not_a_list", input_type=type(data).__name__)
+        if len(data) > MAX_FILTERS_PER_CONDITION:
+            raise serializers.ValidationError(f"Ensure this field has no more than {MAX_FILTERS_PER_CONDITION} "
+                                              "elements.")  # fmt: skip
         reject_nul_characters(data)
         try:
             parse_property_filters(data, regex_check=python_regex_problem)
@@ -78,9 +86,6 @@ class ConditionSerializer(serializers.Serializer):
         return {"id": value.get("id") or str(uuid.uuid4()), **value}
 
 
-MAX_DESCRIPTION_LENGTH = 10_000
-
-
 @extend_schema_field(config_schema(0))
 class EvaluationConfigField(serializers.DictField):
     pass
@@ -97,7 +102,7 @@ class EvaluationSerializer(ModelSerializer):
     # Required although PostHog stores a missing one as {}: such an evaluation could never run.
     evaluation_config = EvaluationConfigField(validators=[reject_nul_characters])
     output_config = OutputConfigField(required=False, validators=[reject_nul_characters])
-    conditions = ConditionSerializer(many=True, required=False)
+    conditions = ConditionSerializer(many=True, required=False, max_length=MAX_CONDITIONS)
 
     class Meta:
         model = Evaluation

@@ -3,12 +3,14 @@ statement timeout, limited as PostHog limits them, and every failure a domain er
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
+from django.conf import settings
 
 from environments.models import Team
 from events.postgres_store import POSTGRES_STORE
@@ -60,6 +62,12 @@ def _context(team: Team, now: datetime, store: EventsStore) -> Context:
                    regex_problem=store.regex_problem)  # fmt: skip
 
 
+def _seconds_left(started: float) -> float:
+    """What QUERY_TIMEOUT_SECONDS leaves for the database once the query was parsed and printed: the timeout covers
+    the whole query, not just its statement."""
+    return settings.QUERY_TIMEOUT_SECONDS - (time.monotonic() - started)
+
+
 def _store_for(table: str) -> EventsStore:
     """Events are wherever the events store keeps them; persons are always in PostgreSQL."""
     return POSTGRES_STORE if table.lower() == "persons" else events_store()
@@ -68,6 +76,7 @@ def _store_for(table: str) -> EventsStore:
 def hogql_select(*, team: Team, query: str, values: Mapping[str, Any] | None, now: datetime) -> HogQLResult:
     """Run one HogQL SELECT for `team`. Without a LIMIT it returns DEFAULT_ROWS rows and says whether there were
     more; a LIMIT above MAX_ROWS is capped, and the result says so."""
+    started = time.monotonic()
     try:
         parsed = parse_select(query, values=values)
         asked = constant_int(parsed.limit, what="LIMIT")
@@ -78,7 +87,7 @@ def hogql_select(*, team: Team, query: str, values: Mapping[str, Any] | None, no
                                limit=limit + 1, offset=offset)  # fmt: skip
     except HogQLError as error:
         raise hogql_error(error) from None
-    rows = store.run_query(printed.sql)
+    rows = store.run_query(printed.sql, seconds=_seconds_left(started))
     chosen_by_us = asked is None or asked > MAX_ROWS
     return HogQLResult(
         columns=[column.name for column in printed.columns],
@@ -134,6 +143,7 @@ def events_query(
     when any column aggregates, aggregate `where` items filter groups, and the default order is PostHog's
     (`count()` or the first aggregate descending, else newest first when the time is selected, else the first
     column). `*` is the event and `person` its person, each as one object."""
+    started = time.monotonic()
     try:
         groups, columns = _columns(select)
         conditions, having = [], []
@@ -152,7 +162,7 @@ def events_query(
                                text=lambda node: next(names), limit=limit + 1, offset=offset, extra=extra)  # fmt: skip
     except HogQLError as error:
         raise hogql_error(error) from None
-    rows = store.run_query(printed.sql)
+    rows = store.run_query(printed.sql, seconds=_seconds_left(started))
     types, position = [], 0
     for group in groups:
         moment = f"DateTime64(6, '{team.timezone}')"

@@ -11,7 +11,6 @@ from typing import Any
 
 import orjson
 import psycopg
-from django.conf import settings
 from django.db import DatabaseError, DataError, ProgrammingError, connection, transaction
 
 from events.errors import query_refused, query_timeout
@@ -146,9 +145,11 @@ class PostgresStore:
         )
         return [orjson.loads(value) for (value,) in rows]
 
-    def run_query(self, statement: Sql) -> list[tuple[Any, ...]]:
+    def run_query(self, statement: Sql, *, seconds: float) -> list[tuple[Any, ...]]:
         """Read-only, bounded in time; the database's refusals become 400s and its timeout a 504."""
-        timeout_ms = int(settings.QUERY_TIMEOUT_SECONDS * 1000)
+        if seconds <= 0:
+            raise query_timeout()
+        timeout_ms = max(1, int(seconds * 1000))
         # Both settings last until the transaction ends: inside a caller's transaction, leave it as it was found.
         inside_another = connection.in_atomic_block
         try:

@@ -69,8 +69,9 @@ class EventsStore(Protocol):
         """The distinct JSON values of property `key` (list items one by one, nulls left out) over the newest
         `scan_limit` events since `since` that have it."""
 
-    def run_query(self, statement: Sql) -> list[tuple[Any, ...]]:
-        """A printed HogQL statement, read-only and bounded by QUERY_TIMEOUT_SECONDS (Timeout / DomainError)."""
+    def run_query(self, statement: Sql, *, seconds: float) -> list[tuple[Any, ...]]:
+        """A printed HogQL statement, read-only and stopped after `seconds` (what QUERY_TIMEOUT_SECONDS leaves once
+        the query was parsed and printed): Timeout / DomainError."""
 
 
 def events_store() -> EventsStore:

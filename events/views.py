@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -54,8 +57,34 @@ class EventsCSVRenderer(PaginatedCSVRenderer):
     EMPTY_HEADER = "id,distinct_id,event,timestamp,elements_chain\r\n"
 
     def render(self, data: Any, media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        if isinstance(data, dict) and isinstance(data.get("columns"), list):
+            return self._render_selected(data["columns"], data.get(self.results_field) or [])
         rendered = super().render(data, media_type, renderer_context)
         return rendered or self.EMPTY_HEADER.encode()
+
+    def _render_selected(self, columns: list[str], rows: list[list[Any]]) -> bytes:
+        """`select`'s rows: one column per selected expression, named as selected; a nested value (an object, a
+        list) is its JSON in one cell."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([_spreadsheet_safe(name) for name in columns])
+        for row in rows:
+            writer.writerow([_spreadsheet_safe(orjson.dumps(value).decode() if isinstance(value, dict | list)
+                                               else value) for value in row])  # fmt: skip
+        return buffer.getvalue().encode()
+
+    def tablize(self, data: Any, header: Any = None, labels: Any = None) -> Iterator[list[Any]]:
+        for row in super().tablize(data, header=header, labels=labels):
+            yield [_spreadsheet_safe(value) for value in row]
+
+
+# A cell a spreadsheet would read as a formula; events arrive from anyone holding the public token, so their text
+# is written so that it stays text (OWASP's advice: a leading apostrophe).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 class PersonSerializer(serializers.Serializer):

@@ -31,9 +31,15 @@ class NotFound(DomainError):
 
 
 class Unavailable(DomainError):
-    """A service this request needs is down or not configured; the client may retry later."""
+    """A service this request needs is down or not configured. `retryable`: whether trying again later can
+    succeed (a server down) or not until someone changes the setup (a judge not configured); only the first answers
+    with `Retry-After`."""
 
     kind = "unavailable"
+
+    def __init__(self, detail: str, *, code: str, attr: str | None = None, retryable: bool = True) -> None:
+        super().__init__(detail, code=code, attr=attr)
+        self.retryable = retryable
 
 
 class Timeout(DomainError):

@@ -85,11 +85,17 @@ class ProjectBasicSerializer(ModelSerializer):
         return False
 
 
+# Names in the zone database that are not a place's time: `localtime` is whatever the machine reading it is set to
+# (the web host, PostgreSQL's and ClickHouse's servers may each differ), the other two are placeholders.
+HOST_DEPENDENT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 class ProjectSerializer(ProjectBasicSerializer):
     """A project in full; with one environment per project, `project_id` equals `id`."""
 
     project_id = serializers.IntegerField(source="id", read_only=True)
-    timezone = serializers.ChoiceField(choices=sorted(zoneinfo.available_timezones()), default="UTC")
+    timezone = serializers.ChoiceField(choices=sorted(zoneinfo.available_timezones() - HOST_DEPENDENT_ZONES),
+                                       default="UTC")  # fmt: skip
 
     class Meta(ProjectBasicSerializer.Meta):
         fields = [*ProjectBasicSerializer.Meta.fields, "project_id", "created_at", "updated_at"]

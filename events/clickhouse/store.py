@@ -156,9 +156,11 @@ class ClickHouseStore:
         )
         return [orjson.loads(item) for (item,) in rows]
 
-    def run_query(self, statement: Sql) -> list[tuple[Any, ...]]:
+    def run_query(self, statement: Sql, *, seconds: float) -> list[tuple[Any, ...]]:
+        if seconds <= 0:
+            raise query_timeout()
         # readonly = 2: nothing may be written, but the query may still carry its own settings.
-        limits = {"readonly": 2, "max_execution_time": settings.QUERY_TIMEOUT_SECONDS}
+        limits = {"readonly": 2, "max_execution_time": max(0.001, seconds)}
         try:
             return self._query(statement, limits, user_written=True)
         except ClickHouseError as error:

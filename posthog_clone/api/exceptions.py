@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 
-from posthog_clone.errors import DomainError, ErrorKind
+from posthog_clone.errors import DomainError, ErrorKind, Unavailable
 from posthog_clone.object_storage import ObjectStorageError
 from posthog_clone.rate_limits import retry_after
 
@@ -112,6 +112,7 @@ def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response |
         exc = exceptions.UnsupportedMediaType(None, detail=f"{exc.detail} {SEND_JSON}")
     if type(exc) is exceptions.ValidationError and isinstance(exc.detail, dict | list):
         exc = exceptions.ValidationError(_index_lists(exc.detail))
+    retryable = not isinstance(exc, Unavailable) or exc.retryable
     if isinstance(exc, DomainError):
         status_code, error_type = DOMAIN_ERROR_RESPONSES[exc.kind]
         exc = APIError(exc.detail, code=exc.code, status_code=status_code, attr=exc.attr, error_type=error_type)
@@ -122,7 +123,7 @@ def exception_handler(exc: BaseException, context: dict[str, Any]) -> Response |
     auth_header = getattr(exc, "auth_header", None)
     if response is not None and auth_header:
         response["WWW-Authenticate"] = auth_header  # what makes a client retry with credentials (DRF sets it)
-    if response is not None and response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+    if response is not None and response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE and retryable:
         response["Retry-After"] = RETRY_AFTER_SECONDS
     if response is not None and isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         response["Retry-After"] = retry_after(exc.wait)

@@ -20,6 +20,10 @@ MAX_QUERY_LENGTH = 100_000
 # for every event), and no real query comes close.
 MAX_NESTING = 64
 MAX_DEPTH = 100
+# Sizes within which parsing, printing and the database's own planning stay well inside the query timeout.
+MAX_NODES = 20_000
+MAX_ARGUMENTS = 1_000
+MAX_LIST_ITEMS = 10_000
 INTERVAL_UNITS = frozenset({"second", "minute", "hour", "day", "week", "month", "quarter", "year"})
 PLACEHOLDER_TYPES = (str, int, float, bool, type(None))
 
@@ -101,8 +105,7 @@ def _parse_uncached(start: str, text: str, values: Mapping[str, Any] | None) -> 
         raise
     except RecursionError:
         raise too_deep() from None
-    if _depth(parsed) > MAX_DEPTH:
-        raise too_deep()
+    _check_size(parsed)
     return parsed
 
 
@@ -110,15 +113,27 @@ def too_deep() -> HogQLError:
     return HogQLError(f"The query nests more than {MAX_DEPTH} operations deep.")
 
 
-def _depth(root: Any) -> int:
-    """How deep the tree goes, without recursion (everything that walks it later recurses)."""
-    deepest, stack = 0, [(root, 1)]
+def _check_size(root: Any) -> None:
+    """The tree's depth, size, argument counts and list lengths within their limits, checked without recursion
+    (everything that walks the tree later recurses, and what is printed must stay within what a database takes:
+    PostgreSQL nests a long concat() as deeply as it has arguments)."""
+    nodes, stack = 0, [(root, 1)]
     while stack:
         node, depth = stack.pop()
-        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            raise too_deep()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise HogQLError(f"The query has more than {MAX_NODES:,} expressions.")
+        if isinstance(node, ast.Call) and len(node.args) > MAX_ARGUMENTS:
+            raise HogQLError(f"{node.name}() takes at most {MAX_ARGUMENTS:,} arguments here.", node.start, node.end)
+        items = node.items if isinstance(node, ast.Tuple | ast.Array) else None
+        if isinstance(node, ast.Constant) and isinstance(node.value, tuple):
+            items = node.value
+        if items is not None and len(items) > MAX_LIST_ITEMS:
+            raise HogQLError(f"A list may hold at most {MAX_LIST_ITEMS:,} items.", node.start, node.end)
         if isinstance(node, ast.Node):
             stack += [(child, depth + 1) for child in ast.children(node)]
-    return deepest
 
 
 def _check_nesting(text: str) -> None:

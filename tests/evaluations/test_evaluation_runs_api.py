@@ -180,6 +180,7 @@ class TestCreateLookups:
     ) -> None:
         response = api.post(url, run_body(make_evaluation(tenant), store_generation(tenant)), format="json")
         assert_error(response, 503, code="llm_judge_not_configured")
+        assert "Retry-After" not in response  # retrying cannot help until someone configures a judge
         detail = response.json()["detail"]
         for variable in ("LLMA_EVAL_OPENAI_BASE_URL", "OPENAI_BASE_URL", "LLMA_EVAL_OPENAI_API_KEY", "OPENAI_API_KEY"):
             assert variable in detail

@@ -89,6 +89,15 @@ class TestCreateValidation:
                 "conditions__0__properties",
                 "null_characters_not_allowed",
             ),
+            # Each condition is tested against every new generation while it is ingested; the prompt goes to the
+            # judge with every run.
+            ({"conditions": [{"properties": []}] * 101}, "conditions", "max_length"),
+            (
+                {"conditions": [{"properties": [{"key": "k", "value": "v"}] * 101}]},
+                "conditions__0__properties",
+                "invalid_input",
+            ),
+            ({"evaluation_config": {"prompt": "x" * 100_001}}, "config", None),
         ],
     )
     def test_field_errors(self, api: APIClient, url: str, overrides: dict, attr: str, code: str) -> None:

@@ -301,6 +301,23 @@ class TestCsv:
         assert response["Content-Type"].startswith("text/csv")
         assert response.content.decode().splitlines() == ["id,distinct_id,event,timestamp,elements_chain"]
 
+    def test_cells_a_spreadsheet_would_run_as_formulas_stay_text(self, api: APIClient, url: str,
+                                                                  tenant: Tenant) -> None:  # fmt: skip
+        store(tenant.team, make_event(event="=HYPERLINK(\"http://x\")", properties={"@cmd": "+1+1", "n": -3,
+                                                                                     "neg": "-2"}))  # fmt: skip
+        [row] = list(csv.DictReader(io.StringIO(api.get(url, {"format": "csv"}).content.decode())))
+        assert row["event"] == '\'=HYPERLINK("http://x")'
+        assert (row["properties.@cmd"], row["properties.n"], row["properties.neg"]) == ("'+1+1", "-3", "'-2")
+
+    def test_select_as_csv_is_named_by_its_columns(self, api: APIClient, url: str, tenant: Tenant) -> None:
+        store(tenant.team, make_event(event="a", properties={"plan": "pro"}), make_event(event="=b"))
+        response = api.get(url, {"format": "csv", "select": json.dumps(["event", "properties.plan", "count()"]),
+                                 "orderBy": json.dumps(["event"])})  # fmt: skip
+        assert response.status_code == 200, response.content
+        assert list(csv.reader(io.StringIO(response.content.decode()))) == [
+            ["event", "properties.plan", "count()"], ["'=b", "", "1"], ["a", "pro", "1"],
+        ]  # fmt: skip
+
     def test_csv_default_limit_is_1000(self, api: APIClient, url: str, tenant: Tenant) -> None:
         store(tenant.team, *(make_event(event="bulk", timestamp=BASE_TIME - timedelta(seconds=n)) for n in range(1001)))
         rows = list(csv.DictReader(io.StringIO(api.get(url, {"format": "csv"}).content.decode())))

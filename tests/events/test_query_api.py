@@ -169,6 +169,12 @@ class TestSemantics:
         chain = ", ".join(f"a{n} + a{n} as a{n + 1}" for n in range(8))
         assert rows(api, url, f"select 1 as a0, {chain} from events limit 1") == [[2**n for n in range(9)]]
 
+    def test_long_argument_lists_and_in_lists_run(self, api: APIClient, url: str, dataset: None) -> None:
+        # PostgreSQL nests a concat() as deeply as it has arguments: the most HogQL allows must still run there.
+        assert rows(api, url, "select concat(" + ", ".join(["'x'"] * 1000) + ") from events limit 1") == [["x" * 1000]]
+        names = ", ".join(f"'name {n}'" for n in range(2000))
+        assert rows(api, url, f"select count() from events where event in ({names}, 'sign up')") == [[1]]
+
     def test_a_string_compared_with_a_number_is_read_as_one(self, api: APIClient, url: str, dataset: None) -> None:
         # n is "7", 12 and "x": numeric text and numbers compare as numbers; "x" is not one and matches nothing.
         assert rows(api, url, "select count() from events where properties.n > 5") == [[2]]
@@ -270,6 +276,21 @@ class TestRefusals:
             ("select a as a from events", "hogql_query_error", "Unable to resolve field: a"),
             ("select b as a, a as b from events", "hogql_query_error", "Cyclic aliases: b -> a -> b"),
             (
+                "select concat(" + ", ".join(["'x'"] * 1001) + ") from events",
+                "hogql_query_error",
+                "concat() takes at most 1,000 arguments",
+            ),
+            (
+                "select event from events where event in (" + ", ".join(["'x'"] * 10_001) + ")",
+                "hogql_query_error",
+                "A list may hold at most 10,000 items",
+            ),
+            (
+                "select " + ", ".join(f"{n} + 1" for n in range(7000)) + " from events",
+                "hogql_query_error",
+                "more than 20,000 expressions",
+            ),
+            (
                 "select 1 as a0, " + ", ".join(f"a{n} + a{n} as a{n + 1}" for n in range(40)) + " from events",
                 "hogql_query_error",
                 "too large once its aliases are written out",
@@ -324,9 +345,15 @@ class TestRefusals:
         settings.QUERY_TIMEOUT_SECONDS = 0.05
         slow = "SELECT count() FROM numbers(100000000000)" if is_clickhouse(events_backend) else "SELECT pg_sleep(2)"
         with pytest.raises(Timeout) as raised:
-            events_store().run_query(Sql(slow))
+            events_store().run_query(Sql(slow), seconds=settings.QUERY_TIMEOUT_SECONDS)
         assert raised.value.code == "query_timeout"
-        assert events_store().run_query(Sql("SELECT 1")) == [(1,)]  # the store is usable afterwards
+        assert events_store().run_query(Sql("SELECT 1"), seconds=1) == [(1,)]  # the store is usable afterwards
+
+    def test_the_timeout_counts_the_time_before_the_database(self, api: APIClient, url: str, settings: Any) -> None:
+        # Parsing and printing alone take longer than this: the database is never given the statement.
+        settings.QUERY_TIMEOUT_SECONDS = 1e-9
+        response = run(api, url, "select count() from events")
+        assert (response.status_code, response.json()["code"]) == (504, "query_timeout")
 
 
 class TestTenancy:

@@ -216,6 +216,12 @@ def test_compose_wires_each_service_as_the_settings_read_it(compose: dict) -> No
         "clickhouse", 8123, ch_env["CLICKHOUSE_USER"], ch_env["CLICKHOUSE_PASSWORD"])  # fmt: skip
     assert clickhouse.path.strip("/") == ch_env["CLICKHOUSE_DB"]  # the database exists before clickhouse_migrate
 
+    # No secret anyone can read in this file: unset, the key is generated into the data volume web and worker share.
+    assert app_env["SECRET_KEY"] == "${SECRET_KEY:-}"
+    for name in ("web", "worker"):
+        assert "app-data:/data" in services[name]["volumes"]
+    assert "POSTHOG_CLONE_DATA_DIR=/data" in (REPO / "Dockerfile").read_text()
+
     assert app_env["TEMPORAL_ADDRESS"] == "temporal:7233"
     assert "7233:7233" in services["temporal"]["ports"]
     assert app_env["OBJECT_STORAGE_ENDPOINT"] == "http://minio:9000"
