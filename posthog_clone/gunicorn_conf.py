@@ -15,7 +15,9 @@ from gunicorn.glogging import Logger
 
 from posthog_clone.redaction import redact
 
-worker_class = "gthread"
+# gunicorn's threaded worker, reading each request in its event loop before a thread is spent on it (slow clients
+# cost a socket, not a thread): see `posthog_clone.http_worker`.
+worker_class = "posthog_clone.http_worker.BufferingThreadWorker"
 # Long filters travel in the query string (`properties=[…]`), so request lines may be long: gunicorn's C parser
 # (gunicorn-h1c) reads "unlimited" as 1 MiB, in linear time (the pure-Python one has no bound and rescans the line as
 # it grows: a 16 MiB line took a minute). "fast" makes a missing C parser an error at start, not a silent fallback.
