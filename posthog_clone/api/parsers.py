@@ -33,8 +33,9 @@ class _BoundedStream:
         return data
 
 
-class NestedTooDeeply(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
+class NestedTooDeeply(exceptions.ParseError):
+    """The client's body, refused: `invalid_request` like any body that does not parse (not a server error)."""
+
     default_detail = json_limits.NESTED_TOO_DEEPLY
     default_code = "nested_too_deeply"
 

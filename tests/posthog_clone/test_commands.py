@@ -310,12 +310,31 @@ def test_one_serve_per_data_dir_and_none_of_its_processes_outlives_it(scratch_da
         assert request_counts(base).get(("GET", "health", "200")) is None
         assert set(process_metrics(base)["process_start_time_seconds"]) <= set(server_processes(again))
 
-        # A child that dies takes the server down, and serve says so with a failing status.
-        children = psutil.Process(again.pid).children(recursive=True)
-        [worker] = [child for child in children if "run_worker" in child.cmdline()]
+        # Temporal or the worker dying is not the HTTP server's end: serve starts them again (Temporal on the
+        # same port) while the API keeps answering.
+        [temporal] = embedded_temporal_servers(data_dir)
+        [worker] = [c for c in psutil.Process(again.pid).children() if "run_worker" in c.cmdline()]
+        temporal.kill()
         worker.kill()
+        deadline = time.monotonic() + 120
+        while requests.get(f"{base}/_readyz", timeout=10).status_code != 200:
+            assert requests.get(f"{base}/_health", timeout=5).status_code == 200
+            assert time.monotonic() < deadline, "Temporal was not back within 120 s"
+            time.sleep(0.5)
+        assert again.poll() is None
+        [new_worker] = [c for c in psutil.Process(again.pid).children() if "run_worker" in c.cmdline()]
+        restarted = {new_worker.pid, *(p.pid for p in embedded_temporal_servers(data_dir))}
+        assert len(restarted) == 2 and not restarted & {temporal.pid, worker.pid}
+        log = output(tmp_path / "again", "stderr")
+        assert f"temporal exited with code {-signal.SIGKILL}; starting it again." in log
+        assert f"worker exited with code {-signal.SIGKILL}; starting it again." in log
+
+        # The web server dying takes the server down, and serve says so with a failing status.
+        children = psutil.Process(again.pid).children(recursive=True)
+        [web] = [c for c in psutil.Process(again.pid).children() if "gunicorn" in " ".join(c.cmdline())]
+        web.kill()
         assert again.wait(timeout=60) == 1
-        assert f"worker exited with code {-signal.SIGKILL}; the server stopped." in output(tmp_path / "again", "stderr")
+        assert f"web exited with code {-signal.SIGKILL}; the server stopped." in output(tmp_path / "again", "stderr")
         _, alive = psutil.wait_procs(children, timeout=30)
         assert alive == [], f"children still running after serve stopped: {alive}"
         assert not (data_dir / "metrics" / str(again.pid)).exists()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +26,9 @@ ALL_INTERFACES = serve_lock.ALL_INTERFACES
 SHUTDOWN_GRACE_SECONDS = 20.0
 READY_TIMEOUT_SECONDS = 180.0
 READY_PROBE_SLICE_SECONDS = 0.5
+# Temporal and the worker are started again when they exit, this many times within this window at most.
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 600.0
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 GUNICORN_CONFIG = "python:posthog_clone.gunicorn_conf"  # worker class, limits, JSON error pages
 # Children run this package's command line, so serve works from a checkout and from an installed package alike.
@@ -84,19 +88,30 @@ class Command(BaseCommand):
         register_process("serve")
         try:
             temporal_ui = None
+            # What serve starts again when it exits: the web server and the worker keep their clients, and the
+            # HTTP API keeps serving while Temporal or the worker come back.
+            restarters: dict[str, Callable[[], Child]] = {}
             if not settings.TEMPORAL_ADDRESS:
-                temporal = embedded.start_temporal_dev_server(
-                    namespace=settings.TEMPORAL_NAMESPACE,
-                    db_file=data_dir / "temporal.sqlite",
-                    ui=True,
-                    log_file=data_dir / "temporal.log",
-                    preexec_fn=embedded.terminated_with_parent(),
-                    start_new_session=True,
-                )
+
+                def start_temporal(port: int | None = None) -> embedded.TemporalDevServer:
+                    return embedded.start_temporal_dev_server(
+                        namespace=settings.TEMPORAL_NAMESPACE,
+                        db_file=data_dir / "temporal.sqlite",
+                        ui=True,
+                        log_file=data_dir / "temporal.log",
+                        port=port,
+                        preexec_fn=embedded.terminated_with_parent(),
+                        start_new_session=True,
+                    )
+
+                temporal = start_temporal()
                 children.append(("temporal", temporal))
                 child_env["TEMPORAL_ADDRESS"] = temporal.address
                 temporal_ui = f"http://127.0.0.1:{temporal.ui_port}"
-            children.append(("worker", self._spawn([*COMMAND_LINE, "run_worker"], child_env)))
+                # On the same port: the web server's and the worker's clients reconnect to it.
+                restarters["temporal"] = partial(start_temporal, int(temporal.address.rsplit(":", 1)[1]))
+            restarters["worker"] = partial(self._spawn, [*COMMAND_LINE, "run_worker"], child_env)
+            children.append(("worker", restarters["worker"]()))
             web_command = [
                 sys.executable,
                 "-m",
@@ -125,10 +140,9 @@ class Command(BaseCommand):
                 + (f", UI {temporal_ui}" if temporal_ui else "")
                 + "\n  Press Ctrl-C to stop."
             )
+            restarted: dict[str, list[float]] = {name: [] for name in restarters}
             while not stopping:
-                if exited := self._exited(children):
-                    # The rest is stopped on the way out; the exit status says the server did not end as asked.
-                    raise CommandError(f"{exited}; the server stopped.")
+                self._supervise(children, restarters, restarted)
                 time.sleep(0.5)
         finally:
             self._stop_all(children)
@@ -145,6 +159,28 @@ class Command(BaseCommand):
         # A session of its own, so Ctrl-C reaches only this supervisor, which then stops children in order; and
         # SIGTERM if the supervisor dies without stopping them (SIGKILL), so none outlives it.
         return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=embedded.terminated_with_parent())
+
+    def _supervise(self, children: list[tuple[str, Child]], restarters: dict[str, Callable[[], Child]],
+                   restarted: dict[str, list[float]]) -> None:  # fmt: skip
+        """Start again a child that exited and may be restarted, at most MAX_RESTARTS times in RESTART_WINDOW; any
+        other exit (the web server's, or one restart too many) stops the server with a failing status."""
+        for index, (name, child) in enumerate(children):
+            process = child.process if isinstance(child, embedded.TemporalDevServer) else child
+            if process.poll() is None:
+                continue
+            exited = f"{name} exited with code {process.returncode}"
+            now = time.monotonic()
+            recent = [moment for moment in restarted.get(name, []) if now - moment < RESTART_WINDOW_SECONDS]
+            if name not in restarters or len(recent) >= MAX_RESTARTS:
+                # The rest is stopped on the way out; the exit status says the server did not end as asked.
+                why = f" ({len(recent)} restarts in {RESTART_WINDOW_SECONDS:.0f} s)" if name in restarters else ""
+                raise CommandError(f"{exited}{why}; the server stopped.")
+            self.stderr.write(f"{exited}; starting it again.")
+            restarted[name] = [*recent, now]
+            try:
+                children[index] = (name, restarters[name]())
+            except (OSError, TimeoutError, RuntimeError) as error:
+                raise CommandError(f"{exited}, and starting it again failed ({error}); the server stopped.") from None
 
     @staticmethod
     def _exited(children: list[tuple[str, Child]]) -> str | None:
