@@ -43,7 +43,8 @@ def parse_error(detail: str, attr: str | None = None) -> APIError:
 
 class QueryRequestSerializer(serializers.Serializer):
     query = serializers.DictField(help_text='A query node: `{"kind": "HogQLQuery", "query": "select …"}`.')
-    refresh = serializers.JSONField(required=False, help_text="Accepted in every mode; answered synchronously.")
+    refresh = serializers.JSONField(required=False, allow_null=True,
+                                    help_text="Accepted in every mode; answered synchronously.")  # fmt: skip
     client_query_id = serializers.CharField(required=False, max_length=200)
     name = serializers.CharField(required=False, max_length=128)
 
@@ -101,19 +102,22 @@ class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=QueryRequestSerializer,
-        responses=inline_serializer(
-            "HogQLQueryResponse",
-            {
-                "results": serializers.ListField(child=serializers.ListField()),
-                "columns": serializers.ListField(child=serializers.CharField()),
-                "types": serializers.ListField(child=serializers.ListField(child=serializers.CharField())),
-                "hasMore": serializers.BooleanField(allow_null=True),
-                "limit": serializers.IntegerField(allow_null=True),
-                "offset": serializers.IntegerField(allow_null=True),
-                "hogql": serializers.CharField(),
-                "timezone": serializers.CharField(),
-            },
-        ),
+        # PostHog answers a query with 200 (it creates nothing), though the route is a POST.
+        responses={
+            200: inline_serializer(
+                "HogQLQueryResponse",
+                {
+                    "results": serializers.ListField(child=serializers.ListField()),
+                    "columns": serializers.ListField(child=serializers.CharField()),
+                    "types": serializers.ListField(child=serializers.ListField(child=serializers.CharField())),
+                    "hasMore": serializers.BooleanField(allow_null=True),
+                    "limit": serializers.IntegerField(allow_null=True),
+                    "offset": serializers.IntegerField(allow_null=True),
+                    "hogql": serializers.CharField(),
+                    "timezone": serializers.CharField(),
+                },
+            )
+        },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = QueryRequestSerializer(data=request.data)

@@ -103,7 +103,7 @@ class EventSerializer(serializers.Serializer):
     timestamp = StrictCharField()
     person = PersonSerializer(allow_null=True)
     elements = serializers.ListField(child=serializers.DictField())
-    elements_chain = StrictCharField()
+    elements_chain = StrictCharField(allow_blank=True)  # "" for an event without elements
 
 
 @extend_schema_serializer(many=False)  # one page object, not a list of them (the list has no DRF pagination)
@@ -197,7 +197,7 @@ LIST_PARAMETERS = [
         description="The initial index from which to return the results (deprecated).",
         extensions=EMPTY_MEANS_ABSENT,
     ),
-    OpenApiParameter("format", str, enum=["csv", "json"]),
+    OpenApiParameter("format", str, enum=["csv", "json"], extensions=EMPTY_MEANS_ABSENT),
     OpenApiParameter("include_person", bool, description="Fill `person` (default true)."),
     OpenApiParameter(
         "select",

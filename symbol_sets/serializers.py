@@ -5,7 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from posthog_clone.api.fields import ModelSerializer, StrictCharField, StrictUUIDField
+from posthog_clone.api.fields import ModelSerializer, StrictBooleanField, StrictCharField, StrictUUIDField
 from posthog_clone.api.validators import reject_nul_characters
 from symbol_sets.models import ErrorTrackingRelease, ErrorTrackingSymbolSet
 from symbol_sets.services import ChunkUpload
@@ -84,8 +84,8 @@ class BulkUploadSerializer(serializers.Serializer):
     )
     release_id = ReleaseIdField(help_text="The release of `chunk_ids` and `ref`.")
     ref = StrictCharField(max_length=MAX_REF_LENGTH, required=False)
-    force = serializers.BooleanField(default=False, help_text="Replace chunks stored with different content.")
-    skip_on_conflict = serializers.BooleanField(
+    force = StrictBooleanField(default=False, help_text="Replace chunks stored with different content.")
+    skip_on_conflict = StrictBooleanField(
         default=False, help_text="Keep chunks stored with different content instead of failing."
     )
 

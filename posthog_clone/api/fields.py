@@ -43,13 +43,24 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """`true` or `false`, and only those: DRF's BooleanField also reads 0, 1, "yes", "off"…, which the OpenAPI
+    document says cannot be sent."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class ModelSerializer(serializers.ModelSerializer):
-    """DRF's, with text model fields read as strict strings."""
+    """DRF's, with text and boolean model fields read as strictly as the schema documents them."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.CharField: StrictCharField,
         models.TextField: StrictCharField,
+        models.BooleanField: StrictBooleanField,
     }
 
 

@@ -41,7 +41,10 @@ ERROR_DESCRIPTIONS = {
     "415": "The body is not JSON.",
     "429": "Rate limited; `Retry-After` says when to retry.",
     "503": "A service the request needs (the database, Temporal, object storage) is unavailable; retry later.",
+    "504": "The query ran past QUERY_TIMEOUT_SECONDS and was stopped (`query_timeout`).",
 }
+# Operations that run HogQL (the events list's `select` and `where` too), and so may time out.
+QUERY_PATHS = ("/query/", "/events/")
 UNAUTHENTICATED_PATHS = ("/api/login", "/api/logout")
 
 
@@ -62,6 +65,8 @@ def document_errors(result: dict[str, Any], generator: Any, request: Any, public
                 codes.append("404")
             if "requestBody" in operation:
                 codes += ["413", "415"]
+            if path.endswith(QUERY_PATHS):
+                codes.append("504")
             for code in codes:
                 operation["responses"].setdefault(code, {"description": ERROR_DESCRIPTIONS[code], "content": error})
             for response in operation["responses"].values():

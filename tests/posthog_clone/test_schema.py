@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -77,6 +79,40 @@ def test_every_operation_documents_its_errors_in_posthogs_body(schema: dict) -> 
         assert content == {"$ref": "#/components/schemas/ErrorResponse"}
     assert set(schema["components"]["schemas"]["ErrorResponse"]["required"]) == {"type", "code", "detail", "attr"}
     assert list(operation["requestBody"]["content"]) == ["application/json"]
+
+
+def test_the_answers_the_server_gives_are_the_ones_documented(schema: dict, key_client: Any, tenant: Any) -> None:
+    api = key_client("*")
+    query = schema["paths"]["/api/environments/{project_id}/query/"]["post"]
+    assert "200" in query["responses"] and "201" not in query["responses"]  # a query creates nothing
+    answered = api.post(f"/api/environments/{tenant.team.id}/query/",
+                        {"query": {"kind": "HogQLQuery", "query": "select 1 from events"}, "refresh": None},
+                        format="json")  # fmt: skip
+    assert answered.status_code == 200, answered.content  # `refresh: null` is as the schema allows
+    for path in ("/api/environments/{project_id}/query/", "/api/environments/{project_id}/events/"):
+        [operation] = [o for method, o in schema["paths"][path].items() if method in ("get", "post")]
+        assert operation["responses"]["504"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ErrorResponse"
+        }
+    # An event without elements has an empty chain: the documented field allows it.
+    chain = schema["components"]["schemas"]["Event"]["properties"]["elements_chain"]
+    assert "pattern" not in chain and chain.get("minLength", 0) == 0
+    events = schema["paths"]["/api/environments/{project_id}/events/"]["get"]["parameters"]
+    assert next(p for p in events if p["name"] == "format").get("allowEmptyValue") is True
+
+
+@pytest.mark.parametrize("sent", [0, 1, "true", "yes"])
+def test_booleans_are_booleans(key_client: Any, tenant: Any, sent: Any) -> None:
+    from tests.evaluations.helpers import make_evaluation
+
+    evaluation = make_evaluation(tenant)
+    response = key_client("*").patch(f"/api/environments/{tenant.team.id}/evaluations/{evaluation.id}/",
+                                     {"deleted": sent}, format="json")  # fmt: skip
+    assert (response.status_code, response.json()["attr"]) == (400, "deleted")
+    upload = key_client("*").post(f"/api/environments/{tenant.team.id}/error_tracking/symbol_sets/bulk_start_upload/",
+                                  {"symbol_sets": [{"chunk_id": "c1"}], "skip_on_conflict": sent},
+                                  format="json")  # fmt: skip
+    assert (upload.status_code, upload.json()["attr"]) == (400, "skip_on_conflict")
 
 
 def test_operations_are_grouped_by_resource(schema: dict) -> None:
