@@ -17,6 +17,7 @@ Imported by gunicorn's master before Django is set up: nothing here imports Djan
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import re
@@ -126,9 +127,20 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         self.keepalived_conns.remove(conn)
         self._start_reading(conn)
 
-    def _start_reading(self, conn: BufferedConn) -> None:
+    def enqueue_req(self, conn: Any) -> None:
+        # A kept-alive connection whose client sent more than one request at once comes back with the next one
+        # buffered: a thread takes it only if it is whole, else the event loop reads the rest first.
+        unreader = conn.parser.unreader if getattr(conn, "parser", None) is not None else None
+        pending = unreader.buf.getvalue() if unreader is not None else b""
+        if pending and isinstance(conn, BufferedConn) and not request_is_complete(pending):
+            unreader.buf = io.BytesIO()
+            self._start_reading(conn, pending)
+            return
+        super().enqueue_req(conn)
+
+    def _start_reading(self, conn: BufferedConn, received: bytes = b"") -> None:
         conn.sock.setblocking(False)
-        conn.received = bytearray()
+        conn.received = bytearray(received)
         conn.read_deadline = time.monotonic() + REQUEST_READ_SECONDS
         self.reading.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))

@@ -78,6 +78,13 @@ def test_hundreds_of_slow_clients_leave_the_server_answering(server: WebServer) 
         kept.sendall(b"GET /_health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         slow.append(kept)
         assert healthy_within(server, 5)
+        # Nor do clients that send a whole request and, in the same packet, the start of the next.
+        for _ in range(3):
+            pipelined = connect(server)
+            pipelined.sendall(b"GET /_health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /_health HTTP/1.1\r\n")
+            slow.append(pipelined)
+        time.sleep(0.5)  # their first requests are answered meanwhile
+        assert healthy_within(server, 5)
         # The slow ones are served once they finish.
         slow[0].sendall(b"\r\n")
         slow[0].settimeout(10)
