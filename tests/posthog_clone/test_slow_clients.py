@@ -5,6 +5,7 @@ few seconds on `/_health` is a hang detector, not a measurement."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -34,8 +35,8 @@ def server(tmp_path: Path, scratch_database: str, request: Any) -> Iterator[WebS
         web.stop()
 
 
-def connect(web: WebServer) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", web.port), timeout=10)
+def connect(web: WebServer, source: str = "127.0.0.1") -> socket.socket:
+    return socket.create_connection(("127.0.0.1", web.port), timeout=10, source_address=(source, 0))
 
 
 def healthy_within(web: WebServer, seconds: float) -> bool:
@@ -106,21 +107,32 @@ def test_a_request_not_sent_in_time_is_closed(server: WebServer) -> None:
 
 @pytest.mark.parametrize("server", [{"MAX_CONNECTIONS_PER_ADDRESS": "5"}], indirect=True)
 def test_one_address_holds_a_bounded_number_of_connections(server: WebServer) -> None:
-    held = [connect(server) for _ in range(5)]
+    # From an address of their own (all of 127.0.0.0/8 is loopback), which nothing else here connects from.
+    held = [connect(server, source="127.0.0.2") for _ in range(5)]
     for sock in held:  # each accepted, then waiting for its request
         sock.sendall(b"GET /_health HTTP/1.1\r\n")
     try:
-        extra = connect(server)
+        assert not any(closed_by_server(sock, within=0.5) for sock in held)
+        extra = connect(server, source="127.0.0.2")
         assert closed_by_server(extra, within=10)
         extra.close()
+        assert healthy_within(server, 5)  # another address is served meanwhile
     finally:
         for sock in held:
             sock.close()
-    # Their slots come back once they close.
+    # The address's slots come back once its connections close.
     deadline = time.monotonic() + 10
-    while not healthy_within(server, 2) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        again = connect(server, source="127.0.0.2")
+        again.sendall(b"GET /_health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        again.settimeout(10)
+        with contextlib.suppress(ConnectionResetError):
+            if again.recv(65536).startswith(b"HTTP/1.1 200"):
+                break
+        again.close()
         time.sleep(0.1)
-    assert healthy_within(server, 5)
+    else:
+        raise AssertionError("127.0.0.2 was not served again within 10 s of closing its connections")
 
 
 def test_a_body_larger_than_the_buffer_is_still_served(server: WebServer) -> None:
