@@ -139,7 +139,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["posthog_clone.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "posthog_clone.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["posthog_clone.api.filter_schema.FilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["posthog_clone.api.throttling.RateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "posthog_clone.api.exceptions.exception_handler",

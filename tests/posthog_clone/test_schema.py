@@ -101,6 +101,19 @@ def test_the_answers_the_server_gives_are_the_ones_documented(schema: dict, key_
     assert next(p for p in events if p["name"] == "format").get("allowEmptyValue") is True
 
 
+def test_filters_sent_empty_are_documented_as_ignored(schema: dict, key_client: Any, tenant: Any) -> None:
+    api = key_client("*")
+    for path, names in (("/evaluations/", {"search", "enabled", "id__in", "order_by"}),
+                        ("/evaluation_runs/", {"evaluation_id", "status", "trigger", "target_event_id"}),
+                        ("/error_tracking/symbol_sets/", {"ref", "search", "status", "order_by"})):  # fmt: skip
+        parameters = schema["paths"][f"/api/environments/{{project_id}}{path}"]["get"]["parameters"]
+        documented = {p["name"] for p in parameters if p.get("allowEmptyValue")}
+        assert names <= documented, (path, names - documented)
+        for name in names:  # and the server does ignore them
+            response = api.get(f"/api/environments/{tenant.team.id}{path}", {name: ""})
+            assert response.status_code == 200, (path, name, response.content)
+
+
 @pytest.mark.parametrize("sent", [0, 1, "true", "yes"])
 def test_booleans_are_booleans(key_client: Any, tenant: Any, sent: Any) -> None:
     from tests.evaluations.helpers import make_evaluation
