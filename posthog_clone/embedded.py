@@ -169,6 +169,10 @@ def stop_process(process: subprocess.Popen, *, timeout: float) -> bool:
         return False
 
 
+TEMPORAL_START_ATTEMPTS = 3
+PROBE_TIMEOUT_SECONDS = 10.0  # one `temporal operator namespace describe`
+
+
 def start_temporal_dev_server(
     *,
     namespace: str,
@@ -181,7 +185,43 @@ def start_temporal_dev_server(
     start_new_session: bool = False,
 ) -> TemporalDevServer:
     """Start `temporal server start-dev` on loopback (on `port`, else a free one); `db_file` None keeps everything
-    in memory. `preexec_fn` and `start_new_session` are Popen's."""
+    in memory. `preexec_fn` and `start_new_session` are Popen's. A free port can be taken by another process between
+    being found and being bound, so a server that exits while starting on a port chosen here is tried again on
+    another one."""
+    attempts = 1 if port else TEMPORAL_START_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_temporal_dev_server_once(
+                namespace=namespace,
+                db_file=db_file,
+                ui=ui,
+                log_file=log_file,
+                startup_timeout=startup_timeout,
+                port=port,
+                preexec_fn=preexec_fn,
+                start_new_session=start_new_session,
+            )
+        except TemporalExitedError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+class TemporalExitedError(RuntimeError):
+    """The dev server exited before it was ready (its log's last lines are in the message)."""
+
+
+def _start_temporal_dev_server_once(
+    *,
+    namespace: str,
+    db_file: Path | None,
+    ui: bool,
+    log_file: Path | None,
+    startup_timeout: float,
+    port: int | None,
+    preexec_fn: Callable[[], None] | None,
+    start_new_session: bool,
+) -> TemporalDevServer:
     host = "127.0.0.1"
     port = port or free_port(host)
     ui_port = free_port(host) if ui else None
@@ -204,6 +244,7 @@ def start_temporal_dev_server(
         args += ["--ui-port", str(ui_port)]
     else:
         args += ["--headless"]
+    log_start = log_file.stat().st_size if log_file is not None and log_file.exists() else 0
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(
         args,
@@ -216,19 +257,34 @@ def start_temporal_dev_server(
     server = TemporalDevServer(process=process, address=f"{host}:{port}", ui_port=ui_port)
     try:
         wait_for_port(host, port, timeout=startup_timeout, process=process)
-        _wait_for_namespace(server.address, namespace, timeout=startup_timeout)
-    except Exception:
+        _wait_for_namespace(server.address, namespace, timeout=startup_timeout, process=process)
+    except (TimeoutError, RuntimeError) as error:
+        exited = process.poll() is not None
+        server.stop()
+        said = "(nothing)"
+        if log_file is not None:
+            with open(log_file, "rb") as log:
+                log.seek(log_start)
+                said = log.read()[-2000:].decode(errors="replace").strip() or said
+        failure = TemporalExitedError if exited else TimeoutError
+        raise failure(f"{error}; the Temporal log ends: {said}") from None
+    except BaseException:
         server.stop()
         raise
     return server
 
 
-def _wait_for_namespace(address: str, namespace: str, *, timeout: float) -> None:
+def _wait_for_namespace(address: str, namespace: str, *, timeout: float, process: subprocess.Popen) -> None:
     """The frontend port opens before the dev server has registered its namespace; wait for that too."""
     deadline = time.monotonic() + timeout
     command = [temporal_binary(), "operator", "namespace", "describe", "--namespace", namespace, "--address", address]
     while time.monotonic() < deadline:
-        probe = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+        if process.poll() is not None:
+            raise RuntimeError(f"Temporal exited with code {process.returncode} before its namespace was ready")
+        try:
+            probe = subprocess.run(command, capture_output=True, timeout=PROBE_TIMEOUT_SECONDS, check=False)
+        except subprocess.TimeoutExpired:
+            continue
         if probe.returncode == 0:
             return
         time.sleep(0.2)

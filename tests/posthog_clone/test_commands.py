@@ -237,6 +237,18 @@ def process_metrics(base: str) -> dict[str, dict[str, str]]:
     return found
 
 
+def children_running(serve: subprocess.Popen[bytes], marker: str) -> list[psutil.Process]:
+    """serve's children whose command line has `marker`, leaving out one that exited and is not reaped yet."""
+    found = []
+    for child in psutil.Process(serve.pid).children():
+        try:
+            if marker in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:  # a zombie's command line cannot be read (ZombieProcess is a NoSuchProcess)
+            continue
+    return found
+
+
 def embedded_temporal_servers(data_dir: Path) -> list[psutil.Process]:
     database = str(data_dir / "temporal.sqlite")
     return [p for p in psutil.process_iter(["cmdline"]) if database in (p.info["cmdline"] or [])]
@@ -313,16 +325,25 @@ def test_one_serve_per_data_dir_and_none_of_its_processes_outlives_it(scratch_da
         # Temporal or the worker dying is not the HTTP server's end: serve starts them again (Temporal on the
         # same port) while the API keeps answering.
         [temporal] = embedded_temporal_servers(data_dir)
-        [worker] = [c for c in psutil.Process(again.pid).children() if "run_worker" in c.cmdline()]
+        [worker] = children_running(again, "run_worker")
         temporal.kill()
         worker.kill()
         deadline = time.monotonic() + 120
-        while requests.get(f"{base}/_readyz", timeout=10).status_code != 200:
+
+        def replaced(pids: list[int], old: int) -> bool:
+            return len(pids) == 1 and pids[0] != old
+
+        # serve reaps and restarts each in turn, so /_readyz can answer 200 before the worker is back.
+        while not (
+            replaced([p.pid for p in embedded_temporal_servers(data_dir)], temporal.pid)
+            and replaced([p.pid for p in children_running(again, "run_worker")], worker.pid)
+            and requests.get(f"{base}/_readyz", timeout=10).status_code == 200
+        ):
             assert requests.get(f"{base}/_health", timeout=5).status_code == 200
-            assert time.monotonic() < deadline, "Temporal was not back within 120 s"
+            assert time.monotonic() < deadline, "Temporal and the worker were not back within 120 s"
             time.sleep(0.5)
         assert again.poll() is None
-        [new_worker] = [c for c in psutil.Process(again.pid).children() if "run_worker" in c.cmdline()]
+        [new_worker] = children_running(again, "run_worker")
         restarted = {new_worker.pid, *(p.pid for p in embedded_temporal_servers(data_dir))}
         assert len(restarted) == 2 and not restarted & {temporal.pid, worker.pid}
         log = output(tmp_path / "again", "stderr")
@@ -331,7 +352,7 @@ def test_one_serve_per_data_dir_and_none_of_its_processes_outlives_it(scratch_da
 
         # The web server dying takes the server down, and serve says so with a failing status.
         children = psutil.Process(again.pid).children(recursive=True)
-        [web] = [c for c in psutil.Process(again.pid).children() if "gunicorn" in " ".join(c.cmdline())]
+        [web] = children_running(again, "gunicorn")
         web.kill()
         assert again.wait(timeout=60) == 1
         assert f"web exited with code {-signal.SIGKILL}; the server stopped." in output(tmp_path / "again", "stderr")
