@@ -20,7 +20,7 @@ from query_languages import (
     PropertyFilterError,
     compile_matcher,
     parse_property_filters,
-    python_regex_problem,
+    pattern_problem,
 )
 
 logger = structlog.get_logger(__name__)
@@ -44,7 +44,7 @@ def online_evaluation(evaluation_id: uuid.UUID, conditions: Any) -> OnlineEvalua
     parsed = []
     for condition in conditions if isinstance(conditions, list) else []:
         try:
-            properties = parse_property_filters(condition.get("properties"), regex_check=python_regex_problem)
+            properties = parse_property_filters(condition.get("properties"), regex_check=pattern_problem)
             rollout = float(condition.get("rollout_percentage", 100))
         except (PropertyFilterError, AttributeError, TypeError, ValueError) as error:
             logger.warning("evaluation_condition_skipped", evaluation_id=str(evaluation_id), error=str(error))

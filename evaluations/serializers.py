@@ -15,7 +15,7 @@ from query_languages import (
     PROPERTY_FILTER_SCHEMA,
     PropertyFilterError,
     parse_property_filters,
-    python_regex_problem,
+    pattern_problem,
 )
 
 MAX_DESCRIPTION_LENGTH = 10_000
@@ -46,7 +46,7 @@ class PropertyFiltersField(serializers.Field):
                                               "elements.")  # fmt: skip
         reject_nul_characters(data)
         try:
-            parse_property_filters(data, regex_check=python_regex_problem)
+            parse_property_filters(data, regex_check=pattern_problem)
         except PropertyFilterError as error:
             raise serializers.ValidationError(_nested_error(error.path, error.message)) from None
         return data

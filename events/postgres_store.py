@@ -16,7 +16,7 @@ from django.db import DatabaseError, DataError, ProgrammingError, connection, tr
 from events.errors import query_refused, query_timeout
 from events.records import EventInput, EventRow, Order, PersonStamp
 from events.store import ROW_COLUMNS, event_row, page_statement
-from query_languages import PERSON_JOIN, PostgresDialect, Sql, join, sql
+from query_languages import PERSON_JOIN, PostgresDialect, Sql, join, pattern_problem, sql
 
 # One statement per batch, the columns as binary arrays. (Sending the batch as one JSON document for
 # jsonb_to_recordset was measured too: it moves parsing into PostgreSQL, which shares the same CPUs, and
@@ -72,8 +72,11 @@ class PostgresStore:
     dialect = PostgresDialect()
 
     def regex_problem(self, pattern: str) -> str | None:
-        """PostgreSQL compiles a regex only once a row reaches it, so a bad pattern would fail some queries and
-        not others: filters are checked up front."""
+        """A pattern must be one RE2 runs (what filters mean on ClickHouse, and without back-references, which make
+        PostgreSQL's matcher backtrack for minutes) and one PostgreSQL compiles: it compiles a regex only once a row
+        reaches it, so a bad pattern would fail some queries and not others."""
+        if problem := pattern_problem(pattern):
+            return problem
         try:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("SELECT '' ~ %s", [pattern])

@@ -18,7 +18,6 @@ Imported by gunicorn's master before Django is set up: nothing here imports Djan
 from __future__ import annotations
 
 import io
-import ipaddress
 import os
 import re
 import selectors
@@ -28,6 +27,8 @@ from functools import partial
 from typing import Any
 
 from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from posthog_clone.client_address import Network, is_trusted, trusted_networks
 
 REQUEST_READ_SECONDS = float(os.environ.get("REQUEST_READ_SECONDS", "30"))
 MAX_CONNECTIONS_PER_ADDRESS = int(os.environ.get("MAX_CONNECTIONS_PER_ADDRESS", "256"))
@@ -40,15 +41,11 @@ CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,15})[ \t]*\r
 CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked", re.IGNORECASE)
 
 
-def _trusted_proxies() -> tuple[Any, ...]:
-    networks = []
-    for entry in os.environ.get("TRUSTED_PROXIES", "").split(","):
-        if entry.strip():
-            try:
-                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-            except ValueError:
-                continue  # settings refuse it with a clear message when the app loads
-    return tuple(networks)
+def _trusted_proxies() -> tuple[Network, ...]:
+    try:
+        return trusted_networks(entry for entry in os.environ.get("TRUSTED_PROXIES", "").split(",") if entry.strip())
+    except ValueError:
+        return ()  # settings refuse it with a clear message when the app loads
 
 
 def request_is_complete(data: bytes | bytearray) -> bool:
@@ -89,13 +86,7 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         return client[0] if isinstance(client, tuple) and client else str(client)
 
     def _limited(self, address: str) -> bool:
-        if self.per_address[address] < MAX_CONNECTIONS_PER_ADDRESS:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return True
-        return not any(ip in network for network in self.trusted)
+        return self.per_address[address] >= MAX_CONNECTIONS_PER_ADDRESS and not is_trusted(address, self.trusted)
 
     def _forget(self, conn: BufferedConn) -> None:
         address = self._address(conn.client)

@@ -203,7 +203,10 @@ RATE_LIMITS: dict[str, list[str]] = {
 # Proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated): per-address limits read the
 # client's address from that header only when the connection comes from one of them; otherwise the header is
 # ignored, so a client cannot pick a new address for each attempt.
-TRUSTED_PROXIES = trusted_networks(env.list("TRUSTED_PROXIES", default=[]))
+try:
+    TRUSTED_PROXIES = trusted_networks(env.list("TRUSTED_PROXIES", default=[]))
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
 
 # --- Temporal -------------------------------------------------------------------------------------------
 # TEMPORAL_ADDRESS unset means "use the dev server `serve` starts"; serve exports the address to its children.

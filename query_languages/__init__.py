@@ -25,7 +25,6 @@ from query_languages.hogql import (
     parse_select,
     print_condition,
     print_select,
-    re2_problem,
 )
 from query_languages.hogql import ast as hogql_ast
 from query_languages.hogql.postgres import PERSON_JOIN
@@ -37,8 +36,9 @@ from query_languages.property_filters import (
     PropertyGroup,
     parse_property_filters,
 )
-from query_languages.property_matching import EventView, Matcher, compile_matcher, matches, python_regex_problem
+from query_languages.property_matching import EventView, Matcher, compile_matcher, matches
 from query_languages.property_sql import CompiledFilter, FilterDialect, compile_filters
+from query_languages.regex import pattern_problem
 from query_languages.sql import Sql, clickhouse_bind, join, like_pattern, sql
 
 __all__ = [
@@ -79,10 +79,9 @@ __all__ = [
     "parse_order",
     "parse_property_filters",
     "parse_select",
+    "pattern_problem",
     "print_condition",
     "print_select",
-    "python_regex_problem",
-    "re2_problem",
     "sql",
     "team_timezone",
 ]

@@ -34,7 +34,7 @@ from query_languages.property_filters import (
     semver_bounds,
     semver_key,
 )
-from query_languages.regex import RegexError, compile_pattern, pattern_problem
+from query_languages.regex import RegexError, compile_pattern
 
 MISSING = object()
 NUMERIC_TEXT = re.compile(NUMERIC_PATTERN)
@@ -47,12 +47,6 @@ def compile_regex(pattern: str) -> Any:
         return compile_pattern(pattern)
     except RegexError:
         return None
-
-
-def python_regex_problem(pattern: str) -> str | None:
-    """Why the matcher (RE2, as in `query_languages.regex`) cannot run `pattern`, or None; for filters that will be
-    matched in Python."""
-    return pattern_problem(pattern)
 
 
 @dataclass(slots=True)

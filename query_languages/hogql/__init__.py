@@ -16,7 +16,6 @@ from query_languages.hogql.printer import (
     print_condition,
     print_select,
 )
-from query_languages.hogql.re2 import re2_problem
 
 __all__ = [
     "ClickHouseDialect",
@@ -36,5 +35,4 @@ __all__ = [
     "parse_select",
     "print_condition",
     "print_select",
-    "re2_problem",
 ]

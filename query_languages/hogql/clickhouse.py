@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.re2 import re2_problem
 from query_languages.patterns import DATE_PREFIX, INTEGER_TEXT, NUMERIC_TEXT, SEMVER_KEY
+from query_languages.regex import pattern_problem
 from query_languages.sql import Sql, clickhouse_inline, join, sql
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -423,7 +423,7 @@ class ClickHouseDialect:
         return of_text(value, lambda text: sql(f"({{}} {operator} {{}})", text, normalised))
 
     def regex_problem(self, pattern: str) -> str | None:
-        return re2_problem(pattern)
+        return pattern_problem(pattern)
 
     def regex(self, value: Sql, pattern: str, *, insensitive: bool) -> Sql:
         return of_text(value, lambda text: sql("match({}, {})", text, "(?i)" + pattern if insensitive else pattern))

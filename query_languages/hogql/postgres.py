@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from query_languages.hogql.printer import clickhouse_replacement
+from query_languages.regex import pattern_problem
 from query_languages.sql import Sql, join, sql
 
 # The person of each event, by its distinct id (a LEFT JOIN: events may have none).
@@ -123,7 +124,10 @@ class PostgresDialect:
         return sql("({} " + ("ILIKE" if insensitive else "LIKE") + " {})", value, pattern)
 
     def regex_problem(self, pattern: str) -> str | None:
-        return None  # the caller asks PostgreSQL itself (Context.regex_problem)
+        # HogQL's patterns are RE2's (ClickHouse's): no back-references, which are what makes PostgreSQL's matcher
+        # backtrack for minutes on a few thousand characters. PostgreSQL's own refusals are its caller's check
+        # (Context.regex_problem), which asks the database.
+        return pattern_problem(pattern)
 
     def regex(self, value: Sql, pattern: str, *, insensitive: bool) -> Sql:
         return sql("({} " + ("~*" if insensitive else "~") + " {})", value, pattern)

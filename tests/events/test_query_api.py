@@ -262,6 +262,11 @@ class TestRefusals:
             ("select event from events where count() > 1", "hogql_query_error", "use HAVING"),
             ("select event, count() from events", "hogql_query_error", "'event' must be in GROUP BY"),
             ("select event from events where properties.a =~ '('", "hogql_query_error", "Invalid regular expression"),
+            (
+                "select event from events where properties.a =~ '^((a+)\\\\2)+$'",
+                "hogql_query_error",
+                "Invalid regular expression: invalid escape sequence: \\2",
+            ),
             ("select properties.a + 1 from events", "hogql_query_error", "wrap it in toFloat"),
             ("select event from events where {missing}", "hogql_query_error", "Unresolved placeholder: {missing}"),
             ("select event from events limit -1", "hogql_query_error", "LIMIT must be a whole number"),

@@ -23,6 +23,7 @@ SEED = os.environ.get("FUZZ_SEED", "20261201")
 # mismatch" from CPython 3.11's compile()), and one worker also makes the fixed seed replay exactly.
 EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "12")
 CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
+HOOKS = CONFIG.parent / "schemathesis_hooks.py"  # a check of our own: error answers echo no internals
 # Login needs real credentials and key management a session: their hostile inputs are tested by hand.
 EXCLUDED = r"^/api/(login|logout|personal_api_keys)"
 
@@ -53,7 +54,7 @@ def schemathesis(server: WebServer, key: str, *options: str) -> subprocess.Compl
          "--header", f"Authorization: Bearer {key}", "--seed", SEED, "--generation-database", "none",
          "--workers", "1", "--request-timeout", "30",
          "--generation-allow-x00", "false", "--exclude-path-regex", EXCLUDED, "--warnings", "off", *options],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True, text=True, timeout=900, env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)},
     )  # fmt: skip
 
 

@@ -36,6 +36,10 @@ def test_importing_settings_has_no_side_effects(tmp_path: Path) -> None:
     assert configured.returncode == 0, configured.stderr
     assert not data_dir.exists()
 
+    proxied = import_settings({**env, "SECRET_KEY": "x", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+                               "TRUSTED_PROXIES": "10.0.0.1,proxy.local"})  # fmt: skip
+    assert "ImproperlyConfigured: TRUSTED_PROXIES: 'proxy.local' is not an IP address or network." in proxied.stderr
+
 
 def test_manage_py_prepares_the_embedded_defaults(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}

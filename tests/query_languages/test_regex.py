@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from query_languages import EventView, compile_matcher, parse_property_filters, python_regex_problem
+from query_languages import EventView, compile_matcher, parse_property_filters, pattern_problem
 from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.interpreter import compile_condition
 from query_languages.hogql.parser import parse_expr
@@ -56,9 +56,9 @@ def test_like_with_many_wildcards_is_linear() -> None:
 
 
 def test_what_re2_cannot_run_is_refused_with_its_reason() -> None:
-    assert python_regex_problem("(a)\\1") == "invalid escape sequence: \\1"
-    assert python_regex_problem("(?<=a)b") == "invalid perl operator: (?<="
-    assert python_regex_problem("a{2,1001}") == "invalid repetition size: {2,1001}"
-    assert python_regex_problem("^(a+)+$") is None
+    assert pattern_problem("(a)\\1") == "invalid escape sequence: \\1"
+    assert pattern_problem("(?<=a)b") == "invalid perl operator: (?<="
+    assert pattern_problem("a{2,1001}") == "invalid repetition size: {2,1001}"
+    assert pattern_problem("^(a+)+$") is None
     with pytest.raises(HogQLError, match="Invalid regular expression"):
         compile_condition(parse_expr("match(properties.text, '(a)\\\\1')"), tz=UTC, now=NOW)
