@@ -5,6 +5,8 @@ dev server, a judge that answers at once, the local object store), then lets `--
 over a fixed mix: ingestion batches (100 events, a tenth of them `$ai_generation`, which an online evaluation
 samples at 10%), events list pages, evaluation list/create/retrieve/update, run starts and symbol-set upload starts.
 Prints throughput, p50/p99 and errors per endpoint; exits 1 if any request failed.
+
+`./dev load --hostile` runs bench/hostile.py instead: what one hostile tenant costs another.
 """
 
 from __future__ import annotations
@@ -198,9 +200,15 @@ def report(tally: Tally, seconds: float, users: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seconds", type=float, help="how long it runs (default 60; with --hostile 20 per phase)")
     parser.add_argument("--users", type=int, default=16)
+    parser.add_argument("--hostile", action="store_true", help="what a hostile tenant costs another (bench/hostile.py)")
     args = parser.parse_args()
+    if args.hostile:
+        import hostile
+
+        return hostile.main(args.seconds or 20)
+    args.seconds = args.seconds or 60
 
     with (
         tempfile.TemporaryDirectory(prefix="posthog-clone-load-") as data_dir,

@@ -43,6 +43,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("evaluation_runs.py", ["--quick"], []),
     ("hogql.py", ["--quick"], []),
     ("load.py", ["--seconds", "20"], ["--seconds", "60"]),
+    ("hostile.py", [], ["--seconds", "60"]),
 ]
 
 
