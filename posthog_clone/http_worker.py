@@ -17,6 +17,7 @@ Imported by gunicorn's master before Django is set up: nothing here imports Djan
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -39,6 +40,8 @@ RECV_BYTES = 256 * 1024
 HEAD_END = b"\r\n\r\n"
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*(\d{1,15})[ \t]*\r\n", re.IGNORECASE)
 CHUNKED = re.compile(rb"\r\ntransfer-encoding[ \t]*:[^\r\n]*chunked", re.IGNORECASE)
+EXPECT_CONTINUE = re.compile(rb"\r\nexpect[ \t]*:[ \t]*100-continue[ \t]*\r\n", re.IGNORECASE)
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def _trusted_proxies() -> tuple[Network, ...]:
@@ -66,6 +69,7 @@ class BufferedConn(TConn):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.received = bytearray()
         self.read_deadline = 0.0
+        self.told_to_continue = False
         self._on_close = on_close
 
     def close(self, graceful: bool = False) -> None:
@@ -133,6 +137,7 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         conn.sock.setblocking(False)
         conn.received = bytearray(received)
         conn.read_deadline = time.monotonic() + REQUEST_READ_SECONDS
+        conn.told_to_continue = False
         self.reading.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
 
@@ -149,19 +154,39 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
             conn.close()
             return
         conn.received += data
-        if request_is_complete(conn.received):
-            self._stop_reading(conn)
-            buffered, conn.received = bytes(conn.received), bytearray()
-            try:
-                conn.init()  # the parser, which reads what arrived before it reads the socket
-                conn.parser.unreader.unread(buffered)
-            except Exception:  # a connection that cannot be served is closed, never the worker
-                self.log.exception("could not start reading a request")
-                self.nr_conns -= 1
-                conn.close()
-                return
-            conn.data_ready = True
-            self.enqueue_req(conn)
+        if not request_is_complete(conn.received):
+            self._tell_to_continue(conn)
+            return
+        self._stop_reading(conn)
+        buffered, conn.received = bytes(conn.received), bytearray()
+        try:
+            conn.init()  # the parser, which reads what arrived before it reads the socket
+            conn.parser.unreader.unread(buffered)
+        except Exception:  # a connection that cannot be served is closed, never the worker
+            self.log.exception("could not start reading a request")
+            self.nr_conns -= 1
+            conn.close()
+            return
+        conn.data_ready = True
+        self.enqueue_req(conn)
+
+    def _tell_to_continue(self, conn: BufferedConn) -> None:
+        """A client that sent `Expect: 100-continue` waits for the go-ahead before its body (curl: 1 s, for bodies
+        over 1 MiB). gunicorn says it when its parser reads the head, which here is once the body is in: say it as
+        soon as the head is. (Should gunicorn's parser say it again, a client reads any number of 1xx answers.)"""
+        if conn.told_to_continue:
+            return
+        end = conn.received.find(HEAD_END)
+        if end < 0:
+            return
+        head = bytes(conn.received[: end + 2])
+        request_line = head[: head.find(b"\r\n")]
+        # HTTP/1.0 clients cannot ask for it (RFC 9110 §10.1.1: ignored).
+        if not request_line.endswith(b" HTTP/1.1") or not EXPECT_CONTINUE.search(head):
+            return
+        conn.told_to_continue = True
+        with contextlib.suppress(OSError):  # a client that is gone is noticed by the next read
+            conn.sock.send(CONTINUE)  # 25 bytes into an empty send buffer: it does not block
 
     def _stop_reading(self, conn: BufferedConn) -> None:
         self.poller.unregister(conn.sock)

@@ -145,6 +145,30 @@ def test_a_body_larger_than_the_buffer_is_still_served(server: WebServer) -> Non
     assert response.status_code in (401, 413), response.text[:200]  # read whole and answered, not dropped
 
 
+def test_a_client_that_expects_100_continue_is_told_to_send_its_body(server: WebServer) -> None:
+    """curl sends `Expect: 100-continue` for bodies over 1 MiB and waits (1 s) for the go-ahead before sending."""
+    body = (
+        b'{"api_key": "phc_unknown", "batch": [' + b",".join([b'{"event": "e", "distinct_id": "d"}'] * 40_000) + b"]}"
+    )
+    assert 2**20 < len(body) < 4 * 2**20  # read in the event loop, not by a thread
+    sock = connect(server)
+    try:
+        sock.sendall(b"POST /batch/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))  # fmt: skip
+        assert sock.recv(1024) == b"HTTP/1.1 100 Continue\r\n\r\n"  # before any byte of the body
+        sock.sendall(body)
+        answer = b""
+        while b"\r\n\r\n" not in answer.removeprefix(b"HTTP/1.1 100 Continue\r\n\r\n"):
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+        assert answer.removeprefix(b"HTTP/1.1 100 Continue\r\n\r\n").startswith(b"HTTP/1.1 413"), answer[
+            :300
+        ]  # read: 40,000 events
+    finally:
+        sock.close()
+
+
 @pytest.mark.parametrize(
     ("data", "complete"),
     [
