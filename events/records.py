@@ -26,11 +26,12 @@ class EventInput:
 
 class PersonStamp(NamedTuple):
     """A person as an event is stamped with at ingestion, for a store that keeps persons on events (ClickHouse).
-    A tuple: a batch builds one per person, and a frozen dataclass costs several times as much to make."""
+    A tuple: a batch builds one per person, and a frozen dataclass costs several times as much to make. Its values
+    are text PostgreSQL wrote, never parsed here: a batch reads about one person per event."""
 
-    uuid: uuid.UUID
+    uuid: str  # canonical text
     properties_json: str  # as PostgreSQL writes the jsonb: valid JSON, never decoded on the way
-    created_at: datetime
+    created_at_json: str  # a JSON string, ISO 8601 in UTC, as PostgreSQL writes the timestamp
 
 
 @dataclass(frozen=True)

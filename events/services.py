@@ -46,7 +46,7 @@ def _raw_cursor() -> psycopg.Cursor[Any]:
 DEADLOCK_RETRIES = 3
 PERSON_CREATE_ATTEMPTS = 3
 # A person's id and its `PersonStamp`.
-STAMP_COLUMNS = "p.id, p.uuid, p.properties::text, p.created_at"
+STAMP_COLUMNS = "p.id, p.uuid::text, p.properties::text, to_json(p.created_at)::text"
 PERSON_UUID_NAMESPACE = uuid.UUID("6f0c4b5e-3d0a-4c59-9a53-2f1d8f7c1e42")
 
 

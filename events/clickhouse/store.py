@@ -194,8 +194,8 @@ def _row(team_id: int, e: EventInput, created_at: datetime, person: PersonStamp 
                           e.elements_chain])  # fmt: skip
     if person is None:
         return b"%b,%b]" % (event[:-1], NO_PERSON)
-    return b'%b,"%s",%b,%b]' % (event[:-1], str(person.uuid).encode(), person.properties_json.encode(),
-                                orjson.dumps(person.created_at))  # fmt: skip
+    return b'%b,"%b",%b,%b]' % (event[:-1], person.uuid.encode(), person.properties_json.encode(),
+                                person.created_at_json.encode())  # fmt: skip
 
 
 @cache
