@@ -33,7 +33,8 @@ ON CONFLICT DO NOTHING
 RETURNING_NEW = " RETURNING uuid"
 
 
-def _run(statement: Sql) -> list[tuple[Any, ...]]:
+def run_statement(statement: Sql) -> list[tuple[Any, ...]]:
+    """`statement`'s rows, on Django's connection to PostgreSQL (events here; persons in any store)."""
     with connection.cursor() as cursor:
         cursor.execute(statement.text, statement.params)
         return cursor.fetchall()
@@ -99,23 +100,23 @@ class PostgresStore:
         statement = page_statement(source=source, team_id=team_id, conditions=conditions, order=order, limit=limit,
                                    offset=offset)  # fmt: skip
         if not user_written:
-            return [event_row(values) for values in _run(statement)]
+            return [event_row(values) for values in run_statement(statement)]
         # Only a page filtered by HogQL pays for the savepoint that keeps a refused statement from breaking the
         # request's transaction.
         try:
             with transaction.atomic():
-                return [event_row(values) for values in _run(statement)]
+                return [event_row(values) for values in run_statement(statement)]
         except (DataError, ProgrammingError) as error:
             raise query_refused(str(error.__cause__ or error)) from None
 
     def by_uuid(self, *, team_id: int, uuids: Collection[uuid.UUID]) -> list[tuple[EventRow, datetime]]:
-        rows = _run(sql(f"SELECT {ROW_COLUMNS}, e.created_at FROM events_event AS e "
+        rows = run_statement(sql(f"SELECT {ROW_COLUMNS}, e.created_at FROM events_event AS e "
                         "WHERE e.team_id = {} AND e.uuid = ANY({}::uuid[])", team_id, sorted(uuids)))  # fmt: skip
         return [(event_row(row[:6]), row[6]) for row in rows]
 
     def event_names(self, *, team_id: int, limit: int) -> list[str]:
         """Walks the (team, event) index one name at a time instead of reading every event."""
-        rows = _run(
+        rows = run_statement(
             sql(
                 "WITH RECURSIVE names(event) AS ("
                 " (SELECT e.event FROM events_event AS e WHERE e.team_id = {} ORDER BY e.event LIMIT 1)"
@@ -135,7 +136,7 @@ class PostgresStore:
         conditions = [sql("e.team_id = {}", team_id), sql("e.timestamp >= {}", since), sql("e.properties ? {}", key)]
         if event_names:
             conditions.append(sql("e.event = ANY({}::text[])", event_names))
-        rows = _run(
+        rows = run_statement(
             sql(
                 "WITH recent AS (SELECT e.properties -> {} AS value FROM events_event AS e WHERE {} "
                 "ORDER BY e.timestamp DESC LIMIT {}) "

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from django.db import connection
 
+from events.postgres_store import run_statement
 from events.records import Cursor, EventRow, Order, StoredEvent
 from events.store import events_store, window_conditions
-from query_languages import MATCH_EVERYTHING, Extra, PropertyGroup, Sql, compile_filters, json_as_text, sql
+from query_languages import MATCH_EVERYTHING, Extra, PropertyGroup, compile_filters, json_as_text, sql
 
 __all__ = ["Cursor", "EventRow", "Order", "StoredEvent"]  # the records callers read, re-exported
 PERSON_DISPLAY_PROPERTIES = ("email", "name", "username")
@@ -41,12 +41,6 @@ class PersonSummary:
     is_identified: bool
     first_distinct_id: str
     properties: dict[str, Any]
-
-
-def _run(statement: Sql) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(statement.text, statement.params)
-        return cursor.fetchall()
 
 
 def regex_problem(pattern: str) -> str | None:
@@ -108,7 +102,7 @@ def events_by_uuid(*, team_id: int, uuids: Collection[uuid.UUID]) -> dict[uuid.U
 def persons_by_distinct_id(*, team_id: int, distinct_ids: list[str]) -> dict[str, PersonSummary]:
     if not distinct_ids:
         return {}
-    rows = _run(
+    rows = run_statement(
         sql(
             # LIMIT 1 keeps the person a lookup by primary key per distinct id: as a plain join the planner
             # hashes the whole persons table once a project has tens of thousands of them.
@@ -139,7 +133,7 @@ def person_distinct_ids(*, team_id: int, person_ref: str) -> list[str]:
             match = sql("p.uuid = {}", uuid.UUID(person_ref))
         except ValueError:
             return []
-    rows = _run(
+    rows = run_statement(
         sql(
             "SELECT pdi.distinct_id FROM events_persondistinctid AS pdi JOIN events_person AS p "
             "ON p.id = pdi.person_id WHERE p.team_id = {} AND {}",

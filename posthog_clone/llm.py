@@ -1,5 +1,6 @@
 """The LLM behind evaluation judges: any OpenAI-compatible chat-completions API (OpenAI, Ollama, vLLM,
-llama.cpp...). The only module that imports `openai`.
+llama.cpp...). The only module that imports `openai`, and only when a judge is asked: importing it takes about half
+a second, which every web process and management command would otherwise pay at start for nothing.
 
 Provider failures come out as `LLMError` with a `kind` and whether retrying can help: authentication, permission
 and quota problems will not go away by themselves; rate limits, timeouts, connection failures and 5xx may.
@@ -11,10 +12,12 @@ import asyncio
 import json
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 from django.conf import settings
+
+if TYPE_CHECKING:
+    import openai
 
 PROVIDER = "openai"
 # Named in errors and docs: what configures the judge.
@@ -67,6 +70,8 @@ async def complete_json(
     """Ask for a JSON answer matching `schema`: as structured output first; a server that refuses
     `response_format` is asked again with the schema spelled out in the system prompt. The content is returned
     as text, for the caller to validate."""
+    import openai
+
     client = _client(config)
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     structured = {"type": "json_schema", "json_schema": {"name": schema_name, "schema": schema, "strict": True}}
@@ -95,6 +100,8 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[LLMConfig, o
 
 
 def _client(config: LLMConfig) -> openai.AsyncOpenAI:
+    import openai
+
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
     if config not in per_loop:
         # Retries belong to the caller (Temporal's retry policy), so the SDK makes one attempt.
@@ -119,6 +126,8 @@ async def _create(
 
 
 def _classified(error: openai.OpenAIError) -> LLMError:
+    import openai
+
     text = str(error)[:MAX_ERROR_TEXT]
     if isinstance(error, openai.APITimeoutError):
         return LLMError(f"The LLM request timed out: {text}", kind="timeout", retryable=True)

@@ -1,5 +1,6 @@
 """Object storage behind one small interface (`base.ObjectStorage`), chosen from settings by `get_object_storage`:
-S3 (or any S3-compatible store) when `OBJECT_STORAGE_ENDPOINT` is set, else files under the data dir."""
+S3 (or any S3-compatible store) when `OBJECT_STORAGE_ENDPOINT` is set, else files under the data dir. The S3 store
+(and boto3, which takes about half a second to import) is loaded only when it is configured."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from posthog_clone.object_storage.base import (
     StoredObject,
 )
 from posthog_clone.object_storage.local import LocalObjectStorage
-from posthog_clone.object_storage.s3 import S3ObjectStorage
 
 
 def get_object_storage() -> ObjectStorage:
@@ -22,6 +22,8 @@ def get_object_storage() -> ObjectStorage:
     if not settings.OBJECT_STORAGE_ENABLED:
         raise ObjectStorageUnavailable("Object storage is disabled (OBJECT_STORAGE_ENABLED=false).")
     if settings.OBJECT_STORAGE_ENDPOINT:
+        from posthog_clone.object_storage.s3 import S3ObjectStorage
+
         return S3ObjectStorage.from_settings()
     return LocalObjectStorage.from_settings()
 
@@ -32,7 +34,6 @@ __all__ = [
     "ObjectStorageError",
     "ObjectStorageUnavailable",
     "PresignedPost",
-    "S3ObjectStorage",
     "StoredObject",
     "get_object_storage",
 ]

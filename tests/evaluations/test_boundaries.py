@@ -1,10 +1,14 @@
-"""What the worker may depend on: no HTTP framework code, and one module speaking to the LLM."""
+"""What the worker and the web processes load: the worker no HTTP framework code; neither the LLM client nor the S3
+client until one is used (each takes about half a second to import, paid by every process start); and one module
+speaking to the LLM."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from django.conf import settings
 
@@ -19,19 +23,31 @@ for path in [*django.conf.settings.TEMPORAL_WORKFLOWS, *django.conf.settings.TEM
              *django.conf.settings.TEMPORAL_WORKER_LOOPS]:
     import_string(path)
 import posthog_clone.temporal.worker
-ours = ("evaluations", "events", "environments", "posthog_clone", "symbol_sets")
+worker = set(sys.modules)
+from django.urls import get_resolver
+get_resolver().url_patterns  # every view, as a web worker loads them before its first request
 print(json.dumps({
-    "drf": sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("rest_framework", "exceptions_hog")),
-    "openai_users": sorted(m for m, module in list(sys.modules.items())
-                           if m.split(".")[0] in ours and "openai" in getattr(module, "__dict__", {})),
+    "drf_in_worker": sorted(m for m in worker - before if m.split(".")[0] in ("rest_framework", "exceptions_hog")),
+    "loaded": sorted({m.split(".")[0] for m in sys.modules} & {"openai", "boto3", "botocore"}),
 }))
 """
+APPS = ("evaluations", "events", "environments", "posthog_clone", "symbol_sets", "query_languages")
 
 
-def test_the_worker_imports_no_drf_and_only_the_llm_module_imports_openai() -> None:
+def test_the_worker_imports_no_drf_and_no_process_loads_the_llm_or_s3_client_at_start() -> None:
     result = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120, check=True
     )
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    assert found["drf"] == []
-    assert found["openai_users"] == ["posthog_clone.llm"]
+    assert found == {"drf_in_worker": [], "loaded": []}
+
+
+def test_only_the_llm_module_imports_openai() -> None:
+    root = Path(settings.BASE_DIR)
+    importing = sorted(
+        str(path.relative_to(root))
+        for app in APPS
+        for path in (root / app).rglob("*.py")
+        if re.search(r"^\s*(import openai|from openai\b)", path.read_text(), re.MULTILINE)
+    )
+    assert importing == ["posthog_clone/llm.py"]

@@ -23,10 +23,10 @@ from posthog_clone import embedded
 from posthog_clone.object_storage import (
     LocalObjectStorage,
     ObjectStorageError,
-    S3ObjectStorage,
     get_object_storage,
 )
 from posthog_clone.object_storage.local import Rejected
+from posthog_clone.object_storage.s3 import S3ObjectStorage
 from tests.conftest import MOTO_CREDENTIALS
 from tests.symbol_sets.uploads import decoded_policy, local_upload, post_upload
 
