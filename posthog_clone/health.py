@@ -1,7 +1,8 @@
-"""`/_health` (the process answers; nothing else is touched) and `/_readyz` (PostgreSQL, Temporal, object storage and,
-when events are stored there, ClickHouse each answer, within a short timeout). Unauthenticated, outside the API (no
-throttling, no sessions), for load balancers, orchestrators and `docker-compose.yml`. Anyone may ask, so the answer
-names each dependency and says ok or not; why one failed (which can name hosts, users and paths) goes to the log."""
+"""`/_health` (the process answers; nothing else is touched) and `/_readyz` (PostgreSQL, Temporal, object storage and
+what the apps register, ClickHouse when events are stored there, each answer, within a short timeout).
+Unauthenticated, outside the API (no throttling, no sessions), for load balancers, orchestrators and
+`docker-compose.yml`. Anyone may ask, so the answer names each dependency and says ok or not; why one failed (which
+can name hosts, users and paths) goes to the log."""
 
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ from posthog_clone.object_storage import ObjectStorageError, get_object_storage
 from posthog_clone.temporal.client import temporal_problem
 
 logger = structlog.get_logger(__name__)
+
+# Checks the apps add from their AppConfig.ready: name -> (why it fails or None, whether it applies). Whether a check
+# applies is asked on each request, as settings decide it.
+_APP_CHECKS: dict[str, tuple[Callable[[], str | None], Callable[[], bool]]] = {}
+
+
+def register_readiness_check(name: str, check: Callable[[], str | None], *, applies: Callable[[], bool]) -> None:
+    _APP_CHECKS[name] = (check, applies)
 
 
 @require_GET
@@ -54,9 +63,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
     checks["object_storage"] = (
         _checked("object_storage", _object_storage) if settings.OBJECT_STORAGE_ENABLED else {"status": "disabled"}
     )
-    if settings.CLICKHOUSE_URL:
-        from events.clickhouse.store import clickhouse_problem
-
-        checks["clickhouse"] = _checked("clickhouse", clickhouse_problem)
+    for name, (check, applies) in _APP_CHECKS.items():
+        if applies():
+            checks[name] = _checked(name, check)
     ready = all(check["status"] != "unavailable" for check in checks.values())
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)

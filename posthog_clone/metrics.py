@@ -1,9 +1,9 @@
-"""Prometheus metrics: requests by route and status, their latency, events ingested, and evaluation runs by status.
+"""Prometheus metrics: requests by route and status, their latency, events ingested, and what the apps register
+(evaluation runs by status).
 
 Counters live in each process; with several web processes set PROMETHEUS_MULTIPROC_DIR (`serve` does) and
-`/metrics` sums them and adds each live server process's process metrics (`process_metrics.py`). Evaluation runs
-are counted in the database when scraped, so the worker's progress shows from any web process without sharing
-memory with it.
+`/metrics` sums them and adds each live server process's process metrics (`process_metrics.py`). The apps' collectors
+read the database when scraped, so the worker's progress shows from any web process without sharing memory with it.
 """
 
 from __future__ import annotations
@@ -11,15 +11,14 @@ from __future__ import annotations
 import hmac
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from posthog_clone.api.exceptions import error_body
 from posthog_clone.process_metrics import ServerMetricsCollector
@@ -38,17 +37,12 @@ LATENCY = Histogram(
 EVENTS_INGESTED = Counter("events_ingested_total", "Events stored through the capture endpoints.")
 
 
-class EvaluationRunsCollector:
-    """`evaluation_runs{trigger, status}`: how many runs are in each state, read from the database."""
+# Collectors the apps add from their AppConfig.ready, each built at every scrape: they read the database.
+_APP_COLLECTORS: list[Callable[[], Collector]] = []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("evaluation_runs", "Evaluation runs by trigger and status.",
-                                   labels=["trigger", "status"])  # fmt: skip
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT trigger, status, count(*) FROM evaluations_evaluationrun GROUP BY 1, 2")
-            for trigger, status, count in cursor.fetchall():
-                family.add_metric([trigger, status], count)
-        yield family
+
+def register_collector(make: Callable[[], Collector]) -> None:
+    _APP_COLLECTORS.append(make)
 
 
 class MetricsMiddleware:
@@ -93,6 +87,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
         registry = REGISTRY  # type: ignore[assignment]
     output = generate_latest(registry)
-    runs = CollectorRegistry()
-    runs.register(EvaluationRunsCollector())
-    return HttpResponse(output + generate_latest(runs), content_type=CONTENT_TYPE_LATEST)
+    apps = CollectorRegistry()
+    for make in _APP_COLLECTORS:
+        apps.register(make())
+    return HttpResponse(output + generate_latest(apps), content_type=CONTENT_TYPE_LATEST)

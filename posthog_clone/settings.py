@@ -140,7 +140,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "posthog_clone.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["posthog_clone.api.filter_schema.FilterBackend"],
-    "DEFAULT_THROTTLE_CLASSES": ["posthog_clone.api.throttling.RateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["environments.api.throttling.RateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "posthog_clone.api.exceptions.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -160,7 +160,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "GET_LIB_DOC_EXCLUDES": "posthog_clone.api.schema.doc_excludes",
+    "GET_LIB_DOC_EXCLUDES": "environments.api.openapi.doc_excludes",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "posthog_clone.api.schema.describe_project_id",

@@ -25,9 +25,9 @@ from environments.api.serializers import (
     SuccessSerializer,
     UserMeSerializer,
 )
+from environments.api.throttling import LoginRateThrottle
 from environments.models import MembershipLevel, OrganizationMembership, PersonalAPIKey, Team, User
 from environments.scopes import INTERNAL
-from posthog_clone.api.throttling import LoginRateThrottle
 
 
 class ProjectViewSet(

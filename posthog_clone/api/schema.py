@@ -109,17 +109,6 @@ def name_enum_values(result: dict[str, Any], generator: Any, request: Any, publi
     return result
 
 
-def doc_excludes() -> list[type]:
-    """Base classes whose docstrings describe our machinery, not an endpoint: an operation or component without a
-    docstring of its own gets none, instead of inheriting theirs."""
-    from drf_spectacular.plumbing import get_lib_doc_excludes
-
-    from environments.api.routing import BaseAPIViewSetMixin, TeamScopedViewSetMixin
-    from posthog_clone.api.fields import ModelSerializer
-
-    return [*get_lib_doc_excludes(), TeamScopedViewSetMixin, BaseAPIViewSetMixin, ModelSerializer]
-
-
 # Swagger UI groups operations by tag; these follow PostHog's reference (one per resource, in both URL families).
 RESOURCE_TAGS = [
     ("evaluation_runs", "evaluation runs"),

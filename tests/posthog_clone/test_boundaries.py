@@ -1,0 +1,33 @@
+"""The core knows no app: `posthog_clone/` holds settings and shared API machinery, and the apps register what they
+add to it (readiness checks, metrics collectors) from their AppConfig.ready. Only the project's settings and its
+URLconf name the apps."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from django.conf import settings
+
+APPS = {"environments", "evaluations", "events", "symbol_sets"}
+NAMING_APPS = {"posthog_clone/settings.py", "posthog_clone/urls.py"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_no_module_of_the_core_imports_an_app() -> None:
+    root = Path(settings.BASE_DIR)
+    offenders = {
+        str(path.relative_to(root)): sorted(m for m in imported_modules(path) if m.split(".")[0] in APPS)
+        for path in sorted((root / "posthog_clone").rglob("*.py"))
+        if str(path.relative_to(root)) not in NAMING_APPS
+    }
+    assert {path: modules for path, modules in offenders.items() if modules} == {}
