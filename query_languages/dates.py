@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -14,15 +15,14 @@ UNIT_NAMES = {"h": "hour", "d": "day", "w": "week", "m": "month", "M": "minute",
 MILLISECONDS_THRESHOLD = 1e11
 
 
-def _add_months(moment: datetime, months: int) -> datetime:
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    for day in range(moment.day, 27, -1):  # clamp the 31st into shorter months
-        try:
-            return moment.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    return moment.replace(year=year, month=month, day=min(moment.day, 28))
+def add_months(moment: datetime, months: int) -> datetime:
+    """`moment` moved by whole months, its day clamped to the last of a shorter month (January 31st + 1 month is
+    February's last day); ValueError when the year leaves 1 to 9999."""
+    years, month_index = divmod(moment.month - 1 + months, 12)
+    year, month = moment.year + years, month_index + 1
+    if not 1 <= year <= 9999:
+        raise ValueError(f"year {year} is out of range")
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
 
 
 def _truncate(moment: datetime, unit: str) -> datetime:
@@ -46,7 +46,7 @@ def _shift(moment: datetime, unit: str, amount: int) -> datetime:
     if unit in ("minute", "hour", "day", "week"):
         return moment + timedelta(**{f"{unit}s": amount})
     months = {"month": 1, "quarter": 3, "year": 12}[unit]
-    return _add_months(moment, months * amount)
+    return add_months(moment, months * amount)
 
 
 def parse_relative(value: str, *, now: datetime) -> datetime | None:

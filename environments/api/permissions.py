@@ -72,12 +72,20 @@ class APIScopePermission(BasePermission):
                 raise exceptions.PermissionDenied(
                     f"API key does not have access to the requested project: ID {view.team.id}."
                 )
-        if key.scoped_organizations and has_team:
-            organization_id = str(view.team.organization_id)
-            if organization_id not in key.scoped_organizations:
-                raise exceptions.PermissionDenied(
-                    f"API key does not have access to the requested organization: ID {organization_id}."
-                )
+        if has_team:
+            require_key_organization(key, view.team.organization_id)
+
+
+def require_key_organization(key: object, organization_id: object) -> None:
+    """A personal API key scoped to organizations reaches only those (PostHog's 403 and message)."""
+    if (
+        isinstance(key, PersonalAPIKey)
+        and key.scoped_organizations
+        and str(organization_id) not in key.scoped_organizations
+    ):
+        raise exceptions.PermissionDenied(
+            f"API key does not have access to the requested organization: ID {organization_id}."
+        )
 
 
 class TeamMemberPermission(BasePermission):

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from environments import services
 from environments.api.authentication import SessionAuthentication
+from environments.api.permissions import require_key_organization
 from environments.api.routing import BaseAPIViewSetMixin
 from environments.api.serializers import (
     LoginSerializer,
@@ -64,16 +65,8 @@ class ProjectViewSet(
             raise exceptions.ValidationError("You need to belong to an organization to create a project.")
         if membership.level < MembershipLevel.ADMIN:
             raise exceptions.PermissionDenied("Your organization access level is insufficient.")
-        key = self.request.auth
         # The project goes to the caller's current organization, which a key may not be scoped to.
-        if (
-            isinstance(key, PersonalAPIKey)
-            and key.scoped_organizations
-            and str(organization_id) not in key.scoped_organizations
-        ):
-            raise exceptions.PermissionDenied(
-                f"API key does not have access to the requested organization: ID {organization_id}."
-            )
+        require_key_organization(self.request.auth, organization_id)
         serializer.instance = services.project_create(
             organization=membership.organization,
             name=serializer.validated_data.get("name", "Default project"),

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from query_languages.dates import parse_filter_datetime
+from query_languages.dates import add_months, parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.printer import START_OF, clickhouse_replacement, float_text, in_list, string_argument
@@ -435,17 +435,10 @@ def _shift(moment: Any, interval: Any, op: str) -> datetime | None:
         delta = timedelta(days=amount * INTERVAL_DAYS[unit])
         return moment + delta if op == "+" else moment - delta
     months = int(amount) * {"month": 1, "quarter": 3, "year": 12}[unit] * (1 if op == "+" else -1)
-    year, month = divmod(moment.month - 1 + months, 12)
-    return _clamped(moment, moment.year + year, month + 1)
-
-
-def _clamped(moment: datetime, year: int, month: int) -> datetime:
-    for day in (moment.day, 30, 29, 28):
-        try:
-            return moment.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    raise HogQLError("Date out of range.")
+    try:
+        return add_months(moment, months)
+    except ValueError:
+        raise HogQLError("Date out of range.") from None
 
 
 def _moment_function(name: str, value: Any, constant: datetime | None, tz: tzinfo) -> Any:
