@@ -18,6 +18,7 @@ from posthog_clone.temporal.client import connect
 from tests.api_base import TeamScopedReadAPITests
 from tests.conftest import Tenant
 from tests.evaluations.helpers import make_evaluation, make_run, run_body, store_generation
+from tests.support.errors import assert_error
 
 
 class TestEvaluationRunsAccess(TeamScopedReadAPITests):
@@ -49,16 +50,6 @@ def started_workflow(workflow_id: str) -> tuple[Any, dict[str, Any], Any]:
         return description, json.loads(started.input.payloads[0].data), started
 
     return asyncio.run(asyncio.wait_for(read(), timeout=30))
-
-
-def assert_error(response: Any, status: int, *, code: str, attr: str | None = None, detail: str | None = None) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"type", "code", "detail", "attr"}
-    assert body["code"] == code
-    assert body["attr"] == attr
-    if detail is not None:
-        assert body["detail"] == detail
 
 
 # --- bad input first -------------------------------------------------------------------------------------
@@ -101,7 +92,7 @@ class TestCreateValidation:
 
     def test_malformed_json_is_400(self, api: APIClient, url: str) -> None:
         response = api.post(url, b'{"evaluation_id": ', content_type="application/json")
-        assert_error(response, 400, code="parse_error")
+        assert_error(response, 400, code="parse_error", attr=None)
 
     def test_unauthenticated_is_401(self, client: APIClient, url: str) -> None:
         response = client.post(url, {}, format="json")
@@ -111,12 +102,16 @@ class TestCreateValidation:
     def test_create_needs_write_scope(self, key_client: Any, url: str) -> None:
         response = key_client("evaluation:read").post(url, {}, format="json")
         assert_error(
-            response, 403, code="permission_denied", detail="API key missing required scope 'evaluation:write'"
+            response,
+            403,
+            code="permission_denied",
+            attr=None,
+            detail="API key missing required scope 'evaluation:write'",
         )
 
     def test_another_organizations_project_is_403(self, api: APIClient, other_tenant: Tenant) -> None:
         response = api.post(f"/api/environments/{other_tenant.team.id}/evaluation_runs/", {}, format="json")
-        assert_error(response, 403, code="permission_denied", detail="You don't have access to the project.")
+        assert_error(response, 403, code="permission_denied", attr=None, detail="You don't have access to the project.")
 
 
 @pytest.mark.usefixtures("events_backend")  # the target event is looked up in the events store
@@ -126,7 +121,11 @@ class TestCreateLookups:
         missing = uuid.uuid4()
         body = run_body(make_evaluation(tenant), stored, evaluation_id=str(missing))
         assert_error(
-            api.post(url, body, format="json"), 404, code="not_found", detail=f"Evaluation {missing} not found."
+            api.post(url, body, format="json"),
+            404,
+            code="not_found",
+            attr=None,
+            detail=f"Evaluation {missing} not found.",
         )
 
     def test_other_projects_evaluation_is_404(
@@ -134,12 +133,12 @@ class TestCreateLookups:
     ) -> None:
         theirs = make_evaluation(other_tenant)
         response = api.post(url, run_body(theirs, store_generation(tenant)), format="json")
-        assert_error(response, 404, code="not_found", detail=f"Evaluation {theirs.id} not found.")
+        assert_error(response, 404, code="not_found", attr=None, detail=f"Evaluation {theirs.id} not found.")
 
     def test_deleted_evaluation_is_404(self, api: APIClient, url: str, tenant: Tenant) -> None:
         evaluation = make_evaluation(tenant, deleted=True)
         response = api.post(url, run_body(evaluation, store_generation(tenant)), format="json")
-        assert_error(response, 404, code="not_found", detail=f"Evaluation {evaluation.id} not found.")
+        assert_error(response, 404, code="not_found", attr=None, detail=f"Evaluation {evaluation.id} not found.")
 
     @pytest.mark.parametrize(
         ("mismatch", "why"),
@@ -154,7 +153,9 @@ class TestCreateLookups:
         stored = store_generation(tenant)
         body = run_body(make_evaluation(tenant), stored, **mismatch)
         response = api.post(url, body, format="json")
-        assert_error(response, 404, code="not_found", detail=f"Event {body['target_event_id']} not found.{why}")
+        assert_error(
+            response, 404, code="not_found", attr=None, detail=f"Event {body['target_event_id']} not found.{why}"
+        )
         assert EvaluationRun.objects.count() == 0
 
     def test_an_event_of_another_name_is_404_naming_the_event_looked_for(
@@ -164,22 +165,21 @@ class TestCreateLookups:
         body = run_body(make_evaluation(tenant), pageview)
         del body["event"]  # as a newcomer sends it: `event` defaults to `$ai_generation`
         response = api.post(url, body, format="json")
-        assert_error(response, 404, code="not_found", detail=(
-            f"Event {pageview.uuid} not found. A run looks for an `$ai_generation` event with this id; this id is a "
-            '`$pageview` event (set "event": "$pageview" to run on it).'))  # fmt: skip
+        assert_error(response, 404, code="not_found", attr=None, detail=f"Event {pageview.uuid} not found. A run looks for an `$ai_generation` event with this id; this id is a "
+            '`$pageview` event (set "event": "$pageview" to run on it).')  # fmt: skip
         assert EvaluationRun.objects.count() == 0
 
     def test_other_projects_event_is_404(self, api: APIClient, url: str, tenant: Tenant, other_tenant: Tenant) -> None:
         theirs = store_generation(other_tenant)
         response = api.post(url, run_body(make_evaluation(tenant), theirs), format="json")
-        assert_error(response, 404, code="not_found", detail=f"Event {theirs.uuid} not found.")
+        assert_error(response, 404, code="not_found", attr=None, detail=f"Event {theirs.uuid} not found.")
         assert EvaluationRun.objects.count() == 0
 
     def test_no_judge_configured_is_503_naming_the_variables(
         self, api: APIClient, url: str, tenant: Tenant, no_judge: None, task_queue: str
     ) -> None:
         response = api.post(url, run_body(make_evaluation(tenant), store_generation(tenant)), format="json")
-        assert_error(response, 503, code="llm_judge_not_configured")
+        assert_error(response, 503, code="llm_judge_not_configured", attr=None)
         assert "Retry-After" not in response  # retrying cannot help until someone configures a judge
         detail = response.json()["detail"]
         for variable in ("LLMA_EVAL_OPENAI_BASE_URL", "OPENAI_BASE_URL", "LLMA_EVAL_OPENAI_API_KEY", "OPENAI_API_KEY"):
@@ -196,7 +196,7 @@ class TestTemporalUnreachable:
         began = time.monotonic()
         response = api.post(url, run_body(evaluation, stored), format="json")
         elapsed = time.monotonic() - began
-        assert_error(response, 503, code="temporal_unavailable")
+        assert_error(response, 503, code="temporal_unavailable", attr=None)
         assert response.json()["type"] == "server_error"
         assert elapsed < settings.TEMPORAL_START_TIMEOUT_SECONDS + 1
         assert EvaluationRun.objects.count() == 0

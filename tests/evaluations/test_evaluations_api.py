@@ -18,6 +18,7 @@ from posthog_clone.api.renderers import JSONRenderer
 from tests.api_base import TeamScopedAPITests
 from tests.conftest import Tenant
 from tests.evaluations.helpers import make_evaluation
+from tests.support.errors import assert_error
 
 
 def valid_payload(**overrides: Any) -> dict[str, Any]:
@@ -55,18 +56,6 @@ def url(tenant: Tenant) -> str:
     return f"/api/environments/{tenant.team.id}/evaluations/"
 
 
-def assert_error(response: Any, attr: str | None, *, code: str | None = None, detail: str | None = None) -> None:
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert set(body) == {"type", "code", "detail", "attr"}
-    assert body["type"] == "validation_error"
-    assert body["attr"] == attr
-    if code is not None:
-        assert body["code"] == code
-    if detail is not None:
-        assert body["detail"] == detail
-
-
 class TestCreateValidation:
     @pytest.mark.parametrize(
         ("overrides", "attr", "code"),
@@ -97,17 +86,19 @@ class TestCreateValidation:
                 "conditions__0__properties",
                 "invalid_input",
             ),
-            ({"evaluation_config": {"prompt": "x" * 100_001}}, "config", None),
+            ({"evaluation_config": {"prompt": "x" * 100_001}}, "config", "invalid_input"),
         ],
     )
     def test_field_errors(self, api: APIClient, url: str, overrides: dict, attr: str, code: str) -> None:
-        assert_error(api.post(url, valid_payload(**overrides), format="json"), attr, code=code)
+        assert_error(
+            api.post(url, valid_payload(**overrides), format="json"), type="validation_error", attr=attr, code=code
+        )
 
     @pytest.mark.parametrize("missing", ["name", "evaluation_type", "output_type"])
     def test_required_fields(self, api: APIClient, url: str, missing: str) -> None:
         payload = valid_payload()
         del payload[missing]
-        assert_error(api.post(url, payload, format="json"), missing, code="required")
+        assert_error(api.post(url, payload, format="json"), type="validation_error", attr=missing, code="required")
 
     @pytest.mark.parametrize(
         ("evaluation_config", "output_config", "detail"),
@@ -136,12 +127,14 @@ class TestCreateValidation:
         payload = valid_payload(evaluation_config=evaluation_config)
         if output_config is not None:
             payload["output_config"] = output_config
-        assert_error(api.post(url, payload, format="json"), "config", detail=detail)
+        assert_error(api.post(url, payload, format="json"), type="validation_error", attr="config", detail=detail)
 
     def test_missing_configs_are_rejected(self, api: APIClient, url: str) -> None:
         payload = valid_payload()
         del payload["evaluation_config"]
-        assert_error(api.post(url, payload, format="json"), "evaluation_config", code="required")
+        assert_error(
+            api.post(url, payload, format="json"), type="validation_error", attr="evaluation_config", code="required"
+        )
         assert Evaluation.objects.count() == 0
 
     @pytest.mark.parametrize(
@@ -183,7 +176,9 @@ class TestCreateValidation:
         ],
     )
     def test_condition_errors_name_the_field(self, api: APIClient, url: str, conditions: list, attr: str) -> None:
-        assert_error(api.post(url, valid_payload(conditions=conditions), format="json"), attr)
+        assert_error(
+            api.post(url, valid_payload(conditions=conditions), format="json"), type="validation_error", attr=attr
+        )
         assert Evaluation.objects.count() == 0
 
     def test_cannot_create_in_another_organizations_project(self, api: APIClient, other_tenant: Tenant) -> None:
@@ -264,11 +259,12 @@ class TestUpdate:
         response = api.patch(f"{url}{evaluation.id}/", {"evaluation_config": {"prompt": ""}}, format="json")
         assert_error(
             response,
-            "config",
+            type="validation_error",
+            attr="config",
             detail="Invalid config for llm_judge/boolean: evaluation_config.prompt: Prompt cannot be empty",
         )
         response = api.patch(f"{url}{evaluation.id}/", {"output_config": {"allows_na": 1}}, format="json")
-        assert_error(response, "config")
+        assert_error(response, type="validation_error", attr="config")
         evaluation.refresh_from_db()
         assert evaluation.evaluation_config == {"prompt": "Is the answer correct?"}
 
@@ -291,7 +287,12 @@ class TestUpdate:
 
     def test_put_needs_the_required_fields(self, api: APIClient, url: str, tenant: Tenant) -> None:
         evaluation = make_evaluation(tenant)
-        assert_error(api.put(f"{url}{evaluation.id}/", {"description": "only"}, format="json"), "name", code="required")
+        assert_error(
+            api.put(f"{url}{evaluation.id}/", {"description": "only"}, format="json"),
+            type="validation_error",
+            attr="name",
+            code="required",
+        )
         full = valid_payload(name="Replaced", description="d", enabled=True)
         response = api.put(f"{url}{evaluation.id}/", full, format="json")
         assert response.status_code == 200
@@ -395,14 +396,14 @@ class TestList:
         off = make_evaluation(tenant, enabled=False)
         assert [e["id"] for e in api.get(url, {"enabled": "true"}).json()["results"]] == [str(on.id)]
         assert [e["id"] for e in api.get(url, {"enabled": "false"}).json()["results"]] == [str(off.id)]
-        assert_error(api.get(url, {"enabled": "sometimes"}), "enabled")
+        assert_error(api.get(url, {"enabled": "sometimes"}), type="validation_error", attr="enabled")
 
     def test_filter_id_in(self, api: APIClient, url: str, tenant: Tenant) -> None:
         a, b, _ = (make_evaluation(tenant, name=n) for n in "abc")
         listed = api.get(url, {"id__in": f"{a.id},{b.id}"}).json()["results"]
         assert {e["id"] for e in listed} == {str(a.id), str(b.id)}
-        assert_error(api.get(url, {"id__in": f"{a.id},nope"}), "id__in")
-        assert_error(api.get(url, {"id__in": "1"}), "id__in")
+        assert_error(api.get(url, {"id__in": f"{a.id},nope"}), type="validation_error", attr="id__in")
+        assert_error(api.get(url, {"id__in": "1"}), type="validation_error", attr="id__in")
 
     def test_search_name_or_description_case_insensitively(self, api: APIClient, url: str, tenant: Tenant) -> None:
         by_name = make_evaluation(tenant, name="Accuracy check")
@@ -433,7 +434,7 @@ class TestList:
             )
         response = api.get(url, {"order_by": order_by})
         if expected is None:
-            assert_error(response, "order_by")
+            assert_error(response, type="validation_error", attr="order_by")
         else:
             assert [e["name"] for e in response.json()["results"]] == expected
 

@@ -16,10 +16,9 @@ from events.ingestion import MAX_DECOMPRESSED_BYTES
 from events.records import StoredEvent
 from tests.conftest import Tenant
 from tests.events.helpers import stored_events
+from tests.support.errors import ERROR_KEYS
 
 pytestmark = pytest.mark.usefixtures("events_backend")
-
-ERROR_KEYS = {"type", "code", "detail", "attr"}
 
 
 @pytest.fixture

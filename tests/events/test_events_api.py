@@ -17,6 +17,7 @@ from events.records import EventInput
 from tests.api_base import TeamScopedReadAPITests
 from tests.conftest import Tenant
 from tests.events.helpers import BASE_TIME, make_event, minutes, store
+from tests.support.errors import assert_error
 
 pytestmark = pytest.mark.usefixtures("events_backend")
 
@@ -45,14 +46,6 @@ def url(tenant: Tenant) -> str:
 def names(response: Any) -> list[str]:
     assert response.status_code == 200, response.content
     return [event["event"] for event in response.json()["results"]]
-
-
-def assert_400(response: Any, attr: str | None, detail: str | None = None) -> None:
-    assert response.status_code == 400, response.content
-    assert response.json()["type"] == "validation_error"
-    assert response.json()["attr"] == attr
-    if detail is not None:
-        assert response.json()["detail"] == detail
 
 
 class TestBadParameters:
@@ -89,7 +82,7 @@ class TestBadParameters:
     )
     def test_bad_parameters_are_400(self, api: APIClient, url: str, tenant: Tenant, params: dict, attr: str) -> None:
         store(tenant.team, make_event(properties={"a": "x"}))
-        assert_400(api.get(url, params), attr)
+        assert_error(api.get(url, params), type="validation_error", attr=attr)
 
     @pytest.mark.parametrize(
         ("levels", "detail"),
@@ -107,14 +100,16 @@ class TestBadParameters:
         assert response.json()["detail"] == detail
 
     def test_unparsable_properties(self, api: APIClient, url: str) -> None:
-        assert_400(api.get(url, {"properties": "[{"}), None, "Properties are unparsable!")
+        assert_error(
+            api.get(url, {"properties": "[{"}), type="validation_error", attr=None, detail="Properties are unparsable!"
+        )
 
     @pytest.mark.parametrize("pattern", ["a{2,1}", "^((a+)\\2)+$"])  # the second backtracks for minutes in PostgreSQL
     def test_invalid_regex_is_400_even_when_no_event_has_the_property(
         self, api: APIClient, url: str, pattern: str
     ) -> None:
         response = api.get(url, {"properties": json.dumps([{"key": "x", "value": pattern, "operator": "regex"}])})
-        assert_400(response, "properties__0__value")
+        assert_error(response, type="validation_error", attr="properties__0__value")
         assert response.json()["detail"].startswith("Invalid regular expression")
 
     def test_errors_stay_json_when_csv_was_asked_for(self, api: APIClient, url: str) -> None:
@@ -123,14 +118,14 @@ class TestBadParameters:
         assert response["Content-Type"].startswith("application/json")
 
     def test_retrieve_bad_and_missing_ids(self, api: APIClient, url: str) -> None:
-        assert_400(api.get(f"{url}123456/"), "id", "Invalid UUID")
+        assert_error(api.get(f"{url}123456/"), type="validation_error", attr="id", detail="Invalid UUID")
         missing = uuid.uuid4()
         response = api.get(f"{url}{missing}/")
         assert response.status_code == 404
         assert response.json()["detail"] == f"No events exist for event UUID {missing}"
 
     def test_values_needs_a_key(self, api: APIClient, url: str) -> None:
-        assert_400(api.get(f"{url}values/"), "key", "You must provide a key")
+        assert_error(api.get(f"{url}values/"), type="validation_error", attr="key", detail="You must provide a key")
 
     def test_write_methods_are_405(self, key_client: Any, url: str) -> None:
         assert key_client("query:write").post(url, {}, format="json").status_code == 405

@@ -14,7 +14,8 @@ from moto.server import ThreadedMotoServer
 from posthog_clone import embedded
 from symbol_sets.models import ErrorTrackingSymbolSet
 from tests.conftest import MOTO_CREDENTIALS, Tenant
-from tests.symbol_sets.helpers import CHUNK_A, CHUNK_B, assert_error, finish, start
+from tests.support.errors import assert_error
+from tests.symbol_sets.helpers import CHUNK_A, CHUNK_B, finish, start
 from tests.symbol_sets.uploads import content_hash, post_upload
 
 BUCKET = "outage"
@@ -78,11 +79,13 @@ def test_uploads_through_an_object_storage_outage(moto: OwnMoto, key_client: Any
 
     moto.stop()
     refused = start(api, tenant, {"chunk_id": CHUNK_C})
-    assert_error(refused, "object_storage_unavailable", "Object storage is unavailable; try again later.", status=503)
+    assert_error(
+        refused, 503, code="object_storage_unavailable", detail="Object storage is unavailable; try again later."
+    )
     assert refused["Retry-After"] == "1"
     assert not ErrorTrackingSymbolSet.objects.filter(team=tenant.team, ref=CHUNK_C).exists()
     unfinished = finish(api, tenant, {ids[CHUNK_B]: content_hash(FILES[CHUNK_B])})
-    assert_error(unfinished, "object_storage_unavailable", status=503)
+    assert_error(unfinished, 503, code="object_storage_unavailable")
     sets = {s.ref: s for s in ErrorTrackingSymbolSet.objects.filter(team=tenant.team)}
     assert sets[CHUNK_B].content_hash is None  # not half-made: still waiting for its upload to be confirmed
     assert sets[CHUNK_A].content_hash == content_hash(FILES[CHUNK_A])

@@ -11,8 +11,7 @@ import structlog
 from rest_framework.test import APIClient
 
 from tests.conftest import Tenant
-
-BODY_KEYS = {"type", "code", "detail", "attr"}
+from tests.support.errors import ERROR_KEYS
 
 
 def test_400_validation_error(client: APIClient, tenant: Tenant) -> None:
@@ -31,7 +30,7 @@ def test_400_validation_error(client: APIClient, tenant: Tenant) -> None:
 def test_malformed_json_is_400_not_500(key_client: Any, tenant: Tenant, body: bytes) -> None:
     response = key_client("*").post("/api/projects/", body, content_type="application/json")
     assert response.status_code == 400
-    assert set(response.json()) == BODY_KEYS
+    assert set(response.json()) == ERROR_KEYS
     assert response.json()["type"] == "invalid_request"
     assert response.json()["code"] == "parse_error"
 
@@ -74,7 +73,7 @@ def test_malformed_json_that_is_not_a_form_gets_no_form_hint(key_client: Any, te
 def test_401_and_403_bodies(client: APIClient, key_client: Any, tenant: Tenant) -> None:
     unauthenticated = client.get("/api/projects/")
     assert unauthenticated.status_code == 401
-    assert set(unauthenticated.json()) == BODY_KEYS
+    assert set(unauthenticated.json()) == ERROR_KEYS
     forbidden = key_client("query:read").get("/api/projects/")
     assert forbidden.status_code == 403
     assert forbidden.json()["type"] == "authentication_error"

@@ -17,8 +17,7 @@ from evaluations.models import Evaluation
 from events.ingestion import MAX_DECOMPRESSED_BYTES, MAX_EVENTS_PER_REQUEST, MAX_PERSON_LINKS_PER_REQUEST
 from symbol_sets.models import ErrorTrackingRelease
 from tests.conftest import Tenant
-
-ERROR_KEYS = {"type", "code", "detail", "attr"}
+from tests.support.errors import assert_error
 
 
 def nested(depth: int, leaf: str = "1") -> str:
@@ -29,15 +28,6 @@ def nested(depth: int, leaf: str = "1") -> str:
 def with_deep(document: dict[str, Any], depth: int, leaf: str = "1") -> str:
     """`document` as JSON with its "DEEP" string replaced by `depth` levels of nesting."""
     return json.dumps(document).replace('"DEEP"', nested(depth, leaf))
-
-
-def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.content[:300]
-    body = response.json()
-    assert set(body) == ERROR_KEYS
-    if code is not None:
-        assert body["code"] == code, body
-    return body
 
 
 # --- 1. numbers that JSON accepts must render on every later read --------------------------------------------
@@ -97,14 +87,14 @@ class TestDeepNesting:
         if token != "none":
             payload["api_key"] = tenant.team.api_token if token == "valid" else "phc_nope"
         response = Client().post("/batch/", with_deep(payload, depth), content_type="application/json")
-        body = assert_error(response, 400, "nested_too_deeply")
+        body = assert_error(response, 400, code="nested_too_deeply")
         assert "254" in body["detail"]
 
     def test_capture_form_data(self, tenant: Tenant) -> None:
         data = with_deep({"api_key": tenant.team.api_token, "event": "e", "distinct_id": "d",
                           "properties": {"x": "DEEP"}}, 2000)  # fmt: skip
         response = Client().post("/e/", urlencode({"data": data}), content_type="application/x-www-form-urlencoded")
-        assert_error(response, 400, "nested_too_deeply")
+        assert_error(response, 400, code="nested_too_deeply")
 
     def test_just_under_the_limit_is_stored(self, tenant: Tenant) -> None:
         payload = {"api_key": tenant.team.api_token, "event": "e", "distinct_id": "d", "properties": {"x": "DEEP"}}
@@ -118,19 +108,19 @@ class TestDeepNesting:
         response = key_client("evaluation:write").post(
             f"/api/environments/{tenant.team.id}/evaluations/", with_deep(body, 400), content_type="application/json"
         )
-        assert assert_error(response, 400, "nested_too_deeply")["type"] == "invalid_request"  # the client's fault
+        assert assert_error(response, 400, code="nested_too_deeply")["type"] == "invalid_request"  # the client's fault
 
     @pytest.mark.parametrize("depth", [400, 1000, 3000])
     def test_login_without_credentials(self, depth: int) -> None:
         body = with_deep({"email": "DEEP", "password": "x"}, depth, '"a@b.c"')
-        assert_error(Client().post("/api/login", body, content_type="application/json"), 400, "nested_too_deeply")
+        assert_error(Client().post("/api/login", body, content_type="application/json"), 400, code="nested_too_deeply")
 
     def test_release_metadata(self, key_client: Any, tenant: Tenant) -> None:
         body = with_deep({"version": "v", "project": "p", "metadata": {"x": "DEEP"}}, 500)
         response = key_client("error_tracking:write").post(
             f"/api/environments/{tenant.team.id}/error_tracking/releases/", body, content_type="application/json"
         )
-        assert_error(response, 400, "nested_too_deeply")
+        assert_error(response, 400, code="nested_too_deeply")
 
 
 # --- 3. oversized form and multipart bodies -----------------------------------------------------------------------
@@ -145,8 +135,8 @@ class TestOversizedForms:
         settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
         for body in ("a=" + "x" * 5000, "&".join(f"f{n}=v" for n in range(1500))):
             response = Client().post(path, body, content_type="application/x-www-form-urlencoded")
-            assert_error(response, 415, "unsupported_media_type")
-        assert_error(Client().post(path, {f"f{n}": "v" for n in range(1500)}), 415, "unsupported_media_type")
+            assert_error(response, 415, code="unsupported_media_type")
+        assert_error(Client().post(path, {f"f{n}": "v" for n in range(1500)}), 415, code="unsupported_media_type")
 
 
 # --- 4. NUL in query parameters and paths, by one mechanism --------------------------------------------------
@@ -171,11 +161,11 @@ class TestNulInRequests:
     )
     def test_answers_400(self, key_client: Any, tenant: Tenant, path: str) -> None:
         response = key_client("*").get(path.replace("{team}", str(tenant.team.id)))
-        body = assert_error(response, 400, "null_characters_not_allowed")
+        body = assert_error(response, 400, code="null_characters_not_allowed")
         assert body["type"] == "validation_error"
 
     def test_without_credentials_too(self) -> None:
-        assert_error(Client().get("/api/projects/?search=%00"), 400, "null_characters_not_allowed")
+        assert_error(Client().get("/api/projects/?search=%00"), 400, code="null_characters_not_allowed")
 
     def test_capture_query_string(self, tenant: Tenant) -> None:
         response = Client().get(f"/e/?data=%00&api_key={tenant.team.api_token}")
@@ -196,7 +186,7 @@ def test_org_scoped_key_cannot_create_a_project_in_another_org(key_client: Any, 
     api = key_client("*", scoped_organizations=[str(scoped_to)])
     before = Team.objects.count()
     response = api.post("/api/projects/", {"name": "Sneaky"}, format="json")
-    body = assert_error(response, 403, "permission_denied")
+    body = assert_error(response, 403, code="permission_denied")
     assert body["detail"] == f"API key does not have access to the requested organization: ID {current}."
     assert Team.objects.count() == before
 
@@ -213,7 +203,7 @@ def test_a_batch_with_two_projects_tokens_is_refused(tenant: Tenant, other_tenan
         {"event": "b", "distinct_id": "d", "properties": {"token": other_tenant.team.api_token}},
     ]}  # fmt: skip
     response = Client().post("/batch/", json.dumps(batch), content_type="application/json")
-    assert_error(response, 400, "multiple_tokens")
+    assert_error(response, 400, code="multiple_tokens")
     assert Event.objects.count() == 0
 
 
@@ -251,7 +241,7 @@ def test_an_evaluation_description_is_capped(key_client: Any, tenant: Tenant) ->
             "evaluation_config": {"prompt": "p"}, "description": "d" * 10_001}  # fmt: skip
     response = key_client("evaluation:write").post(f"/api/environments/{tenant.team.id}/evaluations/", body,
                                                    format="json")  # fmt: skip
-    body_ = assert_error(response, 400, "max_length")
+    body_ = assert_error(response, 400, code="max_length")
     assert body_["attr"] == "description"
 
 
@@ -261,7 +251,7 @@ def test_projects_per_organization_are_capped(key_client: Any, tenant: Tenant, s
     api = key_client("*")
     assert api.post("/api/projects/", {"name": "Second"}, format="json").status_code == 201
     response = api.post("/api/projects/", {"name": "Third"}, format="json")
-    body = assert_error(response, 400, "project_limit_reached")
+    body = assert_error(response, 400, code="project_limit_reached")
     assert body["detail"] == "An organization may have at most 2 projects."
     assert Team.objects.filter(organization=tenant.organization).count() == 2
 
@@ -276,7 +266,7 @@ class TestBoundedWork:
 
     def test_too_many_events(self, tenant: Tenant) -> None:
         events = [{"event": "e", "distinct_id": "d"} for _ in range(MAX_EVENTS_PER_REQUEST + 1)]
-        body = assert_error(self.post({"api_key": tenant.team.api_token, "batch": events}), 413, "too_many_events")
+        body = assert_error(self.post({"api_key": tenant.team.api_token, "batch": events}), 413, code="too_many_events")
         assert "10,000" in body["detail"]
 
     def test_a_chain_of_identifies(self, tenant: Tenant) -> None:
@@ -284,7 +274,7 @@ class TestBoundedWork:
 
         chain = [{"event": "$identify", "distinct_id": f"user-{n + 1}", "properties": {"$anon_distinct_id": f"user-{n}"}}
                  for n in range(MAX_PERSON_LINKS_PER_REQUEST + 1)]  # fmt: skip
-        assert_error(self.post({"api_key": tenant.team.api_token, "batch": chain}), 400, "too_many_person_links")
+        assert_error(self.post({"api_key": tenant.team.api_token, "batch": chain}), 400, code="too_many_person_links")
         assert not Event.objects.exists()
         allowed = self.post({"api_key": tenant.team.api_token, "batch": chain[:MAX_PERSON_LINKS_PER_REQUEST]})
         assert allowed.status_code == 200
@@ -292,5 +282,5 @@ class TestBoundedWork:
     def test_inflating_past_the_body_limit(self, tenant: Tenant) -> None:
         bomb = gzip.compress(b"[" + b" " * (MAX_DECOMPRESSED_BYTES + 10) + b"]")
         response = Client().post("/batch/", bomb, content_type="application/json", HTTP_CONTENT_ENCODING="gzip")
-        body = assert_error(response, 413, "payload_too_large")
+        body = assert_error(response, 413, code="payload_too_large")
         assert "20 MiB" in body["detail"]

@@ -15,8 +15,7 @@ import requests
 from django.test import Client
 
 from tests.faults.processes import WebServer, bootstrap, server_env
-
-ERROR_KEYS = {"type", "code", "detail", "attr"}
+from tests.support.errors import ERROR_KEYS
 
 
 @pytest.fixture(scope="module")

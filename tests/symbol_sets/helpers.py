@@ -30,17 +30,6 @@ def url(tenant: Tenant, suffix: str = "") -> str:
     return f"/api/environments/{tenant.team.id}/error_tracking/symbol_sets/{suffix}"
 
 
-def assert_error(response: Any, code: str, detail: str | None = None, *, status: int = 400, attr: Any = None) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"type", "code", "detail", "attr"}
-    assert body["code"] == code
-    if detail is not None:
-        assert body["detail"] == detail
-    if attr is not None:
-        assert body["attr"] == attr
-
-
 def start(api: APIClient, tenant: Tenant, *symbol_sets: dict[str, Any], **options: Any) -> Any:
     return api.post(url(tenant, "bulk_start_upload"), {"symbol_sets": list(symbol_sets), **options}, format="json")
 

@@ -9,7 +9,8 @@ from posthog_clone.object_storage import get_object_storage
 from symbol_sets.models import ErrorTrackingRelease, ErrorTrackingSymbolSet
 from tests.api_base import TeamScopedAPITests
 from tests.conftest import Tenant
-from tests.symbol_sets.helpers import assert_error, make_release, make_symbol_set, start, upload
+from tests.support.errors import assert_error
+from tests.symbol_sets.helpers import make_release, make_symbol_set, start, upload
 
 
 def url(tenant: Tenant, suffix: str = "") -> str:
@@ -87,7 +88,7 @@ class TestCreate:
         first = api.post(url(tenant), {"hash_id": "shared", "version": "1", "project": "p"}, format="json")
         assert first.status_code == 201
         again = api.post(url(tenant), {"hash_id": "shared", "version": "2", "project": "p"}, format="json")
-        assert_error(again, "invalid_input", "Hash id shared already in use", attr="hash_id")
+        assert_error(again, code="invalid_input", detail="Hash id shared already in use", attr="hash_id")
 
     def test_update_to_an_empty_hash_id_uses_the_release_id(self, api: APIClient, tenant: Tenant) -> None:
         mine = make_release(tenant, hash_id="mine")
@@ -98,7 +99,7 @@ class TestCreate:
         make_release(tenant, "1.0.0", hash_id="taken")
         mine = make_release(tenant, "2.0.0", hash_id="mine")
         response = api.patch(url(tenant, f"{mine.id}/"), {"hash_id": "taken"}, format="json")
-        assert_error(response, "invalid_input", "Hash id taken already in use", attr="hash_id")
+        assert_error(response, code="invalid_input", detail="Hash id taken already in use", attr="hash_id")
         mine.refresh_from_db()
         assert mine.hash_id == "mine"
 
@@ -113,7 +114,7 @@ class TestByHash:
         assert found.status_code == 200
         assert found.json()["id"] == str(mine.id)
         for missing in ["hash/nope", "hash/theirs"]:
-            assert_error(reader.get(url(tenant, missing)), "not_found", status=404)
+            assert_error(reader.get(url(tenant, missing)), 404, code="not_found")
 
     def test_hash_ids_may_hold_dots(self, key_client: Any, tenant: Tenant) -> None:
         release = make_release(tenant, hash_id="web@1.2.3")  # a version used as the hash id
@@ -124,7 +125,9 @@ class TestByHash:
     def test_needs_read_scope(self, key_client: Any, tenant: Tenant) -> None:
         make_release(tenant, hash_id="a1b2")
         response = key_client("user:read").get(url(tenant, "hash/a1b2"))
-        assert_error(response, "permission_denied", "API key missing required scope 'error_tracking:read'", status=403)
+        assert_error(
+            response, 403, code="permission_denied", detail="API key missing required scope 'error_tracking:read'"
+        )
 
 
 def test_delete_takes_its_symbol_sets_and_their_objects(

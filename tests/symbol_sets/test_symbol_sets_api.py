@@ -16,11 +16,11 @@ from posthog_clone.object_storage import get_object_storage
 from symbol_sets.models import ErrorTrackingSymbolSet
 from tests.api_base import TeamScopedReadAPITests
 from tests.conftest import MOTO_CREDENTIALS, Tenant
+from tests.support.errors import assert_error
 from tests.symbol_sets.helpers import (
     CHUNK_A,
     CHUNK_B,
     MAX_SIZE,
-    assert_error,
     finish,
     make_release,
     make_symbol_set,
@@ -49,7 +49,11 @@ class TestBulkStartUploadRejects:
             ({"symbol_sets": [{"chunk_id": ""}]}, "blank", "symbol_sets__0__chunk_id"),
             ({"symbol_sets": [{"chunk_id": "a" * 257}]}, "max_length", "symbol_sets__0__chunk_id"),
             ({"symbol_sets": [{"chunk_id": "a\x00b"}]}, "null_characters_not_allowed", "symbol_sets__0__chunk_id"),
-            ({"symbol_sets": [{"chunk_id": "a", "content_hash": ["h"]}]}, "invalid_input", None),
+            (
+                {"symbol_sets": [{"chunk_id": "a", "content_hash": ["h"]}]},
+                "invalid_input",
+                "symbol_sets__0__content_hash",
+            ),
             ({"symbol_sets": [{"chunk_id": "a", "content_hash": ""}]}, "blank", "symbol_sets__0__content_hash"),
             ({"symbol_sets": [{"chunk_id": str(i)} for i in range(1001)]}, "max_length", "symbol_sets"),
             ({"chunk_ids": "a"}, "not_a_list", "chunk_ids"),
@@ -58,32 +62,34 @@ class TestBulkStartUploadRejects:
         ],
     )
     def test_malformed_bodies(self, api: APIClient, tenant: Tenant, body: dict, code: str, attr: str | None) -> None:
-        assert_error(api.post(url(tenant, "bulk_start_upload"), body, format="json"), code, attr=attr)
+        assert_error(api.post(url(tenant, "bulk_start_upload"), body, format="json"), code=code, attr=attr)
         assert not ErrorTrackingSymbolSet.objects.exists()
 
     def test_not_an_object_or_not_json(self, api: APIClient, tenant: Tenant) -> None:
         assert api.post(url(tenant, "bulk_start_upload"), [1], format="json").status_code == 400
         broken = api.post(url(tenant, "bulk_start_upload"), "{", content_type="application/json")
-        assert_error(broken, "parse_error")
+        assert_error(broken, code="parse_error")
 
     def test_force_and_skip_on_conflict_together(self, api: APIClient, tenant: Tenant) -> None:
         response = start(api, tenant, {"chunk_id": CHUNK_A}, force=True, skip_on_conflict=True)
-        assert_error(response, "invalid_conflict_handling", "Use either force or skip_on_conflict, not both.")
+        assert_error(
+            response, code="invalid_conflict_handling", detail="Use either force or skip_on_conflict, not both."
+        )
         assert not ErrorTrackingSymbolSet.objects.exists()
 
     def test_duplicate_chunk_ids_are_listed_once_sorted(self, api: APIClient, tenant: Tenant) -> None:
         response = start(api, tenant, *[{"chunk_id": chunk} for chunk in ["b", "c", "a", "b", "a", "a"]])
-        assert_error(response, "invalid_chunk_ids", "Duplicate chunk IDs provided: a, b")
+        assert_error(response, code="invalid_chunk_ids", detail="Duplicate chunk IDs provided: a, b")
         assert not ErrorTrackingSymbolSet.objects.exists()
 
     def test_duplicates_across_body_forms(self, api: APIClient, tenant: Tenant) -> None:
         body = {"symbol_sets": [{"chunk_id": "a"}], "chunk_ids": ["b"], "ref": "a"}
-        assert_error(api.post(url(tenant, "bulk_start_upload"), body, format="json"), "invalid_chunk_ids")
+        assert_error(api.post(url(tenant, "bulk_start_upload"), body, format="json"), code="invalid_chunk_ids")
 
     @pytest.mark.parametrize("release_id", ["not-a-uuid", "1234", "g" * 32])
     def test_malformed_release_id(self, api: APIClient, tenant: Tenant, release_id: str) -> None:
         response = start(api, tenant, {"chunk_id": "a"}, {"chunk_id": "b", "release_id": release_id})
-        assert_error(response, "invalid_release_id", f"Invalid release ID provided: {release_id}")
+        assert_error(response, code="invalid_release_id", detail=f"Invalid release ID provided: {release_id}")
         assert not ErrorTrackingSymbolSet.objects.exists()
 
     def test_unknown_release_id_including_another_projects(
@@ -91,24 +97,28 @@ class TestBulkStartUploadRejects:
     ) -> None:
         theirs = make_release(other_tenant)
         response = start(api, tenant, {"chunk_id": "a"}, {"chunk_id": "b", "release_id": str(theirs.id)})
-        assert_error(response, "invalid_release_id", f"Unknown release ID provided: {theirs.id}")
+        assert_error(response, code="invalid_release_id", detail=f"Unknown release ID provided: {theirs.id}")
         assert not ErrorTrackingSymbolSet.objects.exists()
 
     def test_object_storage_off(self, api: APIClient, tenant: Tenant, settings: Any) -> None:
         settings.OBJECT_STORAGE_ENABLED = False
         response = start(api, tenant, {"chunk_id": "a"})
         assert_error(
-            response, "object_storage_required", "Object storage must be available to allow source map uploads."
+            response,
+            code="object_storage_required",
+            detail="Object storage must be available to allow source map uploads.",
         )
         assert not ErrorTrackingSymbolSet.objects.exists()
 
 
 class TestBulkFinishUploadRejects:
     def test_null_content_hashes(self, api: APIClient, tenant: Tenant) -> None:
-        assert_error(finish(api, tenant, None), "null", "content_hashes are required", attr="content_hashes")
+        assert_error(
+            finish(api, tenant, None), code="null", detail="content_hashes are required", attr="content_hashes"
+        )
 
     def test_not_a_dict(self, api: APIClient, tenant: Tenant) -> None:
-        assert_error(finish(api, tenant, ["a"]), "not_a_dict", attr="content_hashes")
+        assert_error(finish(api, tenant, ["a"]), code="not_a_dict", attr="content_hashes")
 
     @pytest.mark.parametrize("body", [{}, {"content_hashes": {}}])
     def test_nothing_to_finish_succeeds(self, api: APIClient, tenant: Tenant, body: dict) -> None:
@@ -123,7 +133,7 @@ class TestBulkFinishUploadRejects:
         missing = uuid.uuid4()
         response = finish(api, tenant, {"zzz": "h", str(theirs.id): "h", str(missing): "h", "12": "h"})
         expected = ", ".join(sorted(["zzz", str(theirs.id), str(missing), "12"]))
-        assert_error(response, "symbol_set_not_found", f"Unknown symbol set IDs: {expected}")
+        assert_error(response, code="symbol_set_not_found", detail=f"Unknown symbol set IDs: {expected}")
         theirs.refresh_from_db()
         assert theirs.content_hash is None
 
@@ -132,17 +142,19 @@ class TestBulkFinishUploadRejects:
         mine = make_symbol_set(tenant)
         response = finish(api, tenant, {str(mine.id): content_hash})
         assert_error(
-            response, "content_hash_required", "A content hash must be provided to complete symbol set upload."
+            response,
+            code="content_hash_required",
+            detail="A content hash must be provided to complete symbol set upload.",
         )
 
     def test_too_many(self, api: APIClient, tenant: Tenant) -> None:
         response = finish(api, tenant, {str(uuid.uuid4()): "h" for _ in range(1001)})
-        assert_error(response, "invalid_input", attr="content_hashes")
+        assert_error(response, code="invalid_input", attr="content_hashes")
 
     def test_object_storage_off(self, api: APIClient, tenant: Tenant, settings: Any) -> None:
         mine = make_symbol_set(tenant)
         settings.OBJECT_STORAGE_ENABLED = False
-        assert_error(finish(api, tenant, {str(mine.id): "h"}), "object_storage_required")
+        assert_error(finish(api, tenant, {str(mine.id): "h"}), code="object_storage_required")
 
 
 class TestSingleUploadRejects:
@@ -151,48 +163,48 @@ class TestSingleUploadRejects:
     )
     def test_start_needs_chunk_id(self, api: APIClient, tenant: Tenant, query: str, code: str) -> None:
         response = api.post(url(tenant, f"start_upload{query}"))
-        assert_error(response, code, "chunk_id query parameter is required", attr="chunk_id")
+        assert_error(response, code=code, detail="chunk_id query parameter is required", attr="chunk_id")
 
     def test_start_with_malformed_or_unknown_release(self, api: APIClient, tenant: Tenant) -> None:
-        assert_error(api.post(url(tenant, "start_upload?chunk_id=a&release_id=nope")), "invalid_release_id")
+        assert_error(api.post(url(tenant, "start_upload?chunk_id=a&release_id=nope")), code="invalid_release_id")
         unknown = api.post(url(tenant, f"start_upload?chunk_id=a&release_id={uuid.uuid4()}"))
-        assert_error(unknown, "invalid_release_id")
+        assert_error(unknown, code="invalid_release_id")
         assert not ErrorTrackingSymbolSet.objects.exists()
 
     @pytest.mark.parametrize("body", [{}, {"content_hash": ""}, {"content_hash": None}])
     def test_finish_needs_content_hash(self, api: APIClient, tenant: Tenant, body: dict) -> None:
         mine = make_symbol_set(tenant)
         response = api.put(url(tenant, f"{mine.id}/finish_upload"), body, format="json")
-        assert_error(response, "content_hash_required")
+        assert_error(response, code="content_hash_required")
 
     @pytest.mark.parametrize("symbol_set_id", ["not-a-uuid", str(uuid.uuid4())])
     def test_finish_unknown_id_is_404(self, api: APIClient, tenant: Tenant, symbol_set_id: str) -> None:
         response = api.put(url(tenant, f"{symbol_set_id}/finish_upload"), {"content_hash": "h"}, format="json")
-        assert_error(response, "not_found", status=404)
+        assert_error(response, 404, code="not_found")
 
 
 class TestBulkDeleteRejects:
     @pytest.mark.parametrize(("body", "code"), [({}, "required"), ({"ids": []}, "empty"), ({"ids": None}, "null")])
     def test_missing_ids(self, api: APIClient, tenant: Tenant, body: dict, code: str) -> None:
         response = api.post(url(tenant, "bulk_delete"), body, format="json")
-        assert_error(response, code, "ids is required", attr="ids")
+        assert_error(response, code=code, detail="ids is required", attr="ids")
 
     def test_ids_not_a_list(self, api: APIClient, tenant: Tenant) -> None:
         response = api.post(url(tenant, "bulk_delete"), {"ids": "abc"}, format="json")
-        assert_error(response, "not_a_list", "ids must be a list", attr="ids")
+        assert_error(response, code="not_a_list", detail="ids must be a list", attr="ids")
 
     @pytest.mark.parametrize("not_a_uuid", ["nope", False, 0, 7])
     def test_ids_that_are_not_uuids(self, api: APIClient, tenant: Tenant, not_a_uuid: object) -> None:
         mine = make_symbol_set(tenant)
         response = api.post(url(tenant, "bulk_delete"), {"ids": [str(mine.id), not_a_uuid]}, format="json")
-        assert_error(response, "invalid_input", attr="ids__1")
+        assert_error(response, code="invalid_input", attr="ids__1")
         assert ErrorTrackingSymbolSet.objects.filter(id=mine.id).exists()
 
 
 class TestListRejects:
     @pytest.mark.parametrize(("param", "value"), [("status", "broken"), ("order_by", "storage_ptr")])
     def test_bad_choices(self, api: APIClient, tenant: Tenant, param: str, value: str) -> None:
-        assert_error(api.get(url(tenant), {param: value}), "invalid_choice", attr=param)
+        assert_error(api.get(url(tenant), {param: value}), code="invalid_choice", attr=param)
 
     def test_ref_with_nul_character(self, api: APIClient, tenant: Tenant) -> None:
         assert api.get(url(tenant), {"ref": "a\x00b"}).status_code == 400
@@ -307,7 +319,9 @@ def test_writes_need_the_write_scope(key_client: Any, tenant: Tenant, method: st
     response = getattr(key_client("error_tracking:read"), method)(
         url(tenant, suffix.format(id=symbol_set.id)), body, format="json"
     )
-    assert_error(response, "permission_denied", "API key missing required scope 'error_tracking:write'", status=403)
+    assert_error(
+        response, 403, code="permission_denied", detail="API key missing required scope 'error_tracking:write'"
+    )
     assert ErrorTrackingSymbolSet.objects.get().storage_ptr == symbol_set.storage_ptr
 
 
@@ -329,8 +343,8 @@ def test_another_projects_sets_cannot_be_finished_downloaded_or_deleted(
         api.get(url(tenant, f"{theirs.id}/download/")),
         api.delete(url(tenant, f"{theirs.id}/")),
     ]:
-        assert_error(response, "not_found", status=404)
-    assert_error(finish(api, tenant, {str(theirs.id): "h"}), "symbol_set_not_found")
+        assert_error(response, 404, code="not_found")
+    assert_error(finish(api, tenant, {str(theirs.id): "h"}), code="symbol_set_not_found")
     with django_capture_on_commit_callbacks(execute=True):
         deleted = api.post(url(tenant, "bulk_delete"), {"ids": [str(theirs.id)]}, format="json")
     assert deleted.json() == {"deleted": 0}
@@ -342,7 +356,7 @@ def test_project_of_another_organization_cannot_start_uploads(
     api: APIClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     response = start(api, other_tenant, {"chunk_id": "a"})
-    assert_error(response, "permission_denied", "You don't have access to the project.", status=403)
+    assert_error(response, 403, code="permission_denied", detail="You don't have access to the project.")
     assert not ErrorTrackingSymbolSet.objects.exists()
 
 
@@ -429,14 +443,18 @@ class TestBulkStartUpload:
         response = api.post(url(tenant, "bulk_start_upload"), body, format="json")
         assert_error(
             response,
-            "content_hash_required",
-            f"Symbol set {CHUNK_A} already has content; provide a content_hash to update it.",
+            code="content_hash_required",
+            detail=f"Symbol set {CHUNK_A} already has content; provide a content_hash to update it.",
         )
 
     def test_different_content_is_refused(self, api: APIClient, tenant: Tenant) -> None:
         stored = make_symbol_set(tenant, content_hash="h")
         response = start(api, tenant, {"chunk_id": CHUNK_A, "content_hash": "other"})
-        assert_error(response, "content_hash_mismatch", f"Symbol set {CHUNK_A} already exists with different content.")
+        assert_error(
+            response,
+            code="content_hash_mismatch",
+            detail=f"Symbol set {CHUNK_A} already exists with different content.",
+        )
         stored_after = ErrorTrackingSymbolSet.objects.get()
         assert (stored_after.storage_ptr, stored_after.content_hash) == (stored.storage_ptr, "h")
 
@@ -476,7 +494,7 @@ class TestBulkStartUpload:
         first, second = make_release(tenant, "1.0.0"), make_release(tenant, "2.0.0")
         make_symbol_set(tenant, release=first, content_hash="h")
         response = start(api, tenant, {"chunk_id": CHUNK_A, "release_id": str(second.id), "content_hash": "other"})
-        assert_error(response, "release_id_mismatch", f"Symbol set {CHUNK_A} already has a release ID")
+        assert_error(response, code="release_id_mismatch", detail=f"Symbol set {CHUNK_A} already has a release ID")
         assert ErrorTrackingSymbolSet.objects.get().release_id == first.id
 
     def test_upload_without_release_keeps_the_release(self, api: APIClient, tenant: Tenant) -> None:
@@ -488,7 +506,7 @@ class TestBulkStartUpload:
     def test_a_failing_chunk_leaves_no_row_of_its_batch(self, api: APIClient, tenant: Tenant) -> None:
         make_symbol_set(tenant, CHUNK_B, content_hash="h")
         response = start(api, tenant, {"chunk_id": CHUNK_A}, {"chunk_id": CHUNK_B, "content_hash": "other"})
-        assert_error(response, "content_hash_mismatch")
+        assert_error(response, code="content_hash_mismatch")
         assert list(ErrorTrackingSymbolSet.objects.values_list("ref", flat=True)) == [CHUNK_B]
 
     def test_last_used_is_refreshed_only_when_stale(self, api: APIClient, tenant: Tenant) -> None:
@@ -528,7 +546,7 @@ class TestBulkStartUpload:
             {"symbol_sets": [{"chunk_id": CHUNK_A, "content_hash": "other"}]},
             format="json",
         )
-        assert_error(response, "content_hash_mismatch")
+        assert_error(response, code="content_hash_mismatch")
 
 
 class TestSingleStartUpload:
@@ -555,7 +573,7 @@ class TestSingleStartUpload:
         first, second = make_release(tenant, "1.0.0"), make_release(tenant, "2.0.0")
         make_symbol_set(tenant, release=first)
         response = api.post(url(tenant, f"start_upload?chunk_id={CHUNK_A}&release_id={second.id}"))
-        assert_error(response, "release_id_mismatch")
+        assert_error(response, code="release_id_mismatch")
 
 
 # --- finishing: the file must be there, non-empty and within the limit --------------------------------------
@@ -565,7 +583,9 @@ class TestFinishUpload:
         upload(entries[CHUNK_A], b"a bytes")
         hashes = {entries[CHUNK_A]["symbol_set_id"]: "hash-a", entries[CHUNK_B]["symbol_set_id"]: "hash-b"}
 
-        assert_error(finish(api, tenant, hashes), "file_not_found", "No file has been uploaded for the symbol set.")
+        assert_error(
+            finish(api, tenant, hashes), code="file_not_found", detail="No file has been uploaded for the symbol set."
+        )
         assert set(ErrorTrackingSymbolSet.objects.values_list("content_hash", flat=True)) == {None}
 
         upload(entries[CHUNK_B], b"b bytes")
@@ -580,7 +600,7 @@ class TestFinishUpload:
 
     def test_set_without_storage_pointer_has_no_file(self, api: APIClient, tenant: Tenant) -> None:
         failed = make_symbol_set(tenant, storage_ptr=None)
-        assert_error(finish(api, tenant, {str(failed.id): "h"}), "file_not_found")
+        assert_error(finish(api, tenant, {str(failed.id): "h"}), code="file_not_found")
 
     def test_empty_file_costs_the_set(
         self, api: APIClient, tenant: Tenant, local_storage: Path, django_capture_on_commit_callbacks: Any
@@ -593,7 +613,7 @@ class TestFinishUpload:
         with django_capture_on_commit_callbacks(execute=True):
             response = finish(api, tenant, hashes)
 
-        assert_error(response, "file_too_large", "The uploaded symbol set file was too large.")
+        assert_error(response, code="file_too_large", detail="The uploaded symbol set file was too large.")
         remaining = ErrorTrackingSymbolSet.objects.get()
         assert (remaining.ref, remaining.content_hash) == (CHUNK_B, None)
         assert get_object_storage().head(entries[CHUNK_A]["presigned_url"]["fields"]["key"]) is None
@@ -602,7 +622,7 @@ class TestFinishUpload:
         entry = start(api, tenant, {"chunk_id": CHUNK_A}).json()["id_map"][CHUNK_A]
         finish_url = url(tenant, f"{entry['symbol_set_id']}/finish_upload")
 
-        assert_error(api.put(finish_url, {"content_hash": "first"}, format="json"), "file_not_found")
+        assert_error(api.put(finish_url, {"content_hash": "first"}, format="json"), code="file_not_found")
         upload(entry, b"bytes")
         assert api.put(finish_url, {"content_hash": "first"}, format="json").json() == {"success": True}
         assert api.post(finish_url, {"content_hash": "second"}, format="json").status_code == 200
@@ -612,7 +632,7 @@ class TestFinishUpload:
         mine = make_symbol_set(tenant)
         settings.OBJECT_STORAGE_ENABLED = False
         response = api.put(url(tenant, f"{mine.id}/finish_upload"), {"content_hash": "h"}, format="json")
-        assert_error(response, "object_storage_required")
+        assert_error(response, code="object_storage_required")
 
 
 class TestFinishUploadOnS3:
@@ -633,7 +653,7 @@ class TestFinishUploadOnS3:
         with django_capture_on_commit_callbacks(execute=True):
             response = finish(api, tenant, {entry["symbol_set_id"]: "h"})
 
-        assert_error(response, "file_too_large")
+        assert_error(response, code="file_too_large")
         assert not ErrorTrackingSymbolSet.objects.exists()
         assert get_object_storage().head(key) is None
 
@@ -641,7 +661,7 @@ class TestFinishUploadOnS3:
         mine = make_symbol_set(tenant)
         settings.OBJECT_STORAGE_ENDPOINT = f"http://127.0.0.1:{embedded.free_port()}"
         response = finish(api, tenant, {str(mine.id): "h"})
-        assert_error(response, "object_storage_unavailable", status=503)
+        assert_error(response, 503, code="object_storage_unavailable")
         assert response.json()["type"] == "server_error"
         mine.refresh_from_db()
         assert mine.content_hash is None
@@ -659,12 +679,12 @@ class TestDownloadAndDelete:
     def test_download_without_file_is_404(self, api: APIClient, tenant: Tenant) -> None:
         failed = make_symbol_set(tenant, storage_ptr=None)
         response = api.get(url(tenant, f"{failed.id}/download/"))
-        assert_error(response, "not_found", "Symbol set has no uploaded file.", status=404)
+        assert_error(response, 404, code="not_found", detail="Symbol set has no uploaded file.")
 
     def test_download_with_storage_off(self, api: APIClient, tenant: Tenant, settings: Any) -> None:
         mine = make_symbol_set(tenant)
         settings.OBJECT_STORAGE_ENABLED = False
-        assert_error(api.get(url(tenant, f"{mine.id}/download/")), "object_storage_required")
+        assert_error(api.get(url(tenant, f"{mine.id}/download/")), code="object_storage_required")
 
     def test_delete_removes_the_object(
         self, api: APIClient, tenant: Tenant, django_capture_on_commit_callbacks: Any
@@ -721,4 +741,4 @@ def test_concurrent_creation_of_the_same_chunk_is_409(api: APIClient, tenant: Te
             """
         )
     response = start(api, tenant, {"chunk_id": "raced"})
-    assert_error(response, "concurrent_upload", status=409)
+    assert_error(response, 409, code="concurrent_upload")
