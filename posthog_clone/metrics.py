@@ -42,7 +42,8 @@ _APP_COLLECTORS: list[Callable[[], Collector]] = []
 
 
 def register_collector(make: Callable[[], Collector]) -> None:
-    _APP_COLLECTORS.append(make)
+    if make not in _APP_COLLECTORS:  # once, should an app's ready run again: a metric may be reported once
+        _APP_COLLECTORS.append(make)
 
 
 class MetricsMiddleware:
