@@ -4,12 +4,11 @@ as unix time, versions, elements chains), selects the same events in all three."
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from query_languages import (
@@ -21,6 +20,8 @@ from query_languages import (
 )
 from query_languages.property_filters import OPERATORS
 from tests.query_languages.engines import BASE_TIME, DATABASE, NOW, Engines, Refused, Stored
+from tests.support.differential import assert_compared
+from tests.support.profiles import examples
 
 pytestmark = pytest.mark.django_db
 
@@ -211,16 +212,12 @@ filters = st.sampled_from(sorted(OPERATORS)).flatmap(
         st.sampled_from(["event", "event", "person"]),
     )
 )
-EXAMPLES = int(os.environ.get("FILTER_EXAMPLES", "200"))
 
 
 def test_generated_filters_match_the_same_events(corpus: Engines) -> None:
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize="FILTER_EXAMPLES" not in os.environ,
-    )  # the same examples each run unless exploring
+    compared: set[str] = set()
+
+    @settings(max_examples=examples(share=1 / 3))  # each example queries both databases
     @given(raw=st.lists(filters, min_size=1, max_size=2))
     def check(raw: list[dict[str, Any]]) -> None:
         try:
@@ -234,5 +231,7 @@ def test_generated_filters_match_the_same_events(corpus: Engines) -> None:
             raise AssertionError(f"PostgreSQL refused {raw}: {error}") from None
         assert in_postgres == in_python, ("PostgreSQL", raw)
         assert corpus.matching(tree, ClickHouseDialect(DATABASE)) == in_python, ("ClickHouse", raw)
+        compared.add(repr(raw))
 
     check()
+    assert_compared(compared, examples=examples(share=1 / 3), what="property filters")

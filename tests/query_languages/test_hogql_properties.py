@@ -2,22 +2,23 @@
 condition means the same in PostgreSQL, in ClickHouse (over the same stored events) and in the Python interpreter;
 and every generated expression selects the same values in both databases.
 
-`HOGQL_EXAMPLES=2000 ./dev test tests/query_languages/test_hogql_properties.py` explores further (randomly)."""
+`./dev test --hypothesis-profile=explore tests/query_languages` explores further (randomly; tests/support/profiles.py)."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from query_languages import ClickHouseDialect, PostgresDialect, PropertyFilterError, parse_property_filters
 from tests.conftest import Tenant
 from tests.events.helpers import make_event, minutes, store
 from tests.query_languages.engines import BASE_TIME, DATABASE, Engines, Refused, Stored, same, select_both
+from tests.support.differential import assert_compared
+from tests.support.profiles import examples
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 EVENTS = {
@@ -140,10 +141,6 @@ def _wide(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 
 wide_expressions = st.recursive(wide_atoms, _wide, max_leaves=6)
-EXAMPLES = int(os.environ.get("HOGQL_EXAMPLES", "600"))
-# The same examples on every run unless asked to explore, so a failure in CI is one a rerun reproduces.
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-                    derandomize="HOGQL_EXAMPLES" not in os.environ)  # fmt: skip
 
 
 @pytest.fixture
@@ -160,7 +157,7 @@ def test_any_expression_runs_or_is_refused_with_a_400(key_client: Any, tenant: T
     api = key_client("query:read")
     url = f"/api/environments/{tenant.team.id}/query/"
 
-    @SETTINGS
+    @settings(max_examples=examples())
     @given(expression=expressions)
     def check(expression: str) -> None:
         response = api.post(url, {"query": {"kind": "HogQLQuery", "query": f"select {expression} from events"}},
@@ -182,8 +179,9 @@ def stored(engines: Engines) -> Engines:
 @pytest.mark.django_db
 def test_postgres_clickhouse_and_python_agree_on_every_condition(stored: Engines) -> None:
     postgres, clickhouse = PostgresDialect(), ClickHouseDialect(DATABASE)
+    compared: set[str] = set()
 
-    @SETTINGS
+    @settings(max_examples=examples())
     @given(condition=st.one_of(expressions, wide_expressions))
     def check(condition: str) -> None:
         try:
@@ -200,13 +198,17 @@ def test_postgres_clickhouse_and_python_agree_on_every_condition(stored: Engines
         assert in_clickhouse == in_postgres, (
             f"{condition!r}: ClickHouse {sorted(in_clickhouse)}, PostgreSQL {sorted(in_postgres)}"
         )
+        compared.add(condition)
 
     check()
+    assert_compared(compared, examples=examples(), what="conditions")
 
 
 @pytest.mark.django_db
 def test_postgres_and_clickhouse_select_the_same_values(stored: Engines) -> None:
-    @SETTINGS
+    compared: set[str] = set()
+
+    @settings(max_examples=examples())
     @given(expression=st.one_of(expressions, wide_expressions))
     def check(expression: str) -> None:
         query = f"select distinct_id, {expression} from events order by distinct_id"
@@ -216,5 +218,7 @@ def test_postgres_and_clickhouse_select_the_same_values(stored: Engines) -> None
         assert isinstance(postgres, list) == isinstance(clickhouse, list), (expression, postgres, clickhouse)
         if isinstance(postgres, list):
             assert same(postgres, clickhouse), (expression, postgres, clickhouse)
+            compared.add(expression)
 
     check()
+    assert_compared(compared, examples=examples(), what="expressions")
