@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,6 +35,7 @@ from query_languages import (
     print_select,
     sql,
 )
+from tests.conftest import make_tenant
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -193,3 +195,20 @@ def select_both(engines: Engines, query: str) -> tuple[list[Any] | str, list[Any
         except ClickHouseError as error:
             results.append(f"ClickHouse error: {error}")
     return results[0], results[1]
+
+
+@contextmanager
+def stored_once(django_db_blocker: Any, clickhouse: Any, events: list[Stored]) -> Iterator[Engines]:
+    """`events` stored in both databases for a module whose tests only read them (several hundred tests, one
+    write), in a project of their own that is removed afterwards. Each test takes `dataclasses.replace` of it, so
+    one may read it in another time zone without the next one seeing that."""
+    with django_db_blocker.unblock():
+        owner = make_tenant(f"corpus-{uuid.uuid4().hex[:8]}@example.com")
+        stored = Engines(owner.team, clickhouse)
+        stored.store(events)
+    try:
+        yield stored
+    finally:
+        with django_db_blocker.unblock():
+            owner.organization.delete()  # its project, events and persons with it
+            owner.user.delete()

@@ -4,13 +4,16 @@ selected over the same events in both databases, gives the same values (and what
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from query_languages import ClickHouseDialect, HogQLError, parse_select, pattern_problem, print_select, sql
 from query_languages.hogql.printer import SUPPORTED_FUNCTIONS
-from tests.query_languages.engines import BASE_TIME, DATABASE, Engines, Stored, same, select_both
+from tests.query_languages.engines import BASE_TIME, DATABASE, Engines, Stored, same, select_both, stored_once
 
 pytestmark = pytest.mark.django_db
 
@@ -118,10 +121,15 @@ REFUSED = [
 ]  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def stored_corpus(django_db_setup: None, django_db_blocker: Any, clickhouse: Any) -> Iterator[Engines]:
+    with stored_once(django_db_blocker, clickhouse, CORPUS) as stored:
+        yield stored
+
+
 @pytest.fixture
-def corpus(engines: Engines) -> Engines:
-    engines.store(CORPUS)
-    return engines
+def corpus(db: None, stored_corpus: Engines) -> Engines:
+    return replace(stored_corpus)
 
 
 def test_every_function_is_covered() -> None:

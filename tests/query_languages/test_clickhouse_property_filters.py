@@ -4,6 +4,8 @@ as unix time, versions, elements chains), selects the same events in all three."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +21,7 @@ from query_languages import (
     parse_property_filters,
 )
 from query_languages.property_filters import OPERATORS
-from tests.query_languages.engines import BASE_TIME, DATABASE, NOW, Engines, Refused, Stored
+from tests.query_languages.engines import BASE_TIME, DATABASE, NOW, Engines, Refused, Stored, stored_once
 from tests.support.differential import assert_compared
 from tests.support.profiles import examples
 
@@ -167,10 +169,15 @@ CASES: list[tuple[str, Any]] = [
 ]  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def stored_corpus(django_db_setup: None, django_db_blocker: Any, clickhouse: Any) -> Iterator[Engines]:
+    with stored_once(django_db_blocker, clickhouse, CORPUS) as stored:
+        yield stored
+
+
 @pytest.fixture
-def corpus(engines: Engines) -> Engines:
-    engines.store(CORPUS)
-    return engines
+def corpus(db: None, stored_corpus: Engines) -> Engines:
+    return replace(stored_corpus)
 
 
 def test_every_operator_is_covered() -> None:
