@@ -267,3 +267,24 @@ def report(title: str, rows: list[tuple[str, list[float], list[float]]], *, base
         if benchmark:
             record(benchmark, f"{name} p50", p50, "ms", f"{baseline} p50", b50, target=target)
     print(f"(mean of all measured: {statistics.mean(v for _, m, _ in rows for v in m) * 1000:.2f} ms)")
+
+
+def seed_project(name: str, *, online_conditions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A user, an organization and a project named after `name`, an all-scopes personal API key and, with
+    `online_conditions`, an enabled LLM-judge evaluation that runs on them: `{id, key, token, evaluation}`."""
+    from environments import services
+    from environments.models import User
+    from evaluations.models import Evaluation
+
+    user = User.objects.create_user(email=f"{name.lower()}@example.com", password="bench-password")
+    organization = services.organization_create(name=name, owner=user)
+    team = services.project_create(organization=organization, name=name, creator=user)
+    _, key = services.personal_api_key_create(user=user, label=name, scopes=["*"])
+    evaluation = None
+    if online_conditions is not None:
+        evaluation = Evaluation.objects.create(
+            team=team, name="Online", evaluation_type="llm_judge", output_type="boolean", enabled=True,
+            evaluation_config={"prompt": "Is it helpful?"}, conditions=online_conditions,
+        )  # fmt: skip
+    evaluation_id = str(evaluation.id) if evaluation else None
+    return {"id": team.id, "key": key, "token": team.api_token, "evaluation": evaluation_id}

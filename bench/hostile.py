@@ -60,25 +60,6 @@ class Latencies:
             self.statuses[name][status] += 1
 
 
-def seed_tenant(name: str, *, online_condition: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """An organization, a project and an all-scopes key; with an online evaluation matching `online_condition`."""
-    from environments import services
-    from environments.models import User
-    from evaluations.models import Evaluation
-
-    user = User.objects.create_user(email=f"{name.lower()}@example.com", password="load-password")
-    organization = services.organization_create(name=name, owner=user)
-    team = services.project_create(organization=organization, name=name, creator=user)
-    _, key = services.personal_api_key_create(user=user, label=name, scopes=["*"])
-    if online_condition is not None:
-        Evaluation.objects.create(
-            team=team, name="Hostile pattern", evaluation_type="llm_judge", output_type="boolean", enabled=True,
-            evaluation_config={"prompt": "Is it helpful?"},
-            conditions=[{"id": "all", "rollout_percentage": 100, "properties": online_condition}],
-        )  # fmt: skip
-    return {"id": team.id, "key": key, "token": team.api_token}
-
-
 def tenant_user(base_url: str, tenant: dict[str, Any], stop: threading.Event, tally: Latencies) -> None:
     import requests
 
@@ -194,9 +175,10 @@ def main(seconds: float) -> int:
         harness.evaluation_services("hostile-evaluation-runs") as env,
         harness.scratch_database("hostile"),
     ):
-        tenant = seed_tenant("Tenant")
-        attacker = seed_tenant("Attacker", online_condition=[
-            {"key": "$ai_input", "value": REDOS_PATTERN, "operator": "regex", "type": "event"}])  # fmt: skip
+        tenant = harness.seed_project("Tenant")
+        bait = {"key": "$ai_input", "value": REDOS_PATTERN, "operator": "regex", "type": "event"}
+        attacker = harness.seed_project("Attacker", online_conditions=[
+            {"id": "all", "rollout_percentage": 100, "properties": [bait]}])  # fmt: skip
         env = {**env, "POSTHOG_CLONE_DATA_DIR": data_dir, "RATE_LIMIT_ENABLED": "true"}
         with harness.running_server(env=env) as base_url:
             port = int(base_url.rsplit(":", 1)[1])

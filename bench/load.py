@@ -151,26 +151,16 @@ def seed(project_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     evaluations on."""
     from django.utils import timezone
 
-    from environments import services
-    from environments.models import User
-    from evaluations.models import Evaluation
+    from environments.models import Team
     from events.records import EventInput
     from events.services import events_capture
 
-    user = User.objects.create_user(email="load@example.com", password="load-password")
-    organization = services.organization_create(name="Load", owner=user)
-    team = services.project_create(organization=organization, name=project_name, creator=user)
-    _, key = services.personal_api_key_create(user=user, label="load", scopes=["*"])
-    evaluation = Evaluation.objects.create(
-        team=team, name="Online", evaluation_type="llm_judge", output_type="boolean", enabled=True,
-        evaluation_config={"prompt": "Is it helpful?"},
-        conditions=[{"id": "sampled", "rollout_percentage": 10, "properties": []}],
-    )  # fmt: skip
+    project = harness.seed_project(project_name, online_conditions=[
+        {"id": "sampled", "rollout_percentage": 10, "properties": []}])  # fmt: skip
     generations = [EventInput(uuid=uuid.uuid4(), event="$ai_generation", distinct_id=f"user-{n}",
                               properties={"$ai_input": "hi", "$ai_output_choices": "hello"},
                               timestamp=timezone.now()) for n in range(SEED_GENERATIONS)]  # fmt: skip
-    events_capture(team=team, events=generations)
-    project = {"id": team.id, "key": key, "token": team.api_token, "evaluation": str(evaluation.id)}
+    events_capture(team=Team.objects.get(id=project["id"]), events=generations)
     return project, [{"uuid": str(g.uuid), "timestamp": g.timestamp.isoformat()} for g in generations]
 
 

@@ -245,15 +245,19 @@ def _start_temporal_dev_server_once(
     else:
         args += ["--headless"]
     log_start = log_file.stat().st_size if log_file is not None and log_file.exists() else 0
-    output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
-    process = subprocess.Popen(
-        args,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=preexec_fn,
-        start_new_session=start_new_session,
-    )
+    output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    try:
+        process = subprocess.Popen(
+            args,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=preexec_fn,
+            start_new_session=start_new_session,
+        )
+    finally:
+        if not isinstance(output, int):  # the child has its own descriptor; a retried start leaves none behind
+            output.close()
     server = TemporalDevServer(process=process, address=f"{host}:{port}", ui_port=ui_port)
     try:
         wait_for_port(host, port, timeout=startup_timeout, process=process)

@@ -69,7 +69,7 @@ class BufferedConn(TConn):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.received = bytearray()
         self.read_deadline = 0.0
-        self.told_to_continue = False
+        self.head_checked = False
         self._on_close = on_close
 
     def close(self, graceful: bool = False) -> None:
@@ -137,7 +137,7 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         conn.sock.setblocking(False)
         conn.received = bytearray(received)
         conn.read_deadline = time.monotonic() + REQUEST_READ_SECONDS
-        conn.told_to_continue = False
+        conn.head_checked = False
         self.reading.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
 
@@ -174,17 +174,17 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         """A client that sent `Expect: 100-continue` waits for the go-ahead before its body (curl: 1 s, for bodies
         over 1 MiB). gunicorn says it when its parser reads the head, which here is once the body is in: say it as
         soon as the head is. (Should gunicorn's parser say it again, a client reads any number of 1xx answers.)"""
-        if conn.told_to_continue:
+        if conn.head_checked:
             return
         end = conn.received.find(HEAD_END)
         if end < 0:
             return
+        conn.head_checked = True  # once per request: a body trickling in is not searched again at every read
         head = bytes(conn.received[: end + 2])
         request_line = head[: head.find(b"\r\n")]
         # HTTP/1.0 clients cannot ask for it (RFC 9110 §10.1.1: ignored).
         if not request_line.endswith(b" HTTP/1.1") or not EXPECT_CONTINUE.search(head):
             return
-        conn.told_to_continue = True
         with contextlib.suppress(OSError):  # a client that is gone is noticed by the next read
             conn.sock.send(CONTINUE)  # 25 bytes into an empty send buffer: it does not block
 
