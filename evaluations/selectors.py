@@ -26,7 +26,7 @@ EVALUATION_JSON_COLUMNS = frozenset({"evaluation_config", "output_config", "cond
 def evaluation_rows(queryset: QuerySet[Evaluation]) -> PlainRows:
     """An (already project-scoped and filtered) evaluations queryset as plain rows with their creator joined:
     what `serializers.evaluation_to_dict` renders. Slice it for a page, or read `.queryset` for one row."""
-    return PlainRows(queryset.values(*EVALUATION_COLUMNS), json_columns=EVALUATION_JSON_COLUMNS)
+    return PlainRows(queryset, columns=EVALUATION_COLUMNS, json_columns=EVALUATION_JSON_COLUMNS)
 
 
 def evaluation_for_run(*, team_id: int, evaluation_id: uuid.UUID | str) -> Evaluation | None:

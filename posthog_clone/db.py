@@ -5,7 +5,8 @@ for list pages."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from functools import cached_property
 from typing import Any, TypeVar
 
 import orjson
@@ -45,16 +46,32 @@ def _parse_json(text: str | None) -> Any:
 
 
 class PlainRows:
-    """A `values()` queryset read as plain dicts without Django's per-value converters (JSON columns, named in
-    `json_columns`, are parsed by orjson): for list pages, where those converters cost more than the query.
+    """A filtered queryset read as plain dicts of `columns` without Django's per-value converters (JSON columns,
+    named in `json_columns`, are parsed by orjson): for list pages, where those converters cost more than the query.
     Sliced and counted as DRF's paginator slices and counts a queryset."""
 
-    def __init__(self, queryset: QuerySet[Any, dict[str, Any]], *, json_columns: Collection[str]) -> None:
-        self.queryset = queryset
+    def __init__(self, queryset: QuerySet[Any], *, columns: Sequence[str], json_columns: Collection[str]) -> None:
+        self.filtered = queryset
+        self.columns = columns
         self.json_columns = json_columns
 
+    @cached_property
+    def queryset(self) -> QuerySet[Any, dict[str, Any]]:
+        """The rows as `values()`: built only when rows are read (an empty page never needs it)."""
+        return self.filtered.values(*self.columns)
+
     def count(self) -> int:
-        return self.queryset.count()
+        # The filtered rows' FROM and WHERE with no columns and no ordering, counted by hand: Django's own count
+        # (`get_aggregation`) costs several times this to compile, and is paid on every list request.
+        query = self.filtered.query.chain()
+        if query.distinct or query.combinator or query.annotations or query.group_by:
+            return self.filtered.count()  # shapes whose rows a bare FROM ... WHERE would not count
+        query.clear_ordering(force=True)
+        query.clear_select_clause()
+        sql, params = query.get_compiler(self.filtered.db).as_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM ({sql}) AS filtered", params)
+            return cursor.fetchone()[0]
 
     def __getitem__(self, page: slice) -> list[dict[str, Any]]:
         window = self.queryset[page]

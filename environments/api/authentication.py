@@ -10,7 +10,14 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from environments.models import PersonalAPIKey, User, hash_personal_api_key
+from environments.api.projects import (
+    CURRENT_PROJECT,
+    ResolvedProject,
+    numeric_project_id,
+    project_columns,
+    project_from_row,
+)
+from environments.models import PersonalAPIKey, Team, User, hash_personal_api_key
 from posthog_clone.db import fetch_one, instance_from_row, select_columns
 
 BEARER_PATTERN = re.compile(r"^Bearer\s+(\S.+)$")
@@ -52,9 +59,12 @@ class PersonalAPIKeyAuthentication(authentication.BaseAuthentication):
                 )
             return None
         value, source = found
-        key = _active_key(hash_personal_api_key(value))
+        raw_project = _project_in_url(request)
+        key, team = _active_key(hash_personal_api_key(value), raw_project)
         if key is None:
             raise exceptions.AuthenticationFailed(f"Personal API key found in request {source} is invalid.")
+        if raw_project is not None:
+            request.resolved_project = ResolvedProject(raw=raw_project, team=team)
         _touch_last_used(key)
         return key.user, key
 
@@ -62,21 +72,45 @@ class PersonalAPIKeyAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
-KEY_LOOKUP = (
-    f"SELECT {select_columns(PersonalAPIKey, 'k')}, {select_columns(User, 'u')} "
-    "FROM environments_personalapikey AS k JOIN environments_user AS u ON u.id = k.user_id "
+_KEY_AND_USER = (
+    f"SELECT {select_columns(PersonalAPIKey, 'k')}, {select_columns(User, 'u')}{{project}} "
+    "FROM environments_personalapikey AS k JOIN environments_user AS u ON u.id = k.user_id{join} "
     "WHERE k.secure_value = %s AND u.is_active"
+)
+KEY_LOOKUP = _KEY_AND_USER.format(project="", join="")
+# On project-scoped URLs the project and the caller's membership come in the same statement as the key.
+KEY_AND_PROJECT_LOOKUP = _KEY_AND_USER.format(
+    project=f", {project_columns('u.id')}", join=" LEFT JOIN environments_team AS t ON t.id = %s"
+)
+KEY_AND_CURRENT_PROJECT_LOOKUP = _KEY_AND_USER.format(
+    project=f", {project_columns('u.id')}", join=" LEFT JOIN environments_team AS t ON t.id = u.current_team_id"
 )
 
 
-def _active_key(secure_value: str) -> PersonalAPIKey | None:
-    """The key with this hash and its (active) user, in one query on every key-authenticated request."""
-    row = fetch_one(KEY_LOOKUP, [secure_value])
-    if row is None:
+def _project_in_url(request: Request) -> str | None:
+    """The `:project_id` segment of a project-scoped view's URL, as written."""
+    view = request.parser_context.get("view") if request.parser_context else None
+    if view is None or not getattr(view, "has_team", lambda: False)():
         return None
+    return str(view.kwargs[view.team_url_kwarg])
+
+
+def _active_key(secure_value: str, raw_project: str | None) -> tuple[PersonalAPIKey | None, Team | None]:
+    """The key with this hash and its (active) user, and the project the URL names when it names one: one
+    statement on every key-authenticated request."""
+    project_id = numeric_project_id(raw_project) if raw_project not in (None, CURRENT_PROJECT) else None
+    if raw_project == CURRENT_PROJECT:
+        row = fetch_one(KEY_AND_CURRENT_PROJECT_LOOKUP, [secure_value])
+    elif project_id is not None:
+        row = fetch_one(KEY_AND_PROJECT_LOOKUP, [project_id, secure_value])
+    else:
+        row = fetch_one(KEY_LOOKUP, [secure_value])
+    if row is None:
+        return None, None
     key, after_key = instance_from_row(PersonalAPIKey, row)
-    key.user, _ = instance_from_row(User, row, after_key)
-    return key
+    key.user, after_user = instance_from_row(User, row, after_key)
+    team = project_from_row(row, after_user) if len(row) > after_user else None
+    return key, team
 
 
 def _body_field(request: Request, name: str) -> str | None:

@@ -19,17 +19,15 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 
 from environments.api.authentication import PersonalAPIKeyAuthentication, SessionAuthentication
 from environments.api.permissions import APIScopePermission, TeamMemberPermission
-from environments.models import Team, User
-from posthog_clone.db import fetch_one, instance_from_row, select_columns
-
-CURRENT_PROJECT = "@current"
-# The project and, in the same query, the caller's membership level in its organization (NULL: not a member).
-TEAM_LOOKUP = (
-    f"SELECT {select_columns(Team, 't')}, (SELECT m.level FROM environments_organizationmembership AS m "
-    "WHERE m.organization_id = t.organization_id AND m.user_id = %s) FROM environments_team AS t WHERE t.id = %s"
+from environments.api.projects import (
+    CURRENT_PROJECT,
+    PROJECT_LOOKUP,
+    ResolvedProject,
+    numeric_project_id,
+    project_from_row,
 )
-# Team ids are bigints; anything larger cannot exist and must not reach the database as a parameter.
-MAX_TEAM_ID = 2**63 - 1
+from environments.models import Team, User
+from posthog_clone.db import fetch_one
 
 
 class BaseAPIViewSetMixin:
@@ -69,19 +67,23 @@ class BaseAPIViewSetMixin:
     @cached_property
     def team(self) -> Team:
         raw = self.kwargs[self.team_url_kwarg]
+        resolved: ResolvedProject | None = getattr(self.request, "resolved_project", None)
+        # Key authentication read the project with the key; sessions read it here.
+        team = resolved.team if resolved is not None and resolved.raw == raw else self._read_team(raw)
+        if team is None:
+            raise exceptions.NotFound("Project not found.")
+        return team
+
+    def _read_team(self, raw: str) -> Team | None:
         if raw == CURRENT_PROJECT:
             user = self.request.user
             if not user.is_authenticated:
                 raise exceptions.NotAuthenticated()
             team_id = user.current_team_id
         else:
-            team_id = int(raw) if raw.isascii() and raw.isdigit() and int(raw) <= MAX_TEAM_ID else None
-        row = fetch_one(TEAM_LOOKUP, [self.request.user.pk, team_id]) if team_id else None
-        if row is None:
-            raise exceptions.NotFound("Project not found.")
-        team, after_team = instance_from_row(Team, row)
-        team.caller_level = row[after_team]  # type: ignore[attr-defined] - read by TeamMemberPermission
-        return team
+            team_id = numeric_project_id(raw)
+        row = fetch_one(PROJECT_LOOKUP, [self.request.user.pk, team_id]) if team_id else None
+        return None if row is None else project_from_row(row, 0)
 
     @property
     def user(self) -> User:

@@ -310,3 +310,33 @@ class TestSessions:
     def test_users_other_than_me_are_404(self, client: APIClient, tenant: Tenant) -> None:
         client.force_login(tenant.user)
         assert client.get(f"/api/users/{tenant.user.id}/").status_code == 404
+
+
+class TestStatementsPerRequest:
+    """The fixed cost of an authenticated request: a key-authenticated request on a project-scoped URL reads the key,
+    its user, the project and the caller's membership in one statement, and an empty list then only counts."""
+
+    def _statements(self, client: APIClient, url: str) -> list[str]:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200, response.content
+        return [query["sql"] for query in captured.captured_queries]
+
+    @pytest.mark.parametrize("project", ["id", "@current"])
+    def test_an_empty_list_costs_two_statements(self, client: APIClient, tenant: Tenant, make_key: Any,
+                                                 project: str) -> None:  # fmt: skip
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_key('evaluation:read')}")
+        client.get("/api/projects/")  # the key's first use records its last use: not part of the fixed cost
+        project_id = tenant.team.id if project == "id" else "@current"
+        statements = self._statements(client, f"/api/environments/{project_id}/evaluations/")
+        assert len(statements) == 2, statements
+        assert "environments_personalapikey" in statements[0] and "environments_team" in statements[0]
+        assert statements[1].startswith("SELECT count(*)")
+
+    def test_a_session_reads_the_project_itself(self, client: APIClient, tenant: Tenant) -> None:
+        client.force_login(tenant.user)
+        statements = self._statements(client, f"/api/environments/{tenant.team.id}/evaluations/")
+        assert any("environments_team" in sql and "environments_personalapikey" not in sql for sql in statements)
