@@ -126,11 +126,11 @@ def database_url(name: str) -> str:
 
 
 @contextmanager
-def _scratch_database() -> Iterator[str]:
+def _scratch_database(template: str | None = None) -> Iterator[str]:
     name = f"scratch_{uuid.uuid4().hex[:10]}"
     admin_url = database_url("postgres")
     with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:
         yield database_url(name)
     finally:
@@ -138,18 +138,72 @@ def _scratch_database() -> Iterator[str]:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated once per run (by `manage migrate`, as a server's is), which migrated scratch databases
+    are copied from: a copy takes a fraction of a second, a migration a process and seconds."""
+    from tests.faults.processes import migrate, server_env
+
+    with _scratch_database() as url:
+        migrate(server_env(tmp_path_factory.mktemp("template"), DATABASE_URL=url))
+        yield url.rsplit("/", 1)[1]
+
+
 @pytest.fixture
 def scratch_database() -> Iterator[str]:
-    """A database of its own, on the server the tests use, for processes a test starts."""
+    """An empty database of its own, on the server the tests use, for processes a test starts."""
     with _scratch_database() as url:
+        yield url
+
+
+@pytest.fixture
+def migrated_database(migrated_template: str) -> Iterator[str]:
+    """A migrated database of its own, for a server a test starts."""
+    with _scratch_database(migrated_template) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def scratch_database_module() -> Iterator[str]:
+def migrated_database_module(migrated_template: str) -> Iterator[str]:
     """The same, shared by a module's tests (one server process for all of them)."""
-    with _scratch_database() as url:
+    with _scratch_database(migrated_template) as url:
         yield url
+
+
+@dataclass
+class SharedWebServer:
+    """gunicorn serving a migrated database with a full key and a read-only one, for tests that only send requests."""
+
+    server: Any  # tests.faults.processes.WebServer
+    personal_api_key: str
+    read_only_key: str
+    project_id: str
+
+
+@pytest.fixture(scope="session")
+def shared_web_server(tmp_path_factory: pytest.TempPathFactory, migrated_template: str) -> Iterator[SharedWebServer]:
+    """One server for the whole run, shared by the modules that only talk to it over HTTP (the JSON errors and the
+    schema fuzz; they group on one xdist worker): starting one costs seconds. Rate limits are off (the fuzzer sends
+    thousands of requests a minute; the limits have tests of their own) and an organization may hold any number of
+    projects (the fuzzer creates many)."""
+    from environments.scopes import SCOPE_OBJECTS
+    from tests.faults.processes import WebServer, bootstrap, manage, server_env
+
+    tmp_path = tmp_path_factory.mktemp("shared-web")
+    with _scratch_database(migrated_template) as url:
+        env = server_env(
+            tmp_path, DATABASE_URL=url, RATE_LIMIT_ENABLED="false", MAX_PROJECTS_PER_ORGANIZATION="1000000"
+        )
+        full = bootstrap(env)
+        read_only = manage(env, "bootstrap", "--email", "reader@example.com", "--password", "read-only-reader",
+                           "--organization", "Readers", "--project", "Readers", "--json", "--scopes",
+                           *(f"{scope}:read" for scope in SCOPE_OBJECTS))  # fmt: skip
+        server = WebServer(env, workers=2, threads=4, log=tmp_path / "server.log")
+        try:
+            yield SharedWebServer(server, full["personal_api_key"], json.loads(read_only)["personal_api_key"],
+                                  str(full["project_id"]))  # fmt: skip
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -279,22 +333,19 @@ def clickhouse_http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator
 def events_backend(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
     """Run the test once per events store (tests opt in with `pytestmark = pytest.mark.usefixtures(...)`): PostgreSQL,
     ClickHouse's engine in this process (chdb), and a ClickHouse HTTP interface reached through clickhouse-connect as
-    a server is. ClickHouse does not roll back with the test's transaction, so its events are removed afterwards."""
+    a server is. ClickHouse does not roll back with the test's transaction, and needs no cleaning either: every test
+    makes its own projects, whose ids PostgreSQL's sequences never hand out twice in a run (rollbacks do not rewind
+    them), and every read of the events is scoped to a project."""
     if request.param == "postgres":
         yield "postgres"
         return
-    from events.clickhouse.client import client_for_url
 
     if request.param == "clickhouse":
         url = request.getfixturevalue("clickhouse_url")
     else:
         url = request.getfixturevalue("clickhouse_http_server").url()
     settings.CLICKHOUSE_URL = url
-    client = client_for_url(url)
-    try:
-        yield request.param
-    finally:
-        client.command(f"TRUNCATE TABLE {client.database}.events")
+    yield request.param
 
 
 def is_clickhouse(events_backend: str) -> bool:

@@ -32,11 +32,9 @@ from tests.events.helpers import BASE_TIME, make_event, store, stored_events
 
 @pytest.fixture
 def clickhouse(settings: Any, clickhouse_url: str) -> Any:
-    """The events store set to ClickHouse (chdb) for this test; its events are removed afterwards."""
+    """The events store set to ClickHouse (chdb) for this test (its events stay: see `events_backend`)."""
     settings.CLICKHOUSE_URL = clickhouse_url
-    client = client_for_url(clickhouse_url)
-    yield client
-    client.command(f"TRUNCATE TABLE {client.database}.events")
+    return client_for_url(clickhouse_url)
 
 
 def batch(raw: Client, token: str, events: list[dict[str, Any]]) -> Any:
@@ -143,14 +141,10 @@ class TestNothingLostNothingDoubled:
         assert EvaluationRun.objects.count() == 0
 
         settings.CLICKHOUSE_URL = clickhouse_url  # back up: the SDK's retry is stored once
-        try:
-            assert batch(raw, tenant.team.api_token, [event]).status_code == 200
-            assert batch(raw, tenant.team.api_token, [event]).status_code == 200
-            assert [str(e.uuid) for e in stored_events(tenant.team)] == [event["uuid"]]
-            assert EvaluationRun.objects.count() == 1
-        finally:
-            client = client_for_url(clickhouse_url)
-            client.command(f"TRUNCATE TABLE {client.database}.events")
+        assert batch(raw, tenant.team.api_token, [event]).status_code == 200
+        assert batch(raw, tenant.team.api_token, [event]).status_code == 200
+        assert [str(e.uuid) for e in stored_events(tenant.team)] == [event["uuid"]]
+        assert EvaluationRun.objects.count() == 1
 
     def test_a_batch_clickhouse_kept_when_postgresql_rolled_back_is_stored_once(
         self, clickhouse: Any, tenant: Tenant

@@ -62,9 +62,12 @@ def manage(env: dict[str, str], *args: str) -> str:
     ).stdout  # fmt: skip
 
 
-def bootstrap(env: dict[str, str]) -> dict[str, str]:
-    """Migrate the database in `env` and make a user, organization and project; returns bootstrap's output."""
+def migrate(env: dict[str, str]) -> None:
     manage(env, "migrate", "--no-input")
+
+
+def bootstrap(env: dict[str, str]) -> dict[str, str]:
+    """Make a user, organization and project in the (migrated) database in `env`; returns bootstrap's output."""
     output = manage(env, "bootstrap", "--email", "faults@example.com", "--password", "fault-tolerant",
                     "--organization", "Faults", "--project", "Faults", "--scopes", "*", "--json")  # fmt: skip
     return json.loads(output)

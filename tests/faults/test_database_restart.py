@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import requests
 
-from tests.faults.processes import TemporaryPostgres, WebServer, bootstrap, server_env
+from tests.faults.processes import TemporaryPostgres, WebServer, bootstrap, migrate, server_env
 
 CLIENTS = 4
 BATCHES_PER_CLIENT = 40
@@ -61,6 +61,7 @@ def send(session: requests.Session, url: str, body: dict[str, Any]) -> requests.
 
 def test_ingestion_through_a_database_restart(database: TemporaryPostgres, tmp_path: Path) -> None:
     env = server_env(tmp_path, DATABASE_URL=database.url("clone"))
+    migrate(env)
     bootstrapped = bootstrap(env)
     token = bootstrapped["project_api_token"]
     server = WebServer(env, log=tmp_path / "server.log")

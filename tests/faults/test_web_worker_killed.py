@@ -20,15 +20,15 @@ EVENTS = 2_000
 WAIT_SECONDS = 60
 
 
-def test_a_batch_killed_mid_insert_is_all_or_nothing(scratch_database: str, tmp_path: Path) -> None:
-    env = server_env(tmp_path, DATABASE_URL=scratch_database)
+def test_a_batch_killed_mid_insert_is_all_or_nothing(migrated_database: str, tmp_path: Path) -> None:
+    env = server_env(tmp_path, DATABASE_URL=migrated_database)
     bootstrapped = bootstrap(env)
     uuids = [str(uuid.uuid4()) for _ in range(EVENTS)]
     body = {"api_key": bootstrapped["project_api_token"], "batch": [
         {"event": "$pageview", "distinct_id": f"user-{n % 50}", "uuid": event_uuid, "properties": {"n": n}}
         for n, event_uuid in enumerate(uuids)]}  # fmt: skip
     server = WebServer(env, workers=1, threads=2, log=tmp_path / "server.log")
-    blocker = psycopg.connect(scratch_database)
+    blocker = psycopg.connect(migrated_database)
     try:
         # An uncommitted event with the batch's last uuid: the batch's INSERT must wait for this transaction, so the
         # worker is caught inside its insert, with its transaction open.
@@ -48,23 +48,23 @@ def test_a_batch_killed_mid_insert_is_all_or_nothing(scratch_database: str, tmp_
         client = threading.Thread(target=post)
         client.start()
         [worker_pid] = server.worker_pids()
-        waiting_insert(scratch_database)
+        waiting_insert(migrated_database)
         os.kill(worker_pid, signal.SIGKILL)
         client.join(timeout=WAIT_SECONDS)
         assert "response" not in outcome, "the killed worker cannot have answered"
         blocker.rollback()
 
-        assert stored(scratch_database, uuids) == 0  # the worker's transaction died with it
+        assert stored(migrated_database, uuids) == 0  # the worker's transaction died with it
         deadline = time.monotonic() + WAIT_SECONDS
         while not server.healthy():  # gunicorn replaces the worker
             assert time.monotonic() < deadline, "no worker came back"
             time.sleep(0.2)
         retried = requests.post(f"{server.base_url}/batch/", json=body, timeout=WAIT_SECONDS)
         assert retried.status_code == 200, retried.text
-        assert stored(scratch_database, uuids) == EVENTS
+        assert stored(migrated_database, uuids) == EVENTS
         again = requests.post(f"{server.base_url}/batch/", json=body, timeout=WAIT_SECONDS)
         assert again.status_code == 200
-        assert stored(scratch_database, uuids) == EVENTS
+        assert stored(migrated_database, uuids) == EVENTS
     finally:
         blocker.close()
         server.stop()

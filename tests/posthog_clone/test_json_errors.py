@@ -6,28 +6,23 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from django.test import Client
 
-from tests.faults.processes import WebServer, bootstrap, server_env
+from tests.conftest import SharedWebServer
+from tests.faults.processes import WebServer
 from tests.support.errors import ERROR_KEYS
 
+pytestmark = pytest.mark.xdist_group("shared_web_server")
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: Any, scratch_database_module: str) -> Iterator[tuple[WebServer, dict[str, str]]]:
-    tmp_path: Path = tmp_path_factory.mktemp("json-errors")
-    env = server_env(tmp_path, DATABASE_URL=scratch_database_module)
-    bootstrapped = bootstrap(env)
-    server = WebServer(env, workers=1, threads=2)
-    try:
-        yield server, bootstrapped
-    finally:
-        server.stop()
+
+@pytest.fixture
+def served(shared_web_server: SharedWebServer) -> tuple[WebServer, dict[str, str]]:
+    shared = shared_web_server
+    return shared.server, {"project_id": shared.project_id, "personal_api_key": shared.personal_api_key}
 
 
 def raw_request(server: WebServer, data: bytes) -> tuple[int, dict[str, str], bytes]:

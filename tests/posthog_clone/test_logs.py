@@ -15,8 +15,8 @@ from tests.faults.processes import WebServer, bootstrap, server_env
 
 
 @pytest.fixture
-def served(tmp_path: Path, scratch_database: str) -> Iterator[tuple[WebServer, dict[str, str], Path]]:
-    env = server_env(tmp_path, DATABASE_URL=scratch_database)
+def served(tmp_path: Path, migrated_database: str) -> Iterator[tuple[WebServer, dict[str, str], Path]]:
+    env = server_env(tmp_path, DATABASE_URL=migrated_database)
     bootstrapped = bootstrap(env)
     log = tmp_path / "web.log"
     server = WebServer(env, workers=1, threads=2, log=log)

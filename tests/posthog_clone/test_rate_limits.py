@@ -147,9 +147,9 @@ def test_ingestion_per_project(tenant: Tenant, other_tenant: Tenant, limits: dic
     assert send(other_tenant.team, "e").status_code == 200
 
 
-def test_counts_are_shared_by_every_web_process(scratch_database: str, tmp_path: Path) -> None:
+def test_counts_are_shared_by_every_web_process(migrated_database: str, tmp_path: Path) -> None:
     # Windows are fixed (one per clock hour here): the ten requests must not straddle two of them.
-    env = server_env(tmp_path, DATABASE_URL=scratch_database, RATE_LIMITS=json.dumps({"api": ["5/hour"]}))
+    env = server_env(tmp_path, DATABASE_URL=migrated_database, RATE_LIMITS=json.dumps({"api": ["5/hour"]}))
     key = bootstrap(env)["personal_api_key"]
     server = WebServer(env, workers=3, threads=1)
     try:

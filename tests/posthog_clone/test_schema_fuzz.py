@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from environments.scopes import SCOPE_OBJECTS
-from tests.faults.processes import WebServer, bootstrap, manage, server_env
+from tests.conftest import SharedWebServer
+from tests.faults.processes import WebServer
 
 # Fixed for CI; FUZZ_SEED and FUZZ_EXAMPLES explore further by hand. No example database either: what an earlier
 # run found must not make this run differ from a fresh clone's.
@@ -28,23 +27,13 @@ HOOKS = CONFIG.parent / "schemathesis_hooks.py"  # a check of our own: error ans
 EXCLUDED = r"^/api/(login|logout|personal_api_keys)"
 
 
-@pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: Any, scratch_database_module: str) -> Iterator[tuple[WebServer, dict[str, str]]]:
-    tmp_path: Path = tmp_path_factory.mktemp("fuzz")
-    # The fuzzer sends thousands of requests a minute; the rate limits have tests of their own.
-    # The fuzzer also creates far more projects than an organization may have.
-    env = server_env(tmp_path, DATABASE_URL=scratch_database_module, RATE_LIMIT_ENABLED="false",
-                     MAX_PROJECTS_PER_ORGANIZATION="1000000")  # fmt: skip
-    bootstrapped = bootstrap(env)
-    read_only = manage(env, "bootstrap", "--email", "faults@example.com", "--password", "fault-tolerant",
-                       "--organization", "Faults", "--project", "Faults", "--json", "--scopes",
-                       *(f"{scope}:read" for scope in SCOPE_OBJECTS))  # fmt: skip
-    bootstrapped["read_only_key"] = __import__("json").loads(read_only)["personal_api_key"]
-    server = WebServer(env, workers=2, threads=4, log=tmp_path / "server.log")
-    try:
-        yield server, bootstrapped
-    finally:
-        server.stop()
+pytestmark = pytest.mark.xdist_group("shared_web_server")
+
+
+@pytest.fixture
+def fuzzed(shared_web_server: SharedWebServer) -> tuple[WebServer, dict[str, str]]:
+    shared = shared_web_server
+    return shared.server, {"personal_api_key": shared.personal_api_key, "read_only_key": shared.read_only_key}
 
 
 def schemathesis(server: WebServer, key: str, *options: str) -> subprocess.CompletedProcess[str]:

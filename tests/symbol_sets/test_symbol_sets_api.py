@@ -177,7 +177,7 @@ class TestSingleUploadRejects:
         response = api.put(url(tenant, f"{mine.id}/finish_upload"), body, format="json")
         assert_error(response, code="content_hash_required")
 
-    @pytest.mark.parametrize("symbol_set_id", ["not-a-uuid", str(uuid.uuid4())])
+    @pytest.mark.parametrize("symbol_set_id", ["not-a-uuid", "2f1c9a52-7d0e-4b8a-9c3e-5a6b7c8d9e0f"])
     def test_finish_unknown_id_is_404(self, api: APIClient, tenant: Tenant, symbol_set_id: str) -> None:
         response = api.put(url(tenant, f"{symbol_set_id}/finish_upload"), {"content_hash": "h"}, format="json")
         assert_error(response, 404, code="not_found")
