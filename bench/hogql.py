@@ -29,11 +29,12 @@ EXPRESSIONS = [
 
 def parse_and_print_us(runs: int) -> list[tuple[str, float, float]]:
     """(expression, first parse + print µs, repeated parse + print µs): parsed trees are cached by text."""
-    from query_languages import Context, PostgresDialect, parse_expr, print_condition
+    from events.sql_schema import postgres_dialect
+    from query_languages import Context, parse_expr, print_condition
     from query_languages.hogql.parser import _parse_cached
 
     context = Context(team_id=1, timezone="UTC", tz=UTC, now=datetime.now(UTC))
-    dialect = PostgresDialect()
+    dialect = postgres_dialect()
     figures = []
     for text in EXPRESSIONS:
         cold, warm = [], []

@@ -58,8 +58,7 @@ def hogql_error(error: HogQLError) -> DomainError:
 
 
 def _context(team: Team, now: datetime, store: EventsStore) -> Context:
-    return Context(team_id=team.id, timezone=team.timezone, tz=team_timezone(team.timezone), now=now,
-                   regex_problem=store.regex_problem)  # fmt: skip
+    return Context(team_id=team.id, timezone=team.timezone, tz=team_timezone(team.timezone), now=now)
 
 
 def _seconds_left(started: float) -> float:

@@ -15,8 +15,9 @@ from django.db import DatabaseError, DataError, ProgrammingError, connection, tr
 
 from events.errors import query_refused, query_timeout
 from events.records import EventInput, EventRow, Order, PersonStamp
+from events.sql_schema import PERSON_JOIN, postgres_dialect
 from events.store import ROW_COLUMNS, event_row, page_statement
-from query_languages import PERSON_JOIN, PostgresDialect, Sql, join, pattern_problem, sql
+from query_languages import Sql, join, sql
 
 # One statement per batch, the columns as binary arrays. (Sending the batch as one JSON document for
 # jsonb_to_recordset was measured too: it moves parsing into PostgreSQL, which shares the same CPUs, and
@@ -68,24 +69,27 @@ class _PostgresWrite:
         return inserted, {row[0] for row in self.cursor.fetchall()} if self.report_new else set()
 
 
+def postgres_regex_problem(pattern: str) -> str | None:
+    """Why PostgreSQL refuses `pattern`, or None: it compiles a regex only once a row reaches it, so a bad pattern
+    would fail some queries and not others."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT '' ~ %s", [pattern])
+    except DataError as error:  # Django's wrapper of psycopg's InvalidRegularExpression
+        if not isinstance(error.__cause__, psycopg.errors.InvalidRegularExpression):
+            raise
+        return str(error.__cause__).split("\n")[0].removeprefix("invalid regular expression: ")
+    return None
+
+
 class PostgresStore:
     name = "postgres"
-    dialect = PostgresDialect()
+    dialect = postgres_dialect(regex_check=postgres_regex_problem)
 
     def regex_problem(self, pattern: str) -> str | None:
         """A pattern must be one RE2 runs (what filters mean on ClickHouse, and without back-references, which make
-        PostgreSQL's matcher backtrack for minutes) and one PostgreSQL compiles: it compiles a regex only once a row
-        reaches it, so a bad pattern would fail some queries and not others."""
-        if problem := pattern_problem(pattern):
-            return problem
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT '' ~ %s", [pattern])
-        except DataError as error:  # Django's wrapper of psycopg's InvalidRegularExpression
-            if not isinstance(error.__cause__, psycopg.errors.InvalidRegularExpression):
-                raise
-            return str(error.__cause__).split("\n")[0].removeprefix("invalid regular expression: ")
-        return None
+        PostgreSQL's matcher backtrack for minutes) and one PostgreSQL compiles: the dialect checks both."""
+        return self.dialect.regex_problem(pattern)
 
     def begin_capture(self, cursor: psycopg.Cursor[Any], *, team_id: int, events: Sequence[EventInput],
                       report_new: bool) -> _PostgresWrite:  # fmt: skip

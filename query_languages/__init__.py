@@ -1,24 +1,29 @@
 """The query languages, with no Django in them: PostHog's property filters (their grammar and value semantics),
 the SQL they compile to, and the interpreter that matches one event in Python; HogQL (`hogql`: parser, tree,
-printer per SQL dialect: PostgreSQL and ClickHouse); and the SQL builder and the date and element-chain readings they
-share. Every other app imports this surface only.
+printer); the SQL dialects both are printed for (`dialects`: PostgreSQL and ClickHouse, each given the caller's
+physical schema); and the SQL builder and the date and element-chain readings they share. Every other app imports
+this surface only.
 
 The engines answer the same question (does this event match? what does this expression select?) and must agree: the
 tests run PostgreSQL, ClickHouse and the interpreter on the same events.
 """
 
 from query_languages.dates import from_unix, parse_filter_datetime, parse_iso, team_timezone
+from query_languages.dialects import (
+    ClickHouseDialect,
+    ClickHouseSchema,
+    Dialect,
+    PostgresDialect,
+    PostgresSchema,
+    materialized_columns,
+)
 from query_languages.elements import elements_to_chain, parse_elements_chain
 from query_languages.hogql import (
-    ClickHouseDialect,
     Context,
-    Dialect,
     Extra,
     HogQLError,
-    PostgresDialect,
     constant_int,
     has_aggregate,
-    materialized_columns,
     parse_column,
     parse_expr,
     parse_order,
@@ -27,7 +32,6 @@ from query_languages.hogql import (
     print_select,
 )
 from query_languages.hogql import ast as hogql_ast
-from query_languages.hogql.postgres import PERSON_JOIN
 from query_languages.json_text import json_as_text
 from query_languages.property_filters import (
     MATCH_EVERYTHING,
@@ -37,24 +41,24 @@ from query_languages.property_filters import (
     parse_property_filters,
 )
 from query_languages.property_matching import EventView, Matcher, compile_matcher, matches
-from query_languages.property_sql import CompiledFilter, FilterDialect, compile_filters
+from query_languages.property_sql import CompiledFilter, compile_filters
 from query_languages.regex import pattern_problem
 from query_languages.sql import Sql, clickhouse_bind, join, like_pattern, sql
 
 __all__ = [
     "MATCH_EVERYTHING",
-    "PERSON_JOIN",
     "PROPERTY_FILTER_SCHEMA",
     "ClickHouseDialect",
+    "ClickHouseSchema",
     "CompiledFilter",
     "Context",
     "Dialect",
     "EventView",
     "Extra",
-    "FilterDialect",
     "HogQLError",
     "Matcher",
     "PostgresDialect",
+    "PostgresSchema",
     "PropertyFilterError",
     "PropertyGroup",
     "Sql",

@@ -1,6 +1,6 @@
 """PostHog property filters: parsing and validation into a small typed tree.
 
-The tree is what both evaluators consume: `events.property_sql` compiles it to parameterised SQL over the events
+The tree is what both evaluators consume: `property_sql` compiles it to parameterised SQL over the events
 table, and `events.property_matching` evaluates it against one event in Python. Parsing is strict: a malformed
 filter is an error carrying the path to the offending field (for a precise `attr`), never silently dropped.
 Regular expressions are left to the engine that runs them (PostgreSQL or Python), which validates its own.
@@ -19,9 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from query_languages.dates import parse_filter_datetime
-from query_languages.hogql import Context, HogQLError, PostgresDialect, parse_expr, print_condition
+from query_languages.hogql.context import Context
+from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.interpreter import check_filter_fields, compile_condition
+from query_languages.hogql.parser import parse_expr
+from query_languages.hogql.printer import check_condition
 from query_languages.patterns import SEMVER_KEY
+from query_languages.regex import pattern_problem
 
 Path = tuple[str | int, ...]
 Scalar = str | int | float | bool
@@ -293,17 +297,21 @@ class _Parser:
         return PropertyFilter(key=key, operator=operator, type=filter_type, value=value)
 
     def hogql(self, text: str, path: Path) -> Any:
-        """A HogQL condition both engines can run: it parses, reads only what one event holds, compiles for SQL
-        and for Python, and has no aggregate."""
+        """A HogQL condition both engines can run: it parses, reads only what one event holds, means something as
+        a condition (for SQL) and compiles for Python, and has no aggregate."""
         try:
             expr = parse_expr(text)
             check_filter_fields(expr)
-            context = Context(team_id=0, timezone="UTC", tz=UTC, now=datetime.now(UTC), regex_problem=self.regex_check)
-            print_condition(expr, dialect=PostgresDialect(), context=context)
+            context = Context(team_id=0, timezone="UTC", tz=UTC, now=datetime.now(UTC))
+            check_condition(expr, context=context, regex_problem=self.hogql_regex_problem)
             compile_condition(expr, tz=UTC, now=context.now)
         except HogQLError as error:
             raise PropertyFilterError(f"Invalid HogQL: {error}", path) from None
         return expr
+
+    def hogql_regex_problem(self, pattern: str) -> str | None:
+        """The evaluating engine's refusal (`regex_check`), else RE2's (HogQL's patterns are RE2's)."""
+        return (self.regex_check(pattern) if self.regex_check is not None else None) or pattern_problem(pattern)
 
     def value(self, operator: str, value: Any, path: Path, *, present: bool) -> Any:
         if operator in VALUELESS_OPERATORS or operator == "flag_evaluates_to":

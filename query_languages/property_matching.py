@@ -1,6 +1,6 @@
 """Property filters evaluated in Python against one event (online evaluation of newly ingested events).
 
-The semantics mirror `events.property_sql` exactly (the tests run both over the same events): a missing
+The semantics mirror `property_sql` exactly (the tests run both over the same events): a missing
 property fails positive operators and passes negated ones (`is_not`, `not_icontains`, `not_regex`, `not_in`);
 list values match when any value does, and negated operators need every value to hold.
 """

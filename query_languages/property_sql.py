@@ -1,21 +1,22 @@
 """Property filters compiled to parameterised SQL over the events table (alias `e`), for one SQL dialect. Keys and
 values only ever travel as parameters; the SQL text is built from fixed fragments.
 
-The semantics are those of `property_matching` (see its docstring), decided here once; a `FilterDialect` only says
-how its database reads a property (as text, as a number, as a moment) and writes each comparison. Readings that could
+The semantics are those of `property_matching` (see its docstring), decided here once; a dialect only says how its
+database reads a property (as text, as a number, as a moment) and writes each comparison (`Dialect`'s filter
+methods). Readings that could
 fail (numbers, dates, versions) answer NULL instead of erroring.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any, Protocol
+from typing import Any
 
-from query_languages.hogql import Context, PostgresDialect, print_condition
-from query_languages.hogql.printer import Dialect
+from query_languages.dialects.base import Dialect
+from query_languages.hogql.context import Context
+from query_languages.hogql.printer import print_condition
 from query_languages.property_filters import (
     NEGATED_OPERATORS,
     POSITIVE_OF,
@@ -35,29 +36,10 @@ NUMERIC_CHECKS = {"gt": ">", "gte": ">=", "min": ">=", "lt": "<", "lte": "<=", "
 SEMVER_CHECKS = {"semver_eq": "=", "semver_neq": "<>", "semver_gt": ">", "semver_gte": ">=", "semver_lt": "<",
                  "semver_lte": "<="}  # fmt: skip
 TRUE, FALSE = Sql("TRUE"), Sql("FALSE")
-Version = tuple[int, int, int]
-
-
-class FilterDialect(Dialect, Protocol):
-    """How one database reads a property for a filter and writes the comparisons. A "value" is the dialect's own
-    handle on one property (a JSON property, an event column, one element's attribute)."""
-
-    def filter_property(self, key: str, *, person: bool) -> Any: ...
-    def filter_column(self, name: str) -> Any: ...  # event_metadata columns and elements_chain, read as text
-    def filter_text_value(self, text: Sql) -> Any: ...  # a text that is not JSON (an element's attribute)
-    def filter_text(self, value: Any) -> Sql: ...  # as `json_as_text` reads it; NULL when missing or JSON null
-    def filter_number(self, value: Any) -> Sql: ...  # a JSON number or numeric text; NULL otherwise
-    def filter_moment(self, value: Any) -> Sql: ...  # unix seconds/milliseconds or a date text; NULL otherwise
-    def filter_is_set(self, value: Any) -> Sql: ...  # present and not JSON null
-    def filter_exact(self, value: Any, texts: list[str], numbers: list[float]) -> Sql: ...
-    def filter_matches_any(self, text: Sql, operator: str, patterns: list[str]) -> Sql: ...  # "ilike" or "regex"
-    def filter_number_any(self, number: Sql, operator: str, bounds: list[int | float]) -> Sql: ...
-    def filter_semver(self, text: Sql, operator: str, lower: Version, upper: Version | None) -> Sql: ...
-    def filter_elements(self, key: str, condition: Callable[[Any], Sql]) -> Sql: ...  # any element's `key` matches
 
 
 class _Compiler:
-    def __init__(self, dialect: FilterDialect, tz: tzinfo, now: datetime) -> None:
+    def __init__(self, dialect: Dialect, tz: tzinfo, now: datetime) -> None:
         self.d = dialect
         self.tz = tz
         self.now = now
@@ -184,9 +166,8 @@ class CompiledFilter:
     has_hogql: bool = False
 
 
-def compile_filters(group: PropertyGroup, *, tz: tzinfo, now: datetime,
-                    dialect: FilterDialect | None = None) -> CompiledFilter:  # fmt: skip
-    """The filters as a condition on the events table `e` of `dialect` (PostgreSQL by default)."""
-    compiler = _Compiler(dialect or PostgresDialect(), tz, now)
+def compile_filters(group: PropertyGroup, *, tz: tzinfo, now: datetime, dialect: Dialect) -> CompiledFilter:
+    """The filters as a condition on the events table `e` of `dialect`."""
+    compiler = _Compiler(dialect, tz, now)
     where = compiler.node(group)
     return CompiledFilter(where=where, needs_person=compiler.needs_person, has_hogql=compiler.has_hogql)

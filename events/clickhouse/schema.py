@@ -8,7 +8,7 @@ a block sent twice is dropped on insert (`non_replicated_deduplication_window`),
 any other repeat of an event's row when it merges.
 
 Migration 2 gives the hottest event properties (`CLICKHOUSE_MATERIALIZED_PROPERTIES`) columns of their own, computed
-at insert by the same functions HogQL reads a property with (`query_languages.hogql.clickhouse`: its
+at insert by the same functions HogQL reads a property with (`query_languages.dialects.clickhouse_json`: its
 `JSONExtractString` reading and its `JSONType`), so the text computed from them is the same, NULL included. The
 list is a setting, so that step runs on every migrate (its statements are idempotent) and a key added later gets
 its columns then. Rows already stored compute the values when read until `MATERIALIZE COLUMN` (a background

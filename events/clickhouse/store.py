@@ -29,8 +29,9 @@ from events.clickhouse.client import ClickHouseClient, ClickHouseError, ClickHou
 from events.clickhouse.schema import EVENTS_TABLE
 from events.errors import events_store_unavailable, query_refused, query_timeout
 from events.records import EventInput, EventRow, Order, PersonStamp
+from events.sql_schema import clickhouse_dialect
 from events.store import ROW_COLUMNS, event_row, page_statement
-from query_languages import ClickHouseDialect, Sql, clickhouse_bind, join, sql
+from query_languages import Sql, clickhouse_bind, join, sql
 
 # Writers lock the buckets their uuids fall in (at most this many locks per batch, in bucket order).
 LOCK_BUCKETS = 64
@@ -63,8 +64,7 @@ class ClickHouseStore:
         self.client = client
         self.table = f"{client.database}.{EVENTS_TABLE}"
         # The columns `clickhouse_migrate` (run by `serve`) gives these properties.
-        self.dialect = ClickHouseDialect(database=client.database,
-                                         materialized=settings.CLICKHOUSE_MATERIALIZED_PROPERTIES)  # fmt: skip
+        self.dialect = clickhouse_dialect(client.database, materialized=settings.CLICKHOUSE_MATERIALIZED_PROPERTIES)
 
     def _call(self, call: Callable[[], T], *, user_written: bool = False) -> T:
         """A refusal of a statement holding what a user wrote is theirs (the caller answers 400); a refusal of one of

@@ -1,16 +1,15 @@
 """HogQL: parsed into an immutable tree, resolved against the tables it may read, printed as parameterised SQL
-for one dialect (PostgreSQL or ClickHouse; the semantics live above the dialect, in `printer`)."""
+for one dialect (`query_languages.dialects`: PostgreSQL or ClickHouse; the semantics live above the dialect, in
+`printer`)."""
 
-from query_languages.hogql.clickhouse import ClickHouseDialect, materialized_columns
+from query_languages.hogql.context import Context
 from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.parser import parse_column, parse_expr, parse_order, parse_select
-from query_languages.hogql.postgres import PostgresDialect
 from query_languages.hogql.printer import (
-    Context,
-    Dialect,
     Extra,
     PrintedColumn,
     PrintedSelect,
+    check_condition,
     constant_int,
     has_aggregate,
     print_condition,
@@ -18,17 +17,14 @@ from query_languages.hogql.printer import (
 )
 
 __all__ = [
-    "ClickHouseDialect",
     "Context",
-    "Dialect",
     "Extra",
     "HogQLError",
-    "PostgresDialect",
     "PrintedColumn",
     "PrintedSelect",
+    "check_condition",
     "constant_int",
     "has_aggregate",
-    "materialized_columns",
     "parse_column",
     "parse_expr",
     "parse_order",

@@ -20,7 +20,7 @@ from typing import Any
 from query_languages.dates import add_months, parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.printer import START_OF, clickhouse_replacement, float_text, in_list, string_argument
+from query_languages.hogql.semantics import START_OF, clickhouse_replacement, float_text, in_list, string_argument
 from query_languages.json_text import json_as_text
 from query_languages.patterns import NUMERIC_TEXT as NUMERIC_PATTERN
 from query_languages.regex import RegexError, compile_pattern, like_pattern

@@ -12,126 +12,41 @@ SQL text is made only of fixed pieces. The caller's project is always in the WHE
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
-from decimal import Decimal
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
+from typing import Any, cast
 
 from query_languages.dates import parse_filter_datetime
+from query_languages.dialects.base import Dialect
 from query_languages.hogql import ast
+from query_languages.hogql.context import Context
 from query_languages.hogql.errors import HogQLError
+from query_languages.hogql.functions import AGGREGATES, FUNCTIONS, SUPPORTED_FUNCTIONS, check_like
+from query_languages.hogql.schema import TABLES, Table
+from query_languages.hogql.semantics import float_text, in_list
+from query_languages.hogql.types import (
+    BOOL,
+    FLOAT64,
+    INT64,
+    INTEGERS,
+    NOTHING,
+    NULLABLE_STRING,
+    NUMBERS,
+    STRING,
+    UINT8,
+    UINT64,
+    UUID,
+    Typed,
+    base_type,
+    datetime_type,
+    is_datetime,
+    is_string,
+)
 from query_languages.sql import Sql, join, sql
 
-STRING, NULLABLE_STRING, UUID, BOOL, UINT8 = "String", "Nullable(String)", "UUID", "Bool", "UInt8"
-UINT64, INT64, FLOAT64, DATE, NOTHING = "UInt64", "Int64", "Float64", "Date", "Nullable(Nothing)"
-NUMBERS = frozenset({UINT8, UINT64, INT64, FLOAT64, BOOL})
-INTEGERS = frozenset({UINT8, UINT64, INT64, BOOL})
-
-
-def datetime_type(timezone: str) -> str:
-    return f"DateTime64(6, '{timezone}')"
-
-
-def base_type(type_: str) -> str:
-    return type_.removeprefix("Nullable(").removesuffix(")") if type_.startswith("Nullable(") else type_
-
-
-def is_datetime(type_: str) -> bool:
-    return type_.removeprefix("Nullable(").startswith("DateTime")
-
-
-def is_string(type_: str) -> bool:
-    return type_ in (STRING, NULLABLE_STRING)
-
-
-@dataclass(frozen=True)
-class Typed:
-    """A printed expression: its SQL, its ClickHouse type, whether the SQL is a boolean (a condition) rather than
-    a value, and whether it aggregates."""
-
-    sql: Sql
-    type: str
-    condition: bool = False
-    aggregate: bool = False
-    document: Sql | None = None  # for a whole properties column: the JSON it reads (JSONExtractString's source)
-
-
-class Dialect(Protocol):
-    """How one SQL database writes what the printer decided. Every method returns SQL for values already typed."""
-
-    def table(self, name: str) -> Sql: ...  # `events` or `persons`, with its alias (HogQLError if not here)
-    def column(self, table_alias: str, name: str) -> Sql: ...
-    def person_column(self, name: str) -> Sql: ...  # id, created_at, properties, is_identified
-    def person_join(self) -> Sql | None: ...  # None: the event row holds its person
-    def team_filter(self, table_alias: str, team_id: int) -> Sql: ...
-    # kind: integer, float, text, bool, date, datetime, or numeric (exact, beside any number: IN lists)
-    def constant(self, value: Any, kind: str) -> Sql: ...
-    def null_of(self, kind: str) -> Sql: ...
-    def json_text(self, document: Sql, path: tuple[str, ...]) -> Sql: ...
-    def json_whole(self, document: Sql) -> Sql: ...
-    def json_string_or_empty(self, document: Sql, key: Sql) -> Sql: ...
-    def to_number(self, text: Sql) -> Sql: ...
-    # `text op number` with the text read as a number (op may be IN, before a parenthesised list)
-    def compare_text_number(self, text: Sql, op: str, number: Sql, *, text_left: bool) -> Sql: ...
-    def text_to_integer(self, text: Sql) -> Sql: ...
-    def text_to_float(self, text: Sql) -> Sql: ...
-    def to_float(self, number: Sql) -> Sql: ...
-    def to_integer(self, number: Sql) -> Sql: ...
-    def number_as(self, number: Sql, type_: str) -> Sql: ...  # one type for the branches of if/coalesce
-    def number_for_in(self, number: Sql) -> Sql: ...  # the number before IN (a list of numbers)
-    def to_text(self, value: Sql, type_: str, timezone: str) -> Sql: ...
-    def condition_to_number(self, condition: Sql) -> Sql: ...
-    def number_to_condition(self, number: Sql) -> Sql: ...
-    def divide(self, left: Sql, right: Sql) -> Sql: ...
-    def modulo(self, left: Sql, right: Sql) -> Sql: ...
-    def interval(self, amount: Sql, unit: str) -> Sql: ...
-    def like(self, value: Sql, pattern: Sql, *, insensitive: bool) -> Sql: ...
-    def regex_problem(self, pattern: str) -> str | None: ...
-    def regex(self, value: Sql, pattern: str, *, insensitive: bool) -> Sql: ...
-    def regex_replace(self, text: Sql, pattern: str, replacement: str) -> Sql: ...  # replacement: `\\1`, as ClickHouse
-    def text_function(self, name: str, text: Sql) -> Sql: ...
-    def concat(self, parts: list[Sql]) -> Sql: ...
-    def length(self, text: Sql) -> Sql: ...
-    def split(self, text: Sql, separator: Sql) -> Sql: ...
-    def text_to_bool(self, text: Sql) -> Sql: ...
-    def date_of(self, moment: Sql, timezone: str) -> Sql: ...
-    def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql: ...
-    def date_diff(self, unit: str, start: Sql, end: Sql, timezone: str) -> Sql: ...
-    def aggregate(self, name: str, value: Sql | None, *, distinct: bool) -> Sql: ...  # count(*) is value None
-    def count_if(self, condition: Sql) -> Sql: ...
-    def order(self, value: Sql, *, descending: bool) -> Sql: ...
-
-
-@dataclass(frozen=True)
-class Context:
-    team_id: int
-    timezone: str  # the project's, e.g. "UTC"
-    tz: tzinfo
-    now: datetime
-    # Why the database cannot run a regular expression, or None: checked before the query runs.
-    regex_problem: Callable[[str], str | None] | None = None
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    alias: str  # the alias the SQL uses for it
-    star: tuple[str, ...]  # what `*` selects
-
-
-EVENT_COLUMNS = ("uuid", "event", "properties", "timestamp", "distinct_id", "elements_chain", "created_at")
-TABLES = {
-    "events": Table("events", "e", EVENT_COLUMNS),
-    "persons": Table("persons", "p", ("id", "created_at", "properties", "is_identified")),
-}
 # What references to aliases may write out in one statement (see `Printer._expand_alias`).
 MAX_EXPANDED_SQL = 200_000
-AGGREGATES = frozenset({"count", "countIf", "sum", "avg", "min", "max", "uniq"})
-START_OF = {"toStartOfHour": "hour", "toStartOfDay": "day", "toStartOfWeek": "week", "toStartOfMonth": "month"}
 
 
 @dataclass(frozen=True)
@@ -446,11 +361,11 @@ class Printer:
         return Typed(sql("({}" + test + ")", self.value(inner)), UINT8, True, inner.aggregate)
 
     def _negate(self, node: ast.Negate, scope: _Scope) -> Typed:
-        inner = self._number(self.expr(node.expr, scope), node.expr)
+        inner = self.number(self.expr(node.expr, scope), node.expr)
         type_ = INT64 if base_type(inner.type) in INTEGERS else FLOAT64
         return Typed(sql("(-{})", inner.sql), type_, False, inner.aggregate)
 
-    def _number(self, typed: Typed, node: ast.Expr) -> Typed:
+    def number(self, typed: Typed, node: ast.Expr) -> Typed:
         if typed.condition:
             return Typed(self.d.condition_to_number(typed.sql), UINT8, False, typed.aggregate)
         if typed.type == NOTHING:  # a bare NULL: typed, so the database can pick the operator
@@ -468,7 +383,7 @@ class Printer:
             if node.op not in "+-" or not is_datetime(moment.type) or (node.op == "-" and moment is right):
                 raise HogQLError("Intervals can only be added to or subtracted from a date-time.", node.start, node.end)
             return Typed(sql("({} " + node.op + " {})", moment.sql, interval.sql), moment.type, False, aggregate)
-        left, right = self._number(left, node.left), self._number(right, node.right)
+        left, right = self.number(left, node.left), self.number(right, node.right)
         if node.op == "/":
             return Typed(self.d.divide(left.sql, right.sql), FLOAT64, False, aggregate)
         if node.op == "%":
@@ -478,7 +393,7 @@ class Printer:
         return Typed(sql("({} " + node.op + " {})", left.sql, right.sql), type_, False, aggregate)
 
     def _interval(self, node: ast.Interval, scope: _Scope) -> Typed:
-        amount = self._number(self.expr(node.amount, scope), node.amount)
+        amount = self.number(self.expr(node.amount, scope), node.amount)
         return Typed(self.d.interval(amount.sql, node.unit), "IntervalSecond", False, amount.aggregate)
 
     def _array(self, node: ast.Array, scope: _Scope) -> Typed:
@@ -494,16 +409,16 @@ class Printer:
         left = self.expr(node.left, scope)
         aggregate = left.aggregate
         if node.op in ("like", "not like", "ilike", "not ilike"):
-            _check_like(node.right)
+            check_like(node.right)
             right = self.expr(node.right, scope)
-            test = self.d.like(self._text(left), self._text(right), insensitive="ilike" in node.op)
+            test = self.d.like(self.text(left), self.text(right), insensitive="ilike" in node.op)
             negated = node.op.startswith("not")
             return Typed(sql("(NOT {})", test) if negated else test, UINT8, True, aggregate or right.aggregate)
         if node.op in ("=~", "!~", "=~*", "!~*"):
             if not isinstance(node.right, ast.Constant) or not isinstance(node.right.value, str):
                 raise HogQLError("A regular expression must be a string constant.", node.right.start, node.right.end)
-            self._check_regex(node.right)
-            test = self.d.regex(self._text(left), node.right.value, insensitive=node.op.endswith("*"))
+            self.check_regex(node.right)
+            test = self.d.regex(self.text(left), node.right.value, insensitive=node.op.endswith("*"))
             return Typed(sql("(NOT {})", test) if node.op.startswith("!") else test, UINT8, True, aggregate)
         right = self.expr(node.right, scope)
         op = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[node.op]
@@ -527,15 +442,15 @@ class Printer:
             moment_side, other, other_node = (left, right, node.right) if is_datetime(lt) else (right, left, node.left)
             if is_datetime(other.type):
                 return left_value, right_value
-            parsed = self.d.constant(self._moment_constant(other_node), "datetime")
+            parsed = self.d.constant(self.moment_constant(other_node), "datetime")
             if moment_side is left:
                 return left_value, parsed
             return parsed, right_value
         if base_type(lt) in NUMBERS and base_type(rt) in NUMBERS:
             return left_value, right_value
-        return self._text(left), self._text(right)
+        return self.text(left), self.text(right)
 
-    def _moment_constant(self, node: ast.Expr) -> datetime:
+    def moment_constant(self, node: ast.Expr) -> datetime:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             moment = parse_filter_datetime(node.value, tz=self.context.tz, now=self.context.now)
             if moment is not None:
@@ -543,7 +458,7 @@ class Printer:
         raise HogQLError("A date-time can be compared with another date-time or a date-time string.", node.start,
                          node.end)  # fmt: skip
 
-    def _text(self, typed: Typed) -> Sql:
+    def text(self, typed: Typed) -> Sql:
         if typed.type == NOTHING:
             return self.d.null_of("text")
         if is_string(typed.type):
@@ -567,28 +482,26 @@ class Printer:
             listed = join(", ", [self.d.constant(v, "numeric") for v in values])
         elif is_datetime(left.type):
             subject = left.sql
-            listed = join(", ", [self.d.constant(self._moment_constant(i), "datetime") for i in items
+            listed = join(", ", [self.d.constant(self.moment_constant(i), "datetime") for i in items
                                  if i.value is not None])  # fmt: skip
         else:
-            subject = self._text(left)
+            subject = self.text(left)
             listed = join(", ", [self.d.constant(_as_text(v), "text") for v in values])
         test = sql("({} IN ({}))", subject, listed)
         return Typed(sql("(NOT {})", test) if node.op == "not in" else test, UINT8, True, left.aggregate)
 
-    def _check_regex(self, node: ast.Constant) -> None:
-        """Checked before the query runs: by the caller's engine (`regex_problem`), and by the dialect for patterns
-        its engine reads differently."""
-        for check in (self.context.regex_problem, self.d.regex_problem):
-            problem = check(node.value) if check is not None else None
-            if problem:
-                raise HogQLError(f"Invalid regular expression: {problem}.", node.start, node.end)
+    def check_regex(self, node: ast.Constant) -> None:
+        """Checked before the query runs, by the dialect (for its database)."""
+        problem = self.d.regex_problem(node.value)
+        if problem:
+            raise HogQLError(f"Invalid regular expression: {problem}.", node.start, node.end)
 
     # --- functions -------------------------------------------------------------------------------------
     def _call(self, node: ast.Call, scope: _Scope) -> Typed:
         name = node.name
         if name in AGGREGATES:
             return self._aggregate(node, scope)
-        handler = _FUNCTIONS.get(name) or _FUNCTIONS.get(name.lower())
+        handler = FUNCTIONS.get(name) or FUNCTIONS.get(name.lower())
         if handler is None:
             raise HogQLError(f"Unsupported function '{name}'. Supported: {', '.join(SUPPORTED_FUNCTIONS)}.",
                              node.start, node.end)  # fmt: skip
@@ -622,7 +535,7 @@ class Printer:
         if name in ("min", "max"):
             type_ = UINT8 if arg.condition else arg.type
             return Typed(self.d.aggregate(name, self.value(arg), distinct=node.distinct), type_, aggregate=True)
-        number = self._number(arg, node.args[0])
+        number = self.number(arg, node.args[0])
         if name == "avg":
             average = self.d.aggregate("avg", number.sql, distinct=node.distinct)
             return Typed(self.d.to_float(average), FLOAT64, aggregate=True)
@@ -637,323 +550,6 @@ def _as_text(value: Any) -> str:
     if isinstance(value, float):
         return float_text(value)
     return str(value)
-
-
-def float_text(value: float) -> str:
-    """A float as PostgreSQL prints a float8: the shortest exact digits, plain for exponents from -4 to 14 (`100`,
-    `0.0001`), else `1e+15` / `1.5e-05`; `-0`, `Infinity`, `NaN`."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    sign = "-" if math.copysign(1, value) < 0 else ""
-    if value == 0:
-        return sign + "0"
-    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
-    digits = "".join(map(str, digit_tuple))
-    point = len(digits) + int(exponent) - 1  # the exponent in scientific notation
-    digits = digits.rstrip("0")
-    if point >= 15 or point < -4:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mantissa}e{'-' if point < 0 else '+'}{abs(point):02d}"
-    if point < 0:
-        return f"{sign}0.{'0' * (-point - 1)}{digits}"
-    whole, fraction = digits[: point + 1].ljust(point + 1, "0"), digits[point + 1 :]
-    return sign + whole + ("." + fraction if fraction else "")
-
-
-# --- scalar functions: (allowed argument counts or None, builder) ---------------------------------------------
-Builder = Callable[[Printer, ast.Call, list[Typed]], Typed]
-
-
-def _text_function(name: str) -> Builder:
-    def build(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-        return Typed(p.d.text_function(name, p._text(args[0])), args[0].type if is_string(args[0].type) else STRING)
-
-    return build
-
-
-def _length(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    return Typed(p.d.length(p._text(args[0])), UINT64)
-
-
-def _concat(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    if not args:
-        raise HogQLError("concat() takes at least one argument.", node.start, node.end)
-    # HogQL's concat reads NULL as an empty string.
-    return Typed(p.d.concat([sql("coalesce({}, '')", p._text(a)) for a in args]), STRING)
-
-
-def _common(p: Printer, args: list[Typed]) -> tuple[list[Sql], str]:
-    """Values of one type for functions that return one of their arguments: text unless every one is a number
-    (or they all share a type)."""
-    types = {UINT8 if a.condition else a.type for a in args} - {NOTHING}
-    bases = {base_type(t) for t in types}
-    if types and bases <= NUMBERS:
-        # Numbers of one type, so that every database has a type to give the result.
-        type_ = types.pop() if len(types) == 1 else FLOAT64 if FLOAT64 in bases else INT64
-        return [p.value(a) if a.type == NOTHING else p.d.number_as(p.value(a), type_) for a in args], type_
-    if len(types) <= 1:
-        return [p.value(a) for a in args], (types.pop() if types else NOTHING)
-    return [p._text(a) for a in args], STRING
-
-
-def _coalesce(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    values, type_ = _common(p, args)
-    return Typed(sql("coalesce({})", join(", ", values)), type_.removeprefix("Nullable(").removesuffix(")")
-                 if not args[-1].type.startswith("Nullable") and type_ != NOTHING else type_)  # fmt: skip
-
-
-def _is_null(negated: bool) -> Builder:
-    def build(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-        return Typed(sql("({} IS " + ("NOT " if negated else "") + "NULL)", p.value(args[0])), UINT8, True)
-
-    return build
-
-
-def _to_string(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    return Typed(p._text(args[0]), args[0].type if is_string(args[0].type) else STRING)
-
-
-def _to_number(integer: bool) -> Builder:
-    def build(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-        arg = args[0]
-        nullable = is_string(arg.type)
-        if nullable:
-            converted = p.d.text_to_integer(arg.sql) if integer else p.d.text_to_float(arg.sql)
-        else:
-            number = p._number(arg, node.args[0]).sql
-            converted = p.d.to_integer(number) if integer else p.d.to_float(number)
-        type_ = INT64 if integer else FLOAT64
-        return Typed(converted, f"Nullable({type_})" if nullable else type_)
-
-    return build
-
-
-def _now(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    return Typed(p.d.constant(p.context.now, "datetime"), datetime_type(p.context.timezone))
-
-
-def _today(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    return Typed(p.d.constant(p.context.now.astimezone(p.context.tz).date(), "date"), DATE)
-
-
-def _moment_argument(p: Printer, node: ast.Call, arg: Typed) -> Sql:
-    if is_datetime(arg.type):
-        return arg.sql
-    return p.d.constant(p._moment_constant(node.args[0]), "datetime")
-
-
-def _to_date(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    if args[0].type == DATE:
-        return args[0]
-    return Typed(p.d.date_of(_moment_argument(p, node, args[0]), p.context.timezone), DATE)
-
-
-def _to_datetime(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    return Typed(_moment_argument(p, node, args[0]), datetime_type(p.context.timezone))
-
-
-def _start_of(unit: str) -> Builder:
-    def build(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-        moment = _moment_argument(p, node, args[0])
-        return Typed(p.d.start_of(unit, moment, p.context.timezone), datetime_type(p.context.timezone))
-
-    return build
-
-
-def _if(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    values, type_ = _common(p, args[1:])
-    return Typed(sql("(CASE WHEN {} THEN {} ELSE {} END)", p.condition(args[0]), values[0], values[1]), type_)
-
-
-def _multi_if(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    if len(args) < 3 or len(args) % 2 == 0:
-        raise HogQLError("multiIf() takes pairs of condition and value, then a default.", node.start, node.end)
-    results = [args[i] for i in range(1, len(args) - 1, 2)] + [args[-1]]
-    values, type_ = _common(p, results)
-    branches = [sql("WHEN {} THEN {}", p.condition(args[i]), values[i // 2]) for i in range(0, len(args) - 1, 2)]
-    return Typed(sql("(CASE {} ELSE {} END)", join(" ", branches), values[-1]), type_)
-
-
-def _check_like(pattern: ast.Expr) -> None:
-    """A constant pattern ending in a lone backslash is refused here: every database refuses it when it runs."""
-    if isinstance(pattern, ast.Constant) and isinstance(pattern.value, str):
-        trailing = len(pattern.value) - len(pattern.value.rstrip("\\"))
-        if trailing % 2:
-            raise HogQLError("A LIKE pattern cannot end with a lone backslash.", pattern.start, pattern.end)
-
-
-def _like_function(insensitive: bool) -> Builder:
-    def build(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-        _check_like(node.args[1])
-        return Typed(p.d.like(p._text(args[0]), p._text(args[1]), insensitive=insensitive), UINT8, True)
-
-    return build
-
-
-def _match(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    pattern = node.args[1]
-    if not isinstance(pattern, ast.Constant) or not isinstance(pattern.value, str):
-        raise HogQLError("match() needs a string constant as its pattern.", pattern.start, pattern.end)
-    p._check_regex(pattern)
-    return Typed(p.d.regex(p._text(args[0]), pattern.value, insensitive=False), UINT8, True)
-
-
-def _json_extract_string(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    source, document = node.args[0], args[0].document
-    if document is None:
-        raise HogQLError("JSONExtractString() reads a properties column, e.g. JSONExtractString(properties, 'k').",
-                         source.start, source.end)  # fmt: skip
-    return Typed(p.d.json_string_or_empty(document, p._text(args[1])), STRING)
-
-
-def in_list(node: ast.Compare) -> tuple[ast.Constant, ...]:
-    """The constants on the right of IN: a tuple or array, a placeholder's list, or one value (`in ('one')`)."""
-    right = node.right
-    items = right.items if isinstance(right, ast.Tuple | ast.Array) else None
-    if items is None and isinstance(right, ast.Constant):
-        values = right.value if isinstance(right.value, tuple) else (right.value,)
-        items = tuple(ast.Constant(v, start=right.start, end=right.end) for v in values)
-    if items is None or not all(isinstance(i, ast.Constant) for i in items):
-        raise HogQLError("IN needs a list of constants, such as ('a', 'b').", right.start, right.end)
-    return items  # type: ignore[return-value]
-
-
-def string_argument(node: ast.Call, index: int, what: str) -> str:
-    arg = node.args[index]
-    if not isinstance(arg, ast.Constant) or not isinstance(arg.value, str):
-        raise HogQLError(f"{node.name}() needs {what} as a string constant.", arg.start, arg.end)
-    return arg.value
-
-
-DATE_DIFF_UNITS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
-
-
-def _date_diff(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    """ClickHouse's dateDiff: how many boundaries of the unit lie between the two moments, in the project's zone
-    (weeks start on Monday here, as ClickHouse counts them)."""
-    unit = string_argument(node, 0, "the unit").lower()
-    if unit not in DATE_DIFF_UNITS:
-        raise HogQLError(f"dateDiff() units are {', '.join(DATE_DIFF_UNITS)}.", node.args[0].start, node.args[0].end)
-    start = _moment_argument(p, replace(node, args=node.args[1:]), args[1])
-    end = _moment_argument(p, replace(node, args=node.args[2:]), args[2])
-    return Typed(p.d.date_diff(unit, start, end, p.context.timezone), INT64)
-
-
-def _to_bool(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    arg = args[0]
-    if arg.condition:
-        return Typed(arg.sql, BOOL, True)
-    if base_type(arg.type) in NUMBERS:
-        return Typed(p.d.number_to_condition(arg.sql), BOOL, True)
-    return Typed(p.d.text_to_bool(p._text(arg)), BOOL, True)
-
-
-def replacement_items(text: str) -> list[str | int]:
-    """A ClickHouse replacement read as literal characters and group numbers: `\\0` is the match, `\\1`… its
-    groups, and a backslash before anything else stands for that character."""
-    items: list[str | int] = []
-    index = 0
-    while index < len(text):
-        character = text[index]
-        if character == "\\" and index + 1 < len(text):
-            index += 1
-            character = text[index]
-            if character in "0123456789":
-                items.append(int(character))
-                index += 1
-                continue
-        items.append(character)
-        index += 1
-    return items
-
-
-def clickhouse_replacement(text: str) -> tuple[str, str]:
-    """A ClickHouse replacement for PostgreSQL and for Python's `re`."""
-    postgres, python = [], []
-    for item in replacement_items(text):
-        if isinstance(item, int):
-            postgres.append("\\&" if item == 0 else f"\\{item}")
-            python.append(f"\\g<{item}>")
-        else:
-            postgres.append("\\\\" if item == "\\" else item)
-            python.append("\\\\" if item == "\\" else item)
-    return "".join(postgres), "".join(python)
-
-
-def _replace_regexp_all(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    pattern = node.args[1]
-    string_argument(node, 1, "its pattern")
-    replacement = string_argument(node, 2, "its replacement")
-    p._check_regex(pattern)  # type: ignore[arg-type]
-    try:
-        groups = re.compile(pattern.value).groups  # type: ignore[union-attr]
-    except re.error:  # the database's own check has passed it: it counts its groups itself
-        groups = 9
-    missing = sorted(item for item in replacement_items(replacement) if isinstance(item, int) and item > groups)
-    if missing:
-        raise HogQLError(f"replaceRegexpAll()'s replacement refers to group {missing[0]}, and the pattern has "
-                         f"{groups}.", node.args[2].start, node.args[2].end)  # fmt: skip
-    return Typed(p.d.regex_replace(p._text(args[0]), pattern.value, replacement),  # type: ignore[union-attr]
-                 args[0].type if is_string(args[0].type) else STRING)  # fmt: skip
-
-
-def _split_by_char(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    separator = string_argument(node, 0, "a one-character separator")
-    if len(separator) != 1:
-        raise HogQLError("splitByChar() needs a one-character separator.", node.args[0].start, node.args[0].end)
-    return Typed(p.d.split(p._text(args[1]), sql("{}", separator)), "Array(String)")
-
-
-def _to_time_zone(p: Printer, node: ast.Call, args: list[Typed]) -> Typed:
-    name = string_argument(node, 1, "a time zone name")
-    if not valid_time_zone(name):
-        raise HogQLError(f"Unknown time zone '{name}'.", node.args[1].start, node.args[1].end)
-    return Typed(_moment_argument(p, node, args[0]), datetime_type(name))
-
-
-def valid_time_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
-_FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
-    "lower": (frozenset({1}), _text_function("lower")),
-    "upper": (frozenset({1}), _text_function("upper")),
-    "trim": (frozenset({1}), _text_function("trim")),
-    "length": (frozenset({1}), _length),
-    "concat": (None, _concat),
-    "coalesce": (None, _coalesce),
-    "ifNull": (frozenset({2}), _coalesce),
-    "isNull": (frozenset({1}), _is_null(False)),
-    "isNotNull": (frozenset({1}), _is_null(True)),
-    "toString": (frozenset({1}), _to_string),
-    "toInt": (frozenset({1}), _to_number(integer=True)),
-    "toInt64": (frozenset({1}), _to_number(integer=True)),
-    "toFloat": (frozenset({1}), _to_number(integer=False)),
-    "toFloat64": (frozenset({1}), _to_number(integer=False)),
-    "now": (frozenset({0}), _now),
-    "today": (frozenset({0}), _today),
-    "toDate": (frozenset({1}), _to_date),
-    "toDateTime": (frozenset({1}), _to_datetime),
-    **{name: (frozenset({1}), _start_of(unit)) for name, unit in START_OF.items()},
-    "if": (frozenset({3}), _if),
-    "multiIf": (None, _multi_if),
-    "like": (frozenset({2}), _like_function(False)),
-    "ilike": (frozenset({2}), _like_function(True)),
-    "match": (frozenset({2}), _match),
-    "JSONExtractString": (frozenset({2}), _json_extract_string),
-    "dateDiff": (frozenset({3}), _date_diff),
-    "toBool": (frozenset({1}), _to_bool),
-    "replaceRegexpAll": (frozenset({3}), _replace_regexp_all),
-    "splitByChar": (frozenset({2}), _split_by_char),
-    "toTimeZone": (frozenset({2}), _to_time_zone),
-}
-SUPPORTED_FUNCTIONS = sorted([*_FUNCTIONS, *AGGREGATES])
 
 
 def print_select(
@@ -987,6 +583,23 @@ def print_condition(expr: ast.Expr, *, dialect: Dialect, context: Context, table
     scope = _Scope(TABLES[table], None)
     condition = printer.condition(printer.expr(expr, scope))
     return Extra(condition, scope.needs_person and dialect.person_join() is not None)
+
+
+class _Unwritten:
+    """A dialect that writes nothing (every method answers empty SQL) and refuses only the regular expressions
+    `regex_problem` refuses: what an expression means, decided without printing it for a database."""
+
+    def __init__(self, regex_problem: Callable[[str], str | None]) -> None:
+        self.regex_problem = regex_problem
+
+    def __getattr__(self, name: str) -> Callable[..., Sql]:
+        return lambda *args, **kwargs: Sql("")
+
+
+def check_condition(expr: ast.Expr, *, context: Context, regex_problem: Callable[[str], str | None]) -> None:
+    """Refuse (HogQLError) what `print_condition` refuses for a database that cannot run what `regex_problem`
+    describes, without writing any SQL: for property filters, checked before any database is chosen."""
+    print_condition(expr, dialect=cast(Dialect, _Unwritten(regex_problem)), context=context)
 
 
 def constant_int(expr: ast.Expr | None, *, what: str) -> int | None:

@@ -10,7 +10,7 @@ import pytest
 
 from events import selectors
 from query_languages import PropertyFilterError, matches, parse_property_filters
-from query_languages.hogql.printer import SUPPORTED_FUNCTIONS
+from query_languages.hogql.functions import SUPPORTED_FUNCTIONS
 from tests.conftest import Tenant, is_clickhouse
 from tests.events.helpers import event_view, make_event, store
 

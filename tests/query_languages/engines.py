@@ -8,7 +8,7 @@ import math
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,8 +20,8 @@ from django.db import DatabaseError, connection, transaction
 from environments.models import Team
 from events.clickhouse.client import ClickHouseClient, ClickHouseError
 from events.models import Event, Person, PersonDistinctId
+from events.sql_schema import clickhouse_dialect, postgres_dialect
 from query_languages import (
-    ClickHouseDialect,
     Context,
     EventView,
     HogQLError,
@@ -91,13 +91,6 @@ class Engines:
     def context(self) -> Context:
         return Context(team_id=self.team.id, timezone=self.timezone, tz=ZoneInfo(self.timezone), now=NOW)
 
-    def context_for(self, dialect: Any) -> Context:
-        """As the callers give it: PostgreSQL's regular expressions are checked by PostgreSQL itself (ClickHouse's
-        by its dialect)."""
-        if isinstance(dialect, PostgresDialect):
-            return replace(self.context, regex_problem=postgres_regex_problem)
-        return self.context
-
     def store(self, events: list[Stored]) -> None:
         rows = []
         for stored in events:
@@ -138,7 +131,7 @@ class Engines:
         return self.clickhouse.query(text, params).rows
 
     def select(self, query: str, dialect: Any) -> list[tuple[Any, ...]]:
-        printed = print_select(parse_select(query), dialect=dialect, context=self.context_for(dialect), text=query)
+        printed = print_select(parse_select(query), dialect=dialect, context=self.context, text=query)
         if isinstance(dialect, PostgresDialect):
             return self.run_postgres(printed.sql)
         return self.run_clickhouse(printed.sql)
@@ -167,8 +160,9 @@ def postgres_regex_problem(pattern: str) -> str | None:
 
 
 def dialects() -> Iterator[tuple[str, Any]]:
-    yield "postgres", PostgresDialect()
-    yield "clickhouse", ClickHouseDialect(DATABASE)
+    # As the callers make them: PostgreSQL's regular expressions are checked by PostgreSQL itself too.
+    yield "postgres", postgres_dialect(regex_check=postgres_regex_problem)
+    yield "clickhouse", clickhouse_dialect(DATABASE)
 
 
 def same(left: Any, right: Any) -> bool:

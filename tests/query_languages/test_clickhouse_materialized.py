@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from events.clickhouse.schema import materialize_properties
+from events.sql_schema import clickhouse_dialect, postgres_dialect
 from query_languages import (
-    ClickHouseDialect,
-    PostgresDialect,
     Sql,
     compile_filters,
     materialized_columns,
@@ -100,17 +99,17 @@ def test_the_columns_are_added_once_and_computed_at_insert(engines: Engines) -> 
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_hogql_reads_the_same_values_from_the_columns(corpus: Engines, query: str) -> None:
-    from_json = corpus.select(query, ClickHouseDialect(DATABASE))
-    from_columns = corpus.select(query, ClickHouseDialect(DATABASE, materialized=[KEY]))
+    from_json = corpus.select(query, clickhouse_dialect(DATABASE))
+    from_columns = corpus.select(query, clickhouse_dialect(DATABASE, materialized=[KEY]))
     assert from_columns == from_json
     assert len(from_json) > 1  # every query here finds something
-    assert [tuple(map(str, row)) for row in corpus.select(query, PostgresDialect())] == [
+    assert [tuple(map(str, row)) for row in corpus.select(query, postgres_dialect())] == [
         tuple(map(str, row)) for row in from_json
     ]
 
 
 def test_every_kind_of_value_reads_as_its_text(corpus: Engines) -> None:
-    rows = dict(corpus.select(f"select distinct_id, properties.{KEY} from events", ClickHouseDialect(DATABASE,
+    rows = dict(corpus.select(f"select distinct_id, properties.{KEY} from events", clickhouse_dialect(DATABASE,
                                                                                                     materialized=[KEY])))  # fmt: skip
     assert rows["missing"] is None and rows["json null"] is None
     assert rows["empty string"] == "" and rows["plain"] == "Chrome"
@@ -126,12 +125,12 @@ def test_every_kind_of_value_reads_as_its_text(corpus: Engines) -> None:
 def test_property_filters_match_the_same_events_from_the_columns(corpus: Engines, raw: Any) -> None:
     tree = parse_property_filters(raw)
     in_python = corpus.matching_in_python(tree)
-    assert corpus.matching(tree, ClickHouseDialect(DATABASE, materialized=[KEY])) == in_python
-    assert corpus.matching(tree, ClickHouseDialect(DATABASE)) == in_python
+    assert corpus.matching(tree, clickhouse_dialect(DATABASE, materialized=[KEY])) == in_python
+    assert corpus.matching(tree, clickhouse_dialect(DATABASE)) == in_python
 
 
 def test_the_printed_sql_reads_the_columns_not_the_json(corpus: Engines) -> None:
-    dialect = ClickHouseDialect(DATABASE, materialized=[KEY])
+    dialect = clickhouse_dialect(DATABASE, materialized=[KEY])
     query = f"select properties.{KEY}, count() from events where properties.other = '1' group by properties.{KEY}"
     printed = print_select(parse_select(query), dialect=dialect, context=corpus.context, text=query).sql
     assert f"e.`mat_{KEY}`" in printed.text and f"e.`mattype_{KEY}`" in printed.text
@@ -143,7 +142,7 @@ def test_the_printed_sql_reads_the_columns_not_the_json(corpus: Engines) -> None
 
 
 def test_person_properties_and_nested_paths_still_read_the_json() -> None:
-    dialect = ClickHouseDialect(DATABASE, materialized=[KEY])
+    dialect = clickhouse_dialect(DATABASE, materialized=[KEY])
     assert "mat_" not in dialect.json_text(Sql("e.properties"), (KEY, "inner")).text
     assert "mat_" not in dialect.json_text(Sql("e.person_properties"), (KEY,)).text
     with pytest.raises(ValueError, match="not a property key that can be materialised"):

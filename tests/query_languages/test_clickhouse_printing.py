@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from query_languages import ClickHouseDialect, HogQLError, parse_select, pattern_problem, print_select, sql
-from query_languages.hogql.printer import SUPPORTED_FUNCTIONS
+from events.sql_schema import clickhouse_dialect
+from query_languages import HogQLError, parse_select, pattern_problem, print_select, sql
+from query_languages.hogql.functions import SUPPORTED_FUNCTIONS
 from tests.query_languages.engines import BASE_TIME, DATABASE, Engines, Stored, same, select_both, stored_once
 
 pytestmark = pytest.mark.django_db
@@ -193,12 +194,12 @@ def test_statements_give_the_same_rows_in_the_same_order(corpus: Engines, query:
 )
 def test_what_clickhouse_cannot_read_is_a_hogql_error(corpus: Engines, query: str, message: str) -> None:
     with pytest.raises(HogQLError, match=re.escape(message)):
-        print_select(parse_select(query), dialect=ClickHouseDialect(DATABASE), context=corpus.context, text=query)
+        print_select(parse_select(query), dialect=clickhouse_dialect(DATABASE), context=corpus.context, text=query)
 
 
 def test_the_database_name_is_an_identifier() -> None:
     with pytest.raises(ValueError, match="not a ClickHouse database name"):
-        ClickHouseDialect("events; drop table x")
+        clickhouse_dialect("events; drop table x")
 
 
 @pytest.mark.parametrize(

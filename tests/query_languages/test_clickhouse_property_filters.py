@@ -13,9 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from events.sql_schema import clickhouse_dialect, postgres_dialect
 from query_languages import (
-    ClickHouseDialect,
-    PostgresDialect,
     PropertyFilterError,
     compile_filters,
     parse_property_filters,
@@ -189,14 +188,14 @@ def test_every_operator_is_covered() -> None:
 def test_the_three_engines_match_the_same_events(corpus: Engines, name: str, raw: Any) -> None:
     tree = parse_property_filters(raw)
     in_python = corpus.matching_in_python(tree)
-    assert corpus.matching(tree, PostgresDialect()) == in_python, "PostgreSQL"
-    assert corpus.matching(tree, ClickHouseDialect(DATABASE)) == in_python, "ClickHouse"
+    assert corpus.matching(tree, postgres_dialect()) == in_python, "PostgreSQL"
+    assert corpus.matching(tree, clickhouse_dialect(DATABASE)) == in_python, "ClickHouse"
 
 
 def test_clickhouse_reads_the_person_from_the_event() -> None:
     tree = parse_property_filters([leaf("plan", "pro", type="person")])
-    assert compile_filters(tree, tz=NOW.tzinfo, now=NOW, dialect=PostgresDialect()).needs_person  # type: ignore[arg-type]
-    compiled = compile_filters(tree, tz=NOW.tzinfo, now=NOW, dialect=ClickHouseDialect(DATABASE))  # type: ignore[arg-type]
+    assert compile_filters(tree, tz=NOW.tzinfo, now=NOW, dialect=postgres_dialect()).needs_person  # type: ignore[arg-type]
+    compiled = compile_filters(tree, tz=NOW.tzinfo, now=NOW, dialect=clickhouse_dialect(DATABASE))  # type: ignore[arg-type]
     assert not compiled.needs_person and "e.person_properties" in compiled.where.text
 
 
@@ -233,11 +232,11 @@ def test_generated_filters_match_the_same_events(corpus: Engines) -> None:
             return
         in_python = corpus.matching_in_python(tree)
         try:
-            in_postgres = corpus.matching(tree, PostgresDialect())
+            in_postgres = corpus.matching(tree, postgres_dialect())
         except Refused as error:
             raise AssertionError(f"PostgreSQL refused {raw}: {error}") from None
         assert in_postgres == in_python, ("PostgreSQL", raw)
-        assert corpus.matching(tree, ClickHouseDialect(DATABASE)) == in_python, ("ClickHouse", raw)
+        assert corpus.matching(tree, clickhouse_dialect(DATABASE)) == in_python, ("ClickHouse", raw)
         compared.add(repr(raw))
 
     check()

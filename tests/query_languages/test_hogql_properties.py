@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from query_languages import ClickHouseDialect, PostgresDialect, PropertyFilterError, parse_property_filters
+from events.sql_schema import clickhouse_dialect, postgres_dialect
+from query_languages import PropertyFilterError, parse_property_filters
 from tests.conftest import Tenant
 from tests.events.helpers import make_event, minutes, store
 from tests.query_languages.engines import BASE_TIME, DATABASE, Engines, Refused, Stored, same, select_both
@@ -178,7 +179,7 @@ def stored(engines: Engines) -> Engines:
 
 @pytest.mark.django_db
 def test_postgres_clickhouse_and_python_agree_on_every_condition(stored: Engines) -> None:
-    postgres, clickhouse = PostgresDialect(), ClickHouseDialect(DATABASE)
+    postgres, clickhouse = postgres_dialect(), clickhouse_dialect(DATABASE)
     compared: set[str] = set()
 
     @settings(max_examples=examples())

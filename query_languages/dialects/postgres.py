@@ -1,6 +1,6 @@
 """HogQL and property filters printed for PostgreSQL: how each operation the printer (and the filter compiler)
-decided is written there. No semantics here. The casts that could fail (numbers, dates, versions) go through the
-`posthog_*` SQL functions (migration events 0002), which answer NULL instead of erroring."""
+decided is written there. No semantics here. The casts that could fail (numbers, dates, versions) go through SQL
+functions of the caller's migrations (`PostgresSchema`), which answer NULL instead of erroring."""
 
 from __future__ import annotations
 
@@ -8,15 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from query_languages.hogql.printer import clickhouse_replacement
-from query_languages.regex import pattern_problem
+from query_languages.dialects.base import BaseDialect, check_identifier
+from query_languages.hogql.semantics import clickhouse_replacement
+from query_languages.hogql.types import is_datetime
 from query_languages.sql import Sql, join, sql
-
-# The person of each event, by its distinct id (a LEFT JOIN: events may have none).
-PERSON_JOIN = (
-    "LEFT JOIN events_persondistinctid AS pdi ON pdi.team_id = e.team_id AND pdi.distinct_id = e.distinct_id "
-    "LEFT JOIN events_person AS p ON p.id = pdi.person_id"
-)
 
 # make_interval's argument for each unit, and how many of it one unit is.
 INTERVAL_ARGUMENTS = {
@@ -26,7 +21,7 @@ INTERVAL_ARGUMENTS = {
 # Largest magnitudes the conversions accept; beyond them the value is NULL rather than an error.
 FLOAT8_LIMIT = "1e308"
 BIGINT_LIMIT = "9.2e18"
-TABLES = {"events": "events_event AS e", "persons": "events_person AS p"}
+TABLE_ALIASES = {"events": "e", "persons": "p"}
 PERSON_COLUMNS = {"id": "p.uuid", "created_at": "p.created_at", "properties": "p.properties",
                   "is_identified": "p.is_identified"}  # fmt: skip
 CASTS = {"integer": "::bigint", "float": "::float8", "text": "::text", "date": "::date", "numeric": "::numeric",
@@ -39,6 +34,33 @@ MATCH_ANY = {"ilike": "ILIKE", "regex": "~"}
 
 
 @dataclass(frozen=True)
+class PostgresSchema:
+    """Where PostgreSQL keeps events and persons, and the SQL functions the caller's migrations define (each answers
+    NULL where a cast would fail)."""
+
+    events: str  # the events table (team_id, uuid, event, distinct_id, properties jsonb, timestamp, elements_chain…)
+    persons: str  # the persons table (id, uuid, created_at, properties jsonb, is_identified)
+    person_distinct_ids: str  # which person each (team_id, distinct_id) is (person_id)
+    try_numeric: str  # text → numeric
+    json_numeric: str  # jsonb (a number or numeric text) → numeric
+    json_timestamptz: str  # jsonb (unix seconds or milliseconds, or a date text) → timestamptz
+    semver_key: str  # text → bigint[] that orders versions
+    chain_values: str  # (elements chain, attribute) → text[] of the attribute's values
+
+    def __post_init__(self) -> None:  # each is written into the SQL text
+        for name, value in vars(self).items():
+            check_identifier(value, f"PostgreSQL name for {name}")
+
+    @property
+    def person_join(self) -> str:
+        """The person of each event `e`, by its distinct id, as `p` (a LEFT JOIN: events may have none)."""
+        return (
+            f"LEFT JOIN {self.person_distinct_ids} AS pdi ON pdi.team_id = e.team_id "
+            f"AND pdi.distinct_id = e.distinct_id LEFT JOIN {self.persons} AS p ON p.id = pdi.person_id"
+        )
+
+
+@dataclass(frozen=True)
 class FilterValue:
     """One property as a filter reads it: as jsonb, as text, and (for the timestamp column) as a native timestamp."""
 
@@ -47,12 +69,18 @@ class FilterValue:
     moment: Sql | None = None
 
 
-class PostgresDialect:
-    def table(self, name: str) -> Sql:
-        return Sql(TABLES[name])
+class PostgresDialect(BaseDialect):
+    text_functions = TEXT_FUNCTIONS
+    whole_difference = "({} - {})::bigint"
 
-    def column(self, table_alias: str, name: str) -> Sql:
-        return Sql(f"{table_alias}.{name}")
+    def __init__(self, schema: PostgresSchema, *, regex_check: Callable[[str], str | None] | None = None) -> None:
+        """`regex_check`: why PostgreSQL itself refuses a regular expression, or None (it asks the database: a
+        pattern is compiled only once a row reaches it, so a bad one would fail some queries and not others)."""
+        self.schema = schema
+        self.regex_check = regex_check
+
+    def table(self, name: str) -> Sql:
+        return Sql(f"{self.schema.events if name == 'events' else self.schema.persons} AS {TABLE_ALIASES[name]}")
 
     def person_column(self, name: str) -> Sql:
         return Sql(PERSON_COLUMNS[name])
@@ -71,7 +99,7 @@ class PostgresDialect:
                    document, key)  # fmt: skip
 
     def to_number(self, text: Sql) -> Sql:
-        return sql("posthog_try_numeric({})", text)
+        return sql(f"{self.schema.try_numeric}({{}})", text)
 
     def compare_text_number(self, text: Sql, op: str, number: Sql, *, text_left: bool) -> Sql:
         sides = (self.to_number(text), number) if text_left else (number, self.to_number(text))
@@ -79,9 +107,6 @@ class PostgresDialect:
 
     def text_to_integer(self, text: Sql) -> Sql:
         return self.to_integer(self.to_number(text))
-
-    def text_to_float(self, text: Sql) -> Sql:
-        return self.to_float(self.to_number(text))
 
     def number_as(self, number: Sql, type_: str) -> Sql:
         return number  # PostgreSQL finds the common type itself
@@ -96,7 +121,7 @@ class PostgresDialect:
         return sql(f"(CASE WHEN abs({{}}) < {BIGINT_LIMIT} THEN trunc({{}})::bigint END)", number, number)
 
     def to_text(self, value: Sql, type_: str, timezone: str) -> Sql:
-        if type_.removeprefix("Nullable(").startswith("DateTime"):
+        if is_datetime(type_):
             return sql("to_char(({}) AT TIME ZONE {}, 'YYYY-MM-DD HH24:MI:SS')", value, timezone)
         if type_ == "Bool":
             return sql("(CASE WHEN ({})::int = 1 THEN 'true' ELSE 'false' END)", value)
@@ -124,16 +149,14 @@ class PostgresDialect:
         return sql("({} " + ("ILIKE" if insensitive else "LIKE") + " {})", value, pattern)
 
     def regex_problem(self, pattern: str) -> str | None:
-        # HogQL's patterns are RE2's (ClickHouse's): no back-references, which are what makes PostgreSQL's matcher
-        # backtrack for minutes on a few thousand characters. PostgreSQL's own refusals are its caller's check
-        # (Context.regex_problem), which asks the database.
-        return pattern_problem(pattern)
+        # RE2's refusals first (see BaseDialect), then PostgreSQL's own, which its caller asks the database for.
+        problem = super().regex_problem(pattern)
+        if problem or self.regex_check is None:
+            return problem
+        return self.regex_check(pattern)
 
     def regex(self, value: Sql, pattern: str, *, insensitive: bool) -> Sql:
         return sql("({} " + ("~*" if insensitive else "~") + " {})", value, pattern)
-
-    def text_function(self, name: str, text: Sql) -> Sql:
-        return sql(f"{TEXT_FUNCTIONS[name]}({{}})", text)
 
     def concat(self, parts: list[Sql]) -> Sql:
         return sql("({})", join(" || ", parts))
@@ -152,10 +175,6 @@ class PostgresDialect:
 
     def null_of(self, kind: str) -> Sql:
         return Sql({"number": "NULL::numeric", "text": "NULL::text", "condition": "NULL::boolean"}[kind])
-
-    def date_diff(self, unit: str, start: Sql, end: Sql, timezone: str) -> Sql:
-        return sql("({} - {})::bigint", self._units_since_epoch(unit, end, timezone),
-                   self._units_since_epoch(unit, start, timezone))  # fmt: skip
 
     def _units_since_epoch(self, unit: str, moment: Sql, timezone: str) -> Sql:
         if unit in ("second", "minute", "hour"):
@@ -182,11 +201,6 @@ class PostgresDialect:
     def split(self, text: Sql, separator: Sql) -> Sql:
         return sql("string_to_array({}, {})", text, separator)
 
-    def aggregate(self, name: str, value: Sql | None, *, distinct: bool) -> Sql:
-        if value is None:
-            return Sql(f"{name}(*)")
-        return sql(f"{name}({'DISTINCT ' if distinct else ''}{{}})", value)
-
     def count_if(self, condition: Sql) -> Sql:
         return sql("count(*) FILTER (WHERE {})", condition)
 
@@ -194,12 +208,9 @@ class PostgresDialect:
         return sql("{}" + (" DESC" if descending else " ASC"), value)
 
     def person_join(self) -> Sql:
-        return Sql(PERSON_JOIN)
+        return Sql(self.schema.person_join)
 
-    def team_filter(self, table_alias: str, team_id: int) -> Sql:
-        return sql(f"{table_alias}.team_id = {{}}", team_id)
-
-    # --- property filters (property_sql.FilterDialect) ---------------------------------------------------------
+    # --- property filters (`Dialect`'s filter methods) ---------------------------------------------------------
     def filter_property(self, key: str, *, person: bool) -> FilterValue:
         source = "p.properties" if person else "e.properties"
         return FilterValue(sql(f"({source} -> {{}})", key), sql(f"({source} ->> {{}})", key))
@@ -211,14 +222,11 @@ class PostgresDialect:
     def filter_text_value(self, text: Sql) -> FilterValue:
         return FilterValue(sql("to_jsonb({})", text), text)
 
-    def filter_text(self, value: FilterValue) -> Sql:
-        return value.text
-
     def filter_number(self, value: FilterValue) -> Sql:
-        return sql("posthog_json_numeric({})", value.json)
+        return sql(f"{self.schema.json_numeric}({{}})", value.json)
 
     def filter_moment(self, value: FilterValue) -> Sql:
-        return value.moment or sql("posthog_json_timestamptz({})", value.json)
+        return value.moment or sql(f"{self.schema.json_timestamptz}({{}})", value.json)
 
     def filter_is_set(self, value: FilterValue) -> Sql:
         return sql("coalesce(jsonb_typeof({}), 'null') <> 'null'", value.json)
@@ -239,11 +247,11 @@ class PostgresDialect:
         return sql(f"({{}} {operator} ANY({{}}::numeric[]))", number, [str(bound) for bound in bounds])
 
     def filter_semver(self, text: Sql, operator: str, lower: tuple[int, ...], upper: tuple[int, ...] | None) -> Sql:
-        key = sql("posthog_semver_key({})", text)
+        key = sql(f"{self.schema.semver_key}({{}})", text)
         if upper is not None:
             return sql("({} >= {}::bigint[] AND {} < {}::bigint[])", key, list(lower), key, list(upper))
         return sql(f"({{}} {operator} {{}}::bigint[])", key, list(lower))
 
     def filter_elements(self, key: str, condition: Callable[[FilterValue], Sql]) -> Sql:
-        return sql("EXISTS (SELECT 1 FROM unnest(posthog_chain_values(e.elements_chain, {})) AS ev(v) WHERE {})", key,
-                   condition(self.filter_text_value(Sql("ev.v"))))  # fmt: skip
+        return sql(f"EXISTS (SELECT 1 FROM unnest({self.schema.chain_values}(e.elements_chain, {{}})) AS ev(v) "
+                   "WHERE {})", key, condition(self.filter_text_value(Sql("ev.v"))))  # fmt: skip

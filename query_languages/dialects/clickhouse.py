@@ -1,5 +1,6 @@
-"""HogQL printed for ClickHouse: how each operation the printer decided is written there, so that it means what the
-PostgreSQL printing means (the tests run both on the same events). No semantics here.
+"""HogQL and property filters printed for ClickHouse: how each operation the printer (and the filter compiler)
+decided is written there, so that it means what the PostgreSQL printing means (the tests run both on the same events).
+No semantics here.
 
 The events table holds its person (`person_id`, `person_properties`, `person_created_at`, stamped at ingestion), so
 nothing is joined; `persons` and `person.is_identified` are not there. Every value travels as a `%s` parameter that
@@ -11,29 +12,39 @@ one-element array (`let`), so the SQL stays linear in the size of the query. The
 ClickHouse evaluates lazily (a branch of if/multiIf, the conditions of AND/OR after the first, which is where a filter
 sits beside the team's), which otherwise evaluates a subexpression again wherever it is read; the lambda's own branches
 on the bound value still short-circuit. A JSON property is read with one parse of its document where it can be (see
-`JsonText`), and filters compare that reading directly where it means the same as the text.
+`clickhouse_json`), and filters compare that reading directly where it means the same as the text.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from query_languages.dialects.base import BaseDialect, check_identifier
+from query_languages.dialects.clickhouse_json import (
+    DECIMAL_PARTS,
+    OTHER_STARTS,
+    JsonText,
+    contains_alike,
+    first_byte_in,
+    is_surely_string,
+    json_number,
+    json_text,
+    json_text_of,
+    let,
+    materialized_columns,
+    of_text,
+    reading_of,
+)
 from query_languages.hogql.errors import HogQLError
+from query_languages.hogql.types import base_type
 from query_languages.patterns import DATE_PREFIX, INTEGER_TEXT, NUMERIC_TEXT, SEMVER_KEY
-from query_languages.regex import pattern_problem
-from query_languages.sql import Sql, clickhouse_inline, join, sql
+from query_languages.sql import Sql, join, sql
 
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The whitespace PostgreSQL's numeric input skips.
 SPACES = "\t\n\v\f\r "
-# A decimal number's sign, integer digits, fraction digits and exponent.
-DECIMAL_PARTS = r"^(-?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?[0-9]+))?$"
-# The tokens of compact JSON: strings, runs without separators, and the separators (to space as jsonb does).
-JSON_TOKENS = r'"(?:[^"\\]|\\.)*"|[^",:]+|[,:]'
 # LIKE: a backslash before anything but `\`, `%` or `_` stands for that character (as in PostgreSQL).
 LIKE_ESCAPES = (r"(?s)(\\[\\%_])|\\(.)", r"\1\2")
 DATE_TIME_FORMAT = "%Y-%m-%d %H:%i:%S"
@@ -44,32 +55,15 @@ INTERVAL_SCALE = {"quarter": 3}
 MICROSECONDS = {"second": 1_000_000, "minute": 60_000_000, "hour": 3_600_000_000}
 TEXT_FUNCTIONS = {"lower": "lowerUTF8", "upper": "upperUTF8", "trim": "trimBoth"}
 NULLS = {"number": "Nullable(Float64)", "text": "Nullable(String)", "condition": "Nullable(UInt8)"}
-# Tag names across an elements chain (as `posthog_chain_values`).
+# Tag names across an elements chain (as PostgreSQL's `chain_values`).
 TAG_NAMES = r'(?:^|;)([^.:;"]+)'
 FILTER_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": "toString(e.uuid)",
                   "elements_chain": "e.elements_chain"}  # fmt: skip
 # The elements PostgreSQL quotes in an array's text.
 ARRAY_QUOTED = r'^$|[{},"\\\t\n\v\f\r ]|^[Nn][Uu][Ll][Ll]$'
-# How `JSONExtractString`'s reading of what is not a string starts (see `JsonText`): `-` or a digit for a number, `[`
-# or `{` for a container, nothing (NUL, the first byte `reinterpretAsUInt8` reads of '') for JSON null or a missing
-# value; a boolean's reading is its text.
-NUMBER_STARTS = "-0123456789"
-OTHER_STARTS = "\0" + NUMBER_STARTS + "[{"
-# The readings starting like a number whose text may not be the reading: a whole number (a float's text ends in
-# `.0`), an exponent (a number's text is plain), `-0` (a number's text has no negative zero).
-NUMBER_NOT_ITS_TEXT = r"^-0|^-?[0-9]+(?:(?:\.[0-9]+)?[eE][-+]?[0-9]+)?$"
-NUMBER_CHARACTERS = "0123456789.eE+-"  # all a number's reading or text is made of
-VALUE_STARTS = '"' + NUMBER_STARTS + "[{tfn"  # how a JSON value (or an object's key) starts
 # Numeric text without spaces or exponent, which reads as a number as it is.
 PLAIN_DECIMAL = r"^-?[0-9]+(?:\.[0-9]+)?$"
 BOUND_OF_ANY = {">": min, ">=": min, "<": max, "<=": max}  # `x > ANY(bounds)` is `x > min(bounds)`
-# A property that may have materialised columns: its key is written into their (backquoted) names.
-MATERIALIZABLE_KEY = re.compile(r"[A-Za-z0-9_$.-]{1,100}")
-# What JSONType answers (the type of a materialised property's kind column).
-JSON_TYPE = (
-    "Enum8('Null' = 0, 'String' = 34, 'Array' = 91, 'Bool' = 98, 'Double' = 100, 'Int64' = 105, "
-    "'UInt64' = 117, 'Object' = 123)"
-)
 # An event's properties column, as the printer names it (`e.properties`).
 PROPERTIES_COLUMN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\.properties")
 
@@ -85,55 +79,9 @@ class FilterValue:
     moment: Sql | None = None
 
 
-def let(value: Sql, name: str, body: Sql) -> Sql:
-    """`body` with `name` bound to `value`, which is evaluated once however often `body` reads it."""
-    return sql(f"arrayMap({name} -> {{}}, [{{}}])[1]", body, value)
-
-
-def of_text(text: Sql, test: Callable[[Sql], Sql]) -> Sql:
-    """`test` of a text, on a JSON value's reading where that is its text (see `JsonText`). `test` reads its argument
-    once (`let` binds it otherwise) and writes nothing long twice."""
-    return text.each(test) if isinstance(text, JsonText) else test(text)
-
-
-def reading_of(text: Sql) -> Sql:
-    """A JSON value's reading (see `JsonText`); any other text itself."""
-    return text.reading if isinstance(text, JsonText) else text
-
-
-def first_byte_in(text: Sql, characters: str) -> Sql:
-    """Whether `text` starts with one of `characters` (NUL for '')."""
-    return sql(f"(reinterpretAsUInt8({{}}) IN ({', '.join(str(ord(c)) for c in characters)}))", text)
-
-
 def is_constant(fragment: Sql) -> bool:
     """A bound value, short enough to write twice."""
     return fragment.text == "%s"
-
-
-def _plain_number(raw: Sql) -> Sql:
-    """A number's text in plain notation, as PostgreSQL prints a numeric: `1e21` → `1000000000000000000000`,
-    `1.5e-7` → `0.00000015`, `-0` → `0` (the fraction keeps the digits the notation implies)."""
-    point = Sql("length(__g[2]) + toInt64OrZero(__g[4])")
-    digits = Sql("concat(__g[2], __g[3])")
-    integer = sql(
-        "multiIf(__p <= 0, '', __p >= length(__a), concat(__a, repeat('0', toUInt64(greatest(__p - length(__a), 0)))), "
-        "substring(__a, 1, __p))"
-    )
-    fraction = sql(
-        "multiIf(__p <= 0, concat(repeat('0', toUInt64(greatest(-__p, 0))), __a), __p >= length(__a), '', "
-        "substring(__a, __p + 1))"
-    )
-    shaped = sql(
-        "arrayMap((__i, __f) -> concat(if(match(__a, {}), '', __g[1]), if(__i = '', '0', __i), "
-        "if(__f = '', '', concat('.', __f))), [trimLeft({}, '0')], [{}])[1]",
-        "^0*$",
-        integer,
-        fraction,
-    )
-    split = sql("arrayMap((__a, __p) -> {}, [{}], [{}])[1]", shaped, digits, point)
-    return sql("if(match({}, {}), arrayMap(__g -> {}, [extractGroups({}, {})])[1], {})", raw, "[eE]|^-0", split,
-               raw, DECIMAL_PARTS, raw)  # fmt: skip
 
 
 def _float_text(number: Sql) -> Sql:
@@ -169,104 +117,30 @@ def _float_text(number: Sql) -> Sql:
     return let(sql("toString(toFloat64({}))", number), "__s", body)
 
 
-@dataclass(frozen=True)
-class JsonText(Sql):
-    """The text of a JSON value (as `json_text.json_as_text` reads it; NULL when missing or JSON null), which keeps
-    how it was read, so that what is computed from it can mostly skip the rest.
-
-    `reading` is `JSONExtractString`, one parse of the document: a string's value, '' for a missing value or JSON null,
-    and any other value's raw text as ClickHouse re-prints it (`5.0` as `5`, `1e-7` as `1e-7`, containers without
-    spaces), which starts with `-`, a digit, `[` or `{`, or is `true` or `false`. So the reading is the text (`known`)
-    when its first byte is none of those (a string's, or a boolean's, whose text it is), or when it starts like a
-    number but is not one whose text differs from its raw text. Only the rest ask `JSONType` (a second parse) what they
-    are (`other`): a number's text is rebuilt in plain notation, with `.0` after a whole float below 1e16 (how orjson
-    and Python's repr wrote it and jsonb kept it); a container's is spaced as jsonb prints it.
-
-    The reading is short, so it is written wherever it is read: ClickHouse evaluates it once, except inside what it
-    evaluates lazily, where the `if` choosing between reading and `other` parses the document twice (not more)."""
-
-    reading: Sql = field(kw_only=True)
-    kind: Sql = field(kw_only=True)  # JSONType
-    known: Sql = field(kw_only=True)
-    other: Sql = field(kw_only=True)
-
-    def each(self, test: Callable[[Sql], Sql]) -> Sql:
-        """`test` of the text, with the reading where it is the text (`test` must read its argument once)."""
-        return sql("if({}, {}, {})", self.known, test(self.reading), test(self.other))
-
-
-def _json_text(document: Sql, keys: Sql) -> JsonText:
-    return _json_text_of(sql("JSONExtractString({}, {})", document, keys), sql("JSONType({}, {})", document, keys))
-
-
-def _json_text_of(reading: Sql, kind: Sql, *, kind_is_stored: bool = False) -> JsonText:
-    """The text of a JSON value from its reading (`JSONExtractString`) and its kind (`JSONType`). A stored kind
-    (a column) says at once that the reading is the text, a string's or a boolean's (`other` gives every other
-    value's); a computed one is a second parse, so the reading's first byte and shape are asked first."""
-    if kind_is_stored:
-        known = sql("({} IN ('String', 'Bool'))", kind)
-    else:
-        known = sql("(NOT {} OR ({} AND NOT match({}, {})))", first_byte_in(reading, OTHER_STARTS),
-                    first_byte_in(reading, NUMBER_STARTS), reading, NUMBER_NOT_ITS_TEXT)  # fmt: skip
-    spaced = sql("arrayStringConcat(arrayMap(__t -> if(__t IN (',', ':'), concat(__t, ' '), __t), "
-                 "extractAll({}, {})))", reading, JSON_TOKENS)  # fmt: skip
-    whole = sql("if({} = 'Double' AND abs(toFloat64OrZero({})) < 1e16, concat(if({} = '-0', '0', {}), '.0'), {})",
-                kind, reading, reading, reading, reading)  # fmt: skip
-    other = sql("multiIf({} = 'String', {}, ifNull({} = '', TRUE), NULL, {} IN ('Array', 'Object'), {}, "
-                "match({}, {}), {}, {})", kind, reading, reading, kind, spaced, reading, r"^-?[0-9]+$", whole,
-                _plain_number(reading))  # fmt: skip
-    text = sql("if({}, {}, {})", known, reading, other)
-    return JsonText(text.text, text.params, reading=reading, kind=kind, known=known, other=other)
-
-
-def materialized_columns(key: str) -> list[tuple[str, str, str]]:
-    """The columns (name, type, expression) that hold the event property `key`'s reading and kind, computed at insert
-    from `properties` by the very functions `json_text` applies to it, so that its text computed from them is the
-    same. (The text itself is a long expression: ClickHouse analyses it again for every insert, 25 ms a column.)"""
-    if not MATERIALIZABLE_KEY.fullmatch(key):
-        raise ValueError(f"not a property key that can be materialised: {key!r}")
-    return [(f"mat_{key}", "String", clickhouse_inline(sql("JSONExtractString(properties, {})", key))),
-            (f"mattype_{key}", JSON_TYPE, clickhouse_inline(sql("JSONType(properties, {})", key)))]  # fmt: skip
-
-
-def _json_number(text: JsonText) -> Sql:
-    """The JSON number whose text this is (NULL for anything else, a numeric string included): its reading is its raw
-    text."""
-    return sql("if(match({}, {}) AND {} != 'String', toFloat64OrNull({}) + 0, NULL)", text.reading, "^-?[0-9]",
-               text.kind, text.reading)  # fmt: skip
-
-
-def contains_alike(pattern: str) -> bool:
-    """Whether the ILIKE `pattern` is `%text%` (`like_pattern`'s) for a `text` that a JSON value's reading contains
-    exactly when its text does (see `JsonText`). A missing value's reading '' contains no text (and its NULL text
-    nothing). No number's reading or text has a character outside `0-9.eE+-`. A container's text is its reading with
-    a space after each `,` and `:` that separates items, which is always followed by a value or a key: a text without
-    spaces is found across none of them unless one of its own `,` or `:` is followed by what may start a value or a
-    key. Strings and booleans read as their text."""
-    found = re.fullmatch(r"%((?:[^\\%_]|\\[\\%_])+)%", pattern, re.DOTALL)
-    if found is None:
-        return False
-    text = re.sub(r"\\(.)", r"\1", found.group(1), flags=re.DOTALL)
-    separated = any(a in ",:" and b.lower() in VALUE_STARTS for a, b in itertools.pairwise(text))
-    return not set(text) <= set(NUMBER_CHARACTERS) and " " not in text and not separated
-
-
-def is_surely_string(text: str) -> bool:
-    """Whether `text` can only be a JSON string's text, and so is its reading: no other value's text is '' or
-    starts with `-`, a digit, `[` or `{` or is `true` or `false`."""
-    return text != "" and text[0] not in OTHER_STARTS and text not in ("true", "false")
-
-
 def _floor_div(number: Sql, divisor: int) -> Sql:
     return let(number, "__q", Sql(f"(intDiv(__q, {divisor}) - (modulo(__q, {divisor}) < 0))"))
 
 
-class ClickHouseDialect:
-    def __init__(self, database: str, materialized: Iterable[str] = ()) -> None:
+@dataclass(frozen=True)
+class ClickHouseSchema:
+    """Where ClickHouse keeps events (the caller's migrations): a database and its events table, which holds each
+    event's person (so there is no persons table to read)."""
+
+    database: str
+    events: str
+
+    def __post_init__(self) -> None:  # both are written into the SQL text
+        check_identifier(self.database, "ClickHouse database name")
+        check_identifier(self.events, "ClickHouse table name")
+
+
+class ClickHouseDialect(BaseDialect):
+    text_functions = TEXT_FUNCTIONS
+    whole_difference = "toInt64({} - {})"
+
+    def __init__(self, schema: ClickHouseSchema, materialized: Iterable[str] = ()) -> None:
         """`materialized`: the event properties whose columns (`materialized_columns`) the events table has."""
-        if not IDENTIFIER.fullmatch(database):  # it is written into the SQL text
-            raise ValueError(f"not a ClickHouse database name: {database!r}")
-        self.database = database
+        self.schema = schema
         self.materialized = frozenset(materialized)
 
     # --- tables and columns ---------------------------------------------------------------------------
@@ -276,10 +150,7 @@ class ClickHouseDialect:
                              "(person_id, person.properties…).")  # fmt: skip
         # No FINAL: the write path stores each event once (events.clickhouse.store), and FINAL merges parts on
         # every read.
-        return Sql(f"{self.database}.events AS e")
-
-    def column(self, table_alias: str, name: str) -> Sql:
-        return Sql(f"{table_alias}.{name}")
+        return Sql(f"{self.schema.database}.{self.schema.events} AS e")
 
     def person_column(self, name: str) -> Sql:
         if name == "id":
@@ -292,9 +163,6 @@ class ClickHouseDialect:
 
     def person_join(self) -> Sql | None:
         return None
-
-    def team_filter(self, table_alias: str, team_id: int) -> Sql:
-        return sql(f"{table_alias}.team_id = {{}}", team_id)
 
     def constant(self, value: Any, kind: str) -> Sql:
         return sql("{}", value)  # typed by clickhouse_bind from the Python value
@@ -309,10 +177,10 @@ class ClickHouseDialect:
         if found and not document.params and len(path) == 1 and path[0] in self.materialized:
             # The same reading and kind, computed at insert: the text needs no parse of the event's properties.
             (reading, _, _), (kind, _, _) = materialized_columns(path[0])
-            return _json_text_of(
+            return json_text_of(
                 Sql(f"{found.group(1)}.`{reading}`"), Sql(f"{found.group(1)}.`{kind}`"), kind_is_stored=True
             )
-        return _json_text(document, join(", ", [sql("{}", key) for key in path]))
+        return json_text(document, join(", ", [sql("{}", key) for key in path]))
 
     def json_whole(self, document: Sql) -> Sql:
         return document  # the stored JSON text, as PostHog returns it
@@ -365,9 +233,6 @@ class ClickHouseDialect:
         inexact = self.to_integer(self.to_number(Sql("__n")))
         return of_text(text, lambda t: let(t, "__n", sql("if(match(__n, {}), {}, {})", INTEGER_TEXT, exact, inexact)))
 
-    def text_to_float(self, text: Sql) -> Sql:
-        return self.to_float(self.to_number(text))
-
     def to_float(self, number: Sql) -> Sql:
         return let(number, "__f", Sql("if(abs(__f) < 1e308, toFloat64(__f), NULL)"))
 
@@ -382,7 +247,7 @@ class ClickHouseDialect:
         return sql("toFloat64({})" if "Float" in type_ else "toInt64({})", number)
 
     def to_text(self, value: Sql, type_: str, timezone: str) -> Sql:
-        base = type_.removeprefix("Nullable(").removesuffix(")") if type_.startswith("Nullable(") else type_
+        base = base_type(type_)
         if base.startswith("DateTime"):
             return sql("formatDateTime({}, {}, {})", value, DATE_TIME_FORMAT, timezone)
         if base == "Bool":
@@ -422,9 +287,6 @@ class ClickHouseDialect:
             return sql(f"({{}} {operator} {{}})", value, normalised)
         return of_text(value, lambda text: sql(f"({{}} {operator} {{}})", text, normalised))
 
-    def regex_problem(self, pattern: str) -> str | None:
-        return pattern_problem(pattern)
-
     def regex(self, value: Sql, pattern: str, *, insensitive: bool) -> Sql:
         return of_text(value, lambda text: sql("match({}, {})", text, "(?i)" + pattern if insensitive else pattern))
 
@@ -432,9 +294,6 @@ class ClickHouseDialect:
         # In a group: ClickHouse takes a pattern without metacharacters for a plain string (and then the replacement
         # literally, `\\0` and all) and leaves the text alone for an empty one.
         return sql("replaceRegexpAll({}, {}, {})", text, f"(?:{pattern})", replacement)
-
-    def text_function(self, name: str, text: Sql) -> Sql:
-        return sql(f"{TEXT_FUNCTIONS[name]}({{}})", text)
 
     def concat(self, parts: list[Sql]) -> Sql:
         return sql("concat({})", join(", ", parts))
@@ -466,10 +325,6 @@ class ClickHouseDialect:
         day = let(sql("toDate32({}, {})", moment, timezone), "__d", local)
         return sql("toTimeZone(toDateTime64({}, 6, {}), 'UTC')", day, timezone)
 
-    def date_diff(self, unit: str, start: Sql, end: Sql, timezone: str) -> Sql:
-        return sql("toInt64({} - {})", self._units_since_epoch(unit, end, timezone),
-                   self._units_since_epoch(unit, start, timezone))  # fmt: skip
-
     def _units_since_epoch(self, unit: str, moment: Sql, timezone: str) -> Sql:
         if unit in MICROSECONDS:
             return _floor_div(sql("toUnixTimestamp64Micro({})", moment), MICROSECONDS[unit])
@@ -485,12 +340,9 @@ class ClickHouseDialect:
         return let(moment, "__m", body)
 
     # --- aggregates and order -----------------------------------------------------------------------
-    def aggregate(self, name: str, value: Sql | None, *, distinct: bool) -> Sql:
-        if value is None:
-            return Sql(f"{name}(*)")
+    def aggregate_function(self, name: str) -> str:
         # OrNull: NULL over no rows, as SQL's aggregates (ClickHouse's give 0 or a default value).
-        function = name if name == "count" else f"{name}OrNull"
-        return sql(f"{function}({'DISTINCT ' if distinct else ''}{{}})", value)
+        return name if name == "count" else f"{name}OrNull"
 
     def count_if(self, condition: Sql) -> Sql:
         return sql("countIf({})", condition)
@@ -499,7 +351,7 @@ class ClickHouseDialect:
         # PostgreSQL's NULL placement (ClickHouse puts NULLs last both ways).
         return sql("{}" + (" DESC NULLS FIRST" if descending else " ASC NULLS LAST"), value)
 
-    # --- property filters (property_sql.FilterDialect) ---------------------------------------------------------
+    # --- property filters (`Dialect`'s filter methods) ---------------------------------------------------------
     def filter_property(self, key: str, *, person: bool) -> FilterValue:
         document = Sql("e.person_properties" if person else "e.properties")  # '{}' without a person: nothing is set
         return FilterValue(self.json_text(document, (key,)), document, key)
@@ -513,14 +365,11 @@ class ClickHouseDialect:
     def filter_text_value(self, text: Sql) -> FilterValue:
         return FilterValue(text)
 
-    def filter_text(self, value: FilterValue) -> Sql:
-        return value.text
-
     def filter_number(self, value: FilterValue) -> Sql:
         return self.to_number(value.text)
 
     def filter_moment(self, value: FilterValue) -> Sql:
-        """As `posthog_json_timestamptz`: a number is unix seconds (milliseconds from 1e11 on, NULL past the year
+        """As PostgreSQL's `json_timestamptz`: a number is unix seconds (milliseconds from 1e11 on, NULL past the year
         9999); a text starting with a date is parsed (in UTC when it has no offset)."""
         if value.moment is not None:
             return value.moment
@@ -545,7 +394,7 @@ class ClickHouseDialect:
         text = reading_of(value.text) if all(map(is_surely_string, texts)) else value.text
         condition = sql("has({}, {})", texts, text)
         if numbers and isinstance(value.text, JsonText):  # a JSON number equal to a numeric filter value
-            condition = sql("{} OR has({}, {})", condition, numbers, _json_number(value.text))
+            condition = sql("{} OR has({}, {})", condition, numbers, json_number(value.text))
         return sql("({})", condition)
 
     def filter_matches_any(self, text: Sql, operator: str, patterns: list[str]) -> Sql:

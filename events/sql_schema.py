@@ -1,0 +1,33 @@
+"""Where the events app keeps events and persons, as the query languages' dialects must name them: the PostgreSQL
+tables of `events.models` and the SQL functions its migrations define (0002, 0003), and the ClickHouse events table
+(`events.clickhouse.schema`). The stores build their dialects here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from events.clickhouse.schema import EVENTS_TABLE
+from query_languages import ClickHouseDialect, ClickHouseSchema, PostgresDialect, PostgresSchema
+
+POSTGRES_SCHEMA = PostgresSchema(
+    events="events_event",
+    persons="events_person",
+    person_distinct_ids="events_persondistinctid",
+    try_numeric="posthog_try_numeric",
+    json_numeric="posthog_json_numeric",
+    json_timestamptz="posthog_json_timestamptz",
+    semver_key="posthog_semver_key",
+    chain_values="posthog_chain_values",
+)
+# The person of each event `e`, as `p` (PostgreSQL).
+PERSON_JOIN = POSTGRES_SCHEMA.person_join
+
+
+def postgres_dialect(regex_check: Callable[[str], str | None] | None = None) -> PostgresDialect:
+    """`regex_check`: why PostgreSQL refuses a regular expression (None: RE2's refusals only)."""
+    return PostgresDialect(POSTGRES_SCHEMA, regex_check=regex_check)
+
+
+def clickhouse_dialect(database: str, materialized: Iterable[str] = ()) -> ClickHouseDialect:
+    """`materialized`: the event properties whose columns `clickhouse_migrate` made."""
+    return ClickHouseDialect(ClickHouseSchema(database, EVENTS_TABLE), materialized)

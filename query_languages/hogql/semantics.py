@@ -1,0 +1,86 @@
+"""ClickHouse's meaning where the printer, the interpreter and the dialects must read HogQL alike: which functions
+truncate to which unit, what IN lists, how a string argument and a replacement are read, how a float reads as text."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+from query_languages.hogql import ast
+from query_languages.hogql.errors import HogQLError
+
+START_OF = {"toStartOfHour": "hour", "toStartOfDay": "day", "toStartOfWeek": "week", "toStartOfMonth": "month"}
+
+
+def float_text(value: float) -> str:
+    """A float as PostgreSQL prints a float8: the shortest exact digits, plain for exponents from -4 to 14 (`100`,
+    `0.0001`), else `1e+15` / `1.5e-05`; `-0`, `Infinity`, `NaN`."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    sign = "-" if math.copysign(1, value) < 0 else ""
+    if value == 0:
+        return sign + "0"
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    point = len(digits) + int(exponent) - 1  # the exponent in scientific notation
+    digits = digits.rstrip("0")
+    if point >= 15 or point < -4:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{'-' if point < 0 else '+'}{abs(point):02d}"
+    if point < 0:
+        return f"{sign}0.{'0' * (-point - 1)}{digits}"
+    whole, fraction = digits[: point + 1].ljust(point + 1, "0"), digits[point + 1 :]
+    return sign + whole + ("." + fraction if fraction else "")
+
+
+def in_list(node: ast.Compare) -> tuple[ast.Constant, ...]:
+    """The constants on the right of IN: a tuple or array, a placeholder's list, or one value (`in ('one')`)."""
+    right = node.right
+    items = right.items if isinstance(right, ast.Tuple | ast.Array) else None
+    if items is None and isinstance(right, ast.Constant):
+        values = right.value if isinstance(right.value, tuple) else (right.value,)
+        items = tuple(ast.Constant(v, start=right.start, end=right.end) for v in values)
+    if items is None or not all(isinstance(i, ast.Constant) for i in items):
+        raise HogQLError("IN needs a list of constants, such as ('a', 'b').", right.start, right.end)
+    return items  # type: ignore[return-value]
+
+
+def string_argument(node: ast.Call, index: int, what: str) -> str:
+    arg = node.args[index]
+    if not isinstance(arg, ast.Constant) or not isinstance(arg.value, str):
+        raise HogQLError(f"{node.name}() needs {what} as a string constant.", arg.start, arg.end)
+    return arg.value
+
+
+def replacement_items(text: str) -> list[str | int]:
+    """A ClickHouse replacement read as literal characters and group numbers: `\\0` is the match, `\\1`… its
+    groups, and a backslash before anything else stands for that character."""
+    items: list[str | int] = []
+    index = 0
+    while index < len(text):
+        character = text[index]
+        if character == "\\" and index + 1 < len(text):
+            index += 1
+            character = text[index]
+            if character in "0123456789":
+                items.append(int(character))
+                index += 1
+                continue
+        items.append(character)
+        index += 1
+    return items
+
+
+def clickhouse_replacement(text: str) -> tuple[str, str]:
+    """A ClickHouse replacement for PostgreSQL and for Python's `re`."""
+    postgres, python = [], []
+    for item in replacement_items(text):
+        if isinstance(item, int):
+            postgres.append("\\&" if item == 0 else f"\\{item}")
+            python.append(f"\\g<{item}>")
+        else:
+            postgres.append("\\\\" if item == "\\" else item)
+            python.append("\\\\" if item == "\\" else item)
+    return "".join(postgres), "".join(python)
