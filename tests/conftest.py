@@ -25,6 +25,15 @@ from environments.models import MembershipLevel, Organization, OrganizationMembe
 from posthog_clone import embedded
 
 PASSWORD = "correct-horse-battery"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests in an `xdist_group` (modules sharing a server, or starting and killing processes of their own) first:
+    each group is one long unit of work for one worker, and one started last would leave it running alone at the end
+    of the run while the other workers idle."""
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
+
+
 CLICKHOUSE_HTTP_DATABASE = "posthog_wire"
 
 

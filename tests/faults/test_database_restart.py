@@ -20,6 +20,9 @@ import requests
 
 from tests.faults.processes import TemporaryPostgres, WebServer, bootstrap, migrate, server_env
 
+# Processes of their own, killed and restarted: one xdist worker runs the module's tests, first (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("faults")
+
 CLIENTS = 4
 BATCHES_PER_CLIENT = 40
 EVENTS_PER_BATCH = 50

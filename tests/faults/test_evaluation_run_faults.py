@@ -27,7 +27,7 @@ from tests.evaluations.helpers import make_evaluation, run_body, store_generatio
 from tests.evaluations.test_evaluation_runs_e2e import finished_run, start_run
 from tests.evaluations.test_online_evaluation import condition, exact, generation, ingest
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("faults")]
 REPO = Path(django_settings.BASE_DIR)
 
 

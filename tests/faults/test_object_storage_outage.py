@@ -18,6 +18,9 @@ from tests.support.errors import assert_error
 from tests.symbol_sets.helpers import CHUNK_A, CHUNK_B, finish, start
 from tests.symbol_sets.uploads import content_hash, post_upload
 
+# Processes of their own, killed and restarted: one xdist worker runs the module's tests, first (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("faults")
+
 BUCKET = "outage"
 CHUNK_C = "0190a1b2-c3d4-7e5f-8a9b-00000000000c"
 FILES = {CHUNK_A: b"a" * 1000, CHUNK_B: b"b" * 2000, CHUNK_C: b"c" * 3000}

@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 import requests
 
 from tests.faults.processes import WebServer, bootstrap, server_env
+
+# Processes of their own, killed and restarted: one xdist worker runs the module's tests, first (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("faults")
 
 EVENTS = 2_000
 WAIT_SECONDS = 60

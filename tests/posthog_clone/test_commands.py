@@ -24,6 +24,9 @@ from environments.models import PersonalAPIKey, Team, hash_personal_api_key
 from posthog_clone import embedded
 from tests.evaluations.fake_llm import FakeLLM
 
+# Processes of their own, killed and restarted: one xdist worker runs the module's tests, first (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("serve")
+
 REPO = Path(settings.BASE_DIR)
 
 
