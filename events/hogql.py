@@ -13,9 +13,9 @@ import orjson
 from django.conf import settings
 
 from environments.models import Team
-from events.postgres_store import POSTGRES_STORE
 from events.records import Cursor
-from events.store import EventsStore, events_store, window_conditions
+from events.stores import EventsStore, events_store, persons_store
+from events.stores.base import window_conditions
 from posthog_clone.errors import DomainError
 from query_languages import (
     Context,
@@ -70,7 +70,7 @@ def _seconds_left(started: float) -> float:
 
 def _store_for(table: str) -> EventsStore:
     """Events are wherever the events store keeps them; persons are always in PostgreSQL."""
-    return POSTGRES_STORE if table.lower() == "persons" else events_store()
+    return persons_store() if table.lower() == "persons" else events_store()
 
 
 def hogql_select(*, team: Team, query: str, values: Mapping[str, Any] | None, now: datetime) -> HogQLResult:

@@ -2,7 +2,7 @@
 (its `$ai_evaluation` events). Hooks named in `EVENTS_INSERTED_HOOKS` see newly inserted events of the names they
 watch, in the same transaction (online evaluation schedules its runs there).
 
-Each call is one PostgreSQL transaction: the events store (`events.store`) begins the batch (a store may take its
+Each call is one PostgreSQL transaction: the events store (`events.stores`) begins the batch (a store may take its
 locks and start work of its own there), persons are created or merged and person properties updated, then the store
 writes the batch inside the transaction and the hooks see its new events. Statements touch rows in sorted order, so
 concurrent batches over the same distinct ids or uuids wait for each other instead of deadlocking.
@@ -24,7 +24,7 @@ from django.utils.module_loading import import_string
 
 from environments.models import Team
 from events.records import EventInput, PersonStamp
-from events.store import events_store
+from events.stores import events_store
 
 
 @dataclass(frozen=True)

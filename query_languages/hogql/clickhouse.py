@@ -274,7 +274,7 @@ class ClickHouseDialect:
         if name != "events":
             raise HogQLError(f"The {name} table is not available on ClickHouse: read persons through events "
                              "(person_id, person.properties…).")  # fmt: skip
-        # No FINAL: the write path stores each event once (events.clickhouse.store), and FINAL merges parts on
+        # No FINAL: the write path stores each event once (events.stores.clickhouse), and FINAL merges parts on
         # every read.
         return Sql(f"{self.database}.events AS e")
 

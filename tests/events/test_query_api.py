@@ -10,7 +10,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from events import hogql
-from events.store import events_store
+from events.stores import events_store
 from posthog_clone.errors import Timeout
 from query_languages import Sql
 from tests.conftest import Tenant, is_clickhouse

@@ -18,8 +18,8 @@ import orjson
 from django.db import DatabaseError, connection, transaction
 
 from environments.models import Team
-from events.clickhouse.client import ClickHouseClient, ClickHouseError
 from events.models import Event, Person, PersonDistinctId
+from events.stores.clickhouse_client import ClickHouseClient, ClickHouseError
 from query_languages import (
     ClickHouseDialect,
     Context,

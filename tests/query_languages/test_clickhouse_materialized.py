@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from events.clickhouse.schema import materialize_properties
+from events.stores.clickhouse_schema import materialize_properties
 from query_languages import (
     ClickHouseDialect,
     PostgresDialect,

@@ -25,11 +25,11 @@ import psycopg
 import structlog
 from django.conf import settings
 
-from events.clickhouse.client import ClickHouseClient, ClickHouseError, ClickHouseUnavailable, client_for_url
-from events.clickhouse.schema import EVENTS_TABLE
 from events.errors import events_store_unavailable, query_refused, query_timeout
 from events.records import EventInput, EventRow, Order, PersonStamp
-from events.store import ROW_COLUMNS, event_row, page_statement
+from events.stores.base import ROW_COLUMNS, event_row, page_statement
+from events.stores.clickhouse_client import ClickHouseClient, ClickHouseError, ClickHouseUnavailable, client_for_url
+from events.stores.clickhouse_schema import EVENTS_TABLE
 from query_languages import ClickHouseDialect, Sql, clickhouse_bind, join, sql
 
 # Writers lock the buckets their uuids fall in (at most this many locks per batch, in bucket order).

@@ -1,6 +1,6 @@
-"""The one interface to wherever events are stored, and the choice of it: PostgreSQL (`events_event`, the default)
-or ClickHouse (when CLICKHOUSE_URL is set). Selectors, HogQL and the write path reach events only through here;
-persons stay in PostgreSQL either way.
+"""The one interface to wherever events are stored (`EventsStore`), and the SQL both stores share. The
+implementations (`events.stores.postgres`, `events.stores.clickhouse`) import this module, never the other way;
+`events.stores.events_store` chooses one.
 
 A store answers in plain records (`events.records`) and takes conditions already printed for its `dialect`, so
 the filters' meaning is decided once, in `query_languages`.
@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 import orjson
 import psycopg
-from django.conf import settings
 
 from events.records import Cursor, EventInput, EventRow, Order, PersonStamp
 from query_languages import Dialect, Sql, join, sql
@@ -72,16 +71,6 @@ class EventsStore(Protocol):
     def run_query(self, statement: Sql, *, seconds: float) -> list[tuple[Any, ...]]:
         """A printed HogQL statement, read-only and stopped after `seconds` (what QUERY_TIMEOUT_SECONDS leaves once
         the query was parsed and printed): Timeout / DomainError."""
-
-
-def events_store() -> EventsStore:
-    if settings.CLICKHOUSE_URL:
-        from events.clickhouse.store import clickhouse_store
-
-        return clickhouse_store(settings.CLICKHOUSE_URL)
-    from events.postgres_store import POSTGRES_STORE
-
-    return POSTGRES_STORE
 
 
 def event_row(values: tuple[Any, ...]) -> EventRow:

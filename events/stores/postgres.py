@@ -15,7 +15,7 @@ from django.db import DatabaseError, DataError, ProgrammingError, connection, tr
 
 from events.errors import query_refused, query_timeout
 from events.records import EventInput, EventRow, Order, PersonStamp
-from events.store import ROW_COLUMNS, event_row, page_statement
+from events.stores.base import ROW_COLUMNS, event_row, page_statement
 from query_languages import PERSON_JOIN, PostgresDialect, Sql, join, pattern_problem, sql
 
 # One statement per batch, the columns as binary arrays. (Sending the batch as one JSON document for
