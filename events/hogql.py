@@ -14,8 +14,8 @@ from django.conf import settings
 
 from environments.models import Team
 from events.records import Cursor
-from events.stores import EventsStore, events_store, persons_store
-from events.stores.base import window_conditions
+from events.stores import events_store, persons_store
+from events.stores.base import EventsStore, window_conditions
 from posthog_clone.errors import DomainError
 from query_languages import (
     Context,

@@ -1,19 +1,20 @@
 """Where events are stored, chosen by the settings: PostgreSQL (`events_event`, the default) or ClickHouse (when
 CLICKHOUSE_URL is set). Selectors, HogQL and the write path reach events only through `events_store()`; persons
-stay in PostgreSQL either way (`persons_store()`, and `run_statement` for SQL of their own).
+stay in PostgreSQL either way (`persons_store()`).
 
-The interface and the SQL both stores share are in `base`; this module is the only one that names an
-implementation, and it loads ClickHouse's (and clickhouse-connect) only where events are stored there.
+The interface and the SQL both stores share are in `base`; this module is the only one that chooses an
+implementation, and loads it when first asked: importing it is free (the events app's `ready` does), and
+ClickHouse's (with clickhouse-connect) is loaded only where events are stored there.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 
-from events.stores.base import EventsStore
-from events.stores.postgres import POSTGRES_STORE, run_statement
-
-__all__ = ["EventsStore", "clickhouse_problem", "events_store", "persons_store", "run_statement"]
+if TYPE_CHECKING:
+    from events.stores.base import EventsStore
 
 
 def events_store() -> EventsStore:
@@ -21,11 +22,13 @@ def events_store() -> EventsStore:
         from events.stores.clickhouse import clickhouse_store
 
         return clickhouse_store(settings.CLICKHOUSE_URL)
-    return POSTGRES_STORE
+    return persons_store()
 
 
 def persons_store() -> EventsStore:
     """The store HogQL reads persons from: PostgreSQL, whichever store keeps the events."""
+    from events.stores.postgres import POSTGRES_STORE
+
     return POSTGRES_STORE
 
 

@@ -1,6 +1,6 @@
 """The events stores' layering: `events/stores/base.py` (the interface and shared SQL) names no implementation, the
 implementations import it and never the write path's services (a store answers; the service decides what runs
-around a write), and only the factory (`events/stores/__init__.py`) names an implementation for the rest of the app."""
+around a write)."""
 
 from __future__ import annotations
 
@@ -26,15 +26,5 @@ def test_no_store_module_imports_the_services() -> None:
             m for m in imported_modules(path) if m == "events.services" or m.startswith("events.services.")
         )
         for path in sorted(STORES.glob("*.py"))
-    }
-    assert {name: modules for name, modules in offenders.items() if modules} == {}
-
-
-def test_only_the_factory_names_an_implementation_in_the_events_app() -> None:
-    events = Path(settings.BASE_DIR) / "events"
-    offenders = {
-        str(path.relative_to(events)): sorted(imported_modules(path) & IMPLEMENTATIONS)
-        for path in sorted(events.rglob("*.py"))
-        if path.parent != STORES and "management" not in path.parts
     }
     assert {name: modules for name, modules in offenders.items() if modules} == {}
