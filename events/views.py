@@ -7,7 +7,7 @@ import io
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,7 +24,7 @@ from rest_framework_csv.renderers import PaginatedCSVRenderer
 from environments.api.routing import TeamScopedViewSetMixin
 from events import hogql, selectors
 from events.models import Event
-from events.query_views import render_value
+from events.presenters import event_to_dict, render_rows, utc_iso
 from posthog_clone import json_limits
 from posthog_clone.api.fields import StrictCharField
 from posthog_clone.api.parsers import NestedTooDeeply
@@ -33,7 +33,6 @@ from posthog_clone.api.schema import EMPTY_MEANS_ABSENT
 from posthog_clone.api.validators import NUL_NOT_ALLOWED, contains_nul
 from query_languages import (
     PropertyFilterError,
-    parse_elements_chain,
     parse_filter_datetime,
     parse_property_filters,
     team_timezone,
@@ -110,30 +109,6 @@ class EventSerializer(serializers.Serializer):
 class EventListSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     results = EventSerializer(many=True)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat()
-
-
-def _person_dict(person: selectors.PersonSummary | None) -> dict[str, Any] | None:
-    if person is None:
-        return None
-    shown = {k: person.properties[k] for k in selectors.PERSON_DISPLAY_PROPERTIES if k in person.properties}
-    return {"is_identified": person.is_identified, "distinct_ids": [person.first_distinct_id], "properties": shown}
-
-
-def event_to_dict(row: selectors.EventRow, person: selectors.PersonSummary | None) -> dict[str, Any]:
-    return {
-        "id": str(row.uuid),
-        "distinct_id": row.distinct_id,
-        "properties": row.properties,
-        "event": row.event,
-        "timestamp": _iso(row.timestamp),
-        "person": _person_dict(person),
-        "elements": parse_elements_chain(row.elements_chain),
-        "elements_chain": row.elements_chain,
-    }
 
 
 def _bad(attr: str, detail: str) -> exceptions.ValidationError:
@@ -364,12 +339,11 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
                   offset: int) -> Response:  # fmt: skip
         """With `select`, rows of the selected columns (PostHog's EventsQuery shape, with `next`)."""
         event = self.request.query_params.get("event") or None
-        filters = hogql.events_filters(team=self.team, properties=properties, events=[event] if event else None,
-                                       distinct_ids=distinct_ids, before=before or self._now + timedelta(seconds=5),
-                                       after=after, now=self._now)  # fmt: skip
         orders = [f"{item[1:]} DESC" if item.startswith("-") else item for item in order_by or []]
-        result = hogql.events_query(team=self.team, select=select, where=where, order_by=orders, extra=filters,
-                                    limit=limit, offset=offset, now=self._now)  # fmt: skip
+        query = hogql.EventsQuery(select=select, where=where, order_by=orders, properties=properties,
+                                  events=[event] if event else None, distinct_ids=distinct_ids, before=before,
+                                  after=after, limit=limit, offset=offset)  # fmt: skip
+        result = hogql.events_query(team=self.team, query=query, now=self._now)
         next_url = None
         if result.has_more:
             params = {key: value for key, value in self.request.query_params.items() if key != "offset"}
@@ -378,7 +352,7 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         return Response({
             "columns": result.columns,
             "types": result.types,
-            "results": [[render_value(cell, self._tz) for cell in row] for row in result.rows],
+            "results": render_rows(result.rows, result.types, self._tz),
             "hasMore": result.has_more,
             "next": next_url,
         })  # fmt: skip
@@ -386,7 +360,7 @@ class EventViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
     def _next_url(self, last: selectors.EventRow, order: str) -> str:
         params = {key: value for key, value in self.request.query_params.items() if key not in ("offset",)}
         bound = "before" if order == "DESC" else "after"
-        params[bound] = _iso(last.timestamp)
+        params[bound] = utc_iso(last.timestamp)
         params[f"{bound}_uuid"] = str(last.uuid)
         return self.request.build_absolute_uri(self.request.path + "?" + urlencode(params))
 
