@@ -158,7 +158,7 @@ def copy_baseline(sql: Any, team_id: int, workdir: Path) -> tuple[int, float]:
 def insert_baseline(client: Any, team_id: int, workdir: Path) -> tuple[int, list[float]]:
     """(rows, seconds of each insert) of ClickHouse's own insert of the project's stored rows, as the store sends them
     (JSONCompactEachRow, same columns and settings), in batches of BATCH in the order they were sent."""
-    from events.clickhouse.store import INSERT_COLUMNS, INSERT_SETTINGS
+    from events.stores.clickhouse import INSERT_COLUMNS, INSERT_SETTINGS
 
     source = f"{client.database}.events"
     target = f"{client.database}.bench_insert_baseline"
@@ -325,8 +325,8 @@ class Run:
             print(f"\n(a) Ingestion into {store.name}: {events:,} events via /batch/, {BATCH} per batch, "
                   "in process, one request at a time")  # fmt: skip
             if store.url:
-                from events.clickhouse.client import client_for_url
-                from events.clickhouse.schema import migrate
+                from events.stores.clickhouse_client import client_for_url
+                from events.stores.clickhouse_schema import migrate
 
                 self.rss_before_clickhouse = peak_rss_mib()
                 self.clickhouse = client_for_url(store.url)
@@ -363,7 +363,7 @@ class Run:
     def settle(self) -> None:
         self.sql.execute("VACUUM ANALYZE events_event")
         if self.clickhouse is not None:
-            from events.clickhouse.store import clickhouse_store
+            from events.stores.clickhouse import clickhouse_store
 
             parts = settle_clickhouse(self.clickhouse)
             print(f"\nClickHouse's background merges settled: {parts} active parts in the events table")

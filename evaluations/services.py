@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-import psycopg
 import structlog
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -36,6 +35,7 @@ from evaluations.contracts import (
 )
 from evaluations.models import Evaluation, EvaluationRun, RunStatus, RunTrigger
 from evaluations.online import online_evaluation, triggered
+from events.hooks import CaptureTransaction
 from events.records import EventInput
 from events.selectors import events_by_uuid
 from events.services import events_capture
@@ -132,33 +132,35 @@ ON CONFLICT (id) DO NOTHING
 """
 
 
-def evaluation_runs_schedule_online(*, cursor: psycopg.Cursor[Any], team_id: int, events: Sequence[EventInput]) -> None:
-    """Record a pending run for every (new event, enabled evaluation it triggers), in the ingesting transaction.
-    One query loads the project's evaluations for the whole batch."""
-    cursor.execute(
-        "SELECT id, conditions FROM evaluations_evaluation WHERE team_id = %b AND enabled AND NOT deleted "
-        "AND conditions <> '[]'::jsonb",
-        (team_id,),
-    )
-    # Django's connection reads jsonb as text.
-    evaluations = [online_evaluation(id_, orjson.loads(conditions)) for id_, conditions in cursor.fetchall()]
-    if not evaluations:
-        return
-    runs = [(evaluation_id, event) for event in events for evaluation_id in triggered(evaluations, event)]
-    if not runs:
-        return
-    cursor.execute(
-        INSERT_ONLINE_RUNS,
-        {
-            "team_id": team_id,
-            "ids": [online_workflow_id(str(evaluation_id), str(event.uuid)) for evaluation_id, event in runs],
-            "evaluations": [evaluation_id for evaluation_id, _ in runs],
-            "targets": [event.uuid for _, event in runs],
-            "events": [event.event for _, event in runs],
-            "timestamps": [event.timestamp for _, event in runs],
-            "distinct_ids": [event.distinct_id for _, event in runs],
-        },
-    )
+def evaluation_runs_schedule_online(*, team_id: int, events: Sequence[EventInput], capture: CaptureTransaction) -> None:
+    """Record a pending run for every (new event, enabled evaluation it triggers), in the ingesting transaction (the
+    `events.hooks` hook this app registers for `$ai_generation`). One query loads the project's evaluations for the
+    whole batch."""
+    with capture.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, conditions FROM evaluations_evaluation WHERE team_id = %b AND enabled AND NOT deleted "
+            "AND conditions <> '[]'::jsonb",
+            (team_id,),
+        )
+        # Django's connection reads jsonb as text.
+        evaluations = [online_evaluation(id_, orjson.loads(conditions)) for id_, conditions in cursor.fetchall()]
+        if not evaluations:
+            return
+        runs = [(evaluation_id, event) for event in events for evaluation_id in triggered(evaluations, event)]
+        if not runs:
+            return
+        cursor.execute(
+            INSERT_ONLINE_RUNS,
+            {
+                "team_id": team_id,
+                "ids": [online_workflow_id(str(evaluation_id), str(event.uuid)) for evaluation_id, event in runs],
+                "evaluations": [evaluation_id for evaluation_id, _ in runs],
+                "targets": [event.uuid for _, event in runs],
+                "events": [event.event for _, event in runs],
+                "timestamps": [event.timestamp for _, event in runs],
+                "distinct_ids": [event.distinct_id for _, event in runs],
+            },
+        )
 
 
 @dataclass(frozen=True)

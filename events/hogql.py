@@ -6,16 +6,16 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from django.conf import settings
 
 from environments.models import Team
-from events.postgres_store import POSTGRES_STORE
 from events.records import Cursor
-from events.store import EventsStore, events_store, window_conditions
+from events.stores import events_store, persons_store
+from events.stores.base import EventsStore, window_conditions
 from posthog_clone.errors import DomainError
 from query_languages import (
     Context,
@@ -69,7 +69,7 @@ def _seconds_left(started: float) -> float:
 
 def _store_for(table: str) -> EventsStore:
     """Events are wherever the events store keeps them; persons are always in PostgreSQL."""
-    return POSTGRES_STORE if table.lower() == "persons" else events_store()
+    return persons_store() if table.lower() == "persons" else events_store()
 
 
 def hogql_select(*, team: Team, query: str, values: Mapping[str, Any] | None, now: datetime) -> HogQLResult:
@@ -109,6 +109,27 @@ def _star_type(timezone: str) -> str:
     return f"Tuple(UUID, String, String, {moment}, Int64, String, String, {moment}, String)"
 
 
+# Events stamped up to this far past the query's start still show: a client whose clock runs a little ahead.
+BEFORE_DEFAULT = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class EventsQuery:
+    """An EventsQuery, however it was asked for: `/query/` (kind EventsQuery) and the events list with `select`
+    both read their parameters into one and run it through `events_query`."""
+
+    select: list[str]
+    where: list[str]
+    order_by: list[str]  # HogQL, each with an optional ASC / DESC
+    properties: PropertyGroup
+    events: list[str] | None  # event names, or None for all
+    distinct_ids: list[str] | None
+    before: datetime | None  # exclusive; None: BEFORE_DEFAULT past now, as PostHog
+    after: datetime | None  # exclusive; None: no lower bound (an endpoint may choose its own default)
+    limit: int
+    offset: int
+
+
 @dataclass(frozen=True)
 class EventsQueryResult:
     columns: list[str]
@@ -127,22 +148,16 @@ class _Group:
     width: int
 
 
-def events_query(
-    *,
-    team: Team,
-    select: list[str],
-    where: list[str],
-    order_by: list[str],
-    extra: Extra,
-    limit: int,
-    offset: int,
-    now: datetime,
-) -> EventsQueryResult:
-    """`select` expressions over the project's events matching `where` and `extra`: non-aggregates are grouped
-    when any column aggregates, aggregate `where` items filter groups, and the default order is PostHog's
+def events_query(*, team: Team, query: EventsQuery, now: datetime) -> EventsQueryResult:
+    """`select` expressions over the project's events matching `where` and the query's filters: non-aggregates are
+    grouped when any column aggregates, aggregate `where` items filter groups, and the default order is PostHog's
     (`count()` or the first aggregate descending, else newest first when the time is selected, else the first
     column). `*` is the event and `person` its person, each as one object."""
     started = time.monotonic()
+    select, where, limit, offset = query.select, query.where, query.limit, query.offset
+    extra = events_filters(team=team, properties=query.properties, events=query.events,
+                           distinct_ids=query.distinct_ids, before=query.before or now + BEFORE_DEFAULT,
+                           after=query.after, now=now)  # fmt: skip
     try:
         groups, columns = _columns(select)
         conditions, having = [], []
@@ -152,7 +167,7 @@ def events_query(
         plain = [c.expr if isinstance(c, hogql_ast.Alias) else c for c in columns]
         aggregated = any(has_aggregate(c) for c in plain)
         group_by = tuple(c for c in plain if not has_aggregate(c)) if aggregated else ()
-        orders = tuple(parse_order(text) for text in order_by) or _default_order(plain, select)
+        orders = tuple(parse_order(text) for text in query.order_by) or _default_order(plain, select)
         query = hogql_ast.Select(columns=tuple(columns), table="events", where=_all(conditions),
                            group_by=group_by, having=_all(having), order_by=orders)  # fmt: skip
         store = events_store()

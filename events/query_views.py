@@ -4,12 +4,8 @@ read (the PostHog CLI, the DuckDB extension, Apache SeaTunnel's source, Grafana)
 from __future__ import annotations
 
 import hashlib
-import math
-import re
 import time
-import uuid
-from datetime import date, datetime, timedelta, tzinfo
-from decimal import Decimal
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import orjson
@@ -22,6 +18,7 @@ from rest_framework.response import Response
 from environments.api.routing import TeamScopedViewSetMixin
 from events import hogql
 from events.models import Event
+from events.presenters import render_rows, render_value
 from events.selectors import person_distinct_ids, regex_problem
 from posthog_clone.api.exceptions import APIError
 from query_languages import PropertyFilterError, parse_filter_datetime, parse_property_filters, team_timezone
@@ -33,6 +30,9 @@ EVENTS_QUERY_KEYS = frozenset({"kind", "select", "where", "orderBy", "properties
                                "events", "personId", "before", "after", "limit", "offset", "filterTestAccounts",
                                "modifiers", "tags", "response"})  # fmt: skip
 EVENTS_QUERY_MAX_LIMIT = 50_000
+# PostHog's EventsQuery looks at the last day unless `after` says otherwise ("all": no lower bound). (The events
+# list's `select` has none: it lists events of all time, as the list does without `select`.)
+AFTER_DEFAULT = timedelta(hours=24)
 REFRESH_MODES = frozenset({"blocking", "async", "async_except_on_cache_miss", "lazy_async", "force_blocking",
                            "force_async", "force_cache"})  # fmt: skip
 
@@ -47,42 +47,6 @@ class QueryRequestSerializer(serializers.Serializer):
                                     help_text="Accepted in every mode; answered synchronously.")  # fmt: skip
     client_query_id = serializers.CharField(required=False, max_length=200)
     name = serializers.CharField(required=False, max_length=128)
-
-
-DATETIME_ZONE = re.compile(r"DateTime64\(\d+, '([^']+)'\)")
-
-
-def column_zones(types: list[str], default: tzinfo) -> list[tzinfo]:
-    """The time zone each column's date-times render in: the one its type names (toTimeZone), else the project's."""
-    zones = []
-    for type_ in types:
-        match = DATETIME_ZONE.search(type_)
-        zones.append(team_timezone(match.group(1)) if match else default)
-    return zones
-
-
-def render_value(value: Any, tz: tzinfo) -> Any:
-    """A result cell as PostHog renders it: date-times in the project's time zone (`Z` for UTC, microseconds only
-    when there are some), UUIDs as strings, whole decimals as integers, NaN and infinities as null."""
-    if isinstance(value, dict):
-        return {key: render_value(item, tz) for key, item in value.items()}
-    if isinstance(value, list):
-        return [render_value(item, tz) for item in value]
-    if isinstance(value, datetime):
-        local = value.astimezone(tz)
-        text = local.isoformat(timespec="microseconds" if local.microsecond else "seconds")
-        return text.removesuffix("+00:00") + "Z" if local.utcoffset() == timedelta(0) else text
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            return None
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
@@ -152,8 +116,7 @@ class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         now = timezone.now()
         result = hogql.hogql_select(team=self.team, query=text, values=values, now=now)
         tz = team_timezone(self.team.timezone)
-        zones = column_zones(result.types, tz)
-        rows = [[render_value(cell, zone) for cell, zone in zip(row, zones, strict=True)] for row in result.rows]
+        rows = render_rows(result.rows, result.types, tz)
         cache_key = "cache_" + hashlib.sha256(orjson.dumps([self.team.id, text, values])).hexdigest()[:32]
         return {
             "results": rows,
@@ -191,16 +154,11 @@ class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         now = timezone.now()
         limit = _whole(node, "limit", default=100, maximum=EVENTS_QUERY_MAX_LIMIT)
         offset = _whole(node, "offset", default=0)
-        filters = self._events_query_filters(node, now)
-        result = hogql.events_query(team=self.team, select=select, where=_strings(node, "where"),
-                                    order_by=_strings(node, "orderBy"), extra=filters, limit=limit, offset=offset,
-                                    now=now)  # fmt: skip
+        query = self._events_query_input(node, select, limit, offset, now)
+        result = hogql.events_query(team=self.team, query=query, now=now)
         tz = team_timezone(self.team.timezone)
         return {
-            "results": [
-                [render_value(cell, zone) for cell, zone in zip(row, column_zones(result.types, tz), strict=True)]
-                for row in result.rows
-            ],
+            "results": render_rows(result.rows, result.types, tz),
             "columns": result.columns,
             "types": result.types,
             "hasMore": result.has_more,
@@ -216,7 +174,8 @@ class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
             "timezone": self.team.timezone,
         }
 
-    def _events_query_filters(self, node: dict[str, Any], now: datetime) -> hogql.Extra:
+    def _events_query_input(self, node: dict[str, Any], select: list[str], limit: int, offset: int,
+                            now: datetime) -> hogql.EventsQuery:  # fmt: skip
         tz = team_timezone(self.team.timezone)
         try:
             properties = parse_property_filters(
@@ -233,10 +192,11 @@ class QueryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
             if not isinstance(node["personId"], str):
                 raise parse_error("personId must be a string.", "query__personId")
             distinct_ids = person_distinct_ids(team_id=self.team.id, person_ref=node["personId"])
-        before = _moment(node, "before", tz, now) or now + timedelta(seconds=5)
-        after = None if node.get("after") == "all" else _moment(node, "after", tz, now) or now - timedelta(hours=24)
-        return hogql.events_filters(team=self.team, properties=properties, events=events, distinct_ids=distinct_ids,
-                                    before=before, after=after, now=now)  # fmt: skip
+        before = _moment(node, "before", tz, now)
+        after = None if node.get("after") == "all" else _moment(node, "after", tz, now) or now - AFTER_DEFAULT
+        return hogql.EventsQuery(select=select, where=_strings(node, "where"), order_by=_strings(node, "orderBy"),
+                                 properties=properties, events=events, distinct_ids=distinct_ids, before=before,
+                                 after=after, limit=limit, offset=offset)  # fmt: skip
 
 
 def _strings(node: dict[str, Any], key: str, *, required: bool = False) -> list[str]:

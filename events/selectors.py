@@ -11,9 +11,10 @@ from typing import Any
 
 import orjson
 
-from events.postgres_store import run_statement
 from events.records import Cursor, EventRow, Order, StoredEvent
-from events.store import events_store, window_conditions
+from events.stores import events_store
+from events.stores.base import window_conditions
+from events.stores.postgres import run_statement  # persons are in PostgreSQL, whichever store keeps events
 from query_languages import MATCH_EVERYTHING, Extra, PropertyGroup, compile_filters, json_as_text, sql
 
 __all__ = ["Cursor", "EventRow", "Order", "StoredEvent"]  # the records callers read, re-exported

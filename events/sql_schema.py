@@ -1,12 +1,12 @@
 """Where the events app keeps events and persons, as the query languages' dialects must name them: the PostgreSQL
 tables of `events.models` and the SQL functions its migrations define (0002, 0003), and the ClickHouse events table
-(`events.clickhouse.schema`). The stores build their dialects here."""
+(`events.stores.clickhouse_schema`). The stores build their dialects here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from events.clickhouse.schema import EVENTS_TABLE
+from events.stores.clickhouse_schema import EVENTS_TABLE
 from query_languages import ClickHouseDialect, ClickHouseSchema, PostgresDialect, PostgresSchema
 
 POSTGRES_SCHEMA = PostgresSchema(

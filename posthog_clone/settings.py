@@ -257,10 +257,6 @@ CLICKHOUSE_MATERIALIZED_PROPERTIES = env.list(
     default=["$browser", "$os", "$device_type", "$current_url", "$pathname", "$host", "$referring_domain", "$lib",
              "$ai_model", "$ai_provider"],
 )  # fmt: skip
-# Called with the newly inserted events of each name, inside the inserting transaction.
-EVENTS_INSERTED_HOOKS: dict[str, list[str]] = {
-    "$ai_generation": ["evaluations.services.evaluation_runs_schedule_online"],
-}
 
 # --- Object storage -----------------------------------------------------------------------------------
 # An S3-compatible store (AWS S3, MinIO...) when OBJECT_STORAGE_ENDPOINT is set; otherwise files under the data dir,

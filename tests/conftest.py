@@ -283,8 +283,8 @@ __all__ = ["PASSWORD", "KeyFactory", "PersonalAPIKey", "Tenant", "make_tenant"]
 def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """ClickHouse's engine in this process (chdb), migrated, for the whole run: chdb keeps one data directory per
     process, so every test that needs ClickHouse shares this one."""
-    from events.clickhouse.client import client_for_url
-    from events.clickhouse.schema import migrate
+    from events.stores.clickhouse_client import client_for_url
+    from events.stores.clickhouse_schema import migrate
 
     url = f"chdb://{tmp_path_factory.mktemp('clickhouse')}"
     migrate(client_for_url(url))
@@ -314,8 +314,8 @@ class ClickHouseHTTP:
 def clickhouse_http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseHTTP]:
     """ClickHouse's HTTP interface on loopback for the whole run, served by chdb in a subprocess (chdb holds one data
     directory per process, and this one already holds `clickhouse_url`'s), migrated."""
-    from events.clickhouse.client import client_for_url
-    from events.clickhouse.schema import migrate
+    from events.stores.clickhouse_client import client_for_url
+    from events.stores.clickhouse_schema import migrate
 
     server = ClickHouseHTTP(port=0, user="posthog", password="wire-password")
     process = subprocess.Popen(

@@ -84,7 +84,9 @@ def allow_empty_values(result: dict[str, Any], generator: Any, request: Any, pub
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
-                if parameter.pop("x-empty-means-absent", False):
+                # (A parameter read by a serializer field carries the mark in its schema.)
+                schema = parameter.get("schema", {})
+                if parameter.pop("x-empty-means-absent", False) or schema.pop("x-empty-means-absent", False):
                     parameter["allowEmptyValue"] = True
     return result
 

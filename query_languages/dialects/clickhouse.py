@@ -148,7 +148,7 @@ class ClickHouseDialect(BaseDialect):
         if name != "events":
             raise HogQLError(f"The {name} table is not available on ClickHouse: read persons through events "
                              "(person_id, person.properties…).")  # fmt: skip
-        # No FINAL: the write path stores each event once (events.clickhouse.store), and FINAL merges parts on
+        # No FINAL: the write path stores each event once (events.stores.clickhouse), and FINAL merges parts on
         # every read.
         return Sql(f"{self.schema.database}.{self.schema.events} AS e")
 

@@ -12,6 +12,7 @@ from unittest.mock import patch
 import posthog.request
 import psycopg
 import pytest
+from django.apps import apps
 from django.test import Client
 from django.utils import timezone
 from posthog import Posthog
@@ -20,6 +21,7 @@ from evaluations.contracts import online_workflow_id
 from evaluations.models import EvaluationRun, RunStatus, RunTrigger
 from evaluations.online import in_rollout
 from evaluations.services import evaluation_runs_dispatch
+from events.hooks import events_inserted_hooks
 from events.records import EventInput
 from events.services import events_capture
 from posthog_clone import embedded
@@ -203,6 +205,25 @@ class TestScheduling:
             online_workflow_id(str(first.id), str(event_uuid)),
             online_workflow_id(str(second.id), str(event_uuid)),
         }
+
+    def test_a_failing_hook_stores_nothing_and_its_retry_schedules_once(self, tenant: Tenant) -> None:
+        make_evaluation(tenant, conditions=[condition()])
+        event = EventInput(uuid=uuid.uuid4(), event="$ai_generation", distinct_id="user-1",
+                           properties=dict(GENERATION_PROPERTIES), timestamp=timezone.now())  # fmt: skip
+        failing = patch("evaluations.services.triggered", side_effect=RuntimeError("hook failed"))
+        with failing, pytest.raises(RuntimeError):
+            events_capture(team=tenant.team, events=[event])
+        # The hooks run before the store writes outside the transaction: ClickHouse holds nothing either.
+        assert stored_events(tenant.team) == []
+        assert events_capture(team=tenant.team, events=[event]).inserted == 1
+        assert [run.target_event_id for run in runs_of(tenant)] == [event.uuid]
+
+
+def test_the_generation_hook_is_registered_once_however_often_the_app_is_ready() -> None:
+    config = apps.get_app_config("evaluations")
+    config.ready()
+    config.ready()
+    assert [hook.__name__ for hook in events_inserted_hooks()["$ai_generation"]] == ["_schedule_online_runs"]
 
 
 @pytest.mark.django_db(transaction=True)

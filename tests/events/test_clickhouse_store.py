@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from evaluations.models import EvaluationRun
 from events import hogql
-from events.clickhouse.client import client_for_url
-from events.clickhouse.schema import MATERIALIZED_COLUMNS, MIGRATIONS, migrate
-from events.clickhouse.store import INSERT_COLUMNS, INSERT_SETTINGS, clickhouse_store
 from events.models import Person, PersonDistinctId
 from events.services import events_capture
+from events.stores.clickhouse import INSERT_COLUMNS, INSERT_SETTINGS, clickhouse_store
+from events.stores.clickhouse_client import client_for_url
+from events.stores.clickhouse_schema import MATERIALIZED_COLUMNS, MIGRATIONS, migrate
 from posthog_clone import embedded
 from tests.conftest import Tenant
 from tests.evaluations.helpers import GENERATION_PROPERTIES, make_evaluation

@@ -20,10 +20,16 @@ import pytest
 from django.test import Client
 
 from evaluations.models import EvaluationRun
-from events.clickhouse.client import ChdbClient, ClickHouseError, ClickHouseUnavailable, ConnectClient, client_for_url
-from events.clickhouse.store import clickhouse_store
 from events.models import PersonDistinctId
-from events.store import events_store
+from events.stores import events_store
+from events.stores.clickhouse import clickhouse_store
+from events.stores.clickhouse_client import (
+    ChdbClient,
+    ClickHouseError,
+    ClickHouseUnavailable,
+    ConnectClient,
+    client_for_url,
+)
 from posthog_clone.errors import Timeout
 from query_languages import Sql
 from tests.clickhouse_http import compress, decompress

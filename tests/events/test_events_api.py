@@ -84,6 +84,74 @@ class TestBadParameters:
         store(tenant.team, make_event(properties={"a": "x"}))
         assert_error(api.get(url, params), type="validation_error", attr=attr)
 
+    # Each bad parameter's whole answer; with several, the first in the order they are read answers alone.
+    @pytest.mark.parametrize(
+        ("params", "type_", "code", "attr", "detail"),
+        [
+            ({"limit": "1.5"}, "validation_error", "invalid_input", "limit",
+             "A whole number of at least 1 is required."),
+            ({"offset": "-1"}, "validation_error", "invalid_input", "offset",
+             "A whole number of at least 0 is required."),
+            ({"before_uuid": "nope"}, "validation_error", "invalid_input", "before_uuid",
+             "'nope' is not a valid UUID."),
+            ({"properties": "[{"}, "validation_error", "invalid_input", None,
+             "Properties are unparsable!"),
+            ({"properties": "[{\"key\": \"a\\u0000\", \"value\": 1}]"}, "validation_error", "null_characters_not_allowed", "properties",
+             "The character U+0000 is not allowed."),
+            ({"orderBy": "timestamp"}, "validation_error", "invalid_input", None,
+             "orderBy is not valid JSON."),
+            ({"orderBy": "[1]", "select": "[\"event\"]"}, "validation_error", "invalid_input", "orderBy",
+             "orderBy must be a JSON list of HogQL expressions, `-` first for descending."),
+            ({"select": "[\" \"]"}, "validation_error", "invalid_input", "select",
+             "select must be a JSON list of HogQL expressions."),
+            ({"select": "{"}, "validation_error", "invalid_input", None,
+             "select is not valid JSON."),
+            ({"select": "[\"\\u0000\"]"}, "validation_error", "null_characters_not_allowed", "select",
+             "The character U+0000 is not allowed."),
+            ({"where": "nope"}, "validation_error", "invalid_input", None,
+             "where is not valid JSON."),
+            ({"distinct_id": ["a", "b"]}, "validation_error", "invalid_input", "distinct_id",
+             "distinct_id may be given once."),
+            ({"include_person": ["1", "0"]}, "validation_error", "invalid_input", "include_person",
+             "include_person may be given once."),
+            ({"format": ["json", "json"]}, "validation_error", "invalid_input", "format",
+             "format may be given once."),
+            ({"limit": "x", "select": "\"e\""}, "validation_error", "invalid_input", "select",
+             "select must be a JSON list of HogQL expressions."),
+            ({"limit": "x", "offset": "y"}, "validation_error", "invalid_input", "limit",
+             "A whole number of at least 1 is required."),
+            ({"offset": "y", "orderBy": "z"}, "validation_error", "invalid_input", "offset",
+             "A whole number of at least 0 is required."),
+            ({"orderBy": "[\"x\"]", "properties": "[{"}, "validation_error", "invalid_input", "orderBy",
+             "orderBy must be [\"-timestamp\"] or [\"timestamp\"]."),
+            ({"before": "nope", "properties": "[{"}, "validation_error", "invalid_input", None,
+             "Properties are unparsable!"),
+            ({"after": "nope", "before": "nope"}, "validation_error", "invalid_input", "before",
+             "'nope' is not an ISO 8601 date-time or a relative date such as -7d."),
+            ({"after": "nope", "before_uuid": "nope"}, "validation_error", "invalid_input", "after",
+             "'nope' is not an ISO 8601 date-time or a relative date such as -7d."),
+            ({"after_uuid": "nope", "before_uuid": "nope"}, "validation_error", "invalid_input", "before_uuid",
+             "'nope' is not a valid UUID."),
+            ({"limit": "x", "where": "[1]"}, "validation_error", "invalid_input", "where",
+             "where must be a JSON list of HogQL expressions."),
+            ({"event": ["a", "b"], "limit": "x"}, "validation_error", "invalid_input", "event",
+             "event may be given once."),
+            ({"limit": "x", "properties": "[" * 300 + "]" * 300}, "validation_error", "invalid_input", "limit",
+             "A whole number of at least 1 is required."),
+            ({"before": "x", "select": "[\"event\"]", "where": "[\"nope = 1\"]"}, "validation_error", "invalid_input", "before",
+             "'x' is not an ISO 8601 date-time or a relative date such as -7d."),
+        ],
+    )  # fmt: skip
+    def test_the_first_bad_parameter_answers_exactly(self, api: APIClient, url: str, params: dict, type_: str,
+                                                     code: str, attr: str | None, detail: str) -> None:  # fmt: skip
+        assert_error(api.get(url, params), type=type_, code=code, attr=attr, detail=detail)
+
+    @pytest.mark.parametrize("name", ["limit", "offset", "before", "before_uuid", "properties", "orderBy", "select",
+                                      "where", "event", "person_id"])  # fmt: skip
+    def test_an_empty_parameter_is_absent(self, api: APIClient, url: str, tenant: Tenant, name: str) -> None:
+        store(tenant.team, make_event())
+        assert len(api.get(url, {name: ""}).json()["results"]) == 1
+
     @pytest.mark.parametrize(
         ("levels", "detail"),
         [

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from events.models import Person, PersonDistinctId
-from events.services import person_uuid_for
+from events.persons import person_uuid_for
 from tests.conftest import Tenant
 from tests.events.helpers import make_event, minutes, store
 

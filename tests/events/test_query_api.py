@@ -3,14 +3,18 @@ meaning where SQL databases differ), the limits, and every bad or hostile statem
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
 from events import hogql
-from events.store import events_store
+from events.stores import events_store
 from posthog_clone.errors import Timeout
 from query_languages import Sql
 from tests.conftest import Tenant, is_clickhouse
@@ -462,3 +466,36 @@ class TestEventsQuery:
     def test_bad_expressions(self, api: APIClient, url: str, dataset: None) -> None:
         assert_hogql_400(events_query(api, url, select=["nope"]), "hogql_query_error", "Unable to resolve field: nope")
         assert_hogql_400(events_query(api, url, select=["event"], where=["event ="]), "hogql_syntax_error", "Syntax")
+
+
+class TestOneEventsQueryForBothEndpoints:
+    """`/query/`'s EventsQuery and the events list's `select` run the same query: the same upper bound when none is
+    given (a little past now, PostHog's `before` default), and cells rendered in their column's time zone."""
+
+    @pytest.fixture
+    def now(self, tenant: Tenant) -> Iterator[datetime]:
+        store(tenant.team, *(make_event(event=name, timestamp=BASE_TIME + offset) for name, offset in (
+            ("an hour ago", -timedelta(hours=1)), ("4 s ahead", timedelta(seconds=4)),
+            ("6 s ahead", timedelta(seconds=6)))))  # fmt: skip
+        with patch("django.utils.timezone.now", return_value=BASE_TIME):
+            yield BASE_TIME
+
+    def test_before_defaults_to_five_seconds_past_now_on_both(self, api: APIClient, url: str, tenant: Tenant,
+                                                              now: datetime) -> None:  # fmt: skip
+        select, order = ["event"], ["timestamp"]
+        assert events_query(api, url, select=select, orderBy=order).json()["results"] == [
+            ["an hour ago"],
+            ["4 s ahead"],
+        ]
+        listed = api.get(f"/api/environments/{tenant.team.id}/events/",
+                         {"select": json.dumps(select), "orderBy": json.dumps(order)})  # fmt: skip
+        assert listed.json()["results"] == [["an hour ago"], ["4 s ahead"]]
+
+    def test_a_column_in_another_zone_renders_there_on_both(self, api: APIClient, url: str, tenant: Tenant,
+                                                            now: datetime) -> None:  # fmt: skip
+        select, where = ["toTimeZone(timestamp, 'Europe/Paris')"], ["event = 'an hour ago'"]
+        shown = [["2026-11-01T12:00:00+01:00"]]
+        assert events_query(api, url, select=select, where=where).json()["results"] == shown
+        listed = api.get(f"/api/environments/{tenant.team.id}/events/",
+                         {"select": json.dumps(select), "where": json.dumps(where)})  # fmt: skip
+        assert listed.json()["results"] == shown

@@ -13,8 +13,8 @@ from tests.query_languages.engines import DATABASE, Engines, InDatabase
 
 @pytest.fixture(scope="session")
 def clickhouse(clickhouse_url: str) -> Any:
-    from events.clickhouse.client import client_for_url
-    from events.clickhouse.schema import migrate
+    from events.stores.clickhouse_client import client_for_url
+    from events.stores.clickhouse_schema import migrate
 
     client = client_for_url(clickhouse_url)
     migrate(InDatabase(client, DATABASE))  # type: ignore[arg-type]

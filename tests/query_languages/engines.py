@@ -18,9 +18,9 @@ import orjson
 from django.db import DatabaseError, connection, transaction
 
 from environments.models import Team
-from events.clickhouse.client import ClickHouseClient, ClickHouseError
 from events.models import Event, Person, PersonDistinctId
 from events.sql_schema import clickhouse_dialect, postgres_dialect
+from events.stores.clickhouse_client import ClickHouseClient, ClickHouseError
 from query_languages import (
     Context,
     EventView,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from events.clickhouse.schema import materialize_properties
 from events.sql_schema import clickhouse_dialect, postgres_dialect
+from events.stores.clickhouse_schema import materialize_properties
 from query_languages import (
     Sql,
     compile_filters,

@@ -7,8 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from events.clickhouse.client import client_for_url
-from events.clickhouse.schema import migrate
+from events.stores.clickhouse_client import client_for_url
+from events.stores.clickhouse_schema import migrate
 
 
 class Command(BaseCommand):

@@ -25,12 +25,12 @@ import psycopg
 import structlog
 from django.conf import settings
 
-from events.clickhouse.client import ClickHouseClient, ClickHouseError, ClickHouseUnavailable, client_for_url
-from events.clickhouse.schema import EVENTS_TABLE
 from events.errors import events_store_unavailable, query_refused, query_timeout
 from events.records import EventInput, EventRow, Order, PersonStamp
 from events.sql_schema import clickhouse_dialect
-from events.store import ROW_COLUMNS, event_row, page_statement
+from events.stores.base import ROW_COLUMNS, StagedCapture, event_row, page_statement
+from events.stores.clickhouse_client import ClickHouseClient, ClickHouseError, ClickHouseUnavailable, client_for_url
+from events.stores.clickhouse_schema import EVENTS_TABLE
 from query_languages import Sql, clickhouse_bind, join, sql
 
 # Writers lock the buckets their uuids fall in (at most this many locks per batch, in bucket order).
@@ -177,14 +177,19 @@ class _ClickHouseWrite:
     checking: Future[set[uuid.UUID]]
     needs_persons = True
 
-    def write(self, *, created_at: datetime, persons: Mapping[str, PersonStamp]) -> tuple[int, set[uuid.UUID]]:
+    rows: bytes = b""  # what `write` inserts, made by `stage`
+
+    def stage(self, *, created_at: datetime, persons: Mapping[str, PersonStamp]) -> StagedCapture:
         stored = self.checking.result()
         fresh = [e for e in self.unique if e.uuid not in stored]
-        if fresh:
-            self.store._insert(b"\n".join(_row(self.team_id, e, created_at, persons.get(e.distinct_id)) for e in fresh))
+        self.rows = b"\n".join(_row(self.team_id, e, created_at, persons.get(e.distinct_id)) for e in fresh)
         # Every uuid of the batch, the ones already held too: a batch whose insert was stored but whose answer was
         # lost rolled back its PostgreSQL side, and its retry must record that side again.
-        return len(fresh), {e.uuid for e in self.unique}
+        return StagedCapture(len(fresh), {e.uuid for e in self.unique})
+
+    def write(self) -> None:
+        if self.rows:
+            self.store._insert(self.rows)
 
 
 def _row(team_id: int, e: EventInput, created_at: datetime, person: PersonStamp | None) -> bytes:

@@ -16,7 +16,7 @@ from django.db import DatabaseError, DataError, ProgrammingError, connection, tr
 from events.errors import query_refused, query_timeout
 from events.records import EventInput, EventRow, Order, PersonStamp
 from events.sql_schema import PERSON_JOIN, postgres_dialect
-from events.store import ROW_COLUMNS, event_row, page_statement
+from events.stores.base import ROW_COLUMNS, StagedCapture, event_row, page_statement
 from query_languages import Sql, join, sql
 
 # One statement per batch, the columns as binary arrays. (Sending the batch as one JSON document for
@@ -51,7 +51,7 @@ class _PostgresWrite:
     report_new: bool
     needs_persons = False  # the person of an event is resolved when read
 
-    def write(self, *, created_at: datetime, persons: Mapping[str, PersonStamp]) -> tuple[int, set[uuid.UUID]]:
+    def stage(self, *, created_at: datetime, persons: Mapping[str, PersonStamp]) -> StagedCapture:
         self.cursor.execute(
             INSERT_EVENTS + RETURNING_NEW if self.report_new else INSERT_EVENTS,
             {
@@ -66,7 +66,10 @@ class _PostgresWrite:
             },
         )
         inserted = self.cursor.rowcount
-        return inserted, {row[0] for row in self.cursor.fetchall()} if self.report_new else set()
+        return StagedCapture(inserted, {row[0] for row in self.cursor.fetchall()} if self.report_new else set())
+
+    def write(self) -> None:
+        """Nothing left: the rows were written by `stage`, and are stored when the transaction commits."""
 
 
 def postgres_regex_problem(pattern: str) -> str | None:

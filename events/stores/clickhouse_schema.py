@@ -3,7 +3,7 @@ runs). Applied versions are recorded in ClickHouse itself, so every process and 
 
 The events table is PostHog's shape: sorted by team, day, event, distinct id and uuid (PostHog's own sort key), with
 the person stamped on each event at ingestion (`person_id`, `person_properties`, `person_created_at`), so HogQL
-reads persons without a join. Each event is written once (see `events.clickhouse.store`), so reads need no FINAL;
+reads persons without a join. Each event is written once (see `events.stores.clickhouse`), so reads need no FINAL;
 a block sent twice is dropped on insert (`non_replicated_deduplication_window`), and a ReplacingMergeTree collapses
 any other repeat of an event's row when it merges.
 
@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from events.clickhouse.client import ClickHouseClient
+from events.stores.clickhouse_client import ClickHouseClient
 from query_languages import materialized_columns
 
 EVENTS_TABLE = "events"

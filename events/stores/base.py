@@ -1,6 +1,6 @@
-"""The one interface to wherever events are stored, and the choice of it: PostgreSQL (`events_event`, the default)
-or ClickHouse (when CLICKHOUSE_URL is set). Selectors, HogQL and the write path reach events only through here;
-persons stay in PostgreSQL either way.
+"""The one interface to wherever events are stored (`EventsStore`), and the SQL both stores share. The
+implementations (`events.stores.postgres`, `events.stores.clickhouse`) import this module, never the other way;
+`events.stores.events_store` chooses one.
 
 A store answers in plain records (`events.records`) and takes conditions already printed for its `dialect`, so
 the filters' meaning is decided once, in `query_languages`.
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
 import psycopg
-from django.conf import settings
 
 from events.records import Cursor, EventInput, EventRow, Order, PersonStamp
 from query_languages import Dialect, Sql, join, sql
@@ -24,17 +24,31 @@ from query_languages import Dialect, Sql, join, sql
 ROW_COLUMNS = "e.uuid, e.event, e.distinct_id, e.properties, e.timestamp, e.elements_chain"
 
 
+@dataclass(frozen=True)
+class StagedCapture:
+    """What a batch will store, told before the store writes it (`PendingCapture.stage`)."""
+
+    stored: int  # how many events the batch stores (a uuid already stored, or repeated, is stored once)
+    # The uuids the caller's after-insert hooks must see, when `report_new` was asked (else empty): the ones the
+    # batch stores; a second store (which cannot tell an earlier attempt that committed from one that rolled back
+    # after writing there) names the ones it already held too, so what the hooks record must be idempotent per event.
+    new: set[uuid.UUID]
+
+
 class PendingCapture(Protocol):
-    """A batch a store has begun to write (`EventsStore.begin_capture`)."""
+    """A batch a store has begun to write (`EventsStore.begin_capture`), in two phases: `stage` tells what is new,
+    the caller runs its after-insert hooks, then `write`. Nothing is stored if the transaction rolls back, except
+    what a second store already holds, which a retry recognises."""
 
-    needs_persons: bool  # whether `write` wants each distinct id's person (PersonUpdater's stamps)
+    needs_persons: bool  # whether `stage` wants each distinct id's person (PersonUpdater's stamps)
 
-    def write(self, *, created_at: datetime, persons: Mapping[str, PersonStamp]) -> tuple[int, set[uuid.UUID]]:
-        """Store the batch: nothing is stored if the transaction rolls back, except what a second store already
-        holds, which a retry recognises. Returns how many events were stored and, when `report_new` was asked,
-        the uuids the caller's after-insert hooks must see: the ones stored now; a second store (which cannot
-        tell an earlier attempt that committed from one that rolled back after writing there) names the ones it
-        already held too, so what the hooks record must be idempotent per event."""
+    def stage(self, *, created_at: datetime, persons: Mapping[str, PersonStamp]) -> StagedCapture:
+        """Settle which of the batch's events are new; PostgreSQL's rows are written here, inside the transaction
+        (its unique index is what tells, and no one else sees them before the commit)."""
+
+    def write(self) -> None:
+        """Write what the store keeps outside the PostgreSQL transaction (ClickHouse's rows): after the hooks, so that
+        a hook that fails leaves nothing there."""
 
 
 class EventsStore(Protocol):
@@ -47,7 +61,7 @@ class EventsStore(Protocol):
     def begin_capture(self, cursor: psycopg.Cursor[Any], *, team_id: int, events: Sequence[EventInput],
                       report_new: bool) -> PendingCapture:  # fmt: skip
         """Start storing `events` (sorted by uuid; a uuid already stored, or repeated, is stored once) as part of the
-        PostgreSQL transaction `cursor` is in; the caller resolves the batch's persons, then calls `write`. A store
+        PostgreSQL transaction `cursor` is in; the caller resolves the batch's persons, then calls `stage`. A store
         may take locks and start work of its own here, so that it overlaps the persons step."""
 
     def one_of(self, column: str, values: list[str]) -> Sql:
@@ -72,16 +86,6 @@ class EventsStore(Protocol):
     def run_query(self, statement: Sql, *, seconds: float) -> list[tuple[Any, ...]]:
         """A printed HogQL statement, read-only and stopped after `seconds` (what QUERY_TIMEOUT_SECONDS leaves once
         the query was parsed and printed): Timeout / DomainError."""
-
-
-def events_store() -> EventsStore:
-    if settings.CLICKHOUSE_URL:
-        from events.clickhouse.store import clickhouse_store
-
-        return clickhouse_store(settings.CLICKHOUSE_URL)
-    from events.postgres_store import POSTGRES_STORE
-
-    return POSTGRES_STORE
 
 
 def event_row(values: tuple[Any, ...]) -> EventRow:
