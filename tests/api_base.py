@@ -13,7 +13,7 @@ import pytest
 from django.db.models import Model
 from rest_framework.test import APIClient
 
-from tests.conftest import Tenant, make_tenant
+from tests.support.tenants import Tenant, make_tenant
 
 
 class TeamScopedReadAPITests:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from environments.models import MembershipLevel, PersonalAPIKey, hash_personal_api_key
-from tests.conftest import Tenant, make_tenant
+from tests.support.tenants import Tenant, make_tenant
 
 
 def detail(response: Any) -> str:
@@ -283,7 +283,7 @@ class TestProjectAccess:
 
 class TestSessions:
     def test_login_me_logout(self, client: APIClient, tenant: Tenant) -> None:
-        from tests.conftest import PASSWORD
+        from tests.support.tenants import PASSWORD
 
         assert client.get("/api/users/@me/").status_code == 401
         response = client.post("/api/login", {"email": tenant.user.email, "password": PASSWORD}, format="json")

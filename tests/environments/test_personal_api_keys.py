@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from environments.services import MAX_PERSONAL_API_KEYS_PER_USER
-from tests.conftest import Tenant
+from tests.support.tenants import Tenant
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from evaluations.models import Evaluation, EvaluationRun
 from events.models import Event
 from posthog_clone.urls import project_router
 from symbol_sets.models import ErrorTrackingRelease, ErrorTrackingSymbolSet
-from tests.conftest import Tenant
 from tests.evaluations.helpers import make_evaluation, make_run
 from tests.events.helpers import make_event, store
+from tests.support.tenants import Tenant
 from tests.symbol_sets.helpers import make_release, make_symbol_set
 
 # --- the seals ---------------------------------------------------------------------------------------------------

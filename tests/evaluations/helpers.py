@@ -13,7 +13,7 @@ from evaluations.models import Evaluation, EvaluationRun, RunTrigger
 from events.records import EventInput
 from events.services import events_capture
 from posthog_clone.ids import uuid7
-from tests.conftest import Tenant
+from tests.support.tenants import Tenant
 
 GENERATION_PROPERTIES: dict[str, Any] = {
     "$ai_model": "gpt-4o-mini",

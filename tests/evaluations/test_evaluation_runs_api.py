@@ -16,9 +16,9 @@ from evaluations.models import EvaluationRun, RunStatus, RunTrigger
 from posthog_clone import embedded
 from posthog_clone.temporal.client import connect
 from tests.api_base import TeamScopedReadAPITests
-from tests.conftest import Tenant
 from tests.evaluations.helpers import make_evaluation, make_run, run_body, store_generation
 from tests.support.errors import assert_error
+from tests.support.tenants import Tenant
 
 
 class TestEvaluationRunsAccess(TeamScopedReadAPITests):

@@ -15,10 +15,10 @@ from rest_framework.test import APIClient
 from evaluations.contracts import RunEvaluationInputs, online_workflow_id
 from evaluations.models import Evaluation, EvaluationRun, RunStatus
 from posthog_clone.temporal.client import connect
-from tests.conftest import Tenant
-from tests.evaluations.conftest import wait_until
 from tests.evaluations.fake_llm import FakeLLM, Reply, completion, error, verdict
 from tests.evaluations.helpers import GENERATION_PROPERTIES, make_evaluation, make_run, run_body, store_generation
+from tests.support.evaluations import wait_until
+from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FINISHED = (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.SKIPPED)

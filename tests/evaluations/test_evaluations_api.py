@@ -16,9 +16,9 @@ from evaluations.models import Evaluation
 from evaluations.serializers import EvaluationSerializer
 from posthog_clone.api.renderers import JSONRenderer
 from tests.api_base import TeamScopedAPITests
-from tests.conftest import Tenant
 from tests.evaluations.helpers import make_evaluation
 from tests.support.errors import assert_error
+from tests.support.tenants import Tenant
 
 
 def valid_payload(**overrides: Any) -> dict[str, Any]:

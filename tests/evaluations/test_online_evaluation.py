@@ -26,10 +26,10 @@ from events.records import EventInput
 from events.services import events_capture
 from posthog_clone import embedded
 from posthog_clone.temporal.client import connect
-from tests.conftest import Tenant
-from tests.evaluations.conftest import wait_until
 from tests.evaluations.helpers import GENERATION_PROPERTIES, make_evaluation
 from tests.events.helpers import stored_events
+from tests.support.evaluations import wait_until
+from tests.support.tenants import Tenant
 
 # Buckets of md5(uuid) for uuids 1..12 (PostHog's formula): 48.62, 16.0, 58.24, 62.52, 41.15, 27.35, 14.21,
 # 76.6, 29.68, 58.46, 75.51, 68.77; those under 50:

@@ -14,9 +14,9 @@ from django.test import Client
 
 from events.ingestion import MAX_DECOMPRESSED_BYTES
 from events.records import StoredEvent
-from tests.conftest import Tenant
 from tests.events.helpers import stored_events
 from tests.support.errors import ERROR_KEYS
+from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.usefixtures("events_backend")
 

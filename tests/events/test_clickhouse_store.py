@@ -25,9 +25,9 @@ from events.stores.clickhouse import INSERT_COLUMNS, INSERT_SETTINGS, clickhouse
 from events.stores.clickhouse_client import client_for_url
 from events.stores.clickhouse_schema import MATERIALIZED_COLUMNS, MIGRATIONS, migrate
 from posthog_clone import embedded
-from tests.conftest import Tenant
 from tests.evaluations.helpers import GENERATION_PROPERTIES, make_evaluation
 from tests.events.helpers import BASE_TIME, make_event, store, stored_events
+from tests.support.tenants import Tenant
 
 
 @pytest.fixture

@@ -33,8 +33,9 @@ from events.stores.clickhouse_client import (
 from posthog_clone.errors import Timeout
 from query_languages import Sql
 from tests.clickhouse_http import compress, decompress
-from tests.conftest import CLICKHOUSE_HTTP_DATABASE, ClickHouseHTTP, Tenant
 from tests.evaluations.helpers import GENERATION_PROPERTIES, make_evaluation
+from tests.support.clickhouse import CLICKHOUSE_HTTP_DATABASE, ClickHouseHTTP
+from tests.support.tenants import Tenant
 
 EVENTS = f"{CLICKHOUSE_HTTP_DATABASE}.events"
 

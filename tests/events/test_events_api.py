@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 
 from events.records import EventInput
 from tests.api_base import TeamScopedReadAPITests
-from tests.conftest import Tenant
 from tests.events.helpers import BASE_TIME, make_event, minutes, store
 from tests.support.errors import assert_error
+from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.usefixtures("events_backend")
 

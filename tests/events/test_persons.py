@@ -11,8 +11,8 @@ import requests
 
 from events.models import Person, PersonDistinctId
 from events.persons import person_uuid_for
-from tests.conftest import Tenant
 from tests.events.helpers import make_event, minutes, store
+from tests.support.tenants import Tenant
 
 
 def person_of(tenant: Tenant, distinct_id: str) -> Person:

@@ -11,8 +11,9 @@ import pytest
 from events import selectors
 from query_languages import PropertyFilterError, matches, parse_property_filters
 from query_languages.hogql.functions import SUPPORTED_FUNCTIONS
-from tests.conftest import Tenant, is_clickhouse
 from tests.events.helpers import event_view, make_event, store
+from tests.support.clickhouse import is_clickhouse
+from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.usefixtures("events_backend")
 

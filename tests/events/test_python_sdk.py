@@ -8,7 +8,7 @@ import posthog.request
 import pytest
 from posthog import Posthog
 
-from tests.conftest import Tenant
+from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.usefixtures("events_backend")
 

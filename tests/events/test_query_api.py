@@ -17,8 +17,9 @@ from events import hogql
 from events.stores import events_store
 from posthog_clone.errors import Timeout
 from query_languages import Sql
-from tests.conftest import Tenant, is_clickhouse
 from tests.events.helpers import BASE_TIME, make_event, minutes, store, stored_events
+from tests.support.clickhouse import is_clickhouse
+from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.usefixtures("events_backend")
 
@@ -57,7 +58,7 @@ def run(api: APIClient, url: str, query: str, **node: Any) -> Any:
 def rows(api: APIClient, url: str, query: str, **node: Any) -> list[list[Any]]:
     response = run(api, url, query, **node)
     assert response.status_code == 200, response.content
-    return response.json()["results"]  # type: ignore[no-any-return]
+    return response.json()["results"]
 
 
 def assert_hogql_400(response: Any, code: str, contains: str) -> None:

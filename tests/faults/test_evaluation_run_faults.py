@@ -20,12 +20,13 @@ from evaluations.contracts import online_workflow_id
 from evaluations.models import EvaluationRun, RunStatus
 from events.models import Event
 from posthog_clone import embedded
-from tests.conftest import Tenant, database_url
-from tests.evaluations.conftest import BackgroundWorker
 from tests.evaluations.fake_llm import FakeLLM, Reply, verdict
 from tests.evaluations.helpers import make_evaluation, run_body, store_generation
 from tests.evaluations.test_evaluation_runs_e2e import finished_run, start_run
 from tests.evaluations.test_online_evaluation import condition, exact, generation, ingest
+from tests.support.databases import database_url
+from tests.support.evaluations import BackgroundWorker
+from tests.support.tenants import Tenant
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("faults")]
 REPO = Path(django_settings.BASE_DIR)

@@ -13,8 +13,9 @@ from moto.server import ThreadedMotoServer
 
 from posthog_clone import embedded
 from symbol_sets.models import ErrorTrackingSymbolSet
-from tests.conftest import MOTO_CREDENTIALS, Tenant
 from tests.support.errors import assert_error
+from tests.support.storage import MOTO_CREDENTIALS
+from tests.support.tenants import Tenant
 from tests.symbol_sets.helpers import CHUNK_A, CHUNK_B, finish, start
 from tests.symbol_sets.uploads import content_hash, post_upload
 

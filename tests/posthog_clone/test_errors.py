@@ -10,8 +10,8 @@ import pytest
 import structlog
 from rest_framework.test import APIClient
 
-from tests.conftest import Tenant
 from tests.support.errors import ERROR_KEYS
+from tests.support.tenants import Tenant
 
 
 def test_400_validation_error(client: APIClient, tenant: Tenant) -> None:

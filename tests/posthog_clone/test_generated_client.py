@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import Tenant
 from tests.events.helpers import make_event, store
+from tests.support.tenants import Tenant
 
 PACKAGE = "generated_posthog_clone_client"
 

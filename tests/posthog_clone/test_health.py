@@ -46,7 +46,7 @@ def test_temporal_down_is_503_naming_it(raw: Client, settings: Any, local_storag
                       "object_storage": {"status": "ok"}}  # fmt: skip
     assert settings.TEMPORAL_ADDRESS not in response.content.decode()
     [logged] = [record.msg for record in caplog.records if "readiness_check_failed" in str(record.msg)]
-    assert logged["check"] == "temporal" and logged["error"]  # type: ignore[index]
+    assert logged["check"] == "temporal" and logged["error"]
 
 
 @pytest.mark.django_db

@@ -16,8 +16,8 @@ from environments.models import Team
 from evaluations.models import Evaluation
 from events.ingestion import MAX_DECOMPRESSED_BYTES, MAX_EVENTS_PER_REQUEST, MAX_PERSON_LINKS_PER_REQUEST
 from symbol_sets.models import ErrorTrackingRelease
-from tests.conftest import Tenant
 from tests.support.errors import assert_error
+from tests.support.tenants import Tenant
 
 
 def nested(depth: int, leaf: str = "1") -> str:

@@ -12,9 +12,9 @@ import pytest
 import requests
 from django.test import Client
 
-from tests.conftest import SharedWebServer
 from tests.faults.processes import WebServer
 from tests.support.errors import ERROR_KEYS
+from tests.support.servers import SharedWebServer
 
 pytestmark = pytest.mark.xdist_group("shared_web_server")
 

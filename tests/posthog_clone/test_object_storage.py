@@ -27,7 +27,7 @@ from posthog_clone.object_storage import (
 )
 from posthog_clone.object_storage.local import Rejected
 from posthog_clone.object_storage.s3 import S3ObjectStorage
-from tests.conftest import MOTO_CREDENTIALS
+from tests.support.storage import MOTO_CREDENTIALS
 from tests.symbol_sets.uploads import decoded_policy, local_upload, post_upload
 
 KEY = "symbolsets/0190a1b2-c3d4-7e5f-8a9b-000000000001"

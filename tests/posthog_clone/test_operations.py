@@ -17,7 +17,7 @@ from django.conf import settings
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Tenant
+from tests.support.tenants import Tenant
 
 REPO = Path(settings.BASE_DIR)
 

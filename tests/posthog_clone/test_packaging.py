@@ -193,7 +193,7 @@ def test_compose_builds_this_image_and_runs_commands_it_has(compose: dict) -> No
         web_command.index("gunicorn")  # fmt: skip
     assert "posthog_clone.wsgi:application" in web_command
     health = " ".join(services["web"]["healthcheck"]["test"])
-    path = re.search(r"http://127\.0\.0\.1:8000(/\S+?)'", health).group(1)  # type: ignore[union-attr]
+    path = re.search(r"http://127\.0\.0\.1:8000(/\S+?)'", health).group(1)
     assert resolve(path).url_name == "readyz"
     assert services["worker"]["depends_on"]["web"]["condition"] == "service_healthy"
 
@@ -210,7 +210,7 @@ def test_compose_wires_each_service_as_the_settings_read_it(compose: dict) -> No
     assert (postgres.hostname, postgres.username, postgres.password, postgres.path.strip("/")) == (
         "postgres", pg_env["POSTGRES_USER"], pg_env["POSTGRES_PASSWORD"], pg_env["POSTGRES_DB"])  # fmt: skip
 
-    clickhouse = urlparse(re.search(r"-(http://[^}]+)}", app_env["CLICKHOUSE_URL"]).group(1))  # type: ignore[union-attr]
+    clickhouse = urlparse(re.search(r"-(http://[^}]+)}", app_env["CLICKHOUSE_URL"]).group(1))
     ch_env = services["clickhouse"]["environment"]
     assert (clickhouse.hostname, clickhouse.port, clickhouse.username, clickhouse.password) == (
         "clickhouse", 8123, ch_env["CLICKHOUSE_USER"], ch_env["CLICKHOUSE_PASSWORD"])  # fmt: skip

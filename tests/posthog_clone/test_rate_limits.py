@@ -15,8 +15,8 @@ from django.test import Client
 
 from events.models import Event
 from posthog_clone.client_address import client_address, trusted_networks
-from tests.conftest import Tenant
 from tests.faults.processes import WebServer, bootstrap, server_env
+from tests.support.tenants import Tenant
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SharedWebServer
 from tests.faults.processes import WebServer
+from tests.support.servers import SharedWebServer
 
 # Fixed for CI; FUZZ_SEED and FUZZ_EXAMPLES explore further by hand. No example database either: what an earlier
 # run found must not make this run differ from a fresh clone's.

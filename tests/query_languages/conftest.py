@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Tenant
 from tests.query_languages.engines import DATABASE, Engines, InDatabase
+from tests.support.tenants import Tenant
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +17,7 @@ def clickhouse(clickhouse_url: str) -> Any:
     from events.stores.clickhouse_schema import migrate
 
     client = client_for_url(clickhouse_url)
-    migrate(InDatabase(client, DATABASE))  # type: ignore[arg-type]
+    migrate(InDatabase(client, DATABASE))
     return client
 
 

@@ -35,7 +35,7 @@ from query_languages import (
     print_select,
     sql,
 )
-from tests.conftest import make_tenant
+from tests.support.tenants import make_tenant
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

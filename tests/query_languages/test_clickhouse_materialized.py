@@ -78,15 +78,15 @@ def corpus(engines: Engines) -> Engines:
     events = [Stored(distinct_id=name, properties={KEY: value}) for name, value in VALUES.items()]
     events.append(Stored(distinct_id="missing", properties={"other": 1}))
     engines.store(events[::2])
-    materialize_properties(InDatabase(engines.clickhouse, DATABASE), [KEY])  # type: ignore[arg-type]
+    materialize_properties(InDatabase(engines.clickhouse, DATABASE), [KEY])
     engines.store(events[1::2])
     return engines
 
 
 def test_the_columns_are_added_once_and_computed_at_insert(engines: Engines) -> None:
     in_database = InDatabase(engines.clickhouse, DATABASE)
-    materialize_properties(in_database, [KEY])  # type: ignore[arg-type]
-    assert materialize_properties(in_database, [KEY]) == []  # type: ignore[arg-type]
+    materialize_properties(in_database, [KEY])
+    assert materialize_properties(in_database, [KEY]) == []
     columns = engines.clickhouse.query(
         "SELECT name, type, default_kind FROM system.columns WHERE database = {db:String} AND table = 'events' "
         "AND name LIKE {pattern:String} ORDER BY name",
@@ -137,7 +137,7 @@ def test_the_printed_sql_reads_the_columns_not_the_json(corpus: Engines) -> None
     # The JSON is read for `other` only, which has no columns: the key is never looked up in it.
     assert "e.properties" in printed.text and "other" in printed.params and KEY not in printed.params
     for raw in FILTERS:
-        where = compile_filters(parse_property_filters(raw), tz=NOW.tzinfo, now=NOW, dialect=dialect).where.text  # type: ignore[arg-type]
+        where = compile_filters(parse_property_filters(raw), tz=NOW.tzinfo, now=NOW, dialect=dialect).where.text
         assert "e.properties" not in where and (f"e.`mat_{KEY}`" in where or f"e.`mattype_{KEY}`" in where), raw
 
 

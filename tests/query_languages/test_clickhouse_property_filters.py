@@ -194,8 +194,8 @@ def test_the_three_engines_match_the_same_events(corpus: Engines, name: str, raw
 
 def test_clickhouse_reads_the_person_from_the_event() -> None:
     tree = parse_property_filters([leaf("plan", "pro", type="person")])
-    assert compile_filters(tree, tz=NOW.tzinfo, now=NOW, dialect=postgres_dialect()).needs_person  # type: ignore[arg-type]
-    compiled = compile_filters(tree, tz=NOW.tzinfo, now=NOW, dialect=clickhouse_dialect(DATABASE))  # type: ignore[arg-type]
+    assert compile_filters(tree, tz=NOW.tzinfo, now=NOW, dialect=postgres_dialect()).needs_person
+    compiled = compile_filters(tree, tz=NOW.tzinfo, now=NOW, dialect=clickhouse_dialect(DATABASE))
     assert not compiled.needs_person and "e.person_properties" in compiled.where.text
 
 

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 
 from events.sql_schema import clickhouse_dialect, postgres_dialect
 from query_languages import PropertyFilterError, parse_property_filters
-from tests.conftest import Tenant
 from tests.events.helpers import make_event, minutes, store
 from tests.query_languages.engines import BASE_TIME, DATABASE, Engines, Refused, Stored, same, select_both
 from tests.support.differential import assert_compared
 from tests.support.profiles import examples
+from tests.support.tenants import Tenant
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 EVENTS = {

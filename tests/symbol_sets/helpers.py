@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework.test import APIClient
 
 from symbol_sets.models import ErrorTrackingRelease, ErrorTrackingSymbolSet
-from tests.conftest import Tenant
+from tests.support.tenants import Tenant
 from tests.symbol_sets.uploads import local_upload
 
 MAX_SIZE = 100 * 1024 * 1024

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from symbol_sets.models import ErrorTrackingSymbolSet
-from tests.conftest import KeyFactory, Tenant
+from tests.support.tenants import KeyFactory, Tenant
 from tests.symbol_sets.uploads import TIMEOUT, content_hash, post_upload
 
 

@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 from posthog_clone.object_storage import get_object_storage
 from symbol_sets.models import ErrorTrackingRelease, ErrorTrackingSymbolSet
 from tests.api_base import TeamScopedAPITests
-from tests.conftest import Tenant
 from tests.support.errors import assert_error
+from tests.support.tenants import Tenant
 from tests.symbol_sets.helpers import make_release, make_symbol_set, start, upload
 
 

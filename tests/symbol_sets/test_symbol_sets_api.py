@@ -15,8 +15,9 @@ from posthog_clone import embedded
 from posthog_clone.object_storage import get_object_storage
 from symbol_sets.models import ErrorTrackingSymbolSet
 from tests.api_base import TeamScopedReadAPITests
-from tests.conftest import MOTO_CREDENTIALS, Tenant
 from tests.support.errors import assert_error
+from tests.support.storage import MOTO_CREDENTIALS
+from tests.support.tenants import Tenant
 from tests.symbol_sets.helpers import (
     CHUNK_A,
     CHUNK_B,

@@ -1,48 +1,16 @@
-"""Fixtures for evaluation runs: the fake judge, a task queue of the test's own, and the real worker (workflows,
-activities and the online-run dispatcher) running on a thread of the test process."""
+"""The evaluation worker on a thread of the test process, and a bounded wait."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from posthog_clone import embedded
 from posthog_clone.temporal.worker import run_worker
-from tests.evaluations.fake_llm import FakeLLM
 
 WORKER_STOP_TIMEOUT_SECONDS = 30
-
-
-@pytest.fixture
-def fake_llm(settings: Any) -> Iterator[FakeLLM]:
-    llm = FakeLLM().start()
-    settings.LLMA_EVAL_OPENAI_BASE_URL = llm.base_url
-    settings.LLMA_EVAL_OPENAI_API_KEY = "sk-test-judge"
-    settings.LLMA_EVAL_MODEL = "judge-test-model"
-    try:
-        yield llm
-    finally:
-        llm.stop()
-
-
-@pytest.fixture
-def no_judge(settings: Any) -> None:
-    settings.LLMA_EVAL_OPENAI_BASE_URL = ""
-    settings.LLMA_EVAL_OPENAI_API_KEY = ""
-
-
-@pytest.fixture
-def task_queue(settings: Any, temporal_settings: embedded.TemporalDevServer) -> str:
-    """A task queue of this test's own, so no other test's worker picks up its workflows."""
-    settings.TEMPORAL_TASK_QUEUE = f"test-{uuid.uuid4().hex}"
-    settings.EVALUATION_DISPATCH_INTERVAL_SECONDS = 0.1
-    return settings.TEMPORAL_TASK_QUEUE
 
 
 class BackgroundWorker:
@@ -80,15 +48,6 @@ class BackgroundWorker:
         assert not self.thread.is_alive(), "the worker did not stop"
         if self.error is not None:
             raise self.error
-
-
-@pytest.fixture
-def evaluation_worker(task_queue: str, fake_llm: FakeLLM) -> Iterator[BackgroundWorker]:
-    worker = BackgroundWorker().start()
-    try:
-        yield worker
-    finally:
-        worker.stop()
 
 
 def wait_until(condition: Callable[[], Any], *, timeout: float = 60, message: str = "condition") -> Any:
