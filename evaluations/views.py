@@ -39,14 +39,14 @@ class EvaluationViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
     # Reads render plain rows (`evaluation_to_dict`); the serializer validates writes and documents the shape.
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(selectors.evaluation_rows(queryset))  # type: ignore[arg-type]
+        page = self.paginate_queryset(selectors.evaluation_rows(queryset))
         return self.get_paginated_response([evaluation_to_dict(row) for row in page or ()])
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         rows = selectors.evaluation_rows(self.filter_queryset(self.get_queryset())).queryset
         return Response(evaluation_to_dict(get_object_or_404(rows, pk=self.kwargs["pk"])))
 
-    def perform_create(self, serializer: EvaluationSerializer) -> None:  # type: ignore[override]
+    def perform_create(self, serializer: EvaluationSerializer) -> None:
         serializer.save(team=self.team, created_by=self.user)
 
     @extend_schema(description=HARD_DELETE_NOT_ALLOWED, responses={405: None})

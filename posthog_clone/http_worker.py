@@ -64,7 +64,7 @@ def request_is_complete(data: bytes | bytearray) -> bool:
     return length > BUFFERED_BODY_BYTES or len(data) >= end + len(HEAD_END) + length
 
 
-class BufferedConn(TConn):  # type: ignore[misc]
+class BufferedConn(TConn):
     def __init__(self, *args: Any, on_close: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.received = bytearray()
@@ -79,7 +79,7 @@ class BufferedConn(TConn):  # type: ignore[misc]
         super().close(graceful)
 
 
-class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
+class BufferingThreadWorker(ThreadWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reading: deque[BufferedConn] = deque()  # in arrival order, so deadlines are in order too

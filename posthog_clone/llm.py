@@ -114,7 +114,7 @@ def _client(config: LLMConfig) -> openai.AsyncOpenAI:
 async def _create(
     client: openai.AsyncOpenAI, config: LLMConfig, messages: list[dict[str, str]], **options: Any
 ) -> Completion:
-    response = await client.chat.completions.create(model=config.model, messages=messages, **options)  # type: ignore[arg-type, call-overload]
+    response = await client.chat.completions.create(model=config.model, messages=messages, **options)
     if not response.choices or not response.choices[0].message.content:
         raise LLMError("The model returned no content.", kind="parse_error", retryable=True)
     usage = response.usage

@@ -86,7 +86,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     else:
         from prometheus_client import REGISTRY
 
-        registry = REGISTRY  # type: ignore[assignment]
+        registry = REGISTRY
     output = generate_latest(registry)
     apps = CollectorRegistry()
     for make in _APP_COLLECTORS:

@@ -70,7 +70,7 @@ def _increment(windows: list[tuple[str, int]]) -> dict[str, int]:
 
 
 @functools.lru_cache(maxsize=4)
-def _redis(url: str):  # type: ignore[no-untyped-def]
+def _redis(url: str):
     import redis
 
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)

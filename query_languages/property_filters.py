@@ -245,7 +245,7 @@ class _Parser:
         values = raw.get("values")
         if not isinstance(values, list):
             raise PropertyFilterError("A property group needs a list of values.", (*path, "values"))
-        return PropertyGroup(type=group_type.upper(), values=self.items(values, (*path, "values")))  # type: ignore[arg-type]
+        return PropertyGroup(type=group_type.upper(), values=self.items(values, (*path, "values")))
 
     def legacy(self, raw: dict[str, Any], path: Path) -> list[PropertyFilter]:
         filters = []

@@ -146,7 +146,7 @@ def symbol_sets_bulk_finish_upload(*, team: Team, content_hashes: Mapping[str, s
         raise errors.unknown_symbol_set_ids(unknown)
     _check_uploaded(team=team, storage=storage, symbol_sets=list(found.values()))
     for raw, content_hash in content_hashes.items():
-        found[parsed_ids[raw]].content_hash = content_hash  # type: ignore[index]
+        found[parsed_ids[raw]].content_hash = content_hash
     ErrorTrackingSymbolSet.objects.bulk_update(found.values(), ["content_hash"])
 
 

@@ -143,7 +143,7 @@ class ReleaseViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
     queryset = ErrorTrackingRelease.objects.all()
     serializer_class = ReleaseSerializer
 
-    def perform_create(self, serializer: ReleaseSerializer) -> None:  # type: ignore[override]
+    def perform_create(self, serializer: ReleaseSerializer) -> None:
         serializer.instance = services.release_create(team=self.team, **serializer.validated_data)
 
     def perform_update(self, serializer: ReleaseSerializer) -> None:

@@ -17,7 +17,7 @@ class PersonalAPIKeyScheme(OpenApiAuthenticationExtension):
     target_class = "environments.api.authentication.PersonalAPIKeyAuthentication"
     name = "PersonalAPIKeyAuth"
 
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
+    def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "A personal API key: `Bearer phx_...`."}
 
 
@@ -25,5 +25,5 @@ class SessionScheme(OpenApiAuthenticationExtension):
     target_class = "environments.api.authentication.SessionAuthentication"
     name = "SessionAuth"
 
-    def get_security_definition(self, auto_schema):  # type: ignore[no-untyped-def]
+    def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}

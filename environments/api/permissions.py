@@ -42,7 +42,7 @@ def required_scopes(request: Request, view: BaseAPIViewSetMixin) -> list[str] | 
 class APIScopePermission(BasePermission):
     """Applies only to requests authenticated with a personal API key; sessions skip it."""
 
-    def has_permission(self, request: Request, view: BaseAPIViewSetMixin) -> bool:  # type: ignore[override]
+    def has_permission(self, request: Request, view: BaseAPIViewSetMixin) -> bool:
         key = request.auth
         if not isinstance(key, PersonalAPIKey):
             return True
@@ -93,7 +93,7 @@ class TeamMemberPermission(BasePermission):
 
     message = "You don't have access to the project."
 
-    def has_permission(self, request: Request, view: BaseAPIViewSetMixin) -> bool:  # type: ignore[override]
+    def has_permission(self, request: Request, view: BaseAPIViewSetMixin) -> bool:
         if not view.has_team():
             return True
         if view.team.caller_level is None:  # annotated when the team is resolved

@@ -87,12 +87,12 @@ class BaseAPIViewSetMixin:
 
     @property
     def user(self) -> User:
-        return self.request.user  # type: ignore[return-value]
+        return self.request.user
 
     # --- what a view reads ----------------------------------------------------------------------------------
     def get_queryset(self) -> QuerySet[Any]:
         if self.is_schema_generation():
-            return self.queryset.none()  # type: ignore[attr-defined]
+            return self.queryset.none()
         return self.dangerously_get_queryset()
 
     def dangerously_get_queryset(self) -> QuerySet[Any]:
@@ -102,7 +102,7 @@ class BaseAPIViewSetMixin:
     def get_object(self) -> Any:
         if type(self).dangerously_get_object is not BaseAPIViewSetMixin.dangerously_get_object:
             return self.dangerously_get_object()
-        return super().get_object()  # type: ignore[misc] - DRF's, over get_queryset
+        return super().get_object()  # DRF's, over get_queryset
 
     def dangerously_get_object(self) -> Any:
         """An object looked up otherwise than through get_queryset (only for viewsets that are not project-scoped)."""
@@ -130,7 +130,7 @@ class TeamScopedViewSetMixin(BaseAPIViewSetMixin):
         return queryset
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()  # type: ignore[misc]
+        context = super().get_serializer_context()
         if not self.is_schema_generation() and self.has_team():
             context["team"] = self.team
         return context

@@ -58,7 +58,7 @@ class ProjectViewSet(
     def dangerously_get_object(self) -> Team:
         return self.team  # resolved, and membership checked, by the base mixin
 
-    def perform_create(self, serializer: ProjectSerializer) -> None:  # type: ignore[override]
+    def perform_create(self, serializer: ProjectSerializer) -> None:
         organization_id = self.user.current_organization_id
         membership = OrganizationMembership.objects.filter(organization_id=organization_id, user=self.user).first()
         if membership is None:
@@ -105,15 +105,15 @@ class PersonalAPIKeyViewSet(BaseAPIViewSetMixin, viewsets.ModelViewSet):
     def dangerously_get_queryset(self) -> QuerySet[PersonalAPIKey]:
         return PersonalAPIKey.objects.filter(user=self.user).order_by("-created_at")
 
-    def perform_create(self, serializer: PersonalAPIKeySerializer) -> None:  # type: ignore[override]
+    def perform_create(self, serializer: PersonalAPIKeySerializer) -> None:
         key, value = services.personal_api_key_create(user=self.user, **serializer.validated_data)
-        key.raw_value = value  # type: ignore[attr-defined]
+        key.raw_value = value
         serializer.instance = key
 
     @action(methods=["post"], detail=True)
     def roll(self, request: Request, pk: str | None = None) -> Response:
         key = self.get_object()
-        key.raw_value = services.personal_api_key_roll(key=key)  # type: ignore[attr-defined]
+        key.raw_value = services.personal_api_key_roll(key=key)
         return Response(self.get_serializer(key).data)
 
     @action(

@@ -223,16 +223,16 @@ def _replace_regexp_all(p: Printing, node: ast.Call, args: list[Typed]) -> Typed
     pattern = node.args[1]
     string_argument(node, 1, "its pattern")
     replacement = string_argument(node, 2, "its replacement")
-    p.check_regex(pattern)  # type: ignore[arg-type]
+    p.check_regex(pattern)
     try:
-        groups = re.compile(pattern.value).groups  # type: ignore[union-attr]
+        groups = re.compile(pattern.value).groups
     except re.error:  # the database's own check has passed it: it counts its groups itself
         groups = 9
     missing = sorted(item for item in replacement_items(replacement) if isinstance(item, int) and item > groups)
     if missing:
         raise HogQLError(f"replaceRegexpAll()'s replacement refers to group {missing[0]}, and the pattern has "
                          f"{groups}.", node.args[2].start, node.args[2].end)  # fmt: skip
-    return Typed(p.d.regex_replace(p.text(args[0]), pattern.value, replacement),  # type: ignore[union-attr]
+    return Typed(p.d.regex_replace(p.text(args[0]), pattern.value, replacement),
                  args[0].type if is_string(args[0].type) else STRING)  # fmt: skip
 
 

@@ -43,7 +43,7 @@ def check_filter_fields(expr: ast.Expr) -> None:
                 expr.end,
             )
     for child in ast.children(expr):
-        check_filter_fields(child)  # type: ignore[arg-type]
+        check_filter_fields(child)
 
 
 def compile_condition(expr: ast.Expr, *, tz: tzinfo, now: datetime) -> Callable[[Any], bool]:
@@ -107,7 +107,7 @@ def _text(value: Any, tz: tzinfo) -> str | None:
 def _compiled(pattern: ast.Expr, *, ignore_case: bool = False) -> Any:
     """A string constant's pattern, compiled by RE2 (what ClickHouse matches with, in linear time)."""
     try:
-        return compile_pattern(pattern.value, ignore_case=ignore_case)  # type: ignore[attr-defined]
+        return compile_pattern(pattern.value, ignore_case=ignore_case)
     except RegexError as error:
         raise HogQLError(f"Invalid regular expression: {error}", pattern.start, pattern.end) from None
 
@@ -140,7 +140,7 @@ class _Compiler:
         method = getattr(self, f"_{type(node).__name__.lower()}", None)
         if method is None:
             raise HogQLError(f"{type(node).__name__} is not supported in a property filter.", node.start, node.end)
-        return method(node)  # type: ignore[no-any-return]
+        return method(node)
 
     def _constant(self, node: ast.Constant) -> Reader:
         value = node.value
@@ -300,10 +300,10 @@ class _Compiler:
         name = node.name
         tz = self.tz
         simple: dict[str, Callable[[list[Any]], Any]] = {
-            "lower": lambda v: None if v[0] is None else _text(v[0], tz).lower(),  # type: ignore[union-attr]
-            "upper": lambda v: None if v[0] is None else _text(v[0], tz).upper(),  # type: ignore[union-attr]
-            "trim": lambda v: None if v[0] is None else _text(v[0], tz).strip(" "),  # type: ignore[union-attr]
-            "length": lambda v: None if v[0] is None else len(_text(v[0], tz).encode()),  # type: ignore[union-attr]
+            "lower": lambda v: None if v[0] is None else _text(v[0], tz).lower(),
+            "upper": lambda v: None if v[0] is None else _text(v[0], tz).upper(),
+            "trim": lambda v: None if v[0] is None else _text(v[0], tz).strip(" "),
+            "length": lambda v: None if v[0] is None else len(_text(v[0], tz).encode()),
             "concat": lambda v: "".join(_text(x, tz) or "" for x in v),
             "coalesce": lambda v: next((x for x in v if x is not None), None),
             "ifNull": lambda v: v[0] if v[0] is not None else v[1],

@@ -36,21 +36,21 @@ _PARSER = Lark(_GRAMMAR, start=[_SELECT, _EXPR, _COLUMN, _ORDER], parser="lalr",
 
 
 def parse_select(text: str, *, values: Mapping[str, Any] | None = None) -> ast.Select:
-    return _parse(_SELECT, text, values)  # type: ignore[no-any-return]
+    return _parse(_SELECT, text, values)
 
 
 def parse_expr(text: str, *, values: Mapping[str, Any] | None = None) -> ast.Expr:
-    return _parse(_EXPR, text, values)  # type: ignore[no-any-return]
+    return _parse(_EXPR, text, values)
 
 
 def parse_column(text: str) -> ast.Expr | ast.Alias:
     """One selected column: an expression, optionally `AS name`."""
-    return _parse(_COLUMN, text, None)  # type: ignore[no-any-return]
+    return _parse(_COLUMN, text, None)
 
 
 def parse_order(text: str) -> ast.OrderBy:
     """One ORDER BY item: `count() DESC`, `timestamp`."""
-    return _parse(_ORDER, text, None)  # type: ignore[no-any-return]
+    return _parse(_ORDER, text, None)
 
 
 def _parse(start: str, text: str, values: Mapping[str, Any] | None) -> Any:
@@ -168,7 +168,7 @@ def _name(token: Token) -> str:
 
 
 @v_args(meta=True)
-class _Builder(Transformer):  # type: ignore[type-arg]
+class _Builder(Transformer):
     """The parse tree to `ast` nodes."""
 
     def __init__(self, text: str, values: Mapping[str, Any]) -> None:
@@ -205,7 +205,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         table, *joins = children
         if joins:
             raise HogQLError("Joins are not supported yet: query one table, events or persons.", **joins[0])
-        return table  # type: ignore[no-any-return]
+        return table
 
     def table(self, meta: Any, children: list[Any]) -> tuple[str, str | None]:
         name, alias = children

@@ -193,7 +193,7 @@ class Printer:
         for name in expr.__dataclass_fields__:
             value = getattr(expr, name)
             if isinstance(value, ast.Node):
-                changes[name] = self._unalias(value, scope)  # type: ignore[arg-type]
+                changes[name] = self._unalias(value, scope)
             elif isinstance(value, tuple) and any(isinstance(v, ast.Node) for v in value):
                 changes[name] = tuple(self._unalias(v, scope) if isinstance(v, ast.Node) else v for v in value)
         return replace(expr, **changes) if changes else expr
@@ -222,7 +222,7 @@ class Printer:
         method = getattr(self, f"_{type(node).__name__.lower()}", None)
         if method is None:
             raise HogQLError(f"{type(node).__name__} is not supported here.", node.start, node.end)
-        return method(node, scope)  # type: ignore[no-any-return]
+        return method(node, scope)
 
     def value(self, typed: Typed) -> Sql:
         """The expression as a value (a condition becomes 0/1, as in ClickHouse; what is always NULL is a plain
@@ -469,7 +469,7 @@ class Printer:
         left = self.expr(node.left, scope)
         items = in_list(node)
         # NULLs in the list are ignored, as ClickHouse ignores them.
-        values = [i.value for i in items if i.value is not None]  # type: ignore[union-attr]
+        values = [i.value for i in items if i.value is not None]
         if not values:
             return Typed(Sql("FALSE" if node.op == "in" else "TRUE"), UINT8, True, left.aggregate)
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)

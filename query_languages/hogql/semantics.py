@@ -44,7 +44,7 @@ def in_list(node: ast.Compare) -> tuple[ast.Constant, ...]:
         items = tuple(ast.Constant(v, start=right.start, end=right.end) for v in values)
     if items is None or not all(isinstance(i, ast.Constant) for i in items):
         raise HogQLError("IN needs a list of constants, such as ('a', 'b').", right.start, right.end)
-    return items  # type: ignore[return-value]
+    return items
 
 
 def string_argument(node: ast.Call, index: int, what: str) -> str:
