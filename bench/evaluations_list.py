@@ -55,7 +55,60 @@ def seed() -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE evaluations_evaluation")
     ids = [str(pk) for pk in Evaluation.objects.filter(team=big).values_list("id", flat=True)[:5000]]
-    return {"team": big.id, "key": key, "ids": random.sample(ids, 50)}
+    empty = services.project_create(organization=organization, name="Empty", creator=user)
+    return {"team": big.id, "key": key, "ids": random.sample(ids, 50), "empty_team": empty.id}
+
+
+def wsgi_get(path: str, key: str | None = None) -> bytes:
+    """A GET through Django's WSGI handler in this process, as gunicorn's worker calls it, without HTTP."""
+    import io
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    if "handler" not in wsgi_get.__dict__:  # one handler, as one worker process has
+        wsgi_get.__dict__["handler"] = WSGIHandler()
+    handler = wsgi_get.__dict__["handler"]
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+               "wsgi.input": io.BytesIO(b""), "wsgi.url_scheme": "http"}  # fmt: skip
+    if key:
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    statuses: list[str] = []
+    body = b"".join(handler(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert statuses[0].startswith("200"), (statuses, body)
+    return body
+
+
+def fixed_cost(data: dict[str, Any], runs: int) -> None:
+    """What every request pays: an authenticated list that returns nothing, in-process, beside `/_health` (the
+    middleware alone) and beside the statements it runs (key and project in one, then the count). Rate limits are
+    off, as for the server the other cases call."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    with override_settings(RATE_LIMIT_ENABLED=False):
+        _fixed_cost(data, runs, connection, CaptureQueriesContext)
+
+
+def _fixed_cost(data: dict[str, Any], runs: int, connection: Any, capture: Any) -> None:
+
+    path = f"/api/environments/{data['empty_team']}/evaluations/"
+    assert wsgi_get(path, data["key"]) == b'{"count":0,"next":null,"previous":null,"results":[]}'
+    with capture(connection) as context:
+        wsgi_get(path, data["key"])
+    statements = [(query["sql"],) for query in context.captured_queries]
+    with connection.cursor() as cursor:
+
+        def raw_sql() -> None:
+            for (statement,) in statements:
+                cursor.execute(statement)
+                cursor.fetchall()
+
+        listed, health, sql = harness.sample(lambda: wsgi_get(path, data["key"]), lambda: wsgi_get("/_health"),
+                                             raw_sql, runs=runs * 10, name="empty list in-process")  # fmt: skip
+    harness.report("Fixed cost: an authenticated empty list in-process (no HTTP)",
+                   [("empty list vs /_health", listed, health), ("empty list vs its SQL", listed, sql)],
+                   baseline="base", benchmark="Evaluations list, fixed cost")  # fmt: skip
 
 
 def captured_sql(path: str, params: dict[str, str], key: str) -> list[tuple[str, Any]]:
@@ -85,6 +138,7 @@ def main() -> None:
         import requests
 
         data = seed()
+        fixed_cost(data, args.runs)
         path = f"/api/environments/{data['team']}/evaluations/"
         cases = {
             "default list (100 of 10,000)": {},
