@@ -57,7 +57,7 @@ def hogql_error(error: HogQLError) -> DomainError:
     return DomainError(str(error), code=error.code)
 
 
-def _context(team: Team, now: datetime, store: EventsStore) -> Context:
+def _context(team: Team, now: datetime) -> Context:
     return Context(team_id=team.id, timezone=team.timezone, tz=team_timezone(team.timezone), now=now)
 
 
@@ -82,7 +82,7 @@ def hogql_select(*, team: Team, query: str, values: Mapping[str, Any] | None, no
         offset = constant_int(parsed.offset, what="OFFSET") or 0
         limit = DEFAULT_ROWS if asked is None else min(asked, MAX_ROWS)
         store = _store_for(parsed.table)
-        printed = print_select(parsed, dialect=store.dialect, context=_context(team, now, store), text=query,
+        printed = print_select(parsed, dialect=store.dialect, context=_context(team, now), text=query,
                                limit=limit + 1, offset=offset)  # fmt: skip
     except HogQLError as error:
         raise hogql_error(error) from None
@@ -172,7 +172,7 @@ def events_query(*, team: Team, query: EventsQuery, now: datetime) -> EventsQuer
                            group_by=group_by, having=_all(having), order_by=orders)  # fmt: skip
         store = events_store()
         names = iter(name for group in groups for name in [group.name] * group.width)
-        printed = print_select(query, dialect=store.dialect, context=_context(team, now, store),
+        printed = print_select(query, dialect=store.dialect, context=_context(team, now),
                                text=lambda node: next(names), limit=limit + 1, offset=offset, extra=extra)  # fmt: skip
     except HogQLError as error:
         raise hogql_error(error) from None
@@ -280,7 +280,7 @@ def events_filters(
 def events_where(*, team: Team, expressions: list[str], now: datetime) -> Extra:
     """HogQL `where` expressions (ANDed) as a filter on the events list; aggregates are refused."""
     store = events_store()
-    context = _context(team, now, store)
+    context = _context(team, now)
     try:
         printed = [print_condition(parse_expr(text), dialect=store.dialect, context=context) for text in expressions]
     except HogQLError as error:
