@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from django.db.models import QuerySet
 
-from environments.api.serializers import UserBasicSerializer
 from evaluations.models import Evaluation
-from evaluations.serializers import EvaluationSerializer
 from events.selectors import StoredEvent, events_by_uuid
 from posthog_clone.db import PlainRows
 
-# What the serializer shows, with the creator's fields read through the join.
-EVALUATION_COLUMNS = (
-    *(name for name in EvaluationSerializer.Meta.fields if name != "created_by"),
-    *(f"created_by__{field}" for field in UserBasicSerializer.Meta.fields),
-)
 
-
-EVALUATION_JSON_COLUMNS = frozenset({"evaluation_config", "output_config", "conditions", "created_by__hedgehog_config"})
-
-
-def evaluation_rows(queryset: QuerySet[Evaluation]) -> PlainRows:
-    """An (already project-scoped and filtered) evaluations queryset as plain rows with their creator joined:
-    what `serializers.evaluation_to_dict` renders. Slice it for a page, or read `.queryset` for one row."""
-    return PlainRows(queryset, columns=EVALUATION_COLUMNS, json_columns=EVALUATION_JSON_COLUMNS)
+def evaluation_rows(
+    queryset: QuerySet[Evaluation], *, columns: Sequence[str], json_columns: Collection[str]
+) -> PlainRows:
+    """An (already project-scoped and filtered) evaluations queryset as plain rows of `columns` (the creator's read
+    through the join, `created_by__<field>`), those in `json_columns` parsed: what the presenter asks for
+    (`serializers.EVALUATION_ROW_COLUMNS`). Slice it for a page, or read `.queryset` for one row."""
+    return PlainRows(queryset, columns=columns, json_columns=json_columns)
 
 
 def evaluation_for_run(*, team_id: int, evaluation_id: uuid.UUID | str) -> Evaluation | None:

@@ -155,6 +155,17 @@ def _condition_to_dict(condition: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+# The row `evaluation_to_dict` renders (`selectors.evaluation_rows`): what the serializer shows, with the creator's
+# fields read through the join.
+EVALUATION_ROW_COLUMNS = (
+    *(name for name in EvaluationSerializer.Meta.fields if name != "created_by"),
+    *(f"created_by__{field}" for field in UserBasicSerializer.Meta.fields),
+)
+EVALUATION_ROW_JSON_COLUMNS = frozenset(
+    {"evaluation_config", "output_config", "conditions", "created_by__hedgehog_config"}
+)
+
+
 def evaluation_to_dict(row: dict[str, Any]) -> dict[str, Any]:
     """EvaluationSerializer's output, byte for byte, from a row of `selectors.evaluation_rows` — without a model
     instance or a serializer per row, which were most of a list's cost."""

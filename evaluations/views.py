@@ -14,12 +14,20 @@ from evaluations import selectors, services
 from evaluations.filters import EvaluationFilter, EvaluationRunFilter
 from evaluations.models import Evaluation, EvaluationRun
 from evaluations.serializers import (
+    EVALUATION_ROW_COLUMNS,
+    EVALUATION_ROW_JSON_COLUMNS,
     EvaluationRunCreateSerializer,
     EvaluationRunSerializer,
     EvaluationRunStartedSerializer,
     EvaluationSerializer,
     evaluation_to_dict,
 )
+from posthog_clone.db import PlainRows
+
+
+def _rows(queryset: QuerySet[Evaluation]) -> PlainRows:
+    return selectors.evaluation_rows(queryset, columns=EVALUATION_ROW_COLUMNS, json_columns=EVALUATION_ROW_JSON_COLUMNS)
+
 
 HARD_DELETE_NOT_ALLOWED = 'Hard delete of this model is not allowed. Use a patch API call to set "deleted" to true'
 
@@ -39,11 +47,11 @@ class EvaluationViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
     # Reads render plain rows (`evaluation_to_dict`); the serializer validates writes and documents the shape.
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(selectors.evaluation_rows(queryset))
+        page = self.paginate_queryset(_rows(queryset))
         return self.get_paginated_response([evaluation_to_dict(row) for row in page or ()])
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        rows = selectors.evaluation_rows(self.filter_queryset(self.get_queryset())).queryset
+        rows = _rows(self.filter_queryset(self.get_queryset())).queryset
         return Response(evaluation_to_dict(get_object_or_404(rows, pk=self.kwargs["pk"])))
 
     def perform_create(self, serializer: EvaluationSerializer) -> None:

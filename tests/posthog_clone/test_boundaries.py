@@ -31,3 +31,15 @@ def test_no_module_of_the_core_imports_an_app() -> None:
         if str(path.relative_to(root)) not in NAMING_APPS
     }
     assert {path: modules for path, modules in offenders.items() if modules} == {}
+
+
+def test_no_selectors_module_imports_a_serializers_module() -> None:
+    """Reads do not depend on how answers are shown: a view hands a selector what to read (e.g. the columns a
+    presenter renders), so a selector serves any caller, the workflow's activities included."""
+    root = Path(settings.BASE_DIR)
+    offenders = {
+        str(path.relative_to(root)): sorted(m for m in imported_modules(path) if m.rsplit(".", 1)[-1] == "serializers")
+        for app in sorted(APPS)
+        for path in (root / app).rglob("selectors.py")
+    }
+    assert {path: modules for path, modules in offenders.items() if modules} == {}
