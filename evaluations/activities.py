@@ -15,8 +15,8 @@ from django.core.exceptions import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from evaluations import judge, selectors, services
-from evaluations.contracts import EvaluationSnapshot, RunEvaluationInputs, RunStart, skipped_result
+from evaluations import judge, runs, selectors
+from evaluations.contracts import EvaluationSnapshot, JudgeResult, RunEvaluationInputs, RunResult, RunStart, Skip
 from evaluations.models import EvaluationRun, RunStatus
 from posthog_clone.llm import JUDGE_NOT_CONFIGURED, LLMError, judge_config
 from posthog_clone.temporal.activities import database_connection
@@ -31,11 +31,11 @@ def _run_context() -> Any:
     return structlog.contextvars.bound_contextvars(workflow_id=info.workflow_id, attempt=info.attempt)
 
 
-def run_result(run: EvaluationRun) -> dict[str, Any]:
-    """What the workflow returns for a run that has finished."""
+def run_result(run: EvaluationRun) -> RunResult:
+    """How a run that has finished ended."""
     if run.status == RunStatus.SKIPPED:
-        return skipped_result(evaluation_id=str(run.evaluation_id), code=run.error_code, message=run.error_message)
-    return {"verdict": run.verdict, "reasoning": run.reasoning, "evaluation_id": str(run.evaluation_id)}
+        return RunResult(str(run.evaluation_id), skip=Skip(run.error_code, run.error_message))
+    return RunResult(str(run.evaluation_id), verdict=run.verdict, reasoning=run.reasoning)
 
 
 def _evaluation(inputs: RunEvaluationInputs) -> EvaluationSnapshot:
@@ -72,7 +72,7 @@ def start_run_activity(inputs: RunEvaluationInputs) -> RunStart:
     with _run_context(), database_connection():
         evaluation = _evaluation(inputs)
         try:
-            run = services.evaluation_run_begin(
+            run = runs.evaluation_run_begin(
                 workflow_id=activity.info().workflow_id, evaluation=evaluation, event_data=inputs.event_data
             )
         except (KeyError, TypeError, ValueError) as error:
@@ -85,7 +85,7 @@ def start_run_activity(inputs: RunEvaluationInputs) -> RunStart:
 
 
 @activity.defn(name="execute-llm-judge")
-async def execute_llm_judge_activity(evaluation: EvaluationSnapshot, event_data: dict[str, Any]) -> dict[str, Any]:
+async def execute_llm_judge_activity(evaluation: EvaluationSnapshot, event_data: dict[str, Any]) -> JudgeResult:
     config = judge_config()
     if config is None:
         raise ApplicationError(
@@ -99,7 +99,7 @@ async def execute_llm_judge_activity(evaluation: EvaluationSnapshot, event_data:
             while not judging.done():
                 await asyncio.wait({judging}, timeout=HEARTBEAT_SECONDS)
                 activity.heartbeat()
-            return judging.result().as_dict()
+            return judging.result()
         except judge.JudgeConfigurationError as error:
             raise ApplicationError(error.message, type=error.code, non_retryable=True) from None
         except LLMError as error:
@@ -111,25 +111,27 @@ async def execute_llm_judge_activity(evaluation: EvaluationSnapshot, event_data:
 
 @activity.defn(name="complete-evaluation-run")
 def complete_run_activity(
-    evaluation: EvaluationSnapshot, event_data: dict[str, Any], judged: dict[str, Any], start_time: str
-) -> dict[str, Any]:
-    """Emit the `$ai_evaluation` event and record the verdict (once, however often this runs)."""
+    evaluation: EvaluationSnapshot, event_data: dict[str, Any], judged: JudgeResult, start_time: str
+) -> RunResult:
+    """Emit the `$ai_evaluation` event and record the verdict (once, however often this runs), or record the run
+    skipped when its output type could not take the judge's answer."""
     with _run_context(), database_connection():
-        run = services.evaluation_run_complete(
+        run = runs.evaluation_run_complete(
             workflow_id=activity.info().workflow_id,
             evaluation=evaluation,
             event_data=event_data,
             judged=judged,
             start_time=start_time,
         )
-        logger.info("evaluation_run_completed", verdict=run.verdict, applicable=run.applicable)
+        if run.status == RunStatus.SKIPPED:
+            logger.warning("evaluation_run_skipped", code=run.error_code)
+        else:
+            logger.info("evaluation_run_completed", verdict=run.verdict, applicable=run.applicable)
     return run_result(run)
 
 
 @activity.defn(name="fail-evaluation-run")
 def fail_run_activity(code: str, message: str, skipped: bool) -> None:
     with _run_context(), database_connection():
-        services.evaluation_run_fail(
-            workflow_id=activity.info().workflow_id, code=code, message=message, skipped=skipped
-        )
+        runs.evaluation_run_fail(workflow_id=activity.info().workflow_id, code=code, message=message, skipped=skipped)
         logger.warning("evaluation_run_skipped" if skipped else "evaluation_run_failed", code=code)

@@ -11,9 +11,9 @@ if TYPE_CHECKING:
 
 
 def _schedule_online_runs(*, team_id: int, events: Sequence[EventInput], capture: CaptureTransaction) -> None:
-    # Imported when a batch first holds a generation: the services (and the query languages they compile
-    # conditions with) are not loaded by every process start.
-    from evaluations.services import evaluation_runs_schedule_online
+    # Imported when a batch first holds a generation: the scheduling module (and the query languages it compiles
+    # conditions with) is not loaded by every process start.
+    from evaluations.scheduling import evaluation_runs_schedule_online
 
     evaluation_runs_schedule_online(team_id=team_id, events=events, capture=capture)
 

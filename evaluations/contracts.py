@@ -54,18 +54,69 @@ class EvaluationSnapshot:
     output_config: dict[str, Any]
 
 
+# What a verdict holds, by output type: boolean a bool, numeric a number, categorical a list of category keys.
+# (Temporal reads a payload back into the first member that fits, so `bool` comes before `float`.)
+VerdictValue = bool | float | list[str]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judge's decision as its output type read it."""
+
+    value: VerdictValue | None  # None exactly when the run is not applicable
+    applicable: bool | None = None  # None when the evaluation does not allow "not applicable"
+
+    @property
+    def allows_na(self) -> bool:
+        return self.applicable is not None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A run with nothing to judge with or for, or whose answer its output type could not take: skipped, not
+    failed."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class JudgeResult:
+    """What the judge step gives the workflow: the verdict, or why its output type skipped the answer, and what
+    the call cost. (Temporal reads `outcome` back as the first of the two whose required fields it holds.)"""
+
+    outcome: Verdict | Skip
+    reasoning: str
+    model: str
+    provider: str
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run ended, as the steps pass it on; `workflow_result` is what the workflow returns for it."""
+
+    evaluation_id: str
+    verdict: VerdictValue | None = None
+    reasoning: str = ""
+    skip: Skip | None = None
+
+    def workflow_result(self) -> dict[str, Any]:
+        """PostHog's result shape, which a scheduler that started the workflow reads."""
+        if self.skip is not None:
+            return {"verdict": None, "skipped": True, "skip_reason": self.skip.reason, "message": self.skip.message,
+                    "evaluation_id": self.evaluation_id}  # fmt: skip
+        return {"verdict": self.verdict, "reasoning": self.reasoning, "evaluation_id": self.evaluation_id}
+
+
 @dataclass
 class RunStart:
     """What the first step gives the workflow: the evaluation, or the result of a run that already finished."""
 
     evaluation: EvaluationSnapshot
-    result: dict[str, Any] | None = None
+    result: RunResult | None = None
 
 
 # Failures that end a run as `skipped` rather than `failed`: there was nothing to judge with or for.
 SKIP_CODES = frozenset({"evaluation_deleted", "llm_judge_not_configured"})
-
-
-def skipped_result(*, evaluation_id: str, code: str, message: str) -> dict[str, Any]:
-    """What the workflow returns for a run that had nothing to judge with or for."""
-    return {"verdict": None, "skipped": True, "skip_reason": code, "message": message, "evaluation_id": evaluation_id}

@@ -9,7 +9,7 @@ import structlog
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
-from evaluations import services
+from evaluations import scheduling
 
 logger = structlog.get_logger(__name__)
 MAX_BACKOFF_SECONDS = 30.0
@@ -21,7 +21,7 @@ def dispatch_until_stopped(stop: threading.Event) -> None:
     while not stop.is_set():
         close_old_connections()
         try:
-            result = services.evaluation_runs_dispatch()
+            result = scheduling.evaluation_runs_dispatch()
         except DatabaseError:
             logger.warning("evaluation_dispatch_database_error", exc_info=True)
             result = None
@@ -32,6 +32,6 @@ def dispatch_until_stopped(stop: threading.Event) -> None:
         else:
             backoff = interval
             # A full batch suggests more are waiting: go again at once.
-            wait = 0.0 if result.claimed >= services.DISPATCH_BATCH else interval
+            wait = 0.0 if result.claimed >= scheduling.DISPATCH_BATCH else interval
         stop.wait(wait)
     connection.close()

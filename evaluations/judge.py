@@ -1,51 +1,29 @@
 """The LLM judge: what it reads of an event, the prompts it sends, and the verdict it accepts back.
 
 PostHog's semantics: the input and output come from `$ai_input` / `$ai_output_choices` (with fallbacks) and are
-flattened to text; the model answers `{reasoning, verdict}`, or `{reasoning, applicable, verdict}` when the
-evaluation allows "not applicable".
+flattened to text; what the model is asked to answer, and how its answer is read, is the evaluation's output type's
+(`evaluations.output_types`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
-from typing import Any, Self
+from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, StrictBool, StrictStr, ValidationError, model_validator
+from pydantic import ValidationError
 
-from evaluations.contracts import EvaluationSnapshot, event_properties
-from evaluations.models import EvaluationType, OutputType
+from evaluations.contracts import EvaluationSnapshot, JudgeResult, event_properties
+from evaluations.models import EvaluationType
+from evaluations.output_types import OUTPUT_TYPES, Answer, NormalisedConfig, OutputType
 from posthog_clone.llm import LLMConfig, LLMError, complete_json
 
 SYSTEM_PROMPT = (
     "You are an evaluator. Evaluate the following generation according to this criteria:\n\n{prompt}\n\n{instructions}"
 )
-BOOLEAN_INSTRUCTIONS = "Provide a brief reasoning (1 sentence) and a boolean verdict (true/false)."
-NOT_APPLICABLE_INSTRUCTIONS = (
-    "First decide whether the criteria apply to this generation at all. If they do not (including when the "
-    "criteria themselves say the case is N/A), answer applicable=false with verdict=null. Otherwise answer "
-    "applicable=true with a boolean verdict (true/false). Provide a brief reasoning (1 sentence)."
-)
 USER_PROMPT = "Input: {input}\n\nOutput: {output}"
 CODE_FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
-
-BOOLEAN_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"reasoning": {"type": "string"}, "verdict": {"type": "boolean"}},
-    "required": ["reasoning", "verdict"],
-    "additionalProperties": False,
-}
-BOOLEAN_WITH_NA_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "reasoning": {"type": "string"},
-        "applicable": {"type": "boolean"},
-        "verdict": {"type": ["boolean", "null"]},
-    },
-    "required": ["reasoning", "applicable", "verdict"],
-    "additionalProperties": False,
-}
 
 
 class JudgeConfigurationError(Exception):
@@ -55,39 +33,6 @@ class JudgeConfigurationError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
-
-
-class BooleanVerdict(BaseModel):
-    reasoning: StrictStr
-    verdict: StrictBool
-
-
-class BooleanVerdictWithNA(BaseModel):
-    reasoning: StrictStr
-    applicable: StrictBool
-    verdict: StrictBool | None = None
-
-    @model_validator(mode="after")
-    def verdict_matches_applicability(self) -> Self:
-        if self.applicable and self.verdict is None:
-            raise ValueError("verdict is required when applicable is true")
-        if not self.applicable and self.verdict is not None:
-            raise ValueError("verdict must be null when applicable is false")
-        return self
-
-
-@dataclass(frozen=True)
-class JudgeResult:
-    verdict: bool | None
-    applicable: bool | None  # None when the evaluation does not allow "not applicable"
-    reasoning: str
-    model: str
-    provider: str
-    input_tokens: int | None
-    output_tokens: int | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # --- what the judge reads -----------------------------------------------------------------------------------
@@ -167,33 +112,50 @@ def judged_texts(event: str, properties: dict[str, Any]) -> tuple[str, str]:
 # --- judging ------------------------------------------------------------------------------------------------
 
 
-def judge_prompts(evaluation: EvaluationSnapshot, event_data: dict[str, Any]) -> tuple[str, str, bool]:
-    """(system prompt, user prompt, allows_na) for an evaluation and its target event."""
+@dataclass(frozen=True)
+class JudgeRequest:
+    """What the judge is asked for one evaluation and target event."""
+
+    system: str
+    user: str
+    output: OutputType[Any]
+    config: NormalisedConfig
+
+
+def judge_request(evaluation: EvaluationSnapshot, event_data: dict[str, Any]) -> JudgeRequest:
     if evaluation.evaluation_type != EvaluationType.LLM_JUDGE:
         raise JudgeConfigurationError(
             f"Unsupported evaluation type: {evaluation.evaluation_type}", code="unsupported_evaluation_type"
         )
-    if evaluation.output_type != OutputType.BOOLEAN:
+    output = OUTPUT_TYPES.get(evaluation.output_type)
+    if output is None:
         raise JudgeConfigurationError(
             f"Unsupported output type: {evaluation.output_type}", code="unsupported_output_type"
         )
     prompt = (evaluation.evaluation_config or {}).get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise JudgeConfigurationError("Missing prompt in evaluation_config", code="missing_prompt")
-    allows_na = (evaluation.output_config or {}).get("allows_na") is True
-    instructions = NOT_APPLICABLE_INSTRUCTIONS if allows_na else BOOLEAN_INSTRUCTIONS
+    try:
+        config = output.config(evaluation.output_config or {})
+    except ValidationError as error:
+        raise JudgeConfigurationError(
+            f"Invalid output_config: {error.errors()[0]['msg']}", code="invalid_output_config"
+        ) from None
     judged_input, judged_output = judged_texts(str(event_data.get("event", "")), event_properties(event_data))
-    system = SYSTEM_PROMPT.format(prompt=prompt.strip(), instructions=instructions)
-    return system, USER_PROMPT.format(input=judged_input, output=judged_output), allows_na
+    return JudgeRequest(
+        system=SYSTEM_PROMPT.format(prompt=prompt.strip(), instructions=output.instructions(config)),
+        user=USER_PROMPT.format(input=judged_input, output=judged_output),
+        output=output,
+        config=config,
+    )
 
 
-def parse_verdict(content: str, *, allows_na: bool) -> BooleanVerdict | BooleanVerdictWithNA:
+def read_answer(content: str, request: JudgeRequest) -> Answer:
     """The model's answer, with Markdown code fences stripped; anything else is a (retryable) parse error."""
     fenced = CODE_FENCE.match(content)
     text = fenced.group(1) if fenced else content
-    model = BooleanVerdictWithNA if allows_na else BooleanVerdict
     try:
-        return model.model_validate_json(text.strip())
+        return request.output.read_answer(text.strip(), request.config)
     except ValidationError as error:
         problem = error.errors()[0]["msg"].removeprefix("Value error, ")
         raise LLMError(
@@ -204,18 +166,14 @@ def parse_verdict(content: str, *, allows_na: bool) -> BooleanVerdict | BooleanV
 
 
 async def judge(evaluation: EvaluationSnapshot, event_data: dict[str, Any], config: LLMConfig) -> JudgeResult:
-    system, user, allows_na = judge_prompts(evaluation, event_data)
+    request = judge_request(evaluation, event_data)
+    schema = request.output.response_schema(request.config)
     completion = await complete_json(
-        config,
-        system=system,
-        user=user,
-        schema_name="boolean_eval_result_with_na" if allows_na else "boolean_eval_result",
-        schema=BOOLEAN_WITH_NA_SCHEMA if allows_na else BOOLEAN_SCHEMA,
+        config, system=request.system, user=request.user, schema_name=schema.name, schema=schema.schema
     )
-    answer = parse_verdict(completion.content, allows_na=allows_na)
+    answer = read_answer(completion.content, request)
     return JudgeResult(
-        verdict=answer.verdict,
-        applicable=answer.applicable if isinstance(answer, BooleanVerdictWithNA) else None,
+        outcome=answer.outcome,
         reasoning=answer.reasoning,
         model=config.model,
         provider=config.provider,

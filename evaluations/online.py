@@ -1,7 +1,7 @@
 """Which enabled evaluations a newly ingested `$ai_generation` event triggers, as PostHog's evaluation scheduler
 decides it: a condition matches when all its property filters do, an evaluation triggers when any of its
 conditions matches and the event falls inside that condition's rollout. No conditions, no runs. Pure functions:
-the runs are written by `evaluations.services`."""
+the runs are written by `evaluations.scheduling`."""
 
 from __future__ import annotations
 

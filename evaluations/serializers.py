@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from environments.api.serializers import UserBasicSerializer, user_basic_from_row
-from evaluations.configs import ConfigError, config_schema, validate_configs
+from evaluations.configs import ConfigError, evaluation_config_schema, output_config_schema, validate_configs
 from evaluations.models import Evaluation, EvaluationRun
 from posthog_clone.api.fields import ModelSerializer, StrictCharField, StrictUUIDField, drf_datetime
 from posthog_clone.api.validators import reject_nul_characters
@@ -86,12 +86,12 @@ class ConditionSerializer(serializers.Serializer):
         return {"id": value.get("id") or str(uuid.uuid4()), **value}
 
 
-@extend_schema_field(config_schema(0))
+@extend_schema_field(evaluation_config_schema())
 class EvaluationConfigField(serializers.DictField):
     pass
 
 
-@extend_schema_field(config_schema(1))
+@extend_schema_field(output_config_schema())
 class OutputConfigField(serializers.DictField):
     pass
 

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from environments.api.routing import TeamScopedViewSetMixin
-from evaluations import selectors, services
+from evaluations import runs, selectors
 from evaluations.filters import EvaluationFilter, EvaluationRunFilter
 from evaluations.models import Evaluation, EvaluationRun
 from evaluations.serializers import (
@@ -85,7 +85,7 @@ class EvaluationRunViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = EvaluationRunCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        run = services.evaluation_run_start(
+        run = runs.evaluation_run_start(
             team=self.team,
             evaluation_id=body.validated_data["evaluation_id"],
             target_event_id=body.validated_data["target_event_id"],

@@ -17,7 +17,7 @@ from temporalio.exceptions import TimeoutError as StepTimeoutError
 # Passed through the sandbox: imported once per worker, not once per workflow (the contracts are plain data).
 with workflow.unsafe.imports_passed_through():
     from evaluations import activities
-    from evaluations.contracts import RUN_EVALUATION_WORKFLOW, SKIP_CODES, RunEvaluationInputs, skipped_result
+    from evaluations.contracts import RUN_EVALUATION_WORKFLOW, SKIP_CODES, RunEvaluationInputs, RunResult, Skip
 
 DATABASE_STEP = {"start_to_close_timeout": timedelta(seconds=30), "retry_policy": RetryPolicy(maximum_attempts=3)}
 JUDGE_STEP = {
@@ -55,15 +55,16 @@ class RunEvaluationWorkflow:
         try:
             start = await workflow.execute_local_activity(activities.start_run_activity, inputs, **DATABASE_STEP)
             if start.result is not None:
-                return start.result
+                return start.result.workflow_result()
             judged = await workflow.execute_activity(
                 activities.execute_llm_judge_activity, args=[start.evaluation, inputs.event_data], **JUDGE_STEP
             )
-            return await workflow.execute_local_activity(
+            completed = await workflow.execute_local_activity(
                 activities.complete_run_activity,
                 args=[start.evaluation, inputs.event_data, judged, start_time],
                 **DATABASE_STEP,
             )
+            return completed.workflow_result()
         except (ActivityError, ApplicationError, StepTimeoutError) as error:
             code, message, retryable = _failure(error)
             skipped = code in SKIP_CODES
@@ -71,5 +72,5 @@ class RunEvaluationWorkflow:
                 activities.fail_run_activity, args=[code, message, skipped], **RECORD_FAILURE_STEP
             )
             if skipped:
-                return skipped_result(evaluation_id=inputs.evaluation_id, code=code, message=message)
+                return RunResult(inputs.evaluation_id, skip=Skip(code, message)).workflow_result()
             raise ApplicationError(message, type=code, non_retryable=not retryable) from error

@@ -20,7 +20,7 @@ from posthog import Posthog
 from evaluations.contracts import online_workflow_id
 from evaluations.models import EvaluationRun, RunStatus, RunTrigger
 from evaluations.online import in_rollout
-from evaluations.services import evaluation_runs_dispatch
+from evaluations.scheduling import evaluation_runs_dispatch
 from events.hooks import events_inserted_hooks
 from events.records import EventInput
 from events.services import events_capture
@@ -210,7 +210,7 @@ class TestScheduling:
         make_evaluation(tenant, conditions=[condition()])
         event = EventInput(uuid=uuid.uuid4(), event="$ai_generation", distinct_id="user-1",
                            properties=dict(GENERATION_PROPERTIES), timestamp=timezone.now())  # fmt: skip
-        failing = patch("evaluations.services.triggered", side_effect=RuntimeError("hook failed"))
+        failing = patch("evaluations.scheduling.triggered", side_effect=RuntimeError("hook failed"))
         with failing, pytest.raises(RuntimeError):
             events_capture(team=tenant.team, events=[event])
         # The hooks run before the store writes outside the transaction: ClickHouse holds nothing either.

@@ -1,0 +1,13 @@
+"""The output types an evaluation's verdict can take, by `output_type`. Adding one is a module here and an entry
+below (and its choice in `evaluations.models.OutputType`); the workflow does not change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evaluations.output_types.base import Answer, NormalisedConfig, OutputType, ResponseSchema
+from evaluations.output_types.boolean import Boolean
+
+OUTPUT_TYPES: dict[str, OutputType[Any]] = {output.key: output for output in (Boolean(),)}
+
+__all__ = ["OUTPUT_TYPES", "Answer", "NormalisedConfig", "OutputType", "ResponseSchema"]

@@ -1,0 +1,73 @@
+"""What an output type is: everything that differs between verdict shapes (boolean, numeric, categorical), so the
+config validation, the judge and the recording of a run ask their output type rather than branch on it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from evaluations.contracts import Skip, Verdict
+
+
+class NormalisedConfig(BaseModel):
+    """A stored config (`evaluation_config`, an output type's `output_config`): unknown keys are dropped and
+    defaults filled, so what is stored is always the normalised form."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+@dataclass(frozen=True)
+class ResponseSchema:
+    """The structured output the judge is asked for (the name goes with it in OpenAI's `json_schema`)."""
+
+    name: str
+    schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The judge's answer as an output type read it: the reasoning, and a verdict or why the run is skipped."""
+
+    reasoning: str
+    outcome: Verdict | Skip
+
+
+ConfigT = TypeVar("ConfigT", bound=NormalisedConfig)
+
+
+class OutputType(ABC, Generic[ConfigT]):
+    """One verdict shape. Every method but `validate_config` takes the evaluation's stored (already normalised)
+    `output_config` parsed by `config`."""
+
+    key: ClassVar[str]
+    config_model: type[ConfigT]
+
+    def validate_config(self, raw: Any) -> dict[str, Any]:
+        """The normalised `output_config`; raises pydantic's ValidationError (the caller words it)."""
+        return self.config_model.model_validate(raw).model_dump(exclude_none=True)
+
+    def config(self, output_config: dict[str, Any]) -> ConfigT:
+        return self.config_model.model_validate(output_config)
+
+    @abstractmethod
+    def instructions(self, config: ConfigT) -> str:
+        """What the judge's system prompt asks for, after the evaluation's own prompt."""
+
+    @abstractmethod
+    def response_schema(self, config: ConfigT) -> ResponseSchema: ...
+
+    @abstractmethod
+    def read_answer(self, text: str, config: ConfigT) -> Answer:
+        """The judge's JSON answer (code fences already stripped); raises pydantic's ValidationError when it is
+        not an answer of this shape at all (the judge is asked again)."""
+
+    @abstractmethod
+    def passed(self, verdict: Verdict, config: ConfigT) -> bool | None:
+        """Whether the verdict passes; None when it cannot (not applicable, or no passing rule)."""
+
+    @abstractmethod
+    def event_properties(self, verdict: Verdict, config: ConfigT) -> dict[str, Any]:
+        """The verdict's properties on the emitted `$ai_evaluation` event, in their order."""

@@ -1,0 +1,149 @@
+"""Online evaluation runs: scheduled as events are ingested, then dispatched to Temporal by the worker.
+
+Online runs are recorded in the transaction that stores their event and wait (`dispatched_at` NULL) until the
+dispatcher has started them, however long Temporal is away. Their workflow records the rest (`evaluations.runs`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.db import transaction
+from django.utils import timezone
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from evaluations import selectors
+from evaluations.contracts import RUN_EVALUATION_WORKFLOW, RunEvaluationInputs, online_workflow_id
+from evaluations.models import EvaluationRun, RunStatus
+from evaluations.online import online_evaluation, triggered
+from events.hooks import CaptureTransaction
+from events.records import EventInput
+from events.selectors import events_by_uuid
+from posthog_clone.llm import JUDGE_NOT_CONFIGURED, judge_config
+from posthog_clone.temporal.client import StartOutcome, WorkflowStart, start_workflows
+
+DISPATCH_BATCH = 100
+
+
+INSERT_ONLINE_RUNS = """
+INSERT INTO evaluations_evaluationrun (id, team_id, evaluation_id, target_event_id, event, timestamp, distinct_id,
+    trigger, status, reasoning, model, error_code, error_message, created_at)
+SELECT x.id, %(team_id)b, x.evaluation_id, x.target, x.event, x.timestamp, x.distinct_id,
+    'online', 'pending', '', '', '', '', now()
+FROM unnest(%(ids)b::text[], %(evaluations)b::uuid[], %(targets)b::uuid[], %(events)b::text[],
+            %(timestamps)b::timestamptz[], %(distinct_ids)b::text[])
+     AS x(id, evaluation_id, target, event, timestamp, distinct_id)
+ON CONFLICT (id) DO NOTHING
+"""
+
+
+def evaluation_runs_schedule_online(*, team_id: int, events: Sequence[EventInput], capture: CaptureTransaction) -> None:
+    """Record a pending run for every (new event, enabled evaluation it triggers), in the ingesting transaction (the
+    `events.hooks` hook this app registers for `$ai_generation`). One query loads the project's evaluations for the
+    whole batch."""
+    with capture.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, conditions FROM evaluations_evaluation WHERE team_id = %b AND enabled AND NOT deleted "
+            "AND conditions <> '[]'::jsonb",
+            (team_id,),
+        )
+        # Django's connection reads jsonb as text.
+        evaluations = [online_evaluation(id_, orjson.loads(conditions)) for id_, conditions in cursor.fetchall()]
+        if not evaluations:
+            return
+        runs = [(evaluation_id, event) for event in events for evaluation_id in triggered(evaluations, event)]
+        if not runs:
+            return
+        cursor.execute(
+            INSERT_ONLINE_RUNS,
+            {
+                "team_id": team_id,
+                "ids": [online_workflow_id(str(evaluation_id), str(event.uuid)) for evaluation_id, event in runs],
+                "evaluations": [evaluation_id for evaluation_id, _ in runs],
+                "targets": [event.uuid for _, event in runs],
+                "events": [event.event for _, event in runs],
+                "timestamps": [event.timestamp for _, event in runs],
+                "distinct_ids": [event.distinct_id for _, event in runs],
+            },
+        )
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    claimed: int
+    started: int
+    temporal_unavailable: bool
+
+
+def evaluation_runs_dispatch(*, limit: int = DISPATCH_BATCH) -> DispatchResult:
+    """Start the workflows of pending online runs, oldest first. Rows are claimed with SKIP LOCKED, so several
+    workers never start the same run twice, and Temporal's id conflict policy makes a repeated start a no-op.
+    Runs that Temporal could not take stay pending for the next call."""
+    with transaction.atomic():
+        runs = list(
+            EvaluationRun.objects.select_for_update(skip_locked=True)
+            .filter(status=RunStatus.PENDING, dispatched_at__isnull=True)
+            .order_by("created_at")[:limit]
+        )
+        if not runs:
+            return DispatchResult(claimed=0, started=0, temporal_unavailable=False)
+        now = timezone.now()
+        if judge_config() is None:
+            for run in runs:
+                _finish(run, now, RunStatus.SKIPPED, "llm_judge_not_configured", JUDGE_NOT_CONFIGURED)
+            EvaluationRun.objects.bulk_update(runs, ["status", "error_code", "error_message", "finished_at"])
+            return DispatchResult(claimed=len(runs), started=0, temporal_unavailable=False)
+        targets = _target_events(runs)
+        startable, finished = [], []
+        for run in runs:
+            target = targets.get((run.team_id, run.target_event_id))
+            if target is None:
+                _finish(run, now, RunStatus.FAILED, "event_not_found", f"Event {run.target_event_id} not found.")
+                finished.append(run)
+            else:
+                startable.append((run, RunEvaluationInputs(str(run.evaluation_id), target)))
+        results = start_workflows(
+            [
+                WorkflowStart(
+                    RUN_EVALUATION_WORKFLOW,
+                    inputs,
+                    id=run.id,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                )
+                for run, inputs in startable
+            ]
+        )
+        started = []
+        for (run, _), result in zip(startable, results, strict=True):
+            if result.outcome in (StartOutcome.STARTED, StartOutcome.ALREADY_STARTED):
+                run.dispatched_at = now
+                started.append(run)
+            elif result.outcome is StartOutcome.REJECTED:
+                _finish(run, now, RunStatus.FAILED, "workflow_rejected", result.message)
+                finished.append(run)
+        EvaluationRun.objects.bulk_update(started, ["dispatched_at"])
+        EvaluationRun.objects.bulk_update(finished, ["status", "error_code", "error_message", "finished_at"])
+    unavailable = any(result.outcome is StartOutcome.UNAVAILABLE for result in results)
+    return DispatchResult(claimed=len(runs), started=len(started), temporal_unavailable=unavailable)
+
+
+def _target_events(runs: Sequence[EvaluationRun]) -> dict[tuple[int, uuid.UUID], dict[str, Any]]:
+    wanted: dict[int, set[uuid.UUID]] = defaultdict(set)
+    for run in runs:
+        wanted[run.team_id].add(run.target_event_id)
+    return {
+        (team_id, event_uuid): selectors.event_data(team_id=team_id, event=event)
+        for team_id, uuids in wanted.items()
+        for event_uuid, event in events_by_uuid(team_id=team_id, uuids=uuids).items()
+    }
+
+
+def _finish(run: EvaluationRun, now: datetime, status: RunStatus, code: str, message: str) -> None:
+    run.status, run.error_code, run.error_message, run.finished_at = status, code, message, now
