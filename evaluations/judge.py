@@ -136,7 +136,7 @@ def judge_request(evaluation: EvaluationSnapshot, event_data: dict[str, Any]) ->
     if not isinstance(prompt, str) or not prompt.strip():
         raise JudgeConfigurationError("Missing prompt in evaluation_config", code="missing_prompt")
     try:
-        config = output.config(evaluation.output_config or {})
+        config = output.config(evaluation.output_config)
     except ValidationError as error:
         raise JudgeConfigurationError(
             f"Invalid output_config: {error.errors()[0]['msg']}", code="invalid_output_config"

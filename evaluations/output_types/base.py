@@ -49,8 +49,9 @@ class OutputType(ABC, Generic[ConfigT]):
         """The normalised `output_config`; raises pydantic's ValidationError (the caller words it)."""
         return self.config_model.model_validate(raw).model_dump(exclude_none=True)
 
-    def config(self, output_config: dict[str, Any]) -> ConfigT:
-        return self.config_model.model_validate(output_config)
+    def config(self, output_config: dict[str, Any] | None) -> ConfigT:
+        """A stored `output_config`, typed (a row written around the API may fail pydantic's validation)."""
+        return self.config_model.model_validate(output_config or {})
 
     @abstractmethod
     def instructions(self, config: ConfigT) -> str:
