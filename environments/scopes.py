@@ -26,6 +26,7 @@ SCOPE_OBJECTS: tuple[str, ...] = (
     "hog_function",
     "insight",
     "llm_analytics",
+    "llm_provider_key",
     "notebook",
     "organization",
     "organization_member",

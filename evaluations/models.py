@@ -114,3 +114,44 @@ class EvaluationRun(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class ProviderKeyProvider(models.TextChoices):
+    OPENAI = "openai", "OpenAI"
+    # Any server speaking OpenAI's API at a base URL of the project's choosing: Ollama, vLLM, llama.cpp, LiteLLM.
+    OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible"
+
+
+class ProviderKeyState(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    OK = "ok", "OK"
+    INVALID = "invalid", "Invalid"
+    ERROR = "error", "Error"
+
+
+class LLMProviderKey(models.Model):
+    """A project's own key for an LLM provider. The secret is in `encrypted_config` (Fernet, see
+    `posthog_clone.encryption`) and never leaves the server; `api_key_masked` is what the API shows of it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="llm_provider_keys")
+    provider = models.CharField(max_length=50, choices=ProviderKeyProvider.choices)
+    name = models.CharField(max_length=255)
+    state = models.CharField(max_length=20, choices=ProviderKeyState.choices, default=ProviderKeyState.UNKNOWN)
+    error_message = models.TextField(blank=True, default="")
+    # `{"api_key": ...}`, encrypted; the key may be absent for an OpenAI-compatible server that needs none.
+    encrypted_config = models.TextField()
+    api_key_masked = models.CharField(max_length=20, blank=True, default="")
+    # The OpenAI-compatible server's base URL (not a secret: credentials in it are refused).
+    base_url = models.CharField(max_length=2000, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "id"]
+        indexes: ClassVar = [models.Index(fields=["team", "-created_at"], name="llm_provider_key_team_created")]
+
+    def __str__(self) -> str:
+        return self.name

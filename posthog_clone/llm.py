@@ -92,6 +92,24 @@ async def complete_json(
         raise _classified(error) from None
 
 
+def list_models(*, api_key: str | None, base_url: str, timeout_seconds: float) -> list[str]:
+    """The model ids the server at `base_url` offers to this key (`GET /models`): how a provider key is checked.
+    Failures come out classified, as `LLMError`; their text never contains the key (servers may echo it)."""
+    import openai
+
+    client = openai.OpenAI(api_key=api_key or NO_API_KEY, base_url=base_url, timeout=timeout_seconds, max_retries=0)
+    try:
+        return [model.id for model in client.models.list()]
+    except openai.OpenAIError as error:
+        classified = _classified(error)
+        if api_key:
+            classified.message = classified.message.replace(api_key, "[redacted]")
+            classified.args = (classified.message,)
+        raise classified from None
+    finally:
+        client.close()
+
+
 # Building a client costs ~17 ms (TLS context, HTTP pool), more than a local model's answer: one per event loop
 # (its connections belong to that loop) and configuration.
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[LLMConfig, openai.AsyncOpenAI]] = (

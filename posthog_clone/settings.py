@@ -241,6 +241,15 @@ LLMA_EVAL_OPENAI_BASE_URL = env.str("LLMA_EVAL_OPENAI_BASE_URL", default="") or 
 LLMA_EVAL_MODEL = env.str("LLMA_EVAL_MODEL", default="gpt-5-mini")
 LLMA_EVAL_TIMEOUT_SECONDS = env.float("LLMA_EVAL_TIMEOUT_SECONDS", default=120.0)
 
+# --- LLM provider keys (a project's own keys, `llm_analytics/provider_keys/`) -------------------------------
+# Where keys of the `openai` provider are checked (and used): OpenAI's API.
+LLMA_PROVIDER_OPENAI_BASE_URL = env.str("LLMA_PROVIDER_OPENAI_BASE_URL", default="https://api.openai.com/v1")
+# How long checking a key (`models.list()`) may take, in a web request.
+LLMA_PROVIDER_KEY_TIMEOUT_SECONDS = env.float("LLMA_PROVIDER_KEY_TIMEOUT_SECONDS", default=10.0)
+# Secrets that encrypt the keys at rest, comma-separated, newest first: the first encrypts, any decrypts (rotation:
+# README "Provider keys"). Unset: SECRET_KEY, then SECRET_KEY_FALLBACKS.
+PROVIDER_KEY_ENCRYPTION_KEYS = env.list("PROVIDER_KEY_ENCRYPTION_KEYS", default=[])
+
 # --- Events ------------------------------------------------------------------------------------------------
 # Where events live: PostgreSQL (unset) or ClickHouse, `http(s)://user:password@host:8123/database` for a server, or
 # `chdb:///data/dir` for ClickHouse's engine inside one process. Persons and everything else stay in PostgreSQL.

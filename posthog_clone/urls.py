@@ -12,6 +12,7 @@ from environments.api.views import (
     ProjectViewSet,
     UserViewSet,
 )
+from evaluations.provider_key_views import ProviderKeyValidationViewSet, ProviderKeyViewSet
 from evaluations.views import EvaluationRunViewSet, EvaluationViewSet
 from events.capture_views import capture
 from events.query_views import QueryViewSet
@@ -24,6 +25,12 @@ from symbol_sets.views import ReleaseViewSet, SymbolSetViewSet
 project_router = OptionalSlashRouter()
 project_router.register("evaluations", EvaluationViewSet, basename="evaluations")
 project_router.register("evaluation_runs", EvaluationRunViewSet, basename="evaluation_runs")
+project_router.register("llm_analytics/provider_keys", ProviderKeyViewSet, basename="llm_analytics_provider_keys")
+project_router.register(
+    "llm_analytics/provider_key_validations",
+    ProviderKeyValidationViewSet,
+    basename="llm_analytics_provider_key_validations",
+)
 project_router.register("events", EventViewSet, basename="events")
 project_router.register("query", QueryViewSet, basename="query")
 project_router.register("error_tracking/symbol_sets", SymbolSetViewSet, basename="error_tracking_symbol_sets")

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework import exceptions
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from environments.models import PersonalAPIKey
+from environments.models import MembershipLevel, PersonalAPIKey
 from environments.scopes import INTERNAL, READ_ACTIONS, WRITE_ACTIONS, key_grants
 
 if TYPE_CHECKING:
@@ -99,3 +99,15 @@ class TeamMemberPermission(BasePermission):
         if view.team.caller_level is None:  # annotated when the team is resolved
             raise exceptions.PermissionDenied(self.message)
         return True
+
+
+class ProjectAdminWritePermission(BasePermission):
+    """Writes need an admin or owner of the project's organization; reads, any member (PostHog's, for resources
+    holding secrets such as LLM provider keys)."""
+
+    message = "Your organization access level is insufficient."
+
+    def has_permission(self, request: Request, view: BaseAPIViewSetMixin) -> bool:
+        if request.method in SAFE_METHODS or not view.has_team():
+            return True
+        return (view.team.caller_level or 0) >= MembershipLevel.ADMIN

@@ -115,6 +115,7 @@ def name_enum_values(result: dict[str, Any], generator: Any, request: Any, publi
 RESOURCE_TAGS = [
     ("evaluation_runs", "evaluation runs"),
     ("evaluations", "evaluations"),
+    ("llm_analytics/provider_key", "llm provider keys"),
     ("events", "events"),
     ("error_tracking/symbol_sets", "symbol sets"),
     ("error_tracking/releases", "releases"),

@@ -1,5 +1,7 @@
 """A small OpenAI-compatible chat-completions server on 127.0.0.1, so the judge talks real HTTP through the openai
-SDK. Each request takes the next scripted reply (or the default one); every request body is kept."""
+SDK. Each request takes the next scripted reply (or the default one); every request body is kept. `GET /v1/models`
+lists `models` (how provider keys are checked); with `accepted_keys` set, any other bearer key is refused with 401 on
+every route, its error echoing the key as OpenAI's does (so tests see it goes no further)."""
 
 from __future__ import annotations
 
@@ -56,6 +58,11 @@ class FakeLLM:
         self.requests: list[dict[str, Any]] = []
         self.replies: deque[Reply] = deque()
         self.default = verdict(True, "The answer is correct.")
+        self.models = ["judge-test-model"]
+        # None: any key (or none) is accepted.
+        self.accepted_keys: set[str] | None = None
+        # Requests for the model list, as (path, Authorization header).
+        self.model_requests: list[tuple[str, str | None]] = []
         self.received = threading.Condition()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -94,22 +101,48 @@ class FakeLLM:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                body["_authorization"] = self.headers.get("Authorization")
-                body["_path"] = self.path
-                reply = fake._next_reply(body)
-                if reply.gate is not None:
-                    reply.gate.wait(GATE_TIMEOUT_SECONDS)
-                payload = json.dumps(reply.body).encode()
+            def _refused(self) -> bool:
+                authorization = self.headers.get("Authorization") or ""
+                key = authorization.removeprefix("Bearer ")
+                if fake.accepted_keys is None or key in fake.accepted_keys:
+                    return False
+                refusal = error(401, f"Incorrect API key provided: {key}.", code="invalid_api_key")
+                self._send(refusal.status, refusal.body)
+                return True
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                payload = json.dumps(body).encode()
                 try:
-                    self.send_response(reply.status)
+                    self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
                 except OSError:
                     pass  # the caller went away (a killed worker)
+
+            def do_GET(self) -> None:
+                with fake.received:
+                    fake.model_requests.append((self.path, self.headers.get("Authorization")))
+                if self._refused():
+                    return
+                if self.path.rstrip("/") != "/v1/models":
+                    self._send(404, {"error": {"message": "Not found", "type": "invalid_request_error"}})
+                    return
+                listed = [{"id": model, "object": "model", "created": 1764547200, "owned_by": "test"}
+                          for model in fake.models]  # fmt: skip
+                self._send(200, {"object": "list", "data": listed})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if self._refused():
+                    return
+                body["_authorization"] = self.headers.get("Authorization")
+                body["_path"] = self.path
+                reply = fake._next_reply(body)
+                if reply.gate is not None:
+                    reply.gate.wait(GATE_TIMEOUT_SECONDS)
+                self._send(reply.status, reply.body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

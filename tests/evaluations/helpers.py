@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -9,9 +10,11 @@ from typing import Any
 from django.utils import timezone
 
 from evaluations.contracts import manual_workflow_id
-from evaluations.models import Evaluation, EvaluationRun, RunTrigger
+from evaluations.models import Evaluation, EvaluationRun, LLMProviderKey, RunTrigger
+from evaluations.provider_keys import mask
 from events.records import EventInput
 from events.services import events_capture
+from posthog_clone import encryption
 from posthog_clone.ids import uuid7
 from tests.support.tenants import Tenant
 
@@ -88,3 +91,17 @@ def run_body(evaluation: Evaluation, stored: EventInput, **overrides: Any) -> di
     }
     body.update(overrides)
     return body
+
+
+def make_provider_key(tenant: Tenant, *, api_key: str = "sk-test-0123456789abcdef", **fields: Any) -> LLMProviderKey:
+    """A stored key, as a create that passed its live check leaves it (no provider is called)."""
+    values: dict[str, Any] = {
+        "provider": "openai",
+        "name": "Production key",
+        "state": "ok",
+        "encrypted_config": encryption.encrypt(json.dumps({"api_key": api_key})),
+        "api_key_masked": mask(api_key),
+        "created_by": tenant.user,
+    }
+    values.update(fields)
+    return LLMProviderKey.objects.create(team=tenant.team, **values)

@@ -27,6 +27,17 @@ def fake_llm(settings: Any) -> Iterator[FakeLLM]:
 
 
 @pytest.fixture
+def provider_llm(settings: Any) -> Iterator[FakeLLM]:
+    """The fake OpenAI-compatible server, standing in for OpenAI's API where provider keys are checked."""
+    llm = FakeLLM().start()
+    settings.LLMA_PROVIDER_OPENAI_BASE_URL = llm.base_url
+    try:
+        yield llm
+    finally:
+        llm.stop()
+
+
+@pytest.fixture
 def no_judge(settings: Any) -> None:
     settings.LLMA_EVAL_OPENAI_BASE_URL = ""
     settings.LLMA_EVAL_OPENAI_API_KEY = ""
