@@ -15,11 +15,11 @@ from rest_framework.test import APIClient
 
 from environments.api.routing import BaseAPIViewSetMixin, TeamScopedViewSetMixin
 from environments.scopes import SCOPE_OBJECTS, WRITE_ACTIONS
-from evaluations.models import Evaluation, EvaluationRun
+from evaluations.models import Evaluation, EvaluationRun, LLMProviderKey
 from events.models import Event
 from posthog_clone.urls import project_router
 from symbol_sets.models import ErrorTrackingRelease, ErrorTrackingSymbolSet
-from tests.evaluations.helpers import make_evaluation, make_run
+from tests.evaluations.helpers import make_evaluation, make_provider_key, make_run
 from tests.events.helpers import make_event, store
 from tests.support.tenants import Tenant
 from tests.symbol_sets.helpers import make_release, make_symbol_set
@@ -47,6 +47,9 @@ def test_other_viewsets_read_only_through_dangerously_named_methods(method: str)
 OBJECTS: dict[str, tuple[Callable[[Tenant], Model], Callable[[Any], str], type[Model]]] = {
     "evaluations": (make_evaluation, lambda obj: str(obj.id), Evaluation),
     "evaluation_runs": (make_run, lambda obj: obj.id, EvaluationRun),
+    "llm_analytics_provider_keys": (make_provider_key, lambda obj: str(obj.id), LLMProviderKey),
+    # Checks a key without storing one: another project's key must not be what it checks.
+    "llm_analytics_provider_key_validations": (make_provider_key, lambda obj: str(obj.id), LLMProviderKey),
     "events": (
         lambda tenant: Event.objects.get(team=tenant.team, uuid=store(tenant.team, make_event())[0].uuid),
         lambda obj: str(obj.uuid),

@@ -118,7 +118,9 @@ def test_a_body_that_is_not_an_object_is_400(api: APIClient, tenant: Tenant) -> 
     assert not LLMProviderKey.objects.exists()
 
 
-def test_a_key_the_provider_refuses_is_400_and_not_stored(api: APIClient, tenant: Tenant, provider_llm: FakeLLM) -> None:
+def test_a_key_the_provider_refuses_is_400_and_not_stored(
+    api: APIClient, tenant: Tenant, provider_llm: FakeLLM
+) -> None:
     provider_llm.accepted_keys = {"sk-some-other-key"}
     response = api.post(path(tenant), OPENAI, format="json")
     assert error_of(response) == (400, "api_key", "Invalid API key")

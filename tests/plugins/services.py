@@ -64,9 +64,11 @@ def shared_web_server(tmp_path_factory: pytest.TempPathFactory, migrated_templat
 
     tmp_path = tmp_path_factory.mktemp("shared-web")
     with temporary_database(migrated_template) as url:
+        # Provider keys are checked with their provider: here one that refuses connections at once, never OpenAI.
         env = server_env(
-            tmp_path, DATABASE_URL=url, RATE_LIMIT_ENABLED="false", MAX_PROJECTS_PER_ORGANIZATION="1000000"
-        )
+            tmp_path, DATABASE_URL=url, RATE_LIMIT_ENABLED="false", MAX_PROJECTS_PER_ORGANIZATION="1000000",
+            LLMA_PROVIDER_OPENAI_BASE_URL="http://127.0.0.1:9/v1", LLMA_PROVIDER_KEY_TIMEOUT_SECONDS="3",
+        )  # fmt: skip
         full = bootstrap(env)
         read_only = manage(env, "bootstrap", "--email", "reader@example.com", "--password", "read-only-reader",
                            "--organization", "Readers", "--project", "Readers", "--json", "--scopes",

@@ -52,6 +52,8 @@ def test_a_key_in_the_query_string_authenticates_and_is_never_logged(served: Any
         ("Bearer phx_Zz09-_x refused", "Bearer phx_[redacted] refused"),
         ("password=hunter2;next=/", "password=[redacted];next=/"),
         ("nothing to hide: phc_public_token", "nothing to hide: phc_public_token"),
+        ("Incorrect API key provided: sk-proj-Ab_12-xyz.", "Incorrect API key provided: sk-[redacted]."),
+        ("risk-management and task-list", "risk-management and task-list"),
     ],
 )
 def test_redaction(line: str, expected: str) -> None:
