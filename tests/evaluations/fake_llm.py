@@ -47,6 +47,14 @@ def verdict(value: bool | None, reasoning: str = "Because.", *, applicable: bool
     return completion(json.dumps(answer))
 
 
+def score(value: float | None, reasoning: str = "Scored.") -> Reply:
+    return completion(json.dumps({"reasoning": reasoning, "score": value}))
+
+
+def categories(keys: list[str] | None, reasoning: str = "Categorised.") -> Reply:
+    return completion(json.dumps({"reasoning": reasoning, "categories": keys}))
+
+
 def error(status: int, message: str, *, code: str | None = None, error_type: str = "invalid_request_error") -> Reply:
     return Reply(status=status, body={"error": {"message": message, "type": error_type, "code": code, "param": None}})
 

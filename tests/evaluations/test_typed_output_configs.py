@@ -55,7 +55,10 @@ CATEGORICAL_PREFIX = "Invalid config for llm_judge/categorical: output_config."
         ({"passing_rule": {"operator": "gte"}}, "passing_rule.threshold is required"),
         ({"passing_rule": {"operator": "gte", "threshold": None}}, "passing_rule.threshold: Enter a finite number"),
         ({"passing_rule": {"operator": "gte", "threshold": False}}, "passing_rule.threshold: Enter a finite number"),
-        ({"passing_rule": {"operator": "lte", "threshold": 1, "x": 1}}, "passing_rule.x: Extra inputs are not permitted"),
+        (
+            {"passing_rule": {"operator": "lte", "threshold": 1, "x": 1}},
+            "passing_rule.x: Extra inputs are not permitted",
+        ),
         ({"passing_rule": "gte 7"}, "passing_rule: Input should be a valid dictionary or instance of PassingRule"),
         (
             {"min": 0, "max": 10, "passing_rule": {"operator": "gte", "threshold": 11}},
@@ -102,19 +105,25 @@ def categorical(**overrides: Any) -> dict[str, Any]:
             categorical(options=[*OPTIONS, {"key": "on_topic", "label": "Again"}]),
             "options: Use a different key for each category (repeated: on_topic).",
         ),
-        (categorical(options=[{"key": "a", "label": "  "}]), "options.0.label: Give each category a label (at most "
-                                                             "256 characters)."),  # fmt: skip
+        (
+            categorical(options=[{"key": "a", "label": "  "}]),
+            "options.0.label: Give each category a label (at most 256 characters).",
+        ),
         (categorical(options=[{"key": "a"}]), "options.0.label is required"),
-        (categorical(options=[{"key": "a", "label": "A", "color": "red"}]),
-         "options.0.color: Extra inputs are not permitted"),  # fmt: skip
+        (
+            categorical(options=[{"key": "a", "label": "A", "color": "red"}]),
+            "options.0.color: Extra inputs are not permitted",
+        ),
         ({"options": OPTIONS}, "selection_mode is required"),
         (categorical(selection_mode="any"), "selection_mode: Input should be 'single' or 'multiple'"),
         (
             categorical(passing_rule={"categories": ["polite"]}),
             "passing_rule: Choose passing categories from the configured categories (not among them: polite).",
         ),
-        (categorical(passing_rule={"categories": ["on_topic", "on_topic"]}), "passing_rule: Name each passing "
-                                                                             "category once."),  # fmt: skip
+        (
+            categorical(passing_rule={"categories": ["on_topic", "on_topic"]}),
+            "passing_rule: Name each passing category once.",
+        ),
         (
             categorical(passing_rule={"categories": []}),
             "passing_rule: Choose at least one passing category for single selection.",
@@ -154,9 +163,13 @@ def test_unknown_output_type(api: APIClient, url: str) -> None:
         (
             "categorical",
             categorical(passing_rule={"categories": ["on_topic"]}),
-            {"options": OPTIONS, "selection_mode": "single", "allows_na": False,
-             "passing_rule": {"categories": ["on_topic"]}},
-        ),  # fmt: skip
+            {
+                "options": OPTIONS,
+                "selection_mode": "single",
+                "allows_na": False,
+                "passing_rule": {"categories": ["on_topic"]},
+            },
+        ),
         (
             "categorical",
             categorical(selection_mode="multiple", passing_rule={"categories": []}, allows_na=None),
@@ -200,3 +213,19 @@ def test_the_schema_documents_every_output_config(client: APIClient, db: None) -
     assert (options["minItems"], options["maxItems"]) == (1, 100)
     assert options["items"]["properties"]["key"]["pattern"] == r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$"
     assert "$ref" not in str(shapes) and "$defs" not in str(shapes)
+
+
+def test_the_schema_documents_typed_run_results(client: APIClient, db: None) -> None:
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+    run = schema["components"]["schemas"]["EvaluationRun"]
+    properties = run["properties"]
+    assert properties["result"]["nullable"] is True
+    assert properties["result"]["oneOf"] == [
+        {"type": "boolean"},
+        {"type": "number"},
+        {"type": "array", "items": {"type": "string"}},
+    ]
+    assert properties["passed"]["nullable"] is True
+    assert properties["verdict"]["nullable"] is True
+    assert properties["result_type"]["nullable"] is True
+    assert {"result_type", "result", "passed"} <= set(run.get("required", []))
