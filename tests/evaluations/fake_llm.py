@@ -64,6 +64,8 @@ class FakeLLM:
         self.requests: list[dict[str, Any]] = []
         self.replies: deque[Reply] = deque()
         self.default = verdict(True, "The answer is correct.")
+        # Unscripted replies by the structured output asked for (its `json_schema` name), else the default one.
+        self.by_schema: dict[str, Reply] = {}
         self.received = threading.Condition()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -96,7 +98,8 @@ class FakeLLM:
             self.received.notify_all()
             if self.replies and (not self.replies[0].structured_only or "response_format" in body):
                 return self.replies.popleft()
-            return self.default
+            schema = (body.get("response_format") or {}).get("json_schema") or {}
+            return self.by_schema.get(schema.get("name"), self.default)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
