@@ -126,7 +126,8 @@ def complete_run_activity(
         if run.status == RunStatus.SKIPPED:
             logger.warning("evaluation_run_skipped", code=run.error_code)
         else:
-            logger.info("evaluation_run_completed", result=run.result, passed=run.passed, applicable=run.applicable)
+            logger.info("evaluation_run_completed", verdict=run.verdict, result=run.result, passed=run.passed,
+                        applicable=run.applicable)  # fmt: skip
     return run_result(run)
 
 
