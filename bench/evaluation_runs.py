@@ -12,6 +12,9 @@ Temporal Python client, so the ratios show what this server adds to Temporal's o
 (b) Latency, closed loop: 8 clients each start a run and wait for its `$ai_evaluation` event before starting the
     next, N more runs in all: p50/p99 from the POST to the event being stored, beside start-to-result of a one-activity
     workflow run the same way.
+(d) The same backlog drain and closed-loop latency for a boolean, a numeric (bounded, graded) and a categorical
+    (single selection, graded) evaluation, each on N/2 runs of its own, the judge answering each in its shape:
+    numeric and categorical beside boolean (ratio).
 (c) M `$ai_generation` events (default 100,000) sent to `/batch/` by 4 clients into a project without evaluations,
     then into projects with 5 enabled evaluations: every event matching one of them (a pending run per event), and
     each sampling 10% of what it matches. events/s and the ratio to no evaluations. The worker is stopped for (c):
@@ -275,6 +278,69 @@ def measure_runs(
 
 BENCHMARK = "Evaluation runs"
 
+# (d): one evaluation per output type, its output_config.
+TYPED_OUTPUT_CONFIGS: dict[str, dict[str, Any]] = {
+    "boolean": {"allows_na": False},
+    "numeric": {"min": 0, "max": 10, "passing_rule": {"operator": "gte", "threshold": 7}},
+    "categorical": {"options": [{"key": "polite", "label": "Polite"}, {"key": "rude", "label": "Rude"}],
+                    "selection_mode": "single", "passing_rule": {"categories": ["polite"]}},
+}  # fmt: skip
+
+
+def closed_loop_runs(url: str, key: str, bodies: list[dict[str, Any]], emitted: EmittedEvents) -> list[float]:
+    """Latencies from POST to the run's `$ai_evaluation` stored, CLIENT_THREADS clients each waiting for its run."""
+    pending = iter(bodies)
+    pending_lock = threading.Lock()
+    local = threading.local()
+
+    def one_run() -> float:
+        with pending_lock:
+            body = next(pending)
+        if not hasattr(local, "client"):
+            local.client = session(key)
+        began = time.time()
+        post_run(local.client, url, body)
+        emitted.wait_for({body["target_event_id"]})
+        return emitted.stored[body["target_event_id"]] - began
+
+    return closed_loop(len(bodies), one_run)
+
+
+def measure_output_types(
+    base_url: str, key: str, team_id: int, bodies_by_type: dict[str, list[dict[str, Any]]], env: dict[str, str]
+) -> None:
+    """(d): for each output type, a backlog drained by one worker, then a closed loop; numeric and categorical
+    beside boolean."""
+    url = base_url + f"/api/environments/{team_id}/evaluation_runs/"
+    emitted = EmittedEvents(team_id)
+    figures: dict[str, tuple[float, list[float]]] = {}
+    for output_type, bodies in bodies_by_type.items():
+        backlog, loop = bodies[: len(bodies) // 2], bodies[len(bodies) // 2 :]
+        start_runs(url, key, backlog)
+        worker = harness.start_worker(env)
+        try:
+            targets = {body["target_event_id"] for body in backlog}
+            emitted.wait_for(targets)
+            drained = sorted(emitted.stored[target] for target in targets)
+            latencies = closed_loop_runs(url, key, loop, emitted)
+        finally:
+            harness.stop_worker(worker)
+        figures[output_type] = (rate(len(drained) - 1, drained[-1] - drained[0]), latencies)
+
+    boolean_rate, boolean_latencies = figures["boolean"]
+    boolean_p50 = harness.percentile(boolean_latencies, 0.5)
+    print(f"\n  (d) by output type, one worker, {CLIENT_THREADS} client threads (beside boolean):")
+    for output_type, (run_rate, latencies) in figures.items():
+        p50, p99 = harness.percentile(latencies, 0.5), harness.percentile(latencies, 0.99)
+        print(f"      {output_type:<12} backlog {run_rate:7.1f} runs/s (ratio {run_rate / boolean_rate:.2f})   "
+              f"POST to event p50 {p50 * 1000:7.1f} ms p99 {p99 * 1000:7.1f} ms "
+              f"(p50 ratio {p50 / boolean_p50:.2f})")  # fmt: skip
+        if output_type != "boolean":
+            harness.record(BENCHMARK, f"(d) {output_type}: one worker completing a backlog", run_rate, "runs/s",
+                           "boolean", boolean_rate)  # fmt: skip
+            harness.record(BENCHMARK, f"(d) {output_type}: POST to its event stored, p50", p50 * 1000, "ms",
+                           "boolean", boolean_p50 * 1000)  # fmt: skip
+
 
 INGESTION_SCENARIOS = (
     ("no evaluations", 0, 100),
@@ -325,7 +391,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (c), interleaving its scenarios")
-    parser.add_argument("--parts", default="abc", help="which of (a)+(b) ('ab') and (c) ('c') to run")
+    parser.add_argument(
+        "--parts", default="abcd", help="which of (a)+(b) ('ab'), (c) ('c') and (d) ('d', by output type) to run"
+    )
     parser.add_argument("--quick", action="store_true", help="300 runs; (c) with 30,000 events, one round")
     args = parser.parse_args()
     if args.quick:
@@ -356,10 +424,27 @@ def main() -> None:
             events_capture(team=team, events=targets[offset : offset + 1000])
         bodies = [{"evaluation_id": str(evaluation.id), "target_event_id": str(t.uuid),
                    "timestamp": t.timestamp.isoformat()} for t in targets]  # fmt: skip
+        typed_bodies: dict[str, list[dict[str, Any]]] = {}
+        if "d" in args.parts:
+            for output_type, output_config in TYPED_OUTPUT_CONFIGS.items():
+                typed = Evaluation.objects.create(
+                    team=team, name=f"Typed {output_type}", evaluation_type="llm_judge", output_type=output_type,
+                    output_config=output_config, evaluation_config={"prompt": "Is the answer correct?"},
+                )  # fmt: skip
+                typed_targets = [EventInput(uuid=uuid7(), event="$ai_generation", distinct_id=f"user-{n % 100}",
+                                            properties={"$ai_input": f"Question {n}?",
+                                                        "$ai_output_choices": f"Answer {n}."},
+                                            timestamp=timezone.now()) for n in range(args.runs)]  # fmt: skip
+                for offset in range(0, len(typed_targets), 1000):
+                    events_capture(team=team, events=typed_targets[offset : offset + 1000])
+                typed_bodies[output_type] = [{"evaluation_id": str(typed.id), "target_event_id": str(t.uuid),
+                                              "timestamp": t.timestamp.isoformat()} for t in typed_targets]  # fmt: skip
 
         with harness.running_server(env=env) as base_url:
             if "ab" in args.parts:
                 measure_runs(base_url, key, team.id, bodies, env, args.runs)
+            if "d" in args.parts:
+                measure_output_types(base_url, key, team.id, typed_bodies, env)
             if "c" in args.parts:
                 measure_ingestion(base_url, organization, user, args)
 

@@ -138,10 +138,13 @@ def evaluation_services(task_queue: str) -> Iterator[dict[str, str]]:
     """A Temporal dev server and a judge that answers at once (the tests' fake OpenAI-compatible server), exported
     to this process's environment (for Django settings, read later) and returned for the processes it starts."""
     sys.path.insert(0, str(REPO))
-    from tests.evaluations.fake_llm import FakeLLM
+    from tests.evaluations.fake_llm import FakeLLM, categories, score
 
     temporal = embedded.start_temporal_dev_server(namespace="default", db_file=None, ui=False)
     judge = FakeLLM().start()
+    # Numeric and categorical evaluations are answered in their shape (the categorical ones offer `polite`).
+    judge.by_schema = {"numeric_eval_result": score(8, "Mostly right."),
+                       "categorical_eval_result": categories(["polite"], "Courteous.")}  # fmt: skip
     env = {
         "TEMPORAL_ADDRESS": temporal.address,
         "TEMPORAL_TASK_QUEUE": task_queue,

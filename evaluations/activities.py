@@ -35,7 +35,7 @@ def run_result(run: EvaluationRun) -> RunResult:
     """How a run that has finished ended."""
     if run.status == RunStatus.SKIPPED:
         return RunResult(str(run.evaluation_id), skip=Skip(run.error_code, run.error_message))
-    return RunResult(str(run.evaluation_id), verdict=run.verdict, reasoning=run.reasoning)
+    return RunResult(str(run.evaluation_id), verdict=run.result, reasoning=run.reasoning)
 
 
 def _evaluation(inputs: RunEvaluationInputs) -> EvaluationSnapshot:
@@ -126,7 +126,8 @@ def complete_run_activity(
         if run.status == RunStatus.SKIPPED:
             logger.warning("evaluation_run_skipped", code=run.error_code)
         else:
-            logger.info("evaluation_run_completed", verdict=run.verdict, applicable=run.applicable)
+            logger.info("evaluation_run_completed", verdict=run.verdict, result=run.result, passed=run.passed,
+                        applicable=run.applicable)  # fmt: skip
     return run_result(run)
 
 

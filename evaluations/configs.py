@@ -73,15 +73,37 @@ def validate_configs(
     return evaluation.model_dump(exclude_none=True), output_dump
 
 
-def _one_of(models: list[type[BaseModel]]) -> dict[str, Any]:
-    """The OpenAPI schema of one of `models`, unknown keys allowed (they are dropped)."""
-    schemas = [{**model.model_json_schema(), "additionalProperties": True} for model in models]
-    return schemas[0] if len(schemas) == 1 else {"oneOf": schemas}
+def _openapi(schema: Any, definitions: dict[str, Any]) -> Any:
+    """Pydantic's JSON schema as OpenAPI 3.0 states it: references inlined, `X | None` as a nullable X."""
+    if isinstance(schema, list):
+        return [_openapi(item, definitions) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return _openapi(definitions[schema["$ref"].rsplit("/", 1)[-1]], definitions)
+    converted = {key: _openapi(value, definitions) for key, value in schema.items() if key != "$defs"}
+    options = converted.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [option for option in options if option != {"type": "null"}]
+        del converted["anyOf"]
+        converted.pop("default", None)
+        converted.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
+        converted["nullable"] = True
+    return converted
+
+
+def _any_of(models: list[type[BaseModel]]) -> dict[str, Any]:
+    """The OpenAPI schema of any of `models`; unknown keys allowed (and dropped) unless the model forbids them."""
+    schemas = []
+    for model in models:
+        schema = model.model_json_schema()
+        schemas.append({"additionalProperties": True, **_openapi(schema, schema.get("$defs", {}))})
+    return schemas[0] if len(schemas) == 1 else {"anyOf": schemas}
 
 
 def evaluation_config_schema() -> dict[str, Any]:
-    return _one_of(list(EVALUATION_CONFIG_MODELS.values()))
+    return _any_of(list(EVALUATION_CONFIG_MODELS.values()))
 
 
 def output_config_schema() -> dict[str, Any]:
-    return _one_of([output.config_model for output in OUTPUT_TYPES.values()])
+    return _any_of([output.config_model for output in OUTPUT_TYPES.values()])

@@ -14,6 +14,8 @@ class EvaluationType(models.TextChoices):
 
 class OutputType(models.TextChoices):
     BOOLEAN = "boolean", "Boolean (Pass/Fail)"
+    NUMERIC = "numeric", "Numeric (score)"
+    CATEGORICAL = "categorical", "Categorical"
 
 
 def default_output_config() -> dict[str, bool]:
@@ -83,6 +85,12 @@ class EvaluationRun(models.Model):
     distinct_id = models.CharField(max_length=400)
     trigger = models.CharField(max_length=20, choices=RunTrigger.choices)
     status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING)
+    # The run's output type, from when it started (null while pending); its typed result (a boolean, a number or a
+    # list of category keys; null when not applicable or not completed) and whether that passed (null when it
+    # cannot: not applicable, or no passing rule). `verdict` is the boolean result alone, as before.
+    result_type = models.CharField(max_length=50, choices=OutputType.choices, null=True)  # noqa: DJ001 - null: not started
+    result = models.JSONField(null=True)
+    passed = models.BooleanField(null=True)
     verdict = models.BooleanField(null=True)
     applicable = models.BooleanField(null=True)
     reasoning = models.TextField(blank=True, default="")

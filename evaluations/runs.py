@@ -111,10 +111,11 @@ def evaluation_run_start(
 
 BEGIN_RUN = """
 INSERT INTO evaluations_evaluationrun AS r (id, team_id, evaluation_id, target_event_id, event, timestamp,
-    distinct_id, trigger, status, reasoning, model, error_code, error_message, created_at, dispatched_at, started_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'running', '', '', '', '', now(), now(), now())
-ON CONFLICT (id) DO UPDATE SET status = 'running', started_at = now(), finished_at = NULL, error_code = '',
-    error_message = ''
+    distinct_id, trigger, status, result_type, reasoning, model, error_code, error_message, created_at,
+    dispatched_at, started_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'running', %s, '', '', '', '', now(), now(), now())
+ON CONFLICT (id) DO UPDATE SET status = 'running', result_type = EXCLUDED.result_type, started_at = now(),
+    finished_at = NULL, error_code = '', error_message = ''
 WHERE r.status NOT IN ('completed', 'skipped')
 """
 
@@ -137,6 +138,7 @@ def evaluation_run_begin(
                 event_data["timestamp"],
                 str(event_data["distinct_id"]),
                 trigger,
+                evaluation.output_type,
             ],
         )
     return EvaluationRun.objects.get(id=workflow_id)
@@ -158,6 +160,7 @@ def evaluation_run_complete(
         evaluation_run_fail(workflow_id=workflow_id, code=verdict.reason, message=verdict.message, skipped=True)
         return EvaluationRun.objects.get(id=workflow_id)
     output = OUTPUT_TYPES[evaluation.output_type]
+    config = output.config(evaluation.output_config)
     with transaction.atomic():
         run = EvaluationRun.objects.select_for_update().get(id=workflow_id)
         if run.status == RunStatus.COMPLETED:
@@ -178,7 +181,7 @@ def evaluation_run_complete(
             "$ai_provider": judged.provider,
             "$ai_input_tokens": judged.input_tokens,
             "$ai_output_tokens": judged.output_tokens,
-            **output.event_properties(verdict, output.config(evaluation.output_config)),
+            **output.event_properties(verdict, config),
         }
         emitted = EventInput(
             uuid=uuid.uuid5(EMITTED_EVENT_NAMESPACE, workflow_id),
@@ -189,7 +192,10 @@ def evaluation_run_complete(
         )
         events_capture(team=Team.objects.only("id", "ingested_event").get(pk=evaluation.team_id), events=[emitted])
         run.status = RunStatus.COMPLETED
-        run.verdict, run.applicable = verdict.value, verdict.applicable
+        run.result_type, run.result, run.passed = output.key, verdict.value, output.passed(verdict, config)
+        # `verdict` keeps the boolean result alone (PostHog's field); other types' results are in `result`.
+        run.verdict = verdict.value if isinstance(verdict.value, bool) else None
+        run.applicable = verdict.applicable
         run.reasoning, run.model = judged.reasoning, judged.model
         run.input_tokens, run.output_tokens = judged.input_tokens, judged.output_tokens
         run.error_code = run.error_message = ""

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from environments.api.serializers import UserBasicSerializer, user_basic_from_row
 from evaluations.configs import ConfigError, evaluation_config_schema, output_config_schema, validate_configs
-from evaluations.models import Evaluation, EvaluationRun
+from evaluations.models import Evaluation, EvaluationRun, OutputType
 from posthog_clone.api.fields import ModelSerializer, StrictCharField, StrictUUIDField, drf_datetime
 from posthog_clone.api.validators import reject_nul_characters
 from query_languages import (
@@ -223,9 +223,39 @@ class RunErrorSerializer(serializers.Serializer):
     message = StrictCharField()
 
 
+RUN_RESULT_SCHEMA = {
+    "oneOf": [
+        {"type": "boolean"},
+        {"type": "number"},
+        {"type": "array", "items": {"type": "string"}},
+    ],
+    "nullable": True,
+    "description": "The typed result by `result_type`: a boolean, a score, or a list of category keys; null when "
+    "not applicable or not (yet) completed.",
+}
+
+
+@extend_schema_field(RUN_RESULT_SCHEMA)
+class RunResultField(serializers.JSONField):
+    pass
+
+
 class EvaluationRunSerializer(ModelSerializer):
     id = StrictCharField(read_only=True, help_text="The run's Temporal workflow id.")
     evaluation = EvaluationSummarySerializer(read_only=True)
+    result_type = serializers.ChoiceField(
+        choices=OutputType.choices,
+        allow_null=True,
+        read_only=True,
+        help_text="The evaluation's output type when the run started (null while pending).",
+    )
+    result = RunResultField(read_only=True)
+    passed = serializers.BooleanField(
+        allow_null=True, read_only=True, help_text="Whether the result passes; null when not applicable or ungraded."
+    )
+    verdict = serializers.BooleanField(
+        allow_null=True, read_only=True, help_text="The boolean result (boolean runs only; null for other types)."
+    )
     error = serializers.SerializerMethodField()
 
     class Meta:
@@ -239,6 +269,9 @@ class EvaluationRunSerializer(ModelSerializer):
             "distinct_id",
             "trigger",
             "status",
+            "result_type",
+            "result",
+            "passed",
             "verdict",
             "applicable",
             "reasoning",

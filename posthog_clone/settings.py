@@ -161,6 +161,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "GET_LIB_DOC_EXCLUDES": "environments.api.openapi.doc_excludes",
+    # An evaluation's `output_type` and its runs' `result_type` take the same values: one enum, named once.
+    "ENUM_NAME_OVERRIDES": {"OutputTypeEnum": "evaluations.models.OutputType"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "posthog_clone.api.schema.describe_project_id",

@@ -7,7 +7,9 @@ from typing import Any
 
 from evaluations.output_types.base import Answer, NormalisedConfig, OutputType, ResponseSchema
 from evaluations.output_types.boolean import Boolean
+from evaluations.output_types.categorical import Categorical
+from evaluations.output_types.numeric import Numeric
 
-OUTPUT_TYPES: dict[str, OutputType[Any]] = {output.key: output for output in (Boolean(),)}
+OUTPUT_TYPES: dict[str, OutputType[Any]] = {output.key: output for output in (Boolean(), Numeric(), Categorical())}
 
 __all__ = ["OUTPUT_TYPES", "Answer", "NormalisedConfig", "OutputType", "ResponseSchema"]

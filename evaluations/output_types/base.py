@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evaluations.contracts import Skip, Verdict
 
@@ -72,3 +72,29 @@ class OutputType(ABC, Generic[ConfigT]):
     @abstractmethod
     def event_properties(self, verdict: Verdict, config: ConfigT) -> dict[str, Any]:
         """The verdict's properties on the emitted `$ai_evaluation` event, in their order."""
+
+
+UNPARSABLE_RESPONSE = "unparsable_response"
+MAX_ANSWER_IN_MESSAGE = 200
+
+
+def unparsable(text: str, error: ValidationError) -> Answer:
+    """An answer that does not fit its output type's schema: the run is skipped (billed, not retried)."""
+    problem = error.errors()[0]["msg"].removeprefix("Value error, ")
+    return Answer("", Skip(UNPARSABLE_RESPONSE, f"The judge's answer does not fit the schema ({problem}): "
+                                                f"{text[:MAX_ANSWER_IN_MESSAGE]}"))  # fmt: skip
+
+
+def strict_schema(name: str, value_name: str, value_schema: dict[str, Any], *, allows_na: bool) -> ResponseSchema:
+    """`{reasoning, <value_name>}` as a strict JSON schema; the value may be null when N/A is allowed."""
+    if allows_na:
+        value_schema = {**value_schema, "type": [value_schema["type"], "null"]}
+    return ResponseSchema(
+        f"{name}_with_na" if allows_na else name,
+        {
+            "type": "object",
+            "properties": {"reasoning": {"type": "string"}, value_name: value_schema},
+            "required": ["reasoning", value_name],
+            "additionalProperties": False,
+        },
+    )

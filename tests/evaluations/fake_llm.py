@@ -49,6 +49,14 @@ def verdict(value: bool | None, reasoning: str = "Because.", *, applicable: bool
     return completion(json.dumps(answer))
 
 
+def score(value: float | None, reasoning: str = "Scored.") -> Reply:
+    return completion(json.dumps({"reasoning": reasoning, "score": value}))
+
+
+def categories(keys: list[str] | None, reasoning: str = "Categorised.") -> Reply:
+    return completion(json.dumps({"reasoning": reasoning, "categories": keys}))
+
+
 def error(status: int, message: str, *, code: str | None = None, error_type: str = "invalid_request_error") -> Reply:
     return Reply(status=status, body={"error": {"message": message, "type": error_type, "code": code, "param": None}})
 
@@ -63,6 +71,8 @@ class FakeLLM:
         self.accepted_keys: set[str] | None = None
         # Requests for the model list, as (path, Authorization header).
         self.model_requests: list[tuple[str, str | None]] = []
+        # Unscripted replies by the structured output asked for (its `json_schema` name), else the default one.
+        self.by_schema: dict[str, Reply] = {}
         self.received = threading.Condition()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -95,7 +105,8 @@ class FakeLLM:
             self.received.notify_all()
             if self.replies and (not self.replies[0].structured_only or "response_format" in body):
                 return self.replies.popleft()
-            return self.default
+            schema = (body.get("response_format") or {}).get("json_schema") or {}
+            return self.by_schema.get(schema.get("name"), self.default)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self

@@ -291,7 +291,7 @@ class TestList:
         row = body["results"][0]
         assert set(row) == {
             "id", "evaluation", "target_event_id", "event", "timestamp", "distinct_id", "trigger", "status",
-            "verdict", "applicable", "reasoning", "model", "input_tokens", "output_tokens", "error",
+            "result_type", "result", "passed", "verdict", "applicable", "reasoning", "model", "input_tokens", "output_tokens", "error",
             "emitted_event_id", "created_at", "started_at", "finished_at",
         }  # fmt: skip
         assert row["evaluation"] == {"id": str(evaluation.id), "name": "Correctness"}
