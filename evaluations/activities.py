@@ -8,20 +8,37 @@ another worker. Failures leave as `ApplicationError`s whose `type` is the code r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from evaluations import judge, runs, selectors
-from evaluations.contracts import EvaluationSnapshot, JudgeResult, RunEvaluationInputs, RunResult, RunStart, Skip
-from evaluations.models import EvaluationRun, RunStatus
-from posthog_clone.llm import JUDGE_NOT_CONFIGURED, LLMError, judge_config
+from evaluations import judge, provider_keys, runs, selectors, status
+from evaluations.contracts import (
+    KEY_TYPE_BYOK,
+    EvaluationSnapshot,
+    JudgeResult,
+    RunEvaluationInputs,
+    RunResult,
+    RunStart,
+    Skip,
+    is_manual,
+)
+from evaluations.models import EvaluationRun, EvaluationStatus, LLMProviderKey, RunStatus
+from posthog_clone import encryption
+from posthog_clone.llm import JUDGE_NOT_CONFIGURED, LLMConfig, LLMError, judge_config
 from posthog_clone.temporal.activities import database_connection
 
 HEARTBEAT_SECONDS = 2.0
+# A provider key's `last_used_at` is written at most this often (one conditional UPDATE per run, a no-op within it).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 logger = structlog.get_logger(__name__)
 
 
@@ -54,6 +71,13 @@ def _evaluation(inputs: RunEvaluationInputs) -> EvaluationSnapshot:
         raise ApplicationError(
             f"Evaluation {inputs.evaluation_id} was deleted", type="evaluation_deleted", non_retryable=True
         )
+    if evaluation.status == EvaluationStatus.ERROR and not is_manual(activity.info().workflow_id):
+        # An online run that waited while another run found the error: it would only meet it again.
+        raise ApplicationError(
+            f"Evaluation {inputs.evaluation_id} is stopped ({evaluation.status_reason}); fix it and re-enable it",
+            type="evaluation_error",
+            non_retryable=True,
+        )
     return EvaluationSnapshot(
         id=str(evaluation.id),
         name=evaluation.name,
@@ -62,6 +86,9 @@ def _evaluation(inputs: RunEvaluationInputs) -> EvaluationSnapshot:
         evaluation_config=evaluation.evaluation_config,
         output_type=evaluation.output_type,
         output_config=evaluation.output_config,
+        judge_provider=evaluation.judge_provider,
+        judge_model=evaluation.judge_model,
+        provider_key_id=str(evaluation.provider_key_id) if evaluation.provider_key_id else None,
     )
 
 
@@ -84,29 +111,95 @@ def start_run_activity(inputs: RunEvaluationInputs) -> RunStart:
     return RunStart(evaluation=evaluation, result=run_result(run) if finished else None)
 
 
+@dataclasses.dataclass(frozen=True)
+class _ProjectKey:
+    config: LLMConfig
+    key_id: str
+    updated_at: datetime
+
+
+def _project_key_config(evaluation: EvaluationSnapshot) -> _ProjectKey:
+    """The judge configuration with the evaluation's provider key, decrypted here (the secret never leaves this
+    activity: not in a payload, not in a log). Marks the key used."""
+    with database_connection():
+        key = LLMProviderKey.objects.filter(team_id=evaluation.team_id, id=evaluation.provider_key_id).first()
+        if key is None:
+            raise _ProjectKeyError("The evaluation's provider key was deleted.", code="key_not_found")
+        try:
+            api_key = provider_keys.stored_api_key(key)
+        except encryption.DecryptionError:
+            raise _ProjectKeyError(provider_keys.UNDECRYPTABLE, code="key_invalid", key=key) from None
+        now = timezone.now()
+        LLMProviderKey.objects.filter(pk=key.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+    config = LLMConfig(
+        model=evaluation.judge_model or settings.LLMA_EVAL_MODEL,
+        api_key=api_key or "not-needed",
+        base_url=provider_keys.endpoint(provider=key.provider, base_url=key.base_url),
+        timeout_seconds=settings.LLMA_EVAL_TIMEOUT_SECONDS,
+        provider=evaluation.judge_provider or key.provider,
+    )
+    return _ProjectKey(config=config, key_id=str(key.id), updated_at=key.updated_at)
+
+
+class _ProjectKeyError(Exception):
+    def __init__(self, message: str, *, code: str, key: LLMProviderKey | None = None) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+        self.updated_at = key.updated_at if key is not None else None
+
+
+def _record_key_error(evaluation: EvaluationSnapshot, code: str, message: str, key_updated_at: datetime | None) -> None:
+    if evaluation.provider_key_id is None:
+        return
+    with database_connection():
+        status.evaluation_error_from_run(
+            team_id=evaluation.team_id,
+            evaluation_id=evaluation.id,
+            code=code,
+            message=message,
+            provider_key_id=evaluation.provider_key_id,
+            key_updated_at=key_updated_at,
+        )
+
+
 @activity.defn(name="execute-llm-judge")
 async def execute_llm_judge_activity(evaluation: EvaluationSnapshot, event_data: dict[str, Any]) -> JudgeResult:
-    config = judge_config()
-    if config is None:
-        raise ApplicationError(
-            JUDGE_NOT_CONFIGURED,
-            type="llm_judge_not_configured",
-            non_retryable=True,
-        )
-    judging = asyncio.ensure_future(judge.judge(evaluation, event_data, config))
     with _run_context():
+        project_key: _ProjectKey | None = None
+        if evaluation.provider_key_id:
+            try:
+                project_key = await asyncio.to_thread(_project_key_config, evaluation)
+            except _ProjectKeyError as error:
+                await asyncio.to_thread(_record_key_error, evaluation, error.code, error.message, error.updated_at)
+                raise ApplicationError(error.message, type=error.code, non_retryable=True) from None
+            config: LLMConfig | None = project_key.config
+        else:
+            config = judge_config(model=evaluation.judge_model)
+        if config is None:
+            raise ApplicationError(JUDGE_NOT_CONFIGURED, type="llm_judge_not_configured", non_retryable=True)
+        judging = asyncio.ensure_future(judge.judge(evaluation, event_data, config))
         try:
             while not judging.done():
                 await asyncio.wait({judging}, timeout=HEARTBEAT_SECONDS)
                 activity.heartbeat()
-            return judging.result()
+            result = judging.result()
         except judge.JudgeConfigurationError as error:
             raise ApplicationError(error.message, type=error.code, non_retryable=True) from None
         except LLMError as error:
-            logger.warning("evaluation_judge_failed", kind=error.kind, retryable=error.retryable)
+            logger.warning("evaluation_judge_failed", kind=error.kind, retryable=error.retryable,
+                           key_type="byok" if project_key else "posthog")  # fmt: skip
+            if project_key is not None and not error.retryable:
+                await asyncio.to_thread(
+                    _record_key_error, evaluation, error.kind, error.message, project_key.updated_at
+                )
             raise ApplicationError(error.message, type=error.kind, non_retryable=not error.retryable) from None
         finally:
             judging.cancel()
+    if project_key is None:
+        return result
+    return dataclasses.replace(result, key_type=KEY_TYPE_BYOK, key_id=project_key.key_id)
 
 
 @activity.defn(name="complete-evaluation-run")

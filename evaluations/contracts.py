@@ -52,6 +52,10 @@ class EvaluationSnapshot:
     evaluation_config: dict[str, Any]
     output_type: str
     output_config: dict[str, Any]
+    # The model configuration (no secrets: the judge activity reads the key's by id); "" / None: the server's.
+    judge_provider: str = ""
+    judge_model: str = ""
+    provider_key_id: str | None = None
 
 
 # What a verdict holds, by output type: boolean a bool, numeric a number, categorical a list of category keys.
@@ -91,6 +95,9 @@ class JudgeResult:
     provider: str
     input_tokens: int | None
     output_tokens: int | None
+    # Whose key judged: `byok` (the project's provider key, `key_id`) or `posthog` (the server's own).
+    key_type: str = "posthog"
+    key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,4 +126,6 @@ class RunStart:
 
 
 # Failures that end a run as `skipped` rather than `failed`: there was nothing to judge with or for.
-SKIP_CODES = frozenset({"evaluation_deleted", "llm_judge_not_configured"})
+SKIP_CODES = frozenset({"evaluation_deleted", "llm_judge_not_configured", "evaluation_error"})
+KEY_TYPE_BYOK = "byok"
+KEY_TYPE_POSTHOG = "posthog"

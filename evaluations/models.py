@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.db import models
 
@@ -18,6 +18,28 @@ class OutputType(models.TextChoices):
     CATEGORICAL = "categorical", "Categorical"
 
 
+class EvaluationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    ERROR = "error", "Error"
+
+
+class StatusReason(models.TextChoices):
+    """Why an evaluation is in `error` (PostHog's names; only some are ever set here, see `evaluations.status`)."""
+
+    PROVIDER_KEY_REQUIRED = "provider_key_required", "Provider key required"
+    TRIAL_LIMIT_REACHED = "trial_limit_reached", "Trial limit reached"
+    MODEL_NOT_ALLOWED = "model_not_allowed", "Model not allowed"
+    PROVIDER_KEY_DELETED = "provider_key_deleted", "Provider key deleted"
+    NO_DEFAULT_MODEL = "no_default_model", "No default model"
+    PROVIDER_KEY_INVALID = "provider_key_invalid", "Provider key invalid"
+    PROVIDER_KEY_PERMISSION_DENIED = "provider_key_permission_denied", "Provider key permission denied"
+    PROVIDER_KEY_QUOTA_EXCEEDED = "provider_key_quota_exceeded", "Provider key quota exceeded"
+    PROVIDER_KEY_RATE_LIMITED = "provider_key_rate_limited", "Provider key rate limited"
+    MODEL_NOT_FOUND = "model_not_found", "Model not found"
+    HOG_ERROR = "hog_error", "Hog error"
+
+
 def default_output_config() -> dict[str, bool]:
     return {"allows_na": False}
 
@@ -31,11 +53,23 @@ class Evaluation(models.Model):
     name = models.CharField(max_length=400)
     description = models.TextField(blank=True, default="")
     enabled = models.BooleanField(default=False)
+    # Authoritative; `enabled` mirrors it (true exactly when active). System code moves it to `error`
+    # (`evaluations.status`), with a reason; clients pause and resume.
+    status = models.CharField(max_length=20, choices=EvaluationStatus.choices, default=EvaluationStatus.PAUSED)
+    status_reason = models.CharField(max_length=50, choices=StatusReason.choices, null=True, blank=True)  # noqa: DJ001 - null: no reason
+    status_reason_detail = models.TextField(null=True, blank=True)  # noqa: DJ001 - null: no detail
     evaluation_type = models.CharField(max_length=50, choices=EvaluationType.choices)
     evaluation_config = models.JSONField(default=dict)
     output_type = models.CharField(max_length=50, choices=OutputType.choices)
     output_config = models.JSONField(default=default_output_config)
     conditions = models.JSONField(default=list)
+    # The judge's model configuration (llm_judge only): none when `judge_provider` is blank, then the server's
+    # own judge runs it. With a provider key the key's secret is used (decrypted by the judge activity).
+    judge_provider = models.CharField(max_length=50, blank=True, default="")
+    judge_model = models.CharField(max_length=100, blank=True, default="")
+    provider_key = models.ForeignKey(
+        "LLMProviderKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="evaluations"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -53,9 +87,40 @@ class Evaluation(models.Model):
             # What online evaluation loads for each ingested batch: the enabled evaluations of a project.
             models.Index(fields=["team", "enabled"], name="evaluation_team_enabled", condition=models.Q(deleted=False)),
         ]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=models.Q(evaluation_type=EvaluationType.LLM_JUDGE)
+                | models.Q(judge_provider="", provider_key__isnull=True),
+                name="evaluation_model_configuration_llm_judge_only",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=EvaluationStatus.ERROR) | models.Q(status_reason__isnull=False),
+                name="evaluation_error_has_reason",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A new row takes its status from `enabled` (unless created in error); later writes keep the two in step
+        # through the serializer and `evaluations.status`.
+        if self._state.adding and self.status != EvaluationStatus.ERROR:
+            self.status = EvaluationStatus.ACTIVE if self.enabled else EvaluationStatus.PAUSED
+        super().save(*args, **kwargs)
+
+    @property
+    def model_configuration(self) -> dict[str, Any] | None:
+        """`{provider, model, provider_key_id, provider_key_name}`, or None when the server's judge runs it."""
+        if not self.judge_provider:
+            return None
+        key = self.provider_key
+        return {
+            "provider": self.judge_provider,
+            "model": self.judge_model,
+            "provider_key_id": str(key.id) if key else None,
+            "provider_key_name": key.name if key else None,
+        }
 
 
 class RunTrigger(models.TextChoices):

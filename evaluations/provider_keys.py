@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from environments.models import Team, User
 from evaluations.models import LLMProviderKey, ProviderKeyProvider, ProviderKeyState
+from evaluations.status import provider_key_dependants_error
 from posthog_clone import encryption, llm
 from posthog_clone.errors import DomainError
 
@@ -157,7 +158,9 @@ def provider_key_validate(*, key: LLMProviderKey) -> LLMProviderKey:
 
 
 def provider_key_delete(*, key: LLMProviderKey) -> None:
-    key.delete()
+    with transaction.atomic():
+        provider_key_dependants_error(key=key)
+        key.delete()
 
 
 def provider_keys_reencrypt(*, batch_size: int = 500) -> int:

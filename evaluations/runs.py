@@ -181,6 +181,8 @@ def evaluation_run_complete(
             "$ai_provider": judged.provider,
             "$ai_input_tokens": judged.input_tokens,
             "$ai_output_tokens": judged.output_tokens,
+            "$ai_evaluation_key_type": judged.key_type,
+            **({"$ai_evaluation_key_id": judged.key_id} if judged.key_id else {}),
             **output.event_properties(verdict, config),
         }
         emitted = EventInput(

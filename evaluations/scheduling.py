@@ -20,7 +20,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from evaluations import selectors
 from evaluations.contracts import RUN_EVALUATION_WORKFLOW, RunEvaluationInputs, online_workflow_id
-from evaluations.models import EvaluationRun, RunStatus
+from evaluations.models import Evaluation, EvaluationRun, EvaluationStatus, RunStatus
 from evaluations.online import online_evaluation, triggered
 from events.hooks import CaptureTransaction
 from events.records import EventInput
@@ -29,6 +29,7 @@ from posthog_clone.llm import JUDGE_NOT_CONFIGURED, judge_config
 from posthog_clone.temporal.client import StartOutcome, WorkflowStart, start_workflows
 
 DISPATCH_BATCH = 100
+EVALUATION_STOPPED = "The evaluation stopped on an error (see its status_reason); fix it and re-enable it."
 
 
 INSERT_ONLINE_RUNS = """
@@ -49,7 +50,8 @@ def evaluation_runs_schedule_online(*, team_id: int, events: Sequence[EventInput
     whole batch."""
     with capture.cursor() as cursor:
         cursor.execute(
-            "SELECT id, conditions FROM evaluations_evaluation WHERE team_id = %b AND enabled AND NOT deleted "
+            "SELECT id, conditions FROM evaluations_evaluation WHERE team_id = %b AND enabled AND status = 'active' "
+            "AND NOT deleted "
             "AND conditions <> '[]'::jsonb",
             (team_id,),
         )
@@ -100,10 +102,19 @@ def evaluation_runs_dispatch(*, limit: int = DISPATCH_BATCH) -> DispatchResult:
             EvaluationRun.objects.bulk_update(runs, ["status", "error_code", "error_message", "finished_at"])
             return DispatchResult(claimed=len(runs), started=0, temporal_unavailable=False)
         targets = _target_events(runs)
+        stopped = set(
+            Evaluation.objects.filter(
+                id__in={run.evaluation_id for run in runs}, status=EvaluationStatus.ERROR
+            ).values_list("id", flat=True)
+        )
         startable, finished = [], []
         for run in runs:
             target = targets.get((run.team_id, run.target_event_id))
-            if target is None:
+            if run.evaluation_id in stopped:
+                # Recorded before the evaluation stopped on an error every run would meet: not started.
+                _finish(run, now, RunStatus.SKIPPED, "evaluation_error", EVALUATION_STOPPED)
+                finished.append(run)
+            elif target is None:
                 _finish(run, now, RunStatus.FAILED, "event_not_found", f"Event {run.target_event_id} not found.")
                 finished.append(run)
             else:

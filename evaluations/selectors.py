@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from evaluations.models import Evaluation
+from evaluations.models import Evaluation, LLMProviderKey
 from events.selectors import StoredEvent, events_by_uuid
 from posthog_clone.db import PlainRows
 
@@ -25,6 +25,11 @@ def evaluation_rows(
 def evaluation_for_run(*, team_id: int, evaluation_id: uuid.UUID | str) -> Evaluation | None:
     """The evaluation a run executes, deleted or not (the caller decides), only within the event's project."""
     return Evaluation.objects.filter(team_id=team_id, id=evaluation_id).first()
+
+
+def provider_key_for_team(*, team_id: int, key_id: uuid.UUID) -> LLMProviderKey | None:
+    """This project's provider key with that id (another project's is None, as an unknown one)."""
+    return LLMProviderKey.objects.filter(team_id=team_id, id=key_id).first()
 
 
 def run_target_event(*, team_id: int, event_uuid: uuid.UUID) -> StoredEvent | None:

@@ -7,8 +7,18 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from environments.api.serializers import UserBasicSerializer, user_basic_from_row
+from evaluations import selectors, status
 from evaluations.configs import ConfigError, evaluation_config_schema, output_config_schema, validate_configs
-from evaluations.models import Evaluation, EvaluationRun, OutputType
+from evaluations.models import (
+    Evaluation,
+    EvaluationRun,
+    EvaluationStatus,
+    EvaluationType,
+    LLMProviderKey,
+    OutputType,
+    ProviderKeyProvider,
+    StatusReason,
+)
 from posthog_clone.api.fields import ModelSerializer, StrictCharField, StrictUUIDField, drf_datetime
 from posthog_clone.api.validators import reject_nul_characters
 from query_languages import (
@@ -96,8 +106,31 @@ class OutputConfigField(serializers.DictField):
     pass
 
 
+NO_MODEL_CONFIGURATION = "This evaluation type does not use model configuration."
+PROVIDER_KEY_NOT_FOUND = "Provider key not found"
+STATUS_SET_BY_SERVER = "Only active or paused may be set; error is set by the server."
+
+
+class ModelConfigurationSerializer(serializers.Serializer):
+    """Which model judges this evaluation, and with which of the project's provider keys (none: the server's)."""
+
+    provider = serializers.ChoiceField(choices=ProviderKeyProvider.choices)
+    model = StrictCharField(max_length=100)
+    provider_key_id = StrictUUIDField(required=False, allow_null=True, default=None)
+    provider_key_name = StrictCharField(read_only=True, allow_null=True)
+
+
 class EvaluationSerializer(ModelSerializer):
     created_by = UserBasicSerializer(read_only=True)
+    status = serializers.ChoiceField(
+        choices=EvaluationStatus.choices,
+        required=False,
+        help_text="Authoritative; `enabled` mirrors it. Clients may set active or paused (or just `enabled`); the "
+        "server sets error, with a `status_reason`, when a run meets an error every later run would meet too.",
+    )
+    status_reason = serializers.ChoiceField(choices=StatusReason.choices, read_only=True, allow_null=True)
+    status_reason_detail = StrictCharField(read_only=True, allow_null=True)
+    model_configuration = ModelConfigurationSerializer(required=False, allow_null=True)
     description = StrictCharField(max_length=MAX_DESCRIPTION_LENGTH, allow_blank=True, required=False)
     # Required although PostHog stores a missing one as {}: such an evaluation could never run.
     evaluation_config = EvaluationConfigField(validators=[reject_nul_characters])
@@ -111,21 +144,94 @@ class EvaluationSerializer(ModelSerializer):
             "name",
             "description",
             "enabled",
+            "status",
+            "status_reason",
+            "status_reason_detail",
             "evaluation_type",
             "evaluation_config",
             "output_type",
             "output_config",
             "conditions",
+            "model_configuration",
             "created_at",
             "updated_at",
             "created_by",
             "deleted",
         ]
-        read_only_fields = ["id", "created_at", "updated_at", "created_by"]
+        read_only_fields = ["id", "status_reason", "status_reason_detail", "created_at", "updated_at", "created_by"]
 
     CONFIG_INPUTS = ("evaluation_type", "output_type", "evaluation_config", "output_config")
 
+    def validate_status(self, value: str) -> str:
+        if value == EvaluationStatus.ERROR:
+            raise serializers.ValidationError(STATUS_SET_BY_SERVER)
+        return value
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = self._validate_configs(attrs)
+        key = self._validate_model_configuration(attrs)
+        self._sync_status(attrs, key)
+        return attrs
+
+    def _validate_model_configuration(self, attrs: dict[str, Any]) -> LLMProviderKey | None:
+        """The provider key the evaluation will use after this write (None: none); a foreign or unknown key id is
+        "not found", never told apart."""
+        stored = self.instance
+        sent = "model_configuration" in attrs
+        evaluation_type = attrs.get("evaluation_type", getattr(stored, "evaluation_type", None))
+        configured = attrs["model_configuration"] if sent else getattr(stored, "model_configuration", None)
+        if configured is not None and evaluation_type != EvaluationType.LLM_JUDGE:
+            raise serializers.ValidationError({"model_configuration": NO_MODEL_CONFIGURATION})
+        if not sent:
+            return stored.provider_key if stored is not None else None
+        if configured is None or configured.get("provider_key_id") is None:
+            return None
+        key = selectors.provider_key_for_team(team_id=self.context["team"].id, key_id=configured["provider_key_id"])
+        if key is None:
+            raise serializers.ValidationError({"model_configuration": {"provider_key_id": [PROVIDER_KEY_NOT_FOUND]}})
+        if key.provider != configured["provider"]:
+            raise serializers.ValidationError({"model_configuration": {"provider": [
+                f"Provider '{configured['provider']}' does not match key provider '{key.provider}'"]}})  # fmt: skip
+        return key
+
+    def _sync_status(self, attrs: dict[str, Any], key: LLMProviderKey | None) -> None:
+        """Whichever of `status` / `enabled` was sent drives the other (an `enabled` that does not change leaves
+        the status, even `error`); enabling a disabled evaluation passes the re-enable guard first."""
+        stored = self.instance
+        if "status" in attrs:
+            attrs["enabled"] = attrs["status"] == EvaluationStatus.ACTIVE
+        elif "enabled" in attrs and (stored is None or attrs["enabled"] != stored.enabled):
+            attrs["status"] = EvaluationStatus.ACTIVE if attrs["enabled"] else EvaluationStatus.PAUSED
+        if "status" not in attrs or (stored is not None and attrs["status"] == stored.status):
+            return
+        if stored is not None and attrs["enabled"] and not stored.enabled:
+            self._guard_reenable(stored, attrs, key)
+        attrs["status_reason"] = attrs["status_reason_detail"] = None
+
+    def _guard_reenable(self, stored: Evaluation, attrs: dict[str, Any], key: LLMProviderKey | None) -> None:
+        if attrs.get("evaluation_type", stored.evaluation_type) != EvaluationType.LLM_JUDGE:
+            return
+        configured = attrs.get("model_configuration")
+        model_changed = configured is not None and (
+            configured["model"] != stored.judge_model or configured["provider"] != stored.judge_provider
+        )
+        refusal = status.reenable_refusal(evaluation=stored, provider_key=key, model_changed=model_changed)
+        if refusal is not None:
+            raise serializers.ValidationError({"enabled": refusal})
+
+    def create(self, validated_data: dict[str, Any]) -> Evaluation:
+        configured = validated_data.pop("model_configuration", None)
+        evaluation = Evaluation(**validated_data)
+        _apply_model_configuration(evaluation, configured)
+        evaluation.save()
+        return evaluation
+
+    def update(self, instance: Evaluation, validated_data: dict[str, Any]) -> Evaluation:
+        if "model_configuration" in validated_data:
+            _apply_model_configuration(instance, validated_data.pop("model_configuration"))
+        return super().update(instance, validated_data)
+
+    def _validate_configs(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Configs are checked against the effective types on every write that touches either side,
         including a PATCH that sends one config alone (then the stored types apply)."""
         stored = self.instance
@@ -147,6 +253,12 @@ class EvaluationSerializer(ModelSerializer):
         return attrs
 
 
+def _apply_model_configuration(evaluation: Evaluation, configured: dict[str, Any] | None) -> None:
+    evaluation.judge_provider = configured["provider"] if configured else ""
+    evaluation.judge_model = configured["model"] if configured else ""
+    evaluation.provider_key_id = configured.get("provider_key_id") if configured else None
+
+
 def _condition_to_dict(condition: dict[str, Any]) -> dict[str, Any]:
     """What ConditionSerializer renders from a stored condition: its three keys, in its order."""
     shown = {"id": condition["id"]} if "id" in condition else {}
@@ -158,7 +270,11 @@ def _condition_to_dict(condition: dict[str, Any]) -> dict[str, Any]:
 # The row `evaluation_to_dict` renders (`selectors.evaluation_rows`): what the serializer shows, with the creator's
 # fields read through the join.
 EVALUATION_ROW_COLUMNS = (
-    *(name for name in EvaluationSerializer.Meta.fields if name != "created_by"),
+    *(name for name in EvaluationSerializer.Meta.fields if name not in ("created_by", "model_configuration")),
+    "judge_provider",
+    "judge_model",
+    "provider_key_id",
+    "provider_key__name",
     *(f"created_by__{field}" for field in UserBasicSerializer.Meta.fields),
 )
 EVALUATION_ROW_JSON_COLUMNS = frozenset(
@@ -174,15 +290,31 @@ def evaluation_to_dict(row: dict[str, Any]) -> dict[str, Any]:
         "name": row["name"],
         "description": row["description"],
         "enabled": row["enabled"],
+        "status": row["status"],
+        "status_reason": row["status_reason"],
+        "status_reason_detail": row["status_reason_detail"],
         "evaluation_type": row["evaluation_type"],
         "evaluation_config": row["evaluation_config"],
         "output_type": row["output_type"],
         "output_config": row["output_config"],
         "conditions": [_condition_to_dict(condition) for condition in row["conditions"]],
+        "model_configuration": _model_configuration_from_row(row),
         "created_at": drf_datetime(row["created_at"]),
         "updated_at": drf_datetime(row["updated_at"]),
         "created_by": user_basic_from_row(row, "created_by__"),
         "deleted": row["deleted"],
+    }
+
+
+def _model_configuration_from_row(row: dict[str, Any]) -> dict[str, Any] | None:
+    if not row["judge_provider"]:
+        return None
+    key_id = row["provider_key_id"]
+    return {
+        "provider": row["judge_provider"],
+        "model": row["judge_model"],
+        "provider_key_id": str(key_id) if key_id else None,
+        "provider_key_name": row["provider_key__name"] if key_id else None,
     }
 
 

@@ -52,12 +52,13 @@ class Completion:
     output_tokens: int | None
 
 
-def judge_config() -> LLMConfig | None:
-    """The judge's configuration, or None when neither a base URL nor an API key is set."""
+def judge_config(*, model: str = "") -> LLMConfig | None:
+    """The server's judge configuration (with `model` instead of its own, when given), or None when neither a base
+    URL nor an API key is set."""
     if not settings.LLMA_EVAL_OPENAI_BASE_URL and not settings.LLMA_EVAL_OPENAI_API_KEY:
         return None
     return LLMConfig(
-        model=settings.LLMA_EVAL_MODEL,
+        model=model or settings.LLMA_EVAL_MODEL,
         api_key=settings.LLMA_EVAL_OPENAI_API_KEY or NO_API_KEY,
         base_url=settings.LLMA_EVAL_OPENAI_BASE_URL or None,
         timeout_seconds=settings.LLMA_EVAL_TIMEOUT_SECONDS,
@@ -79,9 +80,9 @@ async def complete_json(
         return await _create(client, config, messages, response_format=structured)
     except openai.BadRequestError as error:
         if "response_format" not in str(error) and "json_schema" not in str(error):
-            raise _classified(error) from None
+            raise _redacted(_classified(error), config.api_key) from None
     except openai.OpenAIError as error:
-        raise _classified(error) from None
+        raise _redacted(_classified(error), config.api_key) from None
     instructions = (
         f"{system}\n\nRespond with only a JSON object (no prose, no code fences) matching this JSON schema:\n"
         f"{json.dumps(schema)}"
@@ -89,7 +90,7 @@ async def complete_json(
     try:
         return await _create(client, config, [{"role": "system", "content": instructions}, messages[1]])
     except openai.OpenAIError as error:
-        raise _classified(error) from None
+        raise _redacted(_classified(error), config.api_key) from None
 
 
 def list_models(*, api_key: str | None, base_url: str, timeout_seconds: float) -> list[str]:
@@ -101,11 +102,7 @@ def list_models(*, api_key: str | None, base_url: str, timeout_seconds: float) -
     try:
         return [model.id for model in client.models.list()]
     except openai.OpenAIError as error:
-        classified = _classified(error)
-        if api_key:
-            classified.message = classified.message.replace(api_key, "[redacted]")
-            classified.args = (classified.message,)
-        raise classified from None
+        raise _redacted(_classified(error), api_key) from None
     finally:
         client.close()
 
@@ -141,6 +138,14 @@ async def _create(
         input_tokens=usage.prompt_tokens if usage else None,
         output_tokens=usage.completion_tokens if usage else None,
     )
+
+
+def _redacted(error: LLMError, api_key: str | None) -> LLMError:
+    """The error without the key in its text (servers may echo the key they refused)."""
+    if api_key and api_key != NO_API_KEY:
+        error.message = error.message.replace(api_key, "[redacted]")
+        error.args = (error.message,)
+    return error
 
 
 def _classified(error: openai.OpenAIError) -> LLMError:

@@ -96,6 +96,7 @@ class TestManualRuns:
             "$ai_provider": "openai",
             "$ai_input_tokens": 42,
             "$ai_output_tokens": 18,
+            "$ai_evaluation_key_type": "posthog",
         }
         assert properties["$ai_evaluation_start_time"] <= event["timestamp"]
 

@@ -360,8 +360,9 @@ class TestList:
         assert page["previous"] is None
         assert "offset=2" in page["next"]
         assert set(page["results"][0]) == {
-            "id", "name", "description", "enabled", "evaluation_type", "evaluation_config", "output_type",
-            "output_config", "conditions", "created_at", "updated_at", "created_by", "deleted",
+            "id", "name", "description", "enabled", "status", "status_reason", "status_reason_detail",
+            "evaluation_type", "evaluation_config", "output_type", "output_config", "conditions",
+            "model_configuration", "created_at", "updated_at", "created_by", "deleted",
         }  # fmt: skip
         last = api.get(page["next"]).json()
         assert len(last["results"]) == 1

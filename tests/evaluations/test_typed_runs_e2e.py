@@ -46,6 +46,7 @@ def common_properties(evaluation: Any, run: EvaluationRun, properties: dict[str,
         "$ai_provider": "openai",
         "$ai_input_tokens": 42,
         "$ai_output_tokens": 18,
+        "$ai_evaluation_key_type": "posthog",
     }
 
 
