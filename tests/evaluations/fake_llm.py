@@ -1,7 +1,8 @@
 """A small OpenAI-compatible chat-completions server on 127.0.0.1, so the judge talks real HTTP through the openai
 SDK. Each request takes the next scripted reply (or the default one); every request body is kept. `GET /v1/models`
 lists `models` (how provider keys are checked); with `accepted_keys` set, any other bearer key is refused with 401 on
-every route, its error echoing the key as OpenAI's does (so tests see it goes no further)."""
+every route, its error echoing the key as OpenAI's does (so tests see it goes no further). With `hold_refusals` set,
+refused chat requests wait (bounded) until it is set: several runs then meet the refusal at the same moment."""
 
 from __future__ import annotations
 
@@ -69,6 +70,9 @@ class FakeLLM:
         self.models = ["judge-test-model"]
         # None: any key (or none) is accepted.
         self.accepted_keys: set[str] | None = None
+        # Refused chat requests wait for this event (when set); `refused` counts them, as they arrive.
+        self.hold_refusals: threading.Event | None = None
+        self.refused = 0
         # Requests for the model list, as (path, Authorization header).
         self.model_requests: list[tuple[str, str | None]] = []
         # Unscripted replies by the structured output asked for (its `json_schema` name), else the default one.
@@ -99,6 +103,11 @@ class FakeLLM:
             if not self.received.wait_for(lambda: len(self.requests) >= count, timeout):
                 raise TimeoutError(f"the judge got {len(self.requests)} requests, not {count}, in {timeout}s")
 
+    def wait_for_refusals(self, count: int, timeout: float = 30) -> None:
+        with self.received:
+            if not self.received.wait_for(lambda: self.refused >= count, timeout):
+                raise TimeoutError(f"the judge refused {self.refused} requests, not {count}, in {timeout}s")
+
     def _next_reply(self, body: dict[str, Any]) -> Reply:
         with self.received:
             self.requests.append(body)
@@ -112,11 +121,17 @@ class FakeLLM:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def _refused(self) -> bool:
+            def _refused(self, *, held: bool = False) -> bool:
                 authorization = self.headers.get("Authorization") or ""
                 key = authorization.removeprefix("Bearer ")
                 if fake.accepted_keys is None or key in fake.accepted_keys:
                     return False
+                hold = fake.hold_refusals if held else None
+                if hold is not None:
+                    with fake.received:
+                        fake.refused += 1
+                        fake.received.notify_all()
+                    hold.wait(GATE_TIMEOUT_SECONDS)
                 refusal = error(401, f"Incorrect API key provided: {key}.", code="invalid_api_key")
                 self._send(refusal.status, refusal.body)
                 return True
@@ -146,7 +161,7 @@ class FakeLLM:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                if self._refused():
+                if self._refused(held=True):
                     return
                 body["_authorization"] = self.headers.get("Authorization")
                 body["_path"] = self.path
