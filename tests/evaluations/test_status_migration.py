@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
+from tests.support.migrations import migrate_to, stepped_back_to
 from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,14 +19,8 @@ AFTER = [("evaluations", "0005_status_and_model_configuration")]
 
 @pytest.fixture
 def before_status() -> Iterator[None]:
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    try:
+    with stepped_back_to(BEFORE, app="evaluations"):
         yield
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(executor.loader.graph.leaf_nodes("evaluations"))
 
 
 def insert_evaluation(tenant: Tenant, *, enabled: bool) -> uuid.UUID:
@@ -44,9 +38,7 @@ def insert_evaluation(tenant: Tenant, *, enabled: bool) -> uuid.UUID:
 @pytest.mark.usefixtures("before_status")
 def test_status_is_filled_from_enabled(tenant: Tenant) -> None:
     on, off = insert_evaluation(tenant, enabled=True), insert_evaluation(tenant, enabled=False)
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(AFTER)
+    migrate_to(AFTER)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, status, status_reason, status_reason_detail, judge_provider, provider_key_id "

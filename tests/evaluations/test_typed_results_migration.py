@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
+from tests.support.migrations import migrate_to, stepped_back_to
 from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,14 +21,8 @@ AFTER = [("evaluations", "0004_typed_results")]
 
 @pytest.fixture
 def before_typed_results() -> Iterator[None]:
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    try:
+    with stepped_back_to(BEFORE, app="evaluations"):
         yield
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(executor.loader.graph.leaf_nodes("evaluations"))
 
 
 def insert_run(tenant: Tenant, evaluation_id: uuid.UUID, status: str, verdict: bool | None, *,
@@ -70,9 +64,7 @@ def test_boolean_runs_are_filled(tenant: Tenant) -> None:
     skipped = insert_run(tenant, evaluation_id, "skipped", None)
     pending = insert_run(tenant, evaluation_id, "pending", None, started=False)
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(AFTER)
+    migrate_to(AFTER)
 
     assert typed(passed) == ("boolean", True, True)
     assert typed(failed) == ("boolean", False, False)
