@@ -105,3 +105,14 @@ def make_provider_key(tenant: Tenant, *, api_key: str = "sk-test-0123456789abcde
     }
     values.update(fields)
     return LLMProviderKey.objects.create(team=tenant.team, **values)
+
+
+def evaluation_payload(**overrides: Any) -> dict[str, Any]:
+    """A valid body for creating an evaluation (a boolean LLM judge), with `overrides` applied."""
+    return {
+        "name": "Accuracy",
+        "evaluation_type": "llm_judge",
+        "evaluation_config": {"prompt": "Is it accurate?"},
+        "output_type": "boolean",
+        **overrides,
+    }

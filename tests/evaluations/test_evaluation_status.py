@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from evaluations import status
 from evaluations.models import Evaluation, EvaluationStatus, LLMProviderKey, StatusReason
 from evaluations.provider_keys import provider_key_delete
+from tests.evaluations.helpers import evaluation_payload as payload
 from tests.evaluations.helpers import make_evaluation, make_provider_key
 from tests.support.tenants import Tenant
 
@@ -26,17 +27,6 @@ def api(key_client: Any) -> APIClient:
 @pytest.fixture
 def url(tenant: Tenant) -> str:
     return f"/api/environments/{tenant.team.id}/evaluations/"
-
-
-def payload(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": "Accuracy",
-        "evaluation_type": "llm_judge",
-        "evaluation_config": {"prompt": "Is it accurate?"},
-        "output_type": "boolean",
-    }
-    body.update(overrides)
-    return body
 
 
 def error_of(response: Any) -> tuple[int, str | None, str]:

@@ -16,20 +16,10 @@ from evaluations.models import Evaluation
 from evaluations.serializers import EvaluationSerializer
 from posthog_clone.api.renderers import JSONRenderer
 from tests.api_base import TeamScopedAPITests
+from tests.evaluations.helpers import evaluation_payload as valid_payload
 from tests.evaluations.helpers import make_evaluation
 from tests.support.errors import assert_error
 from tests.support.tenants import Tenant
-
-
-def valid_payload(**overrides: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "name": "Accuracy",
-        "evaluation_type": "llm_judge",
-        "evaluation_config": {"prompt": "Is it accurate?"},
-        "output_type": "boolean",
-    }
-    payload.update(overrides)
-    return payload
 
 
 class TestEvaluationsAccess(TeamScopedAPITests):
