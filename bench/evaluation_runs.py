@@ -235,21 +235,7 @@ def measure_runs(
         raw_drained = sorted(baseline.completion_times(handles))
 
         # (b) closed-loop latency
-        pending = iter(latency_bodies)
-        pending_lock = threading.Lock()
-        local = threading.local()
-
-        def one_run() -> float:
-            with pending_lock:
-                body = next(pending)
-            if not hasattr(local, "client"):
-                local.client = session(key)
-            began = time.time()
-            post_run(local.client, base_url + url, body)
-            emitted.wait_for({body["target_event_id"]})
-            return emitted.stored[body["target_event_id"]] - began
-
-        latencies = closed_loop(len(latency_bodies), one_run)
+        latencies = closed_loop_runs(base_url + url, key, latency_bodies, emitted)
         raw_latencies = closed_loop(len(latency_bodies), baseline.execute)
     finally:
         harness.stop_worker(worker)
