@@ -37,6 +37,8 @@ from posthog_clone.temporal.client import StartOutcome, WorkflowStart, start_wor
 
 logger = structlog.get_logger(__name__)
 
+# Skips whose judge call is billed (the answer itself was the problem): their events keep the model and tokens.
+BILLED_SKIPS = frozenset({"unparsable_response", "output_limit_exceeded"})
 # The emitted `$ai_evaluation` event's uuid derives from the workflow id, so whatever repeats (an activity, the
 # workflow, a worker killed mid-run), ingestion stores one event per run.
 EMITTED_EVENT_NAMESPACE = uuid.UUID("6f1f3f0e-4f7c-4d55-9a38-0f2d53a1c7e1")
@@ -152,39 +154,48 @@ def evaluation_run_complete(
     judged: JudgeResult,
     start_time: str,
 ) -> EvaluationRun:
-    """Emit the run's `$ai_evaluation` event and record the verdict, in one transaction; a run already completed
+    """Emit the run's `$ai_evaluation` event and record the verdict, in one transaction; a run already recorded
     (its activity retried after committing) is returned unchanged. A judge's answer its output type skipped is
-    recorded as a skipped run (and emits nothing)."""
-    verdict = judged.outcome
-    if isinstance(verdict, Skip):
-        evaluation_run_fail(workflow_id=workflow_id, code=verdict.reason, message=verdict.message, skipped=True)
-        return EvaluationRun.objects.get(id=workflow_id)
+    recorded as a skipped run, and its event says so (`$ai_evaluation_skipped`, `$ai_evaluation_skip_reason`)."""
+    outcome = judged.outcome
     output = OUTPUT_TYPES[evaluation.output_type]
     config = output.config(evaluation.output_config)
+    skipped = isinstance(outcome, Skip)
+    # A skip after the judge answered is billed when the answer was the problem: its model and tokens are kept.
+    judge_kept = not skipped or outcome.reason in BILLED_SKIPS
     with transaction.atomic():
         run = EvaluationRun.objects.select_for_update().get(id=workflow_id)
-        if run.status == RunStatus.COMPLETED:
+        if run.status == RunStatus.COMPLETED or (run.status == RunStatus.SKIPPED and run.emitted_event_id):
             return run
         properties: dict[str, Any] = {
             "$ai_evaluation_id": str(evaluation.id),
             "$ai_evaluation_name": evaluation.name,
-            "$ai_evaluation_model": judged.model,
+            **({"$ai_evaluation_model": judged.model} if judge_kept else {}),
             "$ai_evaluation_start_time": start_time,
             "$ai_evaluation_reasoning": judged.reasoning,
-            "$ai_evaluation_allows_na": verdict.allows_na,
+            "$ai_evaluation_allows_na": bool(getattr(config, "allows_na", False)),
             "$ai_target_event_id": str(event_data["uuid"]),
             "$ai_target_event_type": event_data["event"],
             "$ai_trace_id": event_properties(event_data).get("$ai_trace_id"),
             "$ai_evaluation_type": "online",
             "$ai_evaluation_runtime": evaluation.evaluation_type,
-            "$ai_model": judged.model,
-            "$ai_provider": judged.provider,
-            "$ai_input_tokens": judged.input_tokens,
-            "$ai_output_tokens": judged.output_tokens,
-            "$ai_evaluation_key_type": judged.key_type,
-            **({"$ai_evaluation_key_id": judged.key_id} if judged.key_id else {}),
-            **output.event_properties(verdict, config),
+            "$ai_evaluation_result_type": output.key,
         }
+        if judge_kept:
+            properties.update({
+                "$ai_model": judged.model,
+                "$ai_provider": judged.provider,
+                "$ai_input_tokens": judged.input_tokens,
+                "$ai_output_tokens": judged.output_tokens,
+            })  # fmt: skip
+        if not skipped:
+            properties["$ai_evaluation_key_type"] = judged.key_type
+            if judged.key_id:
+                properties["$ai_evaluation_key_id"] = judged.key_id
+            properties.update(output.event_properties(outcome, config))
+        else:
+            properties.update({"$ai_evaluation_skipped": True, "$ai_evaluation_skip_reason": outcome.reason,
+                               **output.skipped_properties(config)})  # fmt: skip
         emitted = EventInput(
             uuid=uuid.uuid5(EMITTED_EVENT_NAMESPACE, workflow_id),
             event="$ai_evaluation",
@@ -193,14 +204,20 @@ def evaluation_run_complete(
             timestamp=timezone.now(),
         )
         events_capture(team=Team.objects.only("id", "ingested_event").get(pk=evaluation.team_id), events=[emitted])
-        run.status = RunStatus.COMPLETED
-        run.result_type, run.result, run.passed = output.key, verdict.value, output.passed(verdict, config)
-        # `verdict` keeps the boolean result alone (PostHog's field); other types' results are in `result`.
-        run.verdict = verdict.value if isinstance(verdict.value, bool) else None
-        run.applicable = verdict.applicable
-        run.reasoning, run.model = judged.reasoning, judged.model
-        run.input_tokens, run.output_tokens = judged.input_tokens, judged.output_tokens
-        run.error_code = run.error_message = ""
+        run.result_type = output.key
+        run.reasoning = judged.reasoning
+        if judge_kept:
+            run.model, run.input_tokens, run.output_tokens = judged.model, judged.input_tokens, judged.output_tokens
+        if skipped:
+            run.status = RunStatus.SKIPPED
+            run.error_code, run.error_message = outcome.reason[:100], outcome.message
+        else:
+            run.status = RunStatus.COMPLETED
+            run.result, run.passed = outcome.value, output.passed(outcome, config)
+            # `verdict` keeps the boolean result alone (PostHog's field); other types' results are in `result`.
+            run.verdict = outcome.value if isinstance(outcome.value, bool) else None
+            run.applicable = outcome.applicable
+            run.error_code = run.error_message = ""
         run.emitted_event_id = emitted.uuid
         run.finished_at = timezone.now()
         run.save()

@@ -73,6 +73,10 @@ class OutputType(ABC, Generic[ConfigT]):
     def event_properties(self, verdict: Verdict, config: ConfigT) -> dict[str, Any]:
         """The verdict's properties on the emitted `$ai_evaluation` event, in their order."""
 
+    def skipped_properties(self, config: ConfigT) -> dict[str, Any]:
+        """What a skipped run's event says in place of a verdict: not applicable, when the evaluation allows that."""
+        return {"$ai_evaluation_applicable": False} if getattr(config, "allows_na", False) else {}
+
 
 UNPARSABLE_RESPONSE = "unparsable_response"
 MAX_ANSWER_IN_MESSAGE = 200

@@ -91,3 +91,7 @@ class Boolean(OutputType[BooleanOutputConfig]):
         if verdict.allows_na:
             properties["$ai_evaluation_applicable"] = verdict.applicable
         return properties
+
+    def skipped_properties(self, config: BooleanOutputConfig) -> dict[str, Any]:
+        # PostHog's: a boolean run without N/A still says false, so readers exclude skipped runs by their flag.
+        return super().skipped_properties(config) if config.allows_na else {"$ai_evaluation_result": False}

@@ -181,8 +181,11 @@ class Categorical(OutputType[CategoricalOutputConfig]):
             return categories == []
         return bool(categories) and all(key in rule.categories for key in categories)
 
+    def skipped_properties(self, config: CategoricalOutputConfig) -> dict[str, Any]:
+        return {"$ai_evaluation_applicable": False}  # categorical events always say whether the run applied
+
     def event_properties(self, verdict: Verdict, config: CategoricalOutputConfig) -> dict[str, Any]:
-        properties: dict[str, Any] = {"$ai_evaluation_result_type": self.key}
+        properties: dict[str, Any] = {}
         if verdict.applicable is not False:
             properties["$ai_evaluation_categorical_result"] = verdict.value
         # Categorical events always say whether the run applied.

@@ -159,7 +159,7 @@ class Numeric(OutputType[NumericOutputConfig]):
         return score >= rule.threshold if rule.operator == "gte" else score <= rule.threshold
 
     def event_properties(self, verdict: Verdict, config: NumericOutputConfig) -> dict[str, Any]:
-        properties: dict[str, Any] = {"$ai_evaluation_result_type": self.key}
+        properties: dict[str, Any] = {}
         if verdict.applicable is not False:
             properties["$ai_evaluation_numeric_result"] = verdict.value
         if config.min is not None:

@@ -97,6 +97,7 @@ class TestManualRuns:
             "$ai_input_tokens": 42,
             "$ai_output_tokens": 18,
             "$ai_evaluation_key_type": "posthog",
+            "$ai_evaluation_result_type": "boolean",
         }
         assert properties["$ai_evaluation_start_time"] <= event["timestamp"]
 

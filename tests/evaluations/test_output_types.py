@@ -156,19 +156,16 @@ class TestNumeric:
     def test_event_properties(self) -> None:
         config = NUMERIC.config(GRADED)
         assert list(NUMERIC.event_properties(Verdict(0.0), config).items()) == [
-            ("$ai_evaluation_result_type", "numeric"),
             ("$ai_evaluation_numeric_result", 0.0),
             ("$ai_evaluation_numeric_result_min", 0),
             ("$ai_evaluation_numeric_result_max", 10),
             ("$ai_evaluation_passed", False),
         ]
         assert NUMERIC.event_properties(Verdict(2.5), NUMERIC.config({})) == {
-            "$ai_evaluation_result_type": "numeric",
             "$ai_evaluation_numeric_result": 2.5,
         }
         with_na = NUMERIC.config({**GRADED, "allows_na": True})
         assert NUMERIC.event_properties(Verdict(None, applicable=False), with_na) == {
-            "$ai_evaluation_result_type": "numeric",
             "$ai_evaluation_numeric_result_min": 0,
             "$ai_evaluation_numeric_result_max": 10,
             "$ai_evaluation_applicable": False,
@@ -315,14 +312,12 @@ class TestCategorical:
         assert isinstance(na, Verdict)
         assert CATEGORICAL.passed(na, config) is None
         assert CATEGORICAL.event_properties(na, config) == {
-            "$ai_evaluation_result_type": "categorical",
             "$ai_evaluation_applicable": False,
         }
         applied = CATEGORICAL.read_answer(categories_answer(["polite"]), config).outcome
         assert applied == Verdict(["polite"], applicable=True)
         assert isinstance(applied, Verdict)
         assert list(CATEGORICAL.event_properties(applied, config).items()) == [
-            ("$ai_evaluation_result_type", "categorical"),
             ("$ai_evaluation_categorical_result", ["polite"]),
             ("$ai_evaluation_applicable", True),
             ("$ai_evaluation_passed", True),
@@ -360,3 +355,23 @@ def test_whole_scores_stay_numbers_through_temporal(value: float) -> None:
     assert back.outcome.value == value
     result = round_trip(RunResult("e1", verdict=value), RunResult)
     assert type(result.verdict) is float
+
+
+@pytest.mark.parametrize(
+    ("output_type", "config", "expected"),
+    [
+        ("boolean", {}, {"$ai_evaluation_result": False}),  # PostHog's: readers exclude skipped runs by their flag
+        ("boolean", {"allows_na": True}, {"$ai_evaluation_applicable": False}),
+        ("numeric", {"min": 0, "max": 10}, {}),
+        ("numeric", {"allows_na": True}, {"$ai_evaluation_applicable": False}),
+        (
+            "categorical",
+            {"options": [{"key": "a", "label": "A"}], "selection_mode": "single"},
+            {"$ai_evaluation_applicable": False},
+        ),
+    ],
+)
+def test_what_a_skipped_runs_event_says_in_place_of_a_verdict(output_type: str, config: dict[str, Any],
+                                                               expected: dict[str, Any]) -> None:  # fmt: skip
+    kind = OUTPUT_TYPES[output_type]
+    assert kind.skipped_properties(kind.config(config)) == expected

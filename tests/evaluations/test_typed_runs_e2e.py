@@ -50,6 +50,16 @@ def common_properties(evaluation: Any, run: EvaluationRun, properties: dict[str,
     }
 
 
+def skip_event(key_client: Any, tenant: Tenant, run: EvaluationRun) -> dict[str, Any]:
+    """The one `$ai_evaluation` event of a skipped run: it says so, and why, and carries no verdict."""
+    [event] = evaluation_events(key_client("query:read"), tenant)
+    properties = event["properties"]
+    assert event["id"] == str(run.emitted_event_id)
+    assert (properties["$ai_evaluation_skipped"], properties["$ai_evaluation_skip_reason"]) == (True, run.error_code)
+    assert "$ai_evaluation_key_type" not in properties and "$ai_evaluation_passed" not in properties
+    return properties
+
+
 class TestNumeric:
     def test_a_score_lands_as_an_event_and_in_the_history(
         self, key_client: Any, tenant: Tenant, evaluation_worker: Any, fake_llm: FakeLLM
@@ -114,7 +124,10 @@ class TestNumeric:
         assert (run.status, run.error_code) == (RunStatus.SKIPPED, "score_out_of_bounds")
         assert run.error_message == "The score 11.0 is above the maximum 10."
         assert len(fake_llm.requests) == 1
-        assert evaluation_events(key_client("query:read"), tenant) == []
+        properties = skip_event(key_client, tenant, run)
+        assert properties["$ai_evaluation_result_type"] == "numeric"
+        # Not a billed skip (the answer was well formed): no model or tokens, and no score.
+        assert not {"$ai_model", "$ai_input_tokens", "$ai_evaluation_numeric_result"} & properties.keys()
         row = history_row(key_client, tenant, run)
         assert (row["status"], row["result_type"], row["result"], row["passed"]) == ("skipped", "numeric", None, None)
         assert row["error"] == {"code": "score_out_of_bounds", "message": "The score 11.0 is above the maximum 10."}
@@ -128,7 +141,14 @@ class TestNumeric:
         assert (run.status, run.error_code) == (RunStatus.SKIPPED, "unparsable_response")
         assert "Eight out of ten." in run.error_message
         assert len(fake_llm.requests) == 1
-        assert evaluation_events(key_client("query:read"), tenant) == []
+        properties = skip_event(key_client, tenant, run)
+        # A billed skip (the answer itself was the problem): the judge's model and tokens stay.
+        assert (properties["$ai_model"], properties["$ai_input_tokens"], properties["$ai_output_tokens"]) == (
+            "judge-test-model",
+            42,
+            18,
+        )
+        assert (run.model, run.input_tokens) == ("judge-test-model", 42)
 
     def test_a_scheduler_gets_the_score_as_the_verdict(
         self, key_client: Any, tenant: Tenant, evaluation_worker: Any, fake_llm: FakeLLM
@@ -205,6 +225,11 @@ class TestCategorical:
         assert (run.status, run.error_code) == (RunStatus.SKIPPED, "parse_error")
         assert run.error_message == "Unknown categories: friendly (the categories are on_topic, polite, rude)."
         assert len(fake_llm.requests) == 1
-        assert evaluation_events(key_client("query:read"), tenant) == []
+        properties = skip_event(key_client, tenant, run)
+        assert (properties["$ai_evaluation_result_type"], properties["$ai_evaluation_applicable"]) == (
+            "categorical",
+            False,
+        )
+        assert "$ai_evaluation_categorical_result" not in properties
         row = history_row(key_client, tenant, run)
         assert (row["status"], row["result_type"], row["error"]["code"]) == ("skipped", "categorical", "parse_error")
