@@ -47,6 +47,28 @@ def evaluation_events(api: APIClient, tenant: Tenant) -> list[dict[str, Any]]:
     return response.json()["results"]
 
 
+def common_properties(evaluation: Any, run: EvaluationRun, properties: dict[str, Any]) -> dict[str, Any]:
+    """What every judged run's event carries, whatever its output type."""
+    return {
+        "$ai_evaluation_id": str(evaluation.id),
+        "$ai_evaluation_name": evaluation.name,
+        "$ai_evaluation_model": "judge-test-model",
+        "$ai_evaluation_start_time": properties["$ai_evaluation_start_time"],
+        "$ai_evaluation_reasoning": run.reasoning,
+        "$ai_evaluation_allows_na": False,
+        "$ai_target_event_id": str(run.target_event_id),
+        "$ai_target_event_type": "$ai_generation",
+        "$ai_trace_id": "trace-1",
+        "$ai_evaluation_type": "online",
+        "$ai_evaluation_runtime": "llm_judge",
+        "$ai_model": "judge-test-model",
+        "$ai_provider": "openai",
+        "$ai_input_tokens": 42,
+        "$ai_output_tokens": 18,
+        "$ai_evaluation_key_type": "posthog",
+    }
+
+
 class TestManualRuns:
     @pytest.mark.usefixtures("events_backend")  # the verdict is stored, and read back, through either store
     def test_true_verdict_through_to_the_event_list(
@@ -80,25 +102,11 @@ class TestManualRuns:
         assert event["distinct_id"] == "user-9"
         properties = event["properties"]
         assert properties == {
-            "$ai_evaluation_id": str(evaluation.id),
-            "$ai_evaluation_name": "Correctness",
-            "$ai_evaluation_model": "judge-test-model",
-            "$ai_evaluation_start_time": properties["$ai_evaluation_start_time"],
+            **common_properties(evaluation, run, properties),
             "$ai_evaluation_result": True,
-            "$ai_evaluation_reasoning": "The answer is correct.",
-            "$ai_evaluation_allows_na": False,
-            "$ai_target_event_id": str(run.target_event_id),
-            "$ai_target_event_type": "$ai_generation",
-            "$ai_trace_id": "trace-1",
-            "$ai_evaluation_type": "online",
-            "$ai_evaluation_runtime": "llm_judge",
-            "$ai_model": "judge-test-model",
-            "$ai_provider": "openai",
-            "$ai_input_tokens": 42,
-            "$ai_output_tokens": 18,
-            "$ai_evaluation_key_type": "posthog",
             "$ai_evaluation_result_type": "boolean",
         }
+        assert (evaluation.name, run.reasoning) == ("Correctness", "The answer is correct.")
         assert properties["$ai_evaluation_start_time"] <= event["timestamp"]
 
         shown = key_client("evaluation:read").get(f"/api/projects/{tenant.team.id}/evaluation_runs/{workflow_id}")

@@ -16,6 +16,7 @@ from evaluations.models import Evaluation, EvaluationStatus, LLMProviderKey, Sta
 from evaluations.provider_keys import provider_key_delete
 from tests.evaluations.helpers import evaluation_payload as payload
 from tests.evaluations.helpers import make_evaluation, make_provider_key
+from tests.support.errors import assert_error
 from tests.support.tenants import Tenant
 
 
@@ -27,11 +28,6 @@ def api(key_client: Any) -> APIClient:
 @pytest.fixture
 def url(tenant: Tenant) -> str:
     return f"/api/environments/{tenant.team.id}/evaluations/"
-
-
-def error_of(response: Any) -> tuple[int, str | None, str]:
-    body = response.json()
-    return response.status_code, body.get("attr"), body.get("detail")
 
 
 def stopped(tenant: Tenant, reason: StatusReason = StatusReason.PROVIDER_KEY_INVALID, **fields: Any) -> Evaluation:
@@ -61,13 +57,13 @@ class TestRefusedInput:
     )  # fmt: skip
     def test_malformed_model_configuration(self, api: APIClient, url: str, configuration: Any, attr: str) -> None:
         response = api.post(url, payload(model_configuration=configuration), format="json")
-        assert error_of(response)[:2] == (400, attr), response.content
+        assert_error(response, 400, attr=attr)
         assert not Evaluation.objects.exists()
 
     def test_unknown_provider_key_is_not_found(self, api: APIClient, url: str) -> None:
         configuration = {"provider": "openai", "model": "gpt-5-mini", "provider_key_id": str(uuid.uuid4())}
         response = api.post(url, payload(model_configuration=configuration), format="json")
-        assert error_of(response) == (400, "model_configuration__provider_key_id", "Provider key not found")
+        assert_error(response, 400, attr="model_configuration__provider_key_id", detail="Provider key not found")
 
     def test_another_projects_key_is_not_found_and_not_leaked(
         self, api: APIClient, url: str, other_tenant: Tenant
@@ -75,7 +71,7 @@ class TestRefusedInput:
         foreign = make_provider_key(other_tenant, name="Their secret key")
         configuration = {"provider": "openai", "model": "gpt-5-mini", "provider_key_id": str(foreign.id)}
         response = api.post(url, payload(model_configuration=configuration), format="json")
-        assert error_of(response) == (400, "model_configuration__provider_key_id", "Provider key not found")
+        assert_error(response, 400, attr="model_configuration__provider_key_id", detail="Provider key not found")
         assert b"Their secret key" not in response.content
         assert not Evaluation.objects.exists()
 
@@ -83,9 +79,12 @@ class TestRefusedInput:
         key = make_provider_key(tenant, provider="openai")
         configuration = {"provider": "openai_compatible", "model": "llama3", "provider_key_id": str(key.id)}
         response = api.post(url, payload(model_configuration=configuration), format="json")
-        assert error_of(response) == (
-            400, "model_configuration__provider", "Provider 'openai_compatible' does not match key provider 'openai'"
-        )  # fmt: skip
+        assert_error(
+            response,
+            400,
+            attr="model_configuration__provider",
+            detail="Provider 'openai_compatible' does not match key provider 'openai'",
+        )
 
     def test_only_llm_judge_evaluations_have_a_model_configuration(
         self, api: APIClient, url: str, tenant: Tenant
@@ -95,15 +94,16 @@ class TestRefusedInput:
         Evaluation.objects.filter(pk=other.pk).update(evaluation_type="hog")
         response = api.patch(f"{url}{other.id}/", {"model_configuration": {"provider": "openai", "model": "m"}},
                              format="json")  # fmt: skip
-        assert error_of(response) == (400, "model_configuration",
-                                      "This evaluation type does not use model configuration.")  # fmt: skip
+        assert_error(
+            response, 400, attr="model_configuration", detail="This evaluation type does not use model configuration."
+        )
 
     def test_error_status_is_the_servers_to_set(self, api: APIClient, url: str, tenant: Tenant) -> None:
         evaluation = make_evaluation(tenant)
         response = api.patch(f"{url}{evaluation.id}/", {"status": "error"}, format="json")
-        assert error_of(response)[:2] == (400, "status")
+        assert_error(response, 400, attr="status")
         response = api.patch(f"{url}{evaluation.id}/", {"status": "broken"}, format="json")
-        assert error_of(response)[:2] == (400, "status")
+        assert_error(response, 400, attr="status")
 
     def test_status_reason_is_read_only(self, api: APIClient, url: str, tenant: Tenant) -> None:
         evaluation = make_evaluation(tenant)
@@ -119,14 +119,14 @@ class TestRefusedInput:
         evaluation = stopped(tenant, judge_provider="openai", judge_model="gpt-5-mini", provider_key=key)
         LLMProviderKey.objects.filter(pk=key.pk).update(state="invalid")
         response = api.patch(f"{url}{evaluation.id}/", body, format="json")
-        assert error_of(response) == (400, "enabled", status.ATTACH_WORKING_KEY)
+        assert_error(response, 400, attr="enabled", detail=status.ATTACH_WORKING_KEY)
         evaluation.refresh_from_db()
         assert (evaluation.status, evaluation.enabled) == (EvaluationStatus.ERROR, False)
 
     def test_reenabling_a_key_error_without_a_key_is_refused(self, api: APIClient, url: str, tenant: Tenant) -> None:
         evaluation = stopped(tenant, reason=StatusReason.PROVIDER_KEY_DELETED)
         response = api.patch(f"{url}{evaluation.id}/", {"enabled": True}, format="json")
-        assert error_of(response) == (400, "enabled", status.ATTACH_WORKING_KEY)
+        assert_error(response, 400, attr="enabled", detail=status.ATTACH_WORKING_KEY)
 
     def test_reenabling_after_model_not_found_needs_another_model(
         self, api: APIClient, url: str, tenant: Tenant
@@ -135,7 +135,7 @@ class TestRefusedInput:
         configured = {"judge_provider": "openai", "judge_model": "gone", "provider_key": key}
         evaluation = stopped(tenant, reason=StatusReason.MODEL_NOT_FOUND, **configured)
         response = api.patch(f"{url}{evaluation.id}/", {"enabled": True}, format="json")
-        assert error_of(response) == (400, "enabled", status.CHOOSE_AVAILABLE_MODEL)
+        assert_error(response, 400, attr="enabled", detail=status.CHOOSE_AVAILABLE_MODEL)
         fixed = {"enabled": True, "model_configuration": {"provider": "openai", "model": "gpt-5-mini",
                                                           "provider_key_id": str(key.id)}}  # fmt: skip
         response = api.patch(f"{url}{evaluation.id}/", fixed, format="json")

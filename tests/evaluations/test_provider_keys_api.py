@@ -17,6 +17,7 @@ from posthog_clone import encryption
 from tests.api_base import TeamScopedAPITests
 from tests.evaluations.fake_llm import FakeLLM
 from tests.evaluations.helpers import make_provider_key
+from tests.support.errors import assert_error
 from tests.support.tenants import PASSWORD, Tenant
 
 pytestmark = pytest.mark.django_db
@@ -41,12 +42,6 @@ def closed_port_url() -> str:
 @pytest.fixture
 def api(key_client: Callable[..., APIClient], provider_llm: FakeLLM) -> APIClient:
     return key_client("llm_provider_key:write")
-
-
-def error_of(response: Any) -> tuple[int, str | None, str]:
-    body = response.json()
-    assert set(body) == {"type", "code", "detail", "attr"}, body
-    return response.status_code, body["attr"], body["detail"]
 
 
 # --- refused input (nothing is stored, and no provider is called unless the input is well-formed) ---------------
@@ -106,7 +101,7 @@ def test_invalid_input_is_400_on_its_field_and_nothing_is_stored(
     api: APIClient, tenant: Tenant, provider_llm: FakeLLM, payload: dict[str, Any], attr: str, detail: str
 ) -> None:
     response = api.post(path(tenant), payload, format="json")
-    assert error_of(response) == (400, attr, detail)
+    assert_error(response, 400, attr=attr, detail=detail)
     assert response.json()["type"] == "validation_error"
     assert not LLMProviderKey.objects.exists()
     assert provider_llm.model_requests == []
@@ -123,7 +118,7 @@ def test_a_key_the_provider_refuses_is_400_and_not_stored(
 ) -> None:
     provider_llm.accepted_keys = {"sk-some-other-key"}
     response = api.post(path(tenant), OPENAI, format="json")
-    assert error_of(response) == (400, "api_key", "Invalid API key")
+    assert_error(response, 400, attr="api_key", detail="Invalid API key")
     assert response.json()["code"] == "invalid_api_key"
     assert KEY not in response.content.decode()  # the provider's message echoed it; ours does not
     assert not LLMProviderKey.objects.exists()
@@ -133,9 +128,13 @@ def test_a_key_the_provider_refuses_is_400_and_not_stored(
 def test_an_unreachable_openai_compatible_server_is_400_on_base_url(api: APIClient, tenant: Tenant) -> None:
     url = closed_port_url()
     response = api.post(path(tenant), {**COMPATIBLE, "base_url": url}, format="json")
-    status, attr, detail = error_of(response)
-    assert (status, attr, response.json()["code"]) == (400, "base_url", "provider_unreachable")
-    assert detail == f"The provider at {url.split('/')[2]} could not be reached; check the URL and try again."
+    assert_error(
+        response,
+        400,
+        attr="base_url",
+        code="provider_unreachable",
+        detail=f"The provider at {url.split('/')[2]} could not be reached; check the URL and try again.",
+    )
     assert not LLMProviderKey.objects.exists()
 
 
@@ -223,7 +222,7 @@ def test_a_new_key_is_checked_and_a_refused_one_changes_nothing(
     provider_llm.accepted_keys = {KEY}
     refused = api.patch(path(tenant, suffix=f"{key.id}/"), {"api_key": "sk-wrong-key-123456", "name": "X"},
                         format="json")  # fmt: skip
-    assert error_of(refused) == (400, "api_key", "Invalid API key")
+    assert_error(refused, 400, attr="api_key", detail="Invalid API key")
     key.refresh_from_db()
     assert (key.name, key.api_key_masked) == ("Production key", "sk-t...cdef")
     accepted = api.patch(path(tenant, suffix=f"{key.id}/"), {"api_key": KEY}, format="json")
@@ -252,7 +251,7 @@ def test_invalid_updates_are_400(
 ) -> None:
     key = make_provider_key(tenant)
     response = api.patch(path(tenant, suffix=f"{key.id}/"), change, format="json")
-    assert error_of(response) == (400, attr, detail)
+    assert_error(response, 400, attr=attr, detail=detail)
     assert provider_llm.model_requests == []
 
 
@@ -294,7 +293,7 @@ def test_validate_records_an_unreachable_provider_as_error(api: APIClient, tenan
 def test_validate_without_a_stored_key_is_400(api: APIClient, tenant: Tenant) -> None:
     key = make_provider_key(tenant, encrypted_config=encryption.encrypt("{}"))
     response = api.post(path(tenant, suffix=f"{key.id}/validate/"))
-    assert error_of(response) == (400, None, "No API key configured for this provider key.")
+    assert_error(response, 400, attr=None, detail="No API key configured for this provider key.")
 
 
 def test_a_key_encrypted_with_a_secret_no_longer_configured_is_reported(
@@ -344,7 +343,7 @@ def test_validations_of_an_unreachable_server(api: APIClient, tenant: Tenant) ->
 def test_invalid_validations_are_400(
     api: APIClient, tenant: Tenant, provider_llm: FakeLLM, payload: Any, attr: str, detail: str
 ) -> None:
-    assert error_of(api.post(path(tenant, VALIDATIONS), payload, format="json")) == (400, attr, detail)
+    assert_error(api.post(path(tenant, VALIDATIONS), payload, format="json"), 400, attr=attr, detail=detail)
     assert provider_llm.model_requests == []
 
 
@@ -374,7 +373,7 @@ def test_members_read_but_only_admins_write(
         member.post(path(tenant, VALIDATIONS), {"api_key": KEY}, format="json"),
     ]
     for response in denied:
-        assert error_of(response) == (403, None, "Your organization access level is insufficient.")
+        assert_error(response, 403, attr=None, detail="Your organization access level is insufficient.")
     assert provider_llm.model_requests == []
     admin = User.objects.create_user(email="admin@example.com", password=PASSWORD)
     member_of(admin, tenant.organization, MembershipLevel.ADMIN)

@@ -12,7 +12,13 @@ from evaluations.contracts import online_workflow_id
 from evaluations.models import EvaluationRun, RunStatus
 from tests.evaluations.fake_llm import FakeLLM, categories, completion, score
 from tests.evaluations.helpers import make_evaluation, store_generation
-from tests.evaluations.test_evaluation_runs_e2e import evaluation_events, finished_run, run_as_a_scheduler, start_run
+from tests.evaluations.test_evaluation_runs_e2e import (
+    common_properties,
+    evaluation_events,
+    finished_run,
+    run_as_a_scheduler,
+    start_run,
+)
 from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,28 +32,6 @@ def history_row(key_client: Any, tenant: Tenant, run: EvaluationRun) -> dict[str
     response = key_client("evaluation:read").get(f"/api/environments/{tenant.team.id}/evaluation_runs/{run.id}/")
     assert response.status_code == 200
     return response.json()
-
-
-def common_properties(evaluation: Any, run: EvaluationRun, properties: dict[str, Any]) -> dict[str, Any]:
-    """What every completed run's event carries, as the boolean test pins it."""
-    return {
-        "$ai_evaluation_id": str(evaluation.id),
-        "$ai_evaluation_name": evaluation.name,
-        "$ai_evaluation_model": "judge-test-model",
-        "$ai_evaluation_start_time": properties["$ai_evaluation_start_time"],
-        "$ai_evaluation_reasoning": run.reasoning,
-        "$ai_evaluation_allows_na": False,
-        "$ai_target_event_id": str(run.target_event_id),
-        "$ai_target_event_type": "$ai_generation",
-        "$ai_trace_id": "trace-1",
-        "$ai_evaluation_type": "online",
-        "$ai_evaluation_runtime": "llm_judge",
-        "$ai_model": "judge-test-model",
-        "$ai_provider": "openai",
-        "$ai_input_tokens": 42,
-        "$ai_output_tokens": 18,
-        "$ai_evaluation_key_type": "posthog",
-    }
 
 
 def skip_event(key_client: Any, tenant: Tenant, run: EvaluationRun) -> dict[str, Any]:
