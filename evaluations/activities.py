@@ -173,7 +173,7 @@ async def execute_llm_judge_activity(evaluation: EvaluationSnapshot, event_data:
                 project_key = await asyncio.to_thread(_project_key_config, evaluation)
             except _ProjectKeyError as error:
                 await asyncio.to_thread(_record_key_error, evaluation, error.code, error.message, error.updated_at)
-                raise ApplicationError(error.message, type=error.code, non_retryable=True) from None
+                return _project_error_skip(evaluation, error.code, error.message, key_id=evaluation.provider_key_id)
             config: LLMConfig | None = project_key.config
         else:
             config = judge_config(model=evaluation.judge_model)
@@ -194,12 +194,29 @@ async def execute_llm_judge_activity(evaluation: EvaluationSnapshot, event_data:
                 await asyncio.to_thread(
                     _record_key_error, evaluation, error.kind, error.message, project_key.updated_at
                 )
+                if error.kind in status.ERROR_REASONS:
+                    return _project_error_skip(evaluation, error.kind, error.message, key_id=project_key.key_id)
             raise ApplicationError(error.message, type=error.kind, non_retryable=not error.retryable) from None
         finally:
             judging.cancel()
     if project_key is None:
         return result
     return dataclasses.replace(result, key_type=KEY_TYPE_BYOK, key_id=project_key.key_id)
+
+
+def _project_error_skip(evaluation: EvaluationSnapshot, code: str, message: str, *, key_id: str | None) -> JudgeResult:
+    """A run the project's own key or model could not judge (refused, forbidden, out of quota, gone): the project's
+    to fix, so the run is skipped with the error as its reason and its event says so, as PostHog's."""
+    return JudgeResult(
+        outcome=Skip(code, message),
+        reasoning="",
+        model=evaluation.judge_model,
+        provider=evaluation.judge_provider,
+        input_tokens=None,
+        output_tokens=None,
+        key_type=KEY_TYPE_BYOK,
+        key_id=key_id,
+    )
 
 
 @activity.defn(name="complete-evaluation-run")

@@ -51,7 +51,9 @@ def evaluation_run_start(
     *, team: Team, evaluation_id: uuid.UUID, target_event_id: uuid.UUID, event: str, distinct_id: str | None
 ) -> EvaluationRun:
     """Record a manual run and start its workflow; disabled evaluations may be run by hand."""
-    evaluation = Evaluation.objects.filter(team=team, id=evaluation_id, deleted=False).only("id", "name").first()
+    evaluation = (
+        Evaluation.objects.filter(team=team, id=evaluation_id, deleted=False).only("id", "name", "provider_key").first()
+    )
     if evaluation is None:
         raise errors.evaluation_not_found(evaluation_id)
     target = selectors.run_target_event(team_id=team.id, event_uuid=target_event_id)
@@ -63,7 +65,8 @@ def evaluation_run_start(
             f"(set \"event\": \"{target.event}\" to run on it)."))  # fmt: skip
     if distinct_id is not None and target.distinct_id != distinct_id:
         raise errors.event_not_found(target_event_id, why=f"Its distinct_id is not {distinct_id!r}.")
-    if judge_config() is None:
+    # The server's own judge is needed only by an evaluation without a provider key of its own.
+    if evaluation.provider_key_id is None and judge_config() is None:
         raise errors.llm_judge_not_configured()
     inputs = RunEvaluationInputs(str(evaluation.id), selectors.event_data(team_id=team.id, event=target))
     epoch_ms = int(time.time() * 1000)

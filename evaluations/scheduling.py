@@ -96,23 +96,25 @@ def evaluation_runs_dispatch(*, limit: int = DISPATCH_BATCH) -> DispatchResult:
         if not runs:
             return DispatchResult(claimed=0, started=0, temporal_unavailable=False)
         now = timezone.now()
-        if judge_config() is None:
-            for run in runs:
-                _finish(run, now, RunStatus.SKIPPED, "llm_judge_not_configured", JUDGE_NOT_CONFIGURED)
-            EvaluationRun.objects.bulk_update(runs, ["status", "error_code", "error_message", "finished_at"])
-            return DispatchResult(claimed=len(runs), started=0, temporal_unavailable=False)
+        evaluations = {
+            evaluation_id: (evaluation_status, provider_key_id)
+            for evaluation_id, evaluation_status, provider_key_id in Evaluation.objects.filter(
+                id__in={run.evaluation_id for run in runs}
+            ).values_list("id", "status", "provider_key_id")
+        }
+        # The server's own judge is needed only by evaluations without a provider key of their own.
+        server_judge = judge_config() is not None
         targets = _target_events(runs)
-        stopped = set(
-            Evaluation.objects.filter(
-                id__in={run.evaluation_id for run in runs}, status=EvaluationStatus.ERROR
-            ).values_list("id", flat=True)
-        )
         startable, finished = [], []
         for run in runs:
             target = targets.get((run.team_id, run.target_event_id))
-            if run.evaluation_id in stopped:
+            evaluation_status, provider_key_id = evaluations.get(run.evaluation_id, ("", None))
+            if evaluation_status == EvaluationStatus.ERROR:
                 # Recorded before the evaluation stopped on an error every run would meet: not started.
                 _finish(run, now, RunStatus.SKIPPED, "evaluation_error", EVALUATION_STOPPED)
+                finished.append(run)
+            elif provider_key_id is None and not server_judge:
+                _finish(run, now, RunStatus.SKIPPED, "llm_judge_not_configured", JUDGE_NOT_CONFIGURED)
                 finished.append(run)
             elif target is None:
                 _finish(run, now, RunStatus.FAILED, "event_not_found", f"Event {run.target_event_id} not found.")

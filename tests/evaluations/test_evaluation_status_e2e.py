@@ -87,12 +87,22 @@ def test_a_refused_key_stops_the_evaluation_once_until_a_working_key_is_attached
         fake_llm.wait_for_refusals(4)
     finally:
         fake_llm.hold_refusals.set()
-    failed = wait_until(lambda: all_finished(evaluation, 5), message="the refused runs finishing")
-    refused = [run for run in failed if run.status == RunStatus.FAILED]
+    finished = wait_until(lambda: all_finished(evaluation, 5), message="the refused runs finishing")
+    # A refused key is the project's to fix: the runs are skipped with the reason, each with its event.
+    refused = [run for run in finished if run.status == RunStatus.SKIPPED]
     assert len(refused) == 4
     assert {run.error_code for run in refused} == {"auth_error"}
     assert all(GOOD_KEY not in run.error_message for run in refused)  # the echoed key is redacted
     assert sorted(transitions) == [False, False, False, True]  # four attempts, one change
+    skipped_events = [event["properties"] for event in key_client("query:read").get(
+        f"/api/environments/{tenant.team.id}/events/", {"event": "$ai_evaluation"}).json()["results"]
+        if event["properties"].get("$ai_evaluation_skipped")]  # fmt: skip
+    assert len(skipped_events) == 4
+    assert {properties["$ai_evaluation_skip_reason"] for properties in skipped_events} == {"auth_error"}
+    assert {properties["$ai_target_event_id"] for properties in skipped_events} == {
+        str(run.target_event_id) for run in refused}  # fmt: skip
+    # Not billed: the judge refused the call, so no model or tokens are reported.
+    assert not any("$ai_model" in properties or "$ai_input_tokens" in properties for properties in skipped_events)
 
     evaluation.refresh_from_db()
     key.refresh_from_db()
@@ -130,3 +140,32 @@ def test_a_refused_key_stops_the_evaluation_once_until_a_working_key_is_attached
     ingest(tenant, 1)
     wait_until(lambda: all_finished(evaluation, 6), message="the run after re-enabling")
     assert fake_llm.requests[-1]["_authorization"] == f"Bearer {NEW_KEY}"
+
+
+def test_an_evaluation_with_its_own_key_runs_on_a_server_without_a_judge(
+    tenant: Tenant, key_client: Any, evaluation_worker: Any, fake_llm: FakeLLM, settings: Any
+) -> None:
+    """The server's own judge is only the fallback: an evaluation with a provider key needs none, online or by hand."""
+    settings.LLMA_EVAL_OPENAI_BASE_URL = settings.LLMA_EVAL_OPENAI_API_KEY = ""
+    key = make_provider_key(tenant, provider="openai_compatible", base_url=fake_llm.base_url, api_key=GOOD_KEY)
+    evaluation = make_evaluation(
+        tenant,
+        conditions=[{"id": "all", "rollout_percentage": 100, "properties": []}],
+        judge_provider="openai_compatible",
+        judge_model="project-model",
+        provider_key=key,
+    )
+    fake_llm.accepted_keys = {GOOD_KEY}
+    ingest(tenant, 1)
+    [online] = wait_until(lambda: all_finished(evaluation, 1), message="the online run")
+    assert (online.status, online.error_code) == (RunStatus.COMPLETED, "")
+
+    started = key_client("evaluation:write").post(
+        f"/api/environments/{tenant.team.id}/evaluation_runs/",
+        {"evaluation_id": str(evaluation.id), "target_event_id": str(online.target_event_id),
+         "timestamp": online.timestamp.isoformat(), "event": "$ai_generation"}, format="json",
+    )  # fmt: skip
+    assert started.status_code == 201, started.content
+    both = wait_until(lambda: all_finished(evaluation, 2), message="the manual run")
+    assert {(run.trigger, run.status) for run in both} == {("online", RunStatus.COMPLETED), ("manual", RunStatus.COMPLETED)}
+    assert [request["_authorization"] for request in fake_llm.requests] == [f"Bearer {GOOD_KEY}"] * 2
