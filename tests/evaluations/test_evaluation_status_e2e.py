@@ -167,5 +167,8 @@ def test_an_evaluation_with_its_own_key_runs_on_a_server_without_a_judge(
     )  # fmt: skip
     assert started.status_code == 201, started.content
     both = wait_until(lambda: all_finished(evaluation, 2), message="the manual run")
-    assert {(run.trigger, run.status) for run in both} == {("online", RunStatus.COMPLETED), ("manual", RunStatus.COMPLETED)}
+    assert {(run.trigger, run.status) for run in both} == {
+        ("online", RunStatus.COMPLETED),
+        ("manual", RunStatus.COMPLETED),
+    }
     assert [request["_authorization"] for request in fake_llm.requests] == [f"Bearer {GOOD_KEY}"] * 2
