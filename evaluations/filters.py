@@ -3,13 +3,14 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from evaluations.models import Evaluation, EvaluationRun, RunStatus, RunTrigger
+from evaluations.models import Evaluation, EvaluationRun, EvaluationType, RunStatus, RunTrigger
 from posthog_clone.api.filters import StableOrderingFilter, StrictBooleanFilter, UUIDInFilter
 
 
 class EvaluationFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(method="filter_search", help_text="Search in name or description")
     enabled = StrictBooleanFilter(help_text="Filter by enabled status")
+    evaluation_type = django_filters.ChoiceFilter(choices=EvaluationType.choices, help_text="Filter by evaluation type")
     id__in = UUIDInFilter(field_name="id", lookup_expr="in", help_text="Multiple values may be separated by commas.")
     order_by = StableOrderingFilter(
         fields=(("created_at", "created_at"), ("updated_at", "updated_at"), ("name", "name")),
@@ -18,7 +19,7 @@ class EvaluationFilter(django_filters.FilterSet):
 
     class Meta:
         model = Evaluation
-        fields = ["search", "enabled", "id__in", "order_by"]
+        fields = ["search", "enabled", "evaluation_type", "id__in", "order_by"]
 
     def filter_search(self, queryset: QuerySet[Evaluation], name: str, value: str) -> QuerySet[Evaluation]:
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))

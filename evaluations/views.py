@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
@@ -29,6 +29,12 @@ def _rows(queryset: QuerySet[Evaluation]) -> PlainRows:
     return selectors.evaluation_rows(queryset, columns=EVALUATION_ROW_COLUMNS, json_columns=EVALUATION_ROW_JSON_COLUMNS)
 
 
+# PostHog's MCP server lists evaluations into a model's context: its lists leave the bulky fields out.
+MCP_CLIENT = "mcp"
+MCP_OMITTED_FIELDS = frozenset(
+    {"evaluation_config", "output_config", "conditions", "model_configuration", "created_by", "deleted"}
+)
+
 HARD_DELETE_NOT_ALLOWED = 'Hard delete of this model is not allowed. Use a patch API call to set "deleted" to true'
 
 
@@ -45,10 +51,24 @@ class EvaluationViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
         return queryset.filter(deleted=False)
 
     # Reads render plain rows (`evaluation_to_dict`); the serializer validates writes and documents the shape.
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "X-PostHog-Client",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="`mcp`: leave out " + ", ".join(f"`{name}`" for name in sorted(MCP_OMITTED_FIELDS)) + ".",
+            )
+        ]
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(_rows(queryset))
-        return self.get_paginated_response([evaluation_to_dict(row) for row in page or ()])
+        results = [evaluation_to_dict(row) for row in page or ()]
+        if request.headers.get("X-PostHog-Client") == MCP_CLIENT:
+            results = [{name: value for name, value in result.items() if name not in MCP_OMITTED_FIELDS}
+                       for result in results]  # fmt: skip
+        return self.get_paginated_response(results)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         rows = _rows(self.filter_queryset(self.get_queryset())).queryset

@@ -389,6 +389,22 @@ class TestList:
         assert [e["id"] for e in api.get(url, {"enabled": "false"}).json()["results"]] == [str(off.id)]
         assert_error(api.get(url, {"enabled": "sometimes"}), type="validation_error", attr="enabled")
 
+    def test_filter_evaluation_type(self, api: APIClient, url: str, tenant: Tenant) -> None:
+        judge = make_evaluation(tenant)
+        assert [e["id"] for e in api.get(url, {"evaluation_type": "llm_judge"}).json()["results"]] == [str(judge.id)]
+        assert_error(api.get(url, {"evaluation_type": "astrology"}), type="validation_error", attr="evaluation_type")
+
+    def test_mcp_clients_get_a_slim_list(self, api: APIClient, url: str, tenant: Tenant) -> None:
+        """PostHog's MCP server lists evaluations to a model: the bulky fields are left out of its list."""
+        evaluation = make_evaluation(tenant, name="Slim")
+        [slim] = api.get(url, headers={"X-PostHog-Client": "mcp"}).json()["results"]
+        assert list(slim) == ["id", "name", "description", "enabled", "status", "status_reason",
+                              "status_reason_detail", "evaluation_type", "output_type", "created_at", "updated_at"]  # fmt: skip
+        assert (slim["id"], slim["name"]) == (str(evaluation.id), "Slim")
+        # Only the list, and only for that client: one evaluation read whole is still whole.
+        assert "evaluation_config" in api.get(f"{url}{evaluation.id}/", headers={"X-PostHog-Client": "mcp"}).json()
+        assert "evaluation_config" in api.get(url, headers={"X-PostHog-Client": "web"}).json()["results"][0]
+
     def test_filter_id_in(self, api: APIClient, url: str, tenant: Tenant) -> None:
         a, b, _ = (make_evaluation(tenant, name=n) for n in "abc")
         listed = api.get(url, {"id__in": f"{a.id},{b.id}"}).json()["results"]
