@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from environments.api.serializers import UserBasicSerializer
 from evaluations.models import LLMProviderKey, ProviderKeyProvider, ProviderKeyState
-from posthog_clone.api.fields import ModelSerializer, StrictCharField
+from posthog_clone.api.fields import ModelSerializer, StrictBooleanField, StrictCharField, StrictUUIDField
 
 PROVIDERS = ", ".join(ProviderKeyProvider.values)
 INVALID_PROVIDER = f"Invalid provider. Must be one of: {PROVIDERS}."
@@ -165,3 +165,41 @@ class ProviderKeyValidationResultSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=[ProviderKeyState.OK, ProviderKeyState.INVALID, ProviderKeyState.ERROR])
     error_message = StrictCharField(allow_null=True)
     error_field = StrictCharField(allow_null=True)
+
+
+EVALUATION_IDS_REQUIRED = "evaluation_ids is required"
+
+
+class ProviderKeyAssignSerializer(serializers.Serializer):
+    evaluation_ids = serializers.ListField(
+        child=StrictUUIDField(),
+        allow_empty=False,
+        max_length=1000,
+        error_messages=dict.fromkeys(("required", "null", "empty"), EVALUATION_IDS_REQUIRED),
+        help_text="The LLM judge evaluations to judge with this key.",
+    )
+    enable = StrictBooleanField(
+        default=False, help_text="Turn the evaluations stopped on an error back on (else they move to paused)."
+    )
+
+
+class ProviderKeyAssignResultSerializer(serializers.Serializer):
+    configs_updated = serializers.IntegerField()
+    evals_enabled = serializers.IntegerField()
+
+
+class DependentEvaluationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    model_configuration_id = serializers.UUIDField(help_text="The evaluation's own: it holds its configuration.")
+
+
+class AlternativeKeySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    provider = provider_field()
+
+
+class DependentConfigsSerializer(serializers.Serializer):
+    evaluations = DependentEvaluationSerializer(many=True)
+    alternative_keys = AlternativeKeySerializer(many=True)

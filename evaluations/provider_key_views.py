@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -13,9 +13,13 @@ from rest_framework.response import Response
 
 from environments.api.permissions import ProjectAdminWritePermission
 from environments.api.routing import TeamScopedViewSetMixin
-from evaluations import provider_keys
+from evaluations import provider_keys, selectors
+from evaluations import status as evaluation_status
 from evaluations.models import LLMProviderKey
 from evaluations.provider_key_serializers import (
+    DependentConfigsSerializer,
+    ProviderKeyAssignResultSerializer,
+    ProviderKeyAssignSerializer,
     ProviderKeySerializer,
     ProviderKeyValidationResultSerializer,
     ProviderKeyValidationSerializer,
@@ -48,8 +52,43 @@ class ProviderKeyViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
         serializer.instance = provider_keys.provider_key_update(key=serializer.instance,
                                                                 changes=dict(serializer.validated_data))  # fmt: skip
 
-    def perform_destroy(self, instance: LLMProviderKey) -> None:
-        provider_keys.provider_key_delete(key=instance)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "replacement_key_id",
+                str,
+                required=False,
+                description="A key of the same provider that this key's evaluations judge with from now on; without "
+                "one, its active evaluations stop with `provider_key_deleted`.",
+            )
+        ]
+    )
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        provider_keys.provider_key_delete(
+            key=self.get_object(), replacement_key_id=request.query_params.get("replacement_key_id")
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        responses={200: DependentConfigsSerializer},
+        description="The evaluations judging with this key, and this project's working keys of the same provider "
+        "that could replace it.",
+    )
+    @action(detail=True, methods=["get"], required_scopes=[f"{SCOPE}:read"])
+    def dependent_configs(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(selectors.provider_key_dependants(key=self.get_object()))
+
+    @extend_schema(request=ProviderKeyAssignSerializer, responses={200: ProviderKeyAssignResultSerializer})
+    @action(detail=True, methods=["post"], required_scopes=[f"{SCOPE}:write"])
+    def assign(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = self.get_object()  # another project's key is a 404 whatever the body
+        body = ProviderKeyAssignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        updated, enabled = evaluation_status.provider_key_assign(
+            key=key, evaluation_ids=body.validated_data["evaluation_ids"],
+            enable=body.validated_data["enable"],
+        )  # fmt: skip
+        return Response({"configs_updated": updated, "evals_enabled": enabled})
 
     @extend_schema(
         request=None,

@@ -4,6 +4,7 @@ it works; the secret is stored encrypted, and only its mask is kept in the clear
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from environments.models import Team, User
 from evaluations.models import LLMProviderKey, ProviderKeyProvider, ProviderKeyState
-from evaluations.status import provider_key_dependants_error
+from evaluations.status import provider_key_dependants_error, provider_key_dependants_move
 from posthog_clone import encryption, llm
 from posthog_clone.errors import DomainError
 
@@ -157,10 +158,37 @@ def provider_key_validate(*, key: LLMProviderKey) -> LLMProviderKey:
     return key
 
 
-def provider_key_delete(*, key: LLMProviderKey) -> None:
+REPLACEMENT_NOT_FOUND = "Replacement key not found"
+REPLACEMENT_OTHER_PROVIDER = "Replacement key must be from the same provider"
+
+
+def provider_key_delete(*, key: LLMProviderKey, replacement_key_id: str | None = None) -> None:
+    """Delete the key. Its evaluations move to the replacement (this project's, same provider) when one is given;
+    without one, the active ones stop with `provider_key_deleted`."""
+    replacement = None
+    if replacement_key_id is not None:
+        replacement = _replacement(key, replacement_key_id)
     with transaction.atomic():
-        provider_key_dependants_error(key=key)
+        if replacement is None:
+            provider_key_dependants_error(key=key)
+        else:
+            provider_key_dependants_move(key=key, replacement=replacement)
         key.delete()
+
+
+def _replacement(key: LLMProviderKey, replacement_key_id: str) -> LLMProviderKey:
+    try:
+        wanted = uuid.UUID(replacement_key_id)
+    except ValueError:
+        wanted = None
+    replacement = None
+    if wanted is not None and wanted != key.id:
+        replacement = LLMProviderKey.objects.filter(team_id=key.team_id, id=wanted).first()
+    if replacement is None:
+        raise DomainError(REPLACEMENT_NOT_FOUND, code="replacement_key_not_found", attr="replacement_key_id")
+    if replacement.provider != key.provider:
+        raise DomainError(REPLACEMENT_OTHER_PROVIDER, code="replacement_key_provider", attr="replacement_key_id")
+    return replacement
 
 
 def provider_keys_reencrypt(*, batch_size: int = 500) -> int:

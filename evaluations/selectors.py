@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from evaluations.models import Evaluation, LLMProviderKey
+from evaluations.models import Evaluation, LLMProviderKey, ProviderKeyState
 from events.selectors import StoredEvent, events_by_uuid
 from posthog_clone.db import PlainRows
 
@@ -30,6 +30,24 @@ def evaluation_for_run(*, team_id: int, evaluation_id: uuid.UUID | str) -> Evalu
 def provider_key_for_team(*, team_id: int, key_id: uuid.UUID) -> LLMProviderKey | None:
     """This project's provider key with that id (another project's is None, as an unknown one)."""
     return LLMProviderKey.objects.filter(team_id=team_id, id=key_id).first()
+
+
+def provider_key_dependants(*, key: LLMProviderKey) -> dict[str, list[dict[str, str]]]:
+    """PostHog's `dependent_configs`: the evaluations judging with `key`, and the project's working keys of the same
+    provider that could replace it. An evaluation holds its own model configuration, so the configuration's id is
+    the evaluation's."""
+    evaluations = Evaluation.objects.filter(provider_key=key, deleted=False).order_by("name", "id")
+    alternatives = (
+        LLMProviderKey.objects.filter(team_id=key.team_id, provider=key.provider, state=ProviderKeyState.OK)
+        .exclude(pk=key.pk)
+        .order_by("name", "id")
+    )
+    return {
+        "evaluations": [{"id": str(evaluation_id), "name": name, "model_configuration_id": str(evaluation_id)}
+                        for evaluation_id, name in evaluations.values_list("id", "name")],
+        "alternative_keys": [{"id": str(key_id), "name": name, "provider": provider}
+                             for key_id, name, provider in alternatives.values_list("id", "name", "provider")],
+    }  # fmt: skip
 
 
 def run_target_event(*, team_id: int, event_uuid: uuid.UUID) -> StoredEvent | None:

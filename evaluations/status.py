@@ -19,8 +19,17 @@ from datetime import datetime
 
 import structlog
 from django.db import connection, transaction
+from django.utils import timezone
 
-from evaluations.models import Evaluation, EvaluationStatus, LLMProviderKey, ProviderKeyState, StatusReason
+from evaluations.models import (
+    Evaluation,
+    EvaluationStatus,
+    EvaluationType,
+    LLMProviderKey,
+    ProviderKeyState,
+    StatusReason,
+)
+from posthog_clone.errors import DomainError
 
 logger = structlog.get_logger(__name__)
 
@@ -122,3 +131,27 @@ def provider_key_dependants_error(*, key: LLMProviderKey) -> int:
         status=EvaluationStatus.ERROR, enabled=False, status_reason=StatusReason.PROVIDER_KEY_DELETED,
         status_reason_detail=None,
     )  # fmt: skip
+
+
+def provider_key_assign(*, key: LLMProviderKey, evaluation_ids: list[uuid.UUID], enable: bool) -> tuple[int, int]:
+    """Point this project's LLM judge evaluations among `evaluation_ids` at `key` (with the key's provider; one without
+    a model configuration judges with the server's default model); stopped ones move to `paused`, or to `active` with
+    `enable`. Returns (configurations updated, evaluations enabled). Ids of other projects are left alone."""
+    if enable and key.state != ProviderKeyState.OK:
+        raise DomainError(ATTACH_WORKING_KEY, code="provider_key_not_working", attr="enable")
+    evaluations = Evaluation.objects.filter(
+        team_id=key.team_id, id__in=evaluation_ids, deleted=False, evaluation_type=EvaluationType.LLM_JUDGE
+    )
+    with transaction.atomic():
+        restarted = evaluations.filter(status=EvaluationStatus.ERROR).update(
+            status=EvaluationStatus.ACTIVE if enable else EvaluationStatus.PAUSED, enabled=enable,
+            status_reason=None, status_reason_detail=None,
+        )  # fmt: skip
+        # The configuration's provider follows the key's (a configuration names its key's provider).
+        updated = evaluations.update(provider_key=key, judge_provider=key.provider, updated_at=timezone.now())
+    return updated, restarted if enable else 0
+
+
+def provider_key_dependants_move(*, key: LLMProviderKey, replacement: LLMProviderKey) -> int:
+    """Before a key is deleted with a replacement: its evaluations judge with the replacement instead."""
+    return Evaluation.objects.filter(provider_key=key).update(provider_key=replacement, updated_at=timezone.now())
