@@ -7,6 +7,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -61,7 +62,14 @@ def base_url_problem(value: str) -> str | None:
         return "The URL may not contain credentials: send the key as api_key."
     if parts.query or parts.fragment or value.endswith(("?", "#")):
         return "The base URL may not have a query string or a fragment."
+    if not host_allowed(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)):
+        return "This server does not allow OpenAI-compatible providers at this host (LLMA_PROVIDER_ALLOWED_HOSTS)."
     return None
+
+
+def host_allowed(hostname: str, port: int) -> bool:
+    allowed = settings.LLMA_PROVIDER_ALLOWED_HOSTS
+    return not allowed or hostname.lower() in allowed or f"{hostname.lower()}:{port}" in allowed
 
 
 def check_key_input(attrs: dict[str, Any], instance: LLMProviderKey | None) -> dict[str, Any]:

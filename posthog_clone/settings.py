@@ -246,6 +246,9 @@ LLMA_EVAL_TIMEOUT_SECONDS = env.float("LLMA_EVAL_TIMEOUT_SECONDS", default=120.0
 # --- LLM provider keys (a project's own keys, `llm_analytics/provider_keys/`) -------------------------------
 # Where keys of the `openai` provider are checked (and used): OpenAI's API.
 LLMA_PROVIDER_OPENAI_BASE_URL = env.str("LLMA_PROVIDER_OPENAI_BASE_URL", default="https://api.openai.com/v1")
+# Hosts (`host` or `host:port`, any port for a bare host) that `openai_compatible` keys may point the server at;
+# empty: any. A project admin's base URL is a request this server makes inside its own network.
+LLMA_PROVIDER_ALLOWED_HOSTS = [host.lower() for host in env.list("LLMA_PROVIDER_ALLOWED_HOSTS", default=[])]
 # How long checking a key (`models.list()`) may take, in a web request.
 LLMA_PROVIDER_KEY_TIMEOUT_SECONDS = env.float("LLMA_PROVIDER_KEY_TIMEOUT_SECONDS", default=10.0)
 # Secrets that encrypt the keys at rest, comma-separated, newest first: the first encrypts, any decrypts (rotation:

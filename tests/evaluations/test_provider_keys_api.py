@@ -107,6 +107,23 @@ def test_invalid_input_is_400_on_its_field_and_nothing_is_stored(
     assert provider_llm.model_requests == []
 
 
+@pytest.mark.parametrize("base_url", ["http://10.0.0.7:11434/v1", "http://127.0.0.1:8080/v1",
+                                      "http://ollama.internal.evil.example/v1"])  # fmt: skip
+def test_an_openai_compatible_host_outside_the_servers_allowlist_is_400_and_never_called(
+    api: APIClient, tenant: Tenant, provider_llm: FakeLLM, settings: Any, base_url: str
+) -> None:
+    """An operator may keep project admins' keys from pointing the server at hosts of its own network."""
+    settings.LLMA_PROVIDER_ALLOWED_HOSTS = ["ollama.internal", "127.0.0.1:11434"]
+    for url in (path(tenant), path(tenant, VALIDATIONS)):
+        response = api.post(url, {**COMPATIBLE, "base_url": base_url}, format="json")
+        assert_error(response, 400, attr="base_url", detail="This server does not allow OpenAI-compatible providers "
+                     "at this host (LLMA_PROVIDER_ALLOWED_HOSTS).")  # fmt: skip
+    assert not LLMProviderKey.objects.exists()
+    settings.LLMA_PROVIDER_ALLOWED_HOSTS = ["ollama.internal", f"127.0.0.1:{provider_llm.server.server_address[1]}"]
+    allowed = api.post(path(tenant), {**COMPATIBLE, "base_url": provider_llm.base_url}, format="json")
+    assert allowed.status_code == 201, allowed.content
+
+
 def test_a_body_that_is_not_an_object_is_400(api: APIClient, tenant: Tenant) -> None:
     response = api.post(path(tenant), json.dumps([1]), content_type="application/json")
     assert response.status_code == 400
