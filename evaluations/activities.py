@@ -20,9 +20,11 @@ from django.utils import timezone
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from evaluations import judge, provider_keys, runs, selectors, status
+from evaluations import backfills, judge, provider_keys, runs, scheduling, selectors, status
 from evaluations.contracts import (
     KEY_TYPE_BYOK,
+    BackfillInputs,
+    BackfillTick,
     EvaluationSnapshot,
     JudgeResult,
     RunEvaluationInputs,
@@ -78,18 +80,7 @@ def _evaluation(inputs: RunEvaluationInputs) -> EvaluationSnapshot:
             type="evaluation_error",
             non_retryable=True,
         )
-    return EvaluationSnapshot(
-        id=str(evaluation.id),
-        name=evaluation.name,
-        team_id=evaluation.team_id,
-        evaluation_type=evaluation.evaluation_type,
-        evaluation_config=evaluation.evaluation_config,
-        output_type=evaluation.output_type,
-        output_config=evaluation.output_config,
-        judge_provider=evaluation.judge_provider,
-        judge_model=evaluation.judge_model,
-        provider_key_id=str(evaluation.provider_key_id) if evaluation.provider_key_id else None,
-    )
+    return selectors.evaluation_snapshot(evaluation)
 
 
 @activity.defn(name="start-evaluation-run")
@@ -246,3 +237,14 @@ def fail_run_activity(code: str, message: str, skipped: bool) -> None:
     with _run_context(), database_connection():
         runs.evaluation_run_fail(workflow_id=activity.info().workflow_id, code=code, message=message, skipped=skipped)
         logger.warning("evaluation_run_skipped" if skipped else "evaluation_run_failed", code=code)
+
+
+@activity.defn(name="evaluation-backfill-tick")
+def backfill_tick_activity(inputs: BackfillInputs) -> BackfillTick:
+    """One page of a backfill's walk; the runs it recorded are started at once (the dispatcher would within its
+    interval)."""
+    with structlog.contextvars.bound_contextvars(backfill_id=inputs.backfill_id), database_connection():
+        tick = backfills.backfill_tick(backfill_id=inputs.backfill_id, team_id=inputs.team_id)
+        if tick.dispatched:
+            scheduling.evaluation_runs_dispatch(limit=tick.dispatched)
+    return tick

@@ -29,6 +29,35 @@ def online_workflow_id(evaluation_id: str, event_uuid: str) -> str:
     return f"{evaluation_id}-{event_uuid}{ONLINE_SUFFIX}"
 
 
+def backfill_rerun_workflow_id(evaluation_id: str, event_uuid: str, backfill_id: str) -> str:
+    """A backfill's run that judges an event again (`rerun_existing`): the online id would collide."""
+    return f"{online_workflow_id(evaluation_id, event_uuid)}-backfill-{backfill_id}"
+
+
+BACKFILL_WORKFLOW = "llma-evaluation-backfill"
+
+
+def backfill_workflow_id(backfill_id: str) -> str:
+    return f"{BACKFILL_WORKFLOW}-{backfill_id}"
+
+
+@dataclass
+class BackfillInputs:
+    backfill_id: str
+    team_id: int
+
+
+@dataclass
+class BackfillTick:
+    """What one step of a backfill's walk did: `finished` (completed or cancelled: the workflow ends), else whether
+    it `waited` for runs in flight to finish before reading more."""
+
+    finished: bool
+    waited: bool = False
+    dispatched: int = 0
+    skipped: int = 0
+
+
 def is_manual(workflow_id: str) -> bool:
     return MANUAL_MARKER in workflow_id
 

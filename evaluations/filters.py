@@ -29,10 +29,12 @@ class EvaluationRunFilter(django_filters.FilterSet):
     evaluation_id = django_filters.UUIDFilter(field_name="evaluation_id", help_text="Only runs of this evaluation.")
     status = django_filters.ChoiceFilter(choices=RunStatus.choices, help_text="Only runs in this status.")
     trigger = django_filters.ChoiceFilter(
-        choices=RunTrigger.choices, help_text="`manual` (started through the API) or `online` (at ingestion)."
+        choices=RunTrigger.choices,
+        help_text="`manual` (through the API), `online` (at ingestion) or `backfill`.",
     )
     target_event_id = django_filters.UUIDFilter(help_text="Only runs on this event.")
+    backfill_id = django_filters.UUIDFilter(field_name="backfill_id", help_text="Only runs of this backfill.")
 
     class Meta:
         model = EvaluationRun
-        fields = ["evaluation_id", "status", "trigger", "target_event_id"]
+        fields = ["evaluation_id", "status", "trigger", "target_event_id", "backfill_id"]

@@ -126,6 +126,55 @@ class Evaluation(models.Model):
 class RunTrigger(models.TextChoices):
     MANUAL = "manual", "Manual"
     ONLINE = "online", "Online"
+    BACKFILL = "backfill", "Backfill"
+
+
+class BackfillStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class EvaluationBackfill(models.Model):
+    """An evaluation run over past events: its workflow walks the range newest first, a page at a time, recording a
+    pending run per event to judge (the dispatcher starts them) and moving `cursor_*` past what it has read, in one
+    transaction per page, so a worker killed mid-page repeats that page and nothing else."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="backfills")
+    status = models.CharField(max_length=20, choices=BackfillStatus.choices, default=BackfillStatus.RUNNING)
+    target = models.CharField(max_length=20, default="generation")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    # Frozen at creation: `[{properties, rollout_percentage}]`.
+    conditions = models.JSONField(default=list)
+    rerun_existing = models.BooleanField(default=False)
+    total_count = models.IntegerField(default=0)
+    dispatched_count = models.IntegerField(default=0)
+    skipped_count = models.IntegerField(default=0)
+    remaining_count = models.IntegerField(null=True)
+    # Where the walk is: the last event read (newest first); null before the first page.
+    cursor_timestamp = models.DateTimeField(null=True)
+    cursor_uuid = models.UUIDField(null=True)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "id"]
+        indexes: ClassVar = [
+            models.Index(fields=["team", "evaluation", "-created_at"], name="evaluation_backfill_list"),
+        ]
+        constraints: ClassVar = [
+            # One running backfill per evaluation, however many creates race.
+            models.UniqueConstraint(
+                fields=["evaluation"], condition=models.Q(status="running"), name="evaluation_backfill_one_running"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
 
 
 class RunStatus(models.TextChoices):
@@ -149,6 +198,9 @@ class EvaluationRun(models.Model):
     timestamp = models.DateTimeField()
     distinct_id = models.CharField(max_length=400)
     trigger = models.CharField(max_length=20, choices=RunTrigger.choices)
+    backfill = models.ForeignKey(
+        "EvaluationBackfill", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
     status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.PENDING)
     # The run's output type, from when it started (null while pending); its typed result (a boolean, a number or a
     # list of category keys; null when not applicable or not completed) and whether that passed (null when it
@@ -177,6 +229,12 @@ class EvaluationRun(models.Model):
             models.Index(fields=["team", "-created_at"], name="evaluation_run_team_created"),
             models.Index(fields=["team", "evaluation", "-created_at"], name="evaluation_run_team_evaluation"),
             models.Index(fields=["team", "target_event_id"], name="evaluation_run_team_target"),
+            # What paces backfills: a project's backfilled runs not finished yet.
+            models.Index(
+                fields=["team", "backfill"],
+                name="evaluation_run_backfill_flight",
+                condition=models.Q(trigger="backfill", status__in=["pending", "running"]),
+            ),
             # What the dispatcher polls: online runs whose workflow has not been started yet.
             models.Index(
                 fields=["created_at"],

@@ -199,12 +199,16 @@ def evaluation_run_complete(
         else:
             properties.update({"$ai_evaluation_skipped": True, "$ai_evaluation_skip_reason": outcome.reason,
                                **output.skipped_properties(config)})  # fmt: skip
+        backfilled = run.trigger == RunTrigger.BACKFILL
+        if backfilled and run.backfill_id is not None:
+            properties["$ai_evaluation_backfill_id"] = str(run.backfill_id)
         emitted = EventInput(
             uuid=uuid.uuid5(EMITTED_EVENT_NAMESPACE, workflow_id),
             event="$ai_evaluation",
             distinct_id=str(event_data["distinct_id"]),
             properties=properties,
-            timestamp=timezone.now(),
+            # A backfilled verdict is placed at its target's time, so results over time chart it where it belongs.
+            timestamp=run.timestamp if backfilled else timezone.now(),
         )
         events_capture(team=Team.objects.only("id", "ingested_event").get(pk=evaluation.team_id), events=[emitted])
         run.result_type = output.key

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
+from environments.models import Team
+from evaluations.contracts import EvaluationSnapshot
 from evaluations.models import Evaluation, LLMProviderKey, ProviderKeyState
-from events.selectors import StoredEvent, events_by_uuid
+from events.records import Cursor, EventRow
+from events.selectors import StoredEvent, events_by_uuid, events_list
 from posthog_clone.db import PlainRows
+from query_languages import PropertyGroup, parse_property_filters, team_timezone
 
 
 def evaluation_rows(
@@ -25,6 +31,22 @@ def evaluation_rows(
 def evaluation_for_run(*, team_id: int, evaluation_id: uuid.UUID | str) -> Evaluation | None:
     """The evaluation a run executes, deleted or not (the caller decides), only within the event's project."""
     return Evaluation.objects.filter(team_id=team_id, id=evaluation_id).first()
+
+
+def evaluation_snapshot(evaluation: Evaluation) -> EvaluationSnapshot:
+    """The evaluation as a run uses it (no secrets: the judge reads its key's by id)."""
+    return EvaluationSnapshot(
+        id=str(evaluation.id),
+        name=evaluation.name,
+        team_id=evaluation.team_id,
+        evaluation_type=evaluation.evaluation_type,
+        evaluation_config=evaluation.evaluation_config,
+        output_type=evaluation.output_type,
+        output_config=evaluation.output_config,
+        judge_provider=evaluation.judge_provider,
+        judge_model=evaluation.judge_model,
+        provider_key_id=str(evaluation.provider_key_id) if evaluation.provider_key_id else None,
+    )
 
 
 def provider_key_for_team(*, team_id: int, key_id: uuid.UUID) -> LLMProviderKey | None:
@@ -68,3 +90,56 @@ def event_data(*, team_id: int, event: StoredEvent) -> dict[str, Any]:
         "created_at": event.created_at.isoformat(),
         "person_id": str(event.person_uuid) if event.person_uuid else None,
     }
+
+
+BACKFILL_TARGET_EVENT = "$ai_generation"
+# An `$ai_evaluation` is emitted after its target (online) or at its target's time (backfilled): looking back this far
+# before a page's oldest event allows for clocks that disagree.
+EVALUATED_LOOKBACK = timedelta(days=1)
+EVALUATED_PAGE = 10_000
+
+
+def backfill_page(
+    *,
+    team: Team,
+    plan_start: datetime,
+    plan_end: datetime,
+    prefilter: PropertyGroup,
+    before: Cursor | None,
+    limit: int,
+) -> tuple[list[EventRow], bool]:
+    """The next `limit` generations of a backfill's range `[plan_start, plan_end)`, newest first, past `before`,
+    narrowed by the conditions' filters (the caller applies sampling); and whether more follow."""
+    return events_list(
+        team_id=team.id,
+        tz=team_timezone(team.timezone),
+        now=plan_end,
+        event=BACKFILL_TARGET_EVENT,
+        before=before or Cursor(plan_end),
+        after=Cursor(plan_start - timedelta(microseconds=1)),
+        properties=prefilter,
+        limit=limit,
+    )
+
+
+def evaluated_targets(*, team: Team, evaluation_id: uuid.UUID, targets: Sequence[EventRow]) -> set[uuid.UUID]:
+    """Which of `targets` already have an `$ai_evaluation` of this evaluation (read from the events store)."""
+    if not targets:
+        return set()
+    wanted = {str(row.uuid) for row in targets}
+    filters = parse_property_filters([
+        {"key": "$ai_evaluation_id", "value": str(evaluation_id), "operator": "exact", "type": "event"},
+        {"key": "$ai_target_event_id", "value": sorted(wanted), "operator": "exact", "type": "event"},
+    ])  # fmt: skip
+    found: set[uuid.UUID] = set()
+    before: Cursor | None = None
+    oldest = min(row.timestamp for row in targets) - EVALUATED_LOOKBACK
+    while True:
+        rows, more = events_list(team_id=team.id, tz=team_timezone(team.timezone), now=timezone.now(),
+                                 event="$ai_evaluation", before=before, after=Cursor(oldest), properties=filters,
+                                 limit=EVALUATED_PAGE)  # fmt: skip
+        found.update(uuid.UUID(row.properties["$ai_target_event_id"]) for row in rows
+                     if row.properties.get("$ai_target_event_id") in wanted)  # fmt: skip
+        if not more:
+            return found
+        before = Cursor(rows[-1].timestamp, rows[-1].uuid)

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from environments.api.routing import TeamScopedViewSetMixin
-from evaluations import runs, selectors
+from evaluations import backfills, runs, selectors
 from evaluations.filters import EvaluationFilter, EvaluationRunFilter
 from evaluations.models import Evaluation, EvaluationRun
 from evaluations.serializers import (
@@ -76,6 +76,11 @@ class EvaluationViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer: EvaluationSerializer) -> None:
         serializer.save(team=self.team, created_by=self.user)
+
+    def perform_update(self, serializer: EvaluationSerializer) -> None:
+        evaluation = serializer.save()
+        if evaluation.deleted or not evaluation.enabled:
+            backfills.backfills_cancel_for_evaluation(evaluation_id=evaluation.id)
 
     @extend_schema(description=HARD_DELETE_NOT_ALLOWED, responses={405: None})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

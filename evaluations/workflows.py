@@ -17,7 +17,15 @@ from temporalio.exceptions import TimeoutError as StepTimeoutError
 # Passed through the sandbox: imported once per worker, not once per workflow (the contracts are plain data).
 with workflow.unsafe.imports_passed_through():
     from evaluations import activities
-    from evaluations.contracts import RUN_EVALUATION_WORKFLOW, SKIP_CODES, RunEvaluationInputs, RunResult, Skip
+    from evaluations.contracts import (
+        BACKFILL_WORKFLOW,
+        RUN_EVALUATION_WORKFLOW,
+        SKIP_CODES,
+        BackfillInputs,
+        RunEvaluationInputs,
+        RunResult,
+        Skip,
+    )
 
 DATABASE_STEP = {"start_to_close_timeout": timedelta(seconds=30), "retry_policy": RetryPolicy(maximum_attempts=3)}
 JUDGE_STEP = {
@@ -74,3 +82,29 @@ class RunEvaluationWorkflow:
             if skipped:
                 return RunResult(inputs.evaluation_id, skip=Skip(code, message)).workflow_result()
             raise ApplicationError(message, type=code, non_retryable=not retryable) from error
+
+
+BACKFILL_STEP = {
+    "start_to_close_timeout": timedelta(minutes=2),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
+}
+# While the backfill's (or its project's) runs in flight are at their bound, the walk looks again after this.
+BACKFILL_WAIT = timedelta(seconds=1)
+# Steps per workflow run before it continues as new: a walk of any length keeps a short history.
+BACKFILL_STEPS_PER_RUN = 100
+
+
+@workflow.defn(name=BACKFILL_WORKFLOW)
+class EvaluationBackfillWorkflow:
+    """Walks a backfill's range a page at a time until it is read, cancelled, or its evaluation is disabled; every
+    page's state is in the database, so a new run (or a retried step) picks up where the last one left off."""
+
+    @workflow.run
+    async def run(self, inputs: BackfillInputs) -> dict[str, Any]:
+        for _ in range(BACKFILL_STEPS_PER_RUN):
+            tick = await workflow.execute_activity(activities.backfill_tick_activity, inputs, **BACKFILL_STEP)
+            if tick.finished:
+                return {"backfill_id": inputs.backfill_id, "finished": True}
+            if tick.waited:
+                await workflow.sleep(BACKFILL_WAIT)
+        workflow.continue_as_new(inputs)

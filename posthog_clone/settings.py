@@ -199,6 +199,9 @@ RATE_LIMITS: dict[str, list[str]] = {
     "login_ip": ["30/minute", "300/hour"],
     "login_email": ["10/minute", "50/hour"],
     "capture": ["6000/minute"],
+    # On top of "api": backfills read a whole range to estimate it, and each judges up to BACKFILL_MAX_EVENTS.
+    "evaluation_backfill_estimate": ["20/minute"],
+    "evaluation_backfill_create": ["10/minute"],
     **env.json("RATE_LIMITS", default={}),
 }
 
@@ -221,6 +224,7 @@ TEMPORAL_START_TIMEOUT_SECONDS = env.float("TEMPORAL_START_TIMEOUT_SECONDS", def
 TEMPORAL_WORKFLOWS: list[str] = [
     "posthog_clone.temporal.health.HealthCheckWorkflow",
     "evaluations.workflows.RunEvaluationWorkflow",
+    "evaluations.workflows.EvaluationBackfillWorkflow",
 ]
 TEMPORAL_ACTIVITIES: list[str] = [
     "posthog_clone.temporal.health.health_check_activity",
@@ -228,6 +232,7 @@ TEMPORAL_ACTIVITIES: list[str] = [
     "evaluations.activities.execute_llm_judge_activity",
     "evaluations.activities.complete_run_activity",
     "evaluations.activities.fail_run_activity",
+    "evaluations.activities.backfill_tick_activity",
 ]
 # Modules workflows import that the sandbox may share with the rest of the worker (activities, plain data).
 TEMPORAL_PASSTHROUGH_MODULES: list[str] = ["evaluations.activities", "evaluations.contracts"]
@@ -235,6 +240,20 @@ TEMPORAL_PASSTHROUGH_MODULES: list[str] = ["evaluations.activities", "evaluation
 TEMPORAL_WORKER_LOOPS: list[str] = ["evaluations.dispatcher.dispatch_until_stopped"]
 # How often the dispatcher looks for online runs waiting to be started.
 EVALUATION_DISPATCH_INTERVAL_SECONDS = env.float("EVALUATION_DISPATCH_INTERVAL_SECONDS", default=1.0)
+
+# --- evaluation backfills ------------------------------------------------------------------------------------
+# How far back a backfill may reach (its start is clamped to this, as PostHog clamps to 30 days). A self-hosted
+# server keeps its events as long as its operator wants, so the bound that matters is the next one.
+BACKFILL_MAX_DAYS = env.int("BACKFILL_MAX_DAYS", default=365)
+# How many generations one backfill may judge: each is a judge call (money, and the LLM server's time), and the
+# estimate reads them all before the backfill starts.
+BACKFILL_MAX_EVENTS = env.int("BACKFILL_MAX_EVENTS", default=100_000)
+# Runs a backfill may have pending or running at once, and all of a project's backfills together: what is left of
+# the judge's and the worker's capacity stays with online evaluation.
+BACKFILL_RUNS_IN_FLIGHT = env.int("BACKFILL_RUNS_IN_FLIGHT", default=20)
+BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT = env.int("BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT", default=40)
+# Events read per step of a backfill's walk.
+BACKFILL_PAGE_SIZE = env.int("BACKFILL_PAGE_SIZE", default=500)
 
 # --- LLM judge (evaluation runs) --------------------------------------------------------------------------
 # Any OpenAI-compatible server: OpenAI itself (an API key), or Ollama, vLLM, llama.cpp... (a base URL).

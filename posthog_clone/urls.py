@@ -12,6 +12,7 @@ from environments.api.views import (
     ProjectViewSet,
     UserViewSet,
 )
+from evaluations.backfill_views import EvaluationBackfillViewSet
 from evaluations.provider_key_views import ProviderKeyValidationViewSet, ProviderKeyViewSet
 from evaluations.views import EvaluationRunViewSet, EvaluationViewSet
 from events.capture_views import capture
@@ -25,6 +26,9 @@ from symbol_sets.views import ReleaseViewSet, SymbolSetViewSet
 project_router = OptionalSlashRouter()
 project_router.register("evaluations", EvaluationViewSet, basename="evaluations")
 project_router.register("evaluation_runs", EvaluationRunViewSet, basename="evaluation_runs")
+project_router.register(
+    r"evaluations/(?P<evaluation_id>[^/.]+)/backfills", EvaluationBackfillViewSet, basename="evaluation_backfills"
+)
 project_router.register("llm_analytics/provider_keys", ProviderKeyViewSet, basename="llm_analytics_provider_keys")
 project_router.register(
     "llm_analytics/provider_key_validations",

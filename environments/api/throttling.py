@@ -20,10 +20,14 @@ DEFAULT_SCOPE = "api"
 class RateThrottle(BaseThrottle):
     wait_seconds: float | None = None
 
+    def __init__(self, scope: str | None = None) -> None:
+        # A scope of its own: an action limited on top of its view's scope.
+        self.scope = scope
+
     def allow_request(self, request: Request, view: Any) -> bool:
         if not settings.RATE_LIMIT_ENABLED:
             return True
-        scope = getattr(view, "throttle_scope", None) or DEFAULT_SCOPE
+        scope = self.scope or getattr(view, "throttle_scope", None) or DEFAULT_SCOPE
         self.wait_seconds = rate_limits.hit(
             scope=scope, identity=self.identity(request), rates=settings.RATE_LIMITS[scope]
         )

@@ -15,11 +15,11 @@ from rest_framework.test import APIClient
 
 from environments.api.routing import BaseAPIViewSetMixin, TeamScopedViewSetMixin
 from environments.scopes import SCOPE_OBJECTS, WRITE_ACTIONS
-from evaluations.models import Evaluation, EvaluationRun, LLMProviderKey
+from evaluations.models import Evaluation, EvaluationBackfill, EvaluationRun, LLMProviderKey
 from events.models import Event
 from posthog_clone.urls import project_router
 from symbol_sets.models import ErrorTrackingRelease, ErrorTrackingSymbolSet
-from tests.evaluations.helpers import make_evaluation, make_provider_key, make_run
+from tests.evaluations.helpers import make_backfill, make_evaluation, make_provider_key, make_run
 from tests.events.helpers import make_event, store
 from tests.support.tenants import Tenant
 from tests.symbol_sets.helpers import make_release, make_symbol_set
@@ -47,6 +47,7 @@ def test_other_viewsets_read_only_through_dangerously_named_methods(method: str)
 OBJECTS: dict[str, tuple[Callable[[Tenant], Model], Callable[[Any], str], type[Model]]] = {
     "evaluations": (make_evaluation, lambda obj: str(obj.id), Evaluation),
     "evaluation_runs": (make_run, lambda obj: obj.id, EvaluationRun),
+    "evaluation_backfills": (make_backfill, lambda obj: str(obj.id), EvaluationBackfill),
     "llm_analytics_provider_keys": (make_provider_key, lambda obj: str(obj.id), LLMProviderKey),
     # Checks a key without storing one: another project's key must not be what it checks.
     "llm_analytics_provider_key_validations": (make_provider_key, lambda obj: str(obj.id), LLMProviderKey),
@@ -85,9 +86,14 @@ def routes() -> list[tuple[str, str, str, str, bool, Any]]:
     return found
 
 
-def url(template: str, project_id: int, object_id: str, hash_id: str, family: str) -> str:
+# Routes nested under another object: the parent's id, read from the object.
+PARENTS: dict[str, Callable[[Any], str]] = {"evaluation_backfills": lambda obj: str(obj.evaluation_id)}
+
+
+def url(template: str, project_id: int, object_id: str, hash_id: str, family: str, parent_id: str = "") -> str:
     path = template.replace("{lookup}", object_id)
     path = re.sub(r"\(\?P<hash_id>[^)]*\)", hash_id, path)
+    path = re.sub(r"\(\?P<evaluation_id>[^)]*\)", parent_id, path)
     return f"/api/{family}/{project_id}/{path}"
 
 
@@ -124,15 +130,17 @@ def test_no_route_crosses_projects(key_client: Any, tenant: Tenant, other_tenant
     for basename, template, method, action, detail, viewset in routes():
         their_id = OBJECTS[basename][1](theirs[basename])
         my_id = OBJECTS[basename][1](mine[basename])
+        their_parent = PARENTS[basename](theirs[basename]) if basename in PARENTS else ""
+        my_parent = PARENTS[basename](mine[basename]) if basename in PARENTS else ""
         where = f"{method.upper()} {template} ({action})"
 
         # Another organization's project, with its own object ids: no access at all.
-        foreign = call(api, method, url(template, other_tenant.team.id, their_id, their_hash, family))
+        foreign = call(api, method, url(template, other_tenant.team.id, their_id, their_hash, family, their_parent))
         assert foreign.status_code == 403, where
         assert foreign.json()["detail"] == "You don't have access to the project.", where
 
         # My project, another project's object: not found, and nothing of it in any answer.
-        crossed = call(api, method, url(template, tenant.team.id, their_id, their_hash, family))
+        crossed = call(api, method, url(template, tenant.team.id, their_id, their_hash, family, their_parent))
         if detail or "hash_id" in template:
             expected = 405 if (basename, action) in ALWAYS_REFUSED else 404
             assert crossed.status_code == expected, (where, crossed.content[:200])
@@ -144,7 +152,7 @@ def test_no_route_crosses_projects(key_client: Any, tenant: Tenant, other_tenant
         # A key that may only read: every write names the scope it lacks.
         scope = needed_write_scope(viewset, action)
         if method in WRITE_METHODS and scope:
-            refused = call(read_only, method, url(template, tenant.team.id, my_id, "hash-1.0.0", family))
+            refused = call(read_only, method, url(template, tenant.team.id, my_id, "hash-1.0.0", family, my_parent))
             assert refused.status_code == 403, where
             assert refused.json()["detail"] == f"API key missing required scope '{scope}'", where
         checked += 1

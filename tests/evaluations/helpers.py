@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
 
 from evaluations.contracts import manual_workflow_id
-from evaluations.models import Evaluation, EvaluationRun, LLMProviderKey, RunTrigger
+from evaluations.models import Evaluation, EvaluationBackfill, EvaluationRun, LLMProviderKey, RunTrigger
 from evaluations.provider_keys import mask
 from events.records import EventInput
 from events.services import events_capture
@@ -116,3 +116,18 @@ def evaluation_payload(**overrides: Any) -> dict[str, Any]:
         "output_type": "boolean",
         **overrides,
     }
+
+
+def make_backfill(tenant: Tenant, evaluation: Evaluation | None = None, **fields: Any) -> EvaluationBackfill:
+    """A backfill row as a create leaves it (no workflow is started)."""
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "window_start": now - timedelta(days=1),
+        "window_end": now,
+        "conditions": [{"properties": [], "rollout_percentage": 100}],
+        "total_count": 1,
+        "created_by": tenant.user,
+    }
+    values.update(fields)
+    return EvaluationBackfill.objects.create(team=tenant.team, evaluation=evaluation or make_evaluation(tenant),
+                                             **values)  # fmt: skip
