@@ -216,14 +216,7 @@ def backfill_create(
     except IntegrityError:  # another create won the race for the one running backfill
         raise _invalid(ALREADY_RUNNING, code="backfill_running") from None
     [result] = start_workflows(
-        [
-            WorkflowStart(
-                BACKFILL_WORKFLOW,
-                BackfillInputs(str(backfill.id), team.id),
-                id=backfill_workflow_id(str(backfill.id)),
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            )
-        ]
+        [_walk_start(str(backfill.id), team.id, reuse=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY)]
     )
     if result.outcome in (StartOutcome.REJECTED, StartOutcome.UNAVAILABLE):
         # PostHog's: nothing is left running, and the request fails so it can be tried again.
@@ -232,6 +225,27 @@ def backfill_create(
         raise DomainError(START_FAILED, code="backfill_start_failed", kind="unavailable")
     logger.info("evaluation_backfill_started", backfill_id=str(backfill.id), total=estimate.total_units)
     return backfill
+
+
+def _walk_start(backfill_id: str, team_id: int, *, reuse: WorkflowIDReusePolicy) -> WorkflowStart:
+    return WorkflowStart(BACKFILL_WORKFLOW, BackfillInputs(backfill_id, team_id), id=backfill_workflow_id(backfill_id),
+                         id_reuse_policy=reuse)  # fmt: skip
+
+
+def backfills_resume() -> int:
+    """Start the walk again for every running backfill whose workflow is gone (Temporal's history lost, or the
+    workflow terminated): the walk's state is in its row, so it goes on from its cursor. Returns how many were
+    restarted; a walk still running is left alone (its id is taken)."""
+    running = list(EvaluationBackfill.objects.filter(status=BackfillStatus.RUNNING).values_list("id", "team_id"))
+    results = start_workflows(
+        [_walk_start(str(backfill_id), team_id, reuse=WorkflowIDReusePolicy.ALLOW_DUPLICATE)
+         for backfill_id, team_id in running]
+    )  # fmt: skip
+    restarted = [str(backfill_id) for (backfill_id, _), result in zip(running, results, strict=True)
+                 if result.outcome is StartOutcome.STARTED]  # fmt: skip
+    if restarted:
+        logger.warning("evaluation_backfills_resumed", backfill_ids=restarted)
+    return len(restarted)
 
 
 def backfill_cancel(*, backfill: EvaluationBackfill) -> EvaluationBackfill:

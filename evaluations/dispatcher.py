@@ -1,5 +1,6 @@
-"""The loop, in the worker process, that starts the workflows of online runs recorded at ingestion. While Temporal
-is unreachable the runs wait in the database and the loop backs off; once it is back, each starts exactly once."""
+"""The loops, in the worker process, that start the workflows of online runs recorded at ingestion (while Temporal
+is unreachable the runs wait in the database and the loop backs off; once it is back, each starts exactly once),
+and that restart the walk of a running backfill whose workflow is gone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import structlog
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
-from evaluations import scheduling
+from evaluations import backfills, scheduling
 
 logger = structlog.get_logger(__name__)
 MAX_BACKOFF_SECONDS = 30.0
@@ -34,4 +35,14 @@ def dispatch_until_stopped(stop: threading.Event) -> None:
             # A full batch suggests more are waiting: go again at once.
             wait = 0.0 if result.claimed >= scheduling.DISPATCH_BATCH else interval
         stop.wait(wait)
+    connection.close()
+
+
+def resume_backfills_until_stopped(stop: threading.Event) -> None:
+    while not stop.wait(settings.BACKFILL_RESUME_SECONDS):
+        close_old_connections()
+        try:
+            backfills.backfills_resume()
+        except DatabaseError:
+            logger.warning("evaluation_backfill_resume_database_error", exc_info=True)
     connection.close()

@@ -237,7 +237,10 @@ TEMPORAL_ACTIVITIES: list[str] = [
 # Modules workflows import that the sandbox may share with the rest of the worker (activities, plain data).
 TEMPORAL_PASSTHROUGH_MODULES: list[str] = ["evaluations.activities", "evaluations.contracts"]
 # Loops the worker process runs beside the worker, each `loop(stop: threading.Event)` on a thread of its own.
-TEMPORAL_WORKER_LOOPS: list[str] = ["evaluations.dispatcher.dispatch_until_stopped"]
+TEMPORAL_WORKER_LOOPS: list[str] = [
+    "evaluations.dispatcher.dispatch_until_stopped",
+    "evaluations.dispatcher.resume_backfills_until_stopped",
+]
 # How often the dispatcher looks for online runs waiting to be started.
 EVALUATION_DISPATCH_INTERVAL_SECONDS = env.float("EVALUATION_DISPATCH_INTERVAL_SECONDS", default=1.0)
 
@@ -252,6 +255,8 @@ BACKFILL_MAX_EVENTS = env.int("BACKFILL_MAX_EVENTS", default=100_000)
 # the judge's and the worker's capacity stays with online evaluation.
 BACKFILL_RUNS_IN_FLIGHT = env.int("BACKFILL_RUNS_IN_FLIGHT", default=20)
 BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT = env.int("BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT", default=40)
+# How often the worker restarts the walk of a running backfill whose workflow is gone (Temporal's history lost).
+BACKFILL_RESUME_SECONDS = env.float("BACKFILL_RESUME_SECONDS", default=30.0)
 # Events read per step of a backfill's walk.
 BACKFILL_PAGE_SIZE = env.int("BACKFILL_PAGE_SIZE", default=500)
 

@@ -17,6 +17,7 @@ from evaluations.models import Evaluation, EvaluationBackfill
 from evaluations.online import in_rollout
 from events.records import EventInput
 from events.services import events_capture
+from posthog_clone import embedded
 from tests.evaluations.helpers import GENERATION_PROPERTIES, make_backfill, make_evaluation, store_generation
 from tests.support.errors import assert_error
 from tests.support.tenants import Tenant
@@ -164,6 +165,7 @@ def test_reading_needs_the_read_scope_and_starting_the_write_scope(
 # --- the estimate ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("events_backend")  # read through each events store
 def test_estimate_counts_what_online_evaluation_would_have_judged(
     api: APIClient, tenant: Tenant, evaluation: Evaluation
 ) -> None:
@@ -192,6 +194,7 @@ def test_estimate_counts_what_online_evaluation_would_have_judged(
     assert other_model.uuid not in {target.uuid for target in inside}
 
 
+@pytest.mark.usefixtures("events_backend")  # read through each events store
 def test_estimate_samples_the_events_online_evaluation_samples(
     api: APIClient, tenant: Tenant, evaluation: Evaluation
 ) -> None:
@@ -259,3 +262,15 @@ def test_disabling_or_deleting_the_evaluation_cancels_its_backfill(
     if "enabled" in change:
         api.patch(f"/api/environments/{tenant.team.id}/evaluations/{evaluation.id}/", {"enabled": True}, format="json")
         assert api.post(path(tenant, evaluation, "estimate/"), window(), format="json").status_code == 200
+
+
+def test_a_start_temporal_cannot_take_leaves_nothing_behind(
+    api: APIClient, tenant: Tenant, evaluation: Evaluation, settings: Any
+) -> None:
+    settings.TEMPORAL_ADDRESS = f"127.0.0.1:{embedded.free_port()}"  # nothing listens there
+    store_generation(tenant)
+    response = api.post(path(tenant, evaluation), window(), format="json")
+    assert_error(response, 503, attr=None, code="backfill_start_failed", detail=backfills.START_FAILED)
+    assert not EvaluationBackfill.objects.exists()
+    # Nothing blocks the next attempt.
+    assert api.post(path(tenant, evaluation, "estimate/"), window(), format="json").status_code == 200

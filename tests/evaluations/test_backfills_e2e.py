@@ -13,11 +13,12 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from evaluations import backfills
 from evaluations.contracts import online_workflow_id
 from evaluations.models import Evaluation, EvaluationBackfill, EvaluationRun, RunStatus, RunTrigger
 from evaluations.online import in_rollout
 from tests.evaluations.fake_llm import FakeLLM
-from tests.evaluations.helpers import make_evaluation, make_run, store_generation
+from tests.evaluations.helpers import make_backfill, make_evaluation, make_run, store_generation
 from tests.support.evaluations import wait_until
 from tests.support.tenants import Tenant
 
@@ -150,3 +151,21 @@ def test_an_evaluation_disabled_mid_walk_cancels_its_backfill(
     backfill = finished_backfill(created["id"])
     assert (backfill.status, backfill.dispatched_count) == ("cancelled", 1)
     assert uuid.UUID(created["id"]) == backfill.id
+
+
+@pytest.mark.usefixtures("events_backend")  # the walk reads through each events store
+def test_a_running_backfill_whose_workflow_is_gone_is_resumed_from_its_cursor(
+    api: APIClient, tenant: Tenant, evaluation_worker: Any, fake_llm: FakeLLM
+) -> None:
+    now = timezone.now()
+    stored = [store_generation(tenant, timestamp=now - timedelta(minutes=index)) for index in range(5)]
+    evaluation = make_evaluation(tenant, conditions=[{"id": "c", "rollout_percentage": 100, "properties": []}])
+    # A walk that had read the two newest events when Temporal lost it.
+    backfill = make_backfill(tenant, evaluation, total_count=5, dispatched_count=2, cursor_timestamp=stored[1].timestamp,
+                             cursor_uuid=stored[1].uuid)  # fmt: skip
+    assert backfills.backfills_resume() == 1
+    resumed = finished_backfill(str(backfill.id))
+    assert (resumed.status, resumed.dispatched_count, resumed.total_count) == ("completed", 5, 5)
+    runs = wait_until(lambda: all_runs_finished(evaluation, 3), message="the resumed runs")
+    assert {run.target_event_id for run in runs} == {event.uuid for event in stored[2:]}
+    assert backfills.backfills_resume() == 0  # nothing left running

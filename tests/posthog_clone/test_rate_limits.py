@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from django.test import Client
+from django.utils import timezone
 
 from events.models import Event
 from posthog_clone.client_address import client_address, trusted_networks
+from tests.evaluations.helpers import make_evaluation
 from tests.faults.processes import WebServer, bootstrap, server_env
 from tests.support.tenants import Tenant
 
@@ -50,6 +53,17 @@ class TestAPI:
         assert [first.get(url).status_code for _ in range(3)] == [200, 200, 200]
         assert_throttled(first.get(url))
         assert second.get(url).status_code == 200  # another key counts on its own
+
+    def test_backfill_estimates_have_a_limit_of_their_own(self, key_client: Any, tenant: Tenant, limits: dict) -> None:
+        limits["evaluation_backfill_estimate"] = ["2/minute"]
+        api = key_client("*")
+        evaluation = make_evaluation(tenant, conditions=[{"id": "a", "rollout_percentage": 100, "properties": []}])
+        url = f"/api/environments/{tenant.team.id}/evaluations/{evaluation.id}/backfills/"
+        now = timezone.now()
+        body = {"window_start": (now - timedelta(days=1)).isoformat(), "window_end": now.isoformat()}
+        assert [api.post(f"{url}estimate/", body, format="json").status_code for _ in range(2)] == [200, 200]
+        assert_throttled(api.post(f"{url}estimate/", body, format="json"))
+        assert api.get(url).status_code == 200  # the rest of the API is not held back
 
     def test_events_have_their_own_scope(self, key_client: Any, tenant: Tenant, limits: dict) -> None:
         limits["query"] = ["2/minute"]
