@@ -84,12 +84,14 @@ class RunEvaluationWorkflow:
             raise ApplicationError(message, type=code, non_retryable=not retryable) from error
 
 
+# A local activity: a worker killed mid-step loses the workflow task, which another worker picks up within seconds
+# (a regular activity would wait out its whole timeout); the step's transaction rolled back, so it is done again.
 BACKFILL_STEP = {
     "start_to_close_timeout": timedelta(minutes=2),
     "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)),
 }
 # While the backfill's (or its project's) runs in flight are at their bound, the walk looks again after this.
-BACKFILL_WAIT = timedelta(seconds=1)
+BACKFILL_WAIT = timedelta(seconds=0.25)
 # Steps per workflow run before it continues as new: a walk of any length keeps a short history.
 BACKFILL_STEPS_PER_RUN = 100
 
@@ -102,7 +104,7 @@ class EvaluationBackfillWorkflow:
     @workflow.run
     async def run(self, inputs: BackfillInputs) -> dict[str, Any]:
         for _ in range(BACKFILL_STEPS_PER_RUN):
-            tick = await workflow.execute_activity(activities.backfill_tick_activity, inputs, **BACKFILL_STEP)
+            tick = await workflow.execute_local_activity(activities.backfill_tick_activity, inputs, **BACKFILL_STEP)
             if tick.finished:
                 return {"backfill_id": inputs.backfill_id, "finished": True}
             if tick.waited:

@@ -10,14 +10,16 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from evaluations.contracts import online_workflow_id
-from evaluations.models import EvaluationRun, RunStatus
+from evaluations.models import EvaluationBackfill, EvaluationRun, RunStatus
 from events.models import Event
 from posthog_clone import embedded
 from tests.evaluations.fake_llm import FakeLLM, Reply, verdict
@@ -25,7 +27,7 @@ from tests.evaluations.helpers import make_evaluation, run_body, store_generatio
 from tests.evaluations.test_evaluation_runs_e2e import finished_run, start_run
 from tests.evaluations.test_online_evaluation import condition, exact, generation, ingest
 from tests.support.databases import database_url
-from tests.support.evaluations import BackgroundWorker
+from tests.support.evaluations import BackgroundWorker, wait_until
 from tests.support.tenants import Tenant
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("faults")]
@@ -133,6 +135,58 @@ def test_worker_killed_while_the_judge_answers(
         [event] = Event.objects.filter(team=tenant.team, event="$ai_evaluation")
         assert event.uuid == run.emitted_event_id
         assert event.properties["$ai_evaluation_result"] is True
+    finally:
+        for process in workers:
+            embedded.stop_process(process, timeout=30)
+
+
+def test_worker_killed_mid_backfill_resumes_without_judging_anything_twice(
+    tenant: Tenant, key_client: Any, fake_llm: FakeLLM, task_queue: str, settings: Any, tmp_path: Path
+) -> None:
+    now = timezone.now()
+    stored = [store_generation(tenant, timestamp=now - timedelta(seconds=index)) for index in range(40)]
+    evaluation = make_evaluation(tenant, conditions=[condition(100)])
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        DATABASE_URL=database_url(settings.DATABASES["default"]["NAME"]),
+        TEMPORAL_ADDRESS=settings.TEMPORAL_ADDRESS,
+        TEMPORAL_TASK_QUEUE=task_queue,
+        LLMA_EVAL_OPENAI_BASE_URL=fake_llm.base_url,
+        LLMA_EVAL_OPENAI_API_KEY="sk-test-judge",
+        EVALUATION_DISPATCH_INTERVAL_SECONDS="0.2",
+        BACKFILL_PAGE_SIZE="4",
+        BACKFILL_RUNS_IN_FLIGHT="3",
+        POSTHOG_CLONE_DATA_DIR=str(tmp_path),
+        SECRET_KEY="test-secret",
+    )
+    workers = [spawn_worker(env, tmp_path / "worker.log")]
+    try:
+        body = {"window_start": (now - timedelta(hours=1)).isoformat(), "window_end": timezone.now().isoformat()}
+        created = key_client("evaluation:write").post(
+            f"/api/environments/{tenant.team.id}/evaluations/{evaluation.id}/backfills/", body, format="json"
+        )
+        assert created.status_code == 201, created.content
+        backfill_id = created.json()["id"]
+        wait_until(lambda: EvaluationBackfill.objects.get(id=backfill_id).dispatched_count >= 9, timeout=60,
+                   message="a few pages walked")  # fmt: skip
+        workers[0].kill()  # mid-walk: SIGKILL, no goodbye
+        workers[0].wait(timeout=30)
+
+        workers.append(spawn_worker(env, tmp_path / "worker.log"))
+        backfill = wait_until(
+            lambda: EvaluationBackfill.objects.filter(id=backfill_id, status="completed").first(),
+            timeout=120, message="the backfill completing after the restart",
+        )  # fmt: skip
+        assert (backfill.dispatched_count, backfill.skipped_count, backfill.total_count) == (40, 0, 40)
+        runs = wait_until(
+            lambda: (found := list(EvaluationRun.objects.filter(evaluation=evaluation, status=RunStatus.COMPLETED)))
+            and len(found) == 40 and found,
+            timeout=120, message="every backfilled run completing",
+        )  # fmt: skip
+        assert sorted(run.target_event_id for run in runs) == sorted(event.uuid for event in stored)
+        emitted = Event.objects.filter(team=tenant.team, event="$ai_evaluation")
+        targets = [event.properties["$ai_target_event_id"] for event in emitted]
+        assert sorted(targets) == sorted(str(event.uuid) for event in stored)  # one verdict each, none twice
     finally:
         for process in workers:
             embedded.stop_process(process, timeout=30)
