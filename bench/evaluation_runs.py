@@ -15,12 +15,18 @@ Temporal Python client, so the ratios show what this server adds to Temporal's o
 (d) The same backlog drain and closed-loop latency for a boolean, a numeric (bounded, graded) and a categorical
     (single selection, graded) evaluation, each on N/2 runs of its own, the judge answering each in its shape:
     numeric and categorical beside boolean (ratio).
+(e) Backfills, the worker running: B runs (default 10,000) started by POST by 8 clients, from the first POST to the
+    last `$ai_evaluation` stored (the manual-run path), beside a backfill over B stored generations, from its
+    create to the last `$ai_evaluation` stored (and to its row `completed`: every run dispatched). Then checked: one
+    `$ai_evaluation` per event, total = dispatched + skipped, and a second backfill dispatches 0. Then `/batch/`
+    ingestion into a project with 5 evaluations sampling 10% while a backfill runs in another project, beside the
+    same without one (the worker running in both).
 (c) M `$ai_generation` events (default 100,000) sent to `/batch/` by 4 clients into a project without evaluations,
     then into projects with 5 enabled evaluations: every event matching one of them (a pending run per event), and
     each sampling 10% of what it matches. events/s and the ratio to no evaluations. The worker is stopped for (c):
     it measures ingestion alone.
 
-    .venv/bin/python bench/evaluation_runs.py [--runs 1000] [--events 100000]
+    .venv/bin/python bench/evaluation_runs.py [--runs 1000] [--events 100000] [--backfill-events 10000]
 """
 
 from __future__ import annotations
@@ -328,6 +334,129 @@ def measure_output_types(
                            "boolean", boolean_p50 * 1000)  # fmt: skip
 
 
+def store_generations(team: Any, count: int) -> list[str]:
+    """`count` generations stored directly (no evaluation sees them at ingestion), newest a second ago."""
+    from django.utils import timezone
+
+    from events.records import EventInput
+    from events.services import events_capture
+    from posthog_clone.ids import uuid7
+
+    now = timezone.now()
+    events = [EventInput(uuid=uuid7(), event="$ai_generation", distinct_id=f"user-{n % 100}",
+                         properties={"$ai_input": f"Question {n}?", "$ai_output_choices": f"Answer {n}.",
+                                     "$ai_model": MODELS[n % len(MODELS)]},
+                         timestamp=now - timedelta(seconds=1, milliseconds=n)) for n in range(count)]  # fmt: skip
+    for offset in range(0, count, 1000):
+        events_capture(team=team, events=events[offset : offset + 1000])
+    return [str(event.uuid) for event in events]
+
+
+def judged_evaluation(team: Any, name: str, conditions: list[dict[str, Any]] | None = None) -> Any:
+    from evaluations.models import Evaluation
+
+    return Evaluation.objects.create(
+        team=team, name=name, evaluation_type="llm_judge", output_type="boolean", enabled=True,
+        evaluation_config={"prompt": "Is the answer correct?"},
+        conditions=conditions or [{"id": "all", "rollout_percentage": 100, "properties": []}],
+    )  # fmt: skip
+
+
+def start_backfill(client: Any, base_url: str, team_id: int, evaluation_id: str) -> tuple[str, float]:
+    now = datetime.now().astimezone()
+    url = f"{base_url}/api/environments/{team_id}/evaluations/{evaluation_id}/backfills/"
+    began = time.time()
+    response = client.post(url, json={"window_start": (now - timedelta(days=1)).isoformat(),
+                                      "window_end": now.isoformat()}, timeout=600)  # fmt: skip
+    if response.status_code != 201:
+        raise RuntimeError(f"backfill not started: {response.status_code} {response.text[:300]}")
+    return response.json()["id"], began
+
+
+def wait_for_backfill(backfill_id: str) -> Any:
+    from evaluations.models import EvaluationBackfill
+
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        backfill = EvaluationBackfill.objects.get(id=backfill_id)
+        if backfill.status != "running":
+            return backfill
+        time.sleep(0.05)
+    raise TimeoutError(f"backfill {backfill_id} still running after {WAIT_SECONDS}s")
+
+
+def measure_backfills(base_url: str, key: str, organization: Any, user: Any, env: dict[str, str],
+                      args: argparse.Namespace) -> None:  # fmt: skip
+    """(e)."""
+    from django.db import connection
+
+    from environments import services
+
+    count = args.backfill_events
+    client = session(key)
+    manual_project = services.project_create(organization=organization, name="Manual path", creator=user)
+    manual = judged_evaluation(manual_project, "Manual")
+    manual_targets = store_generations(manual_project, count)
+    backfill_project = services.project_create(organization=organization, name="Backfill", creator=user)
+    backfill_targets = store_generations(backfill_project, count)
+    backfilled = judged_evaluation(backfill_project, "Backfilled")
+    worker = harness.start_worker(env)
+    try:
+        emitted = EmittedEvents(manual_project.id)
+        bodies = [{"evaluation_id": str(manual.id), "target_event_id": target} for target in manual_targets]
+        began = time.time()
+        start_runs(f"{base_url}/api/environments/{manual_project.id}/evaluation_runs/", key, bodies)
+        emitted.wait_for(set(manual_targets))
+        manual_rate = rate(count, max(emitted.stored.values()) - began)
+
+        emitted = EmittedEvents(backfill_project.id)
+        backfill_id, began = start_backfill(client, base_url, backfill_project.id, str(backfilled.id))
+        backfill = wait_for_backfill(backfill_id)
+        dispatched_seconds = time.time() - began
+        emitted.wait_for(set(backfill_targets))
+        backfill_rate = rate(count, max(emitted.stored.values()) - began)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*), count(DISTINCT properties ->> '$ai_target_event_id') FROM events_event "
+                           "WHERE team_id = %s AND event = '$ai_evaluation'", [backfill_project.id])  # fmt: skip
+            stored_events, distinct_targets = cursor.fetchone()
+        second = wait_for_backfill(start_backfill(client, base_url, backfill_project.id, str(backfilled.id))[0])
+
+        # Ingestion with a backfill running (a third project's), beside the same without one.
+        running_project = services.project_create(organization=organization, name="Backfill running", creator=user)
+        store_generations(running_project, count)
+        running = judged_evaluation(running_project, "Running")
+        ingestion: dict[str, float] = {}
+        for label in ("without a backfill", "with a backfill running"):
+            if label == "with a backfill running":
+                start_backfill(client, base_url, running_project.id, str(running.id))
+            project = services.project_create(organization=organization, name=f"Ingestion {label}", creator=user)
+            for n in range(5):
+                judged_evaluation(project, f"e{n}", [{"id": f"c{n}", "rollout_percentage": 10, "properties": [
+                    {"key": "$ai_model", "value": MODELS[n], "operator": "exact", "type": "event"}]}])  # fmt: skip
+            seconds = harness.send_batches(base_url, project.api_token, args.ingestion_events, args.clients,
+                                           args.batch, make=generation_bodies)  # fmt: skip
+            ingestion[label] = args.ingestion_events / seconds
+    finally:
+        harness.stop_worker(worker)
+
+    print(f"\n  (e) backfills, one worker, judge answering at once, {count:,} generations")
+    print(f"      manual runs, POST to last event         : {manual_rate:7.1f} runs/s")
+    print(f"      backfill, create to last event          : {backfill_rate:7.1f} runs/s   ratio "
+          f"{backfill_rate / manual_rate:.2f}   (every run dispatched after {dispatched_seconds:.1f} s)")  # fmt: skip
+    counts = f"total {backfill.total_count:,} = dispatched {backfill.dispatched_count:,} + skipped"
+    again = f"a second backfill dispatched {second.dispatched_count:,}, skipped {second.skipped_count:,}"
+    print(f"      checked: {stored_events:,} $ai_evaluation for {distinct_targets:,} events; {counts} "
+          f"{backfill.skipped_count:,}; {again}")  # fmt: skip
+    baseline = ingestion["without a backfill"]
+    loaded = ingestion["with a backfill running"]
+    print(f"      /batch/ ingestion, 5 evaluations at 10%  : {loaded:9,.0f} events/s with a backfill running, "
+          f"{baseline:9,.0f} without   ratio {loaded / baseline:.2f}")  # fmt: skip
+    harness.record(BENCHMARK, f"(e) backfill of {count:,} generations, create to last event", backfill_rate,
+                   "runs/s", "manual runs, POST to last event", manual_rate)  # fmt: skip
+    harness.record(BENCHMARK, "(e) $ai_generation ingestion with a backfill running", loaded, "events/s",
+                   "without a backfill", baseline)  # fmt: skip
+
+
 INGESTION_SCENARIOS = (
     ("no evaluations", 0, 100),
     ("5 evaluations, a run per event", 5, 100),
@@ -377,13 +506,18 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (c), interleaving its scenarios")
+    parser.add_argument("--backfill-events", type=int, default=10_000, help="generations (e) backfills")
+    parser.add_argument("--ingestion-events", type=int, default=30_000, help="events (e) ingests")
     parser.add_argument(
-        "--parts", default="abcd", help="which of (a)+(b) ('ab'), (c) ('c') and (d) ('d', by output type) to run"
+        "--parts",
+        default="abcde",
+        help="which of (a)+(b) ('ab'), (c) ('c'), (d) ('d', by output type) and (e) ('e', backfills) to run",
     )
     parser.add_argument("--quick", action="store_true", help="300 runs; (c) with 30,000 events, one round")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.events, args.rounds = 300, 30_000, 1
+        args.backfill_events, args.ingestion_events = 2_000, 20_000
 
     with harness.evaluation_services("bench-evaluation-runs") as env, harness.scratch_database("runs"):
         from django.utils import timezone
@@ -433,6 +567,8 @@ def main() -> None:
                 measure_output_types(base_url, key, team.id, typed_bodies, env)
             if "c" in args.parts:
                 measure_ingestion(base_url, organization, user, args)
+            if "e" in args.parts:
+                measure_backfills(base_url, key, organization, user, env, args)
 
 
 if __name__ == "__main__":

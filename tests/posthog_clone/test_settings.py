@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import pytest
 from django.conf import settings
 
 REPO = Path(settings.BASE_DIR)
@@ -60,12 +64,24 @@ def test_deployment_checks_pass_behind_a_tls_proxy() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_the_embedded_database_stops_after_a_holder_was_killed(tmp_path: Path) -> None:
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A directory outside pytest's own temporary root. Run as root, pgserver opens the folders above its data
+    directory to the user it runs PostgreSQL as; pytest sets its root back to 0700 whenever a session starts, so a
+    second pytest on the machine (another checkout's suite) would lock PostgreSQL out of a data directory there."""
+    path = Path(tempfile.mkdtemp(prefix="posthog-clone-test-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_embedded_database_stops_after_a_holder_was_killed(shared_tmp: Path) -> None:
     """pgserver stops its server when the last process holding it exits. A holder SIGKILLed (no exit handler runs)
     stays listed; the next process to use the server forgets it, so its own normal exit stops the server."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
-    env["POSTHOG_CLONE_DATA_DIR"] = str(tmp_path / "data")
-    pgdata = str(tmp_path / "data" / "postgres")
+    env["POSTHOG_CLONE_DATA_DIR"] = str(shared_tmp / "data")
+    pgdata = str(shared_tmp / "data" / "postgres")
     # Exits within two minutes whatever happens (SIGALRM), so reading its "ok" is a bounded wait.
     hold = ("import signal; signal.alarm(120); from posthog_clone import embedded; embedded.ensure_embedded_postgres(); "
             "print('ok', flush=True); input()")  # fmt: skip
