@@ -334,7 +334,7 @@ def measure_output_types(
                            "boolean", boolean_p50 * 1000)  # fmt: skip
 
 
-def store_generations(team: Any, count: int) -> list[str]:
+def store_generations(team: Any, count: int) -> list[tuple[str, str]]:
     """`count` generations stored directly (no evaluation sees them at ingestion), newest a second ago."""
     from django.utils import timezone
 
@@ -349,7 +349,7 @@ def store_generations(team: Any, count: int) -> list[str]:
                          timestamp=now - timedelta(seconds=1, milliseconds=n)) for n in range(count)]  # fmt: skip
     for offset in range(0, count, 1000):
         events_capture(team=team, events=events[offset : offset + 1000])
-    return [str(event.uuid) for event in events]
+    return [(str(event.uuid), event.timestamp.isoformat()) for event in events]
 
 
 def judged_evaluation(team: Any, name: str, conditions: list[dict[str, Any]] | None = None) -> Any:
@@ -403,17 +403,18 @@ def measure_backfills(base_url: str, key: str, organization: Any, user: Any, env
     worker = harness.start_worker(env)
     try:
         emitted = EmittedEvents(manual_project.id)
-        bodies = [{"evaluation_id": str(manual.id), "target_event_id": target} for target in manual_targets]
+        bodies = [{"evaluation_id": str(manual.id), "target_event_id": target, "timestamp": timestamp}
+                  for target, timestamp in manual_targets]  # fmt: skip
         began = time.time()
         start_runs(f"{base_url}/api/environments/{manual_project.id}/evaluation_runs/", key, bodies)
-        emitted.wait_for(set(manual_targets))
+        emitted.wait_for({target for target, _ in manual_targets})
         manual_rate = rate(count, max(emitted.stored.values()) - began)
 
         emitted = EmittedEvents(backfill_project.id)
         backfill_id, began = start_backfill(client, base_url, backfill_project.id, str(backfilled.id))
         backfill = wait_for_backfill(backfill_id)
         dispatched_seconds = time.time() - began
-        emitted.wait_for(set(backfill_targets))
+        emitted.wait_for({target for target, _ in backfill_targets})
         backfill_rate = rate(count, max(emitted.stored.values()) - began)
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*), count(DISTINCT properties ->> '$ai_target_event_id') FROM events_event "

@@ -12,6 +12,7 @@ mid-page repeats that page, and its runs' ids make the repeat a no-op.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -318,7 +319,7 @@ def backfill_tick(*, backfill_id: str, team_id: int) -> BackfillTick:
         before = Cursor(backfill.cursor_timestamp, backfill.cursor_uuid) if backfill.cursor_timestamp else None
         rows, more = selectors.backfill_page(team=backfill.team, plan_start=plan.window_start,
                                              plan_end=plan.window_end, prefilter=plan.prefilter, before=before,
-                                             limit=settings.BACKFILL_PAGE_SIZE)  # fmt: skip
+                                             limit=_page_size(room, conditions))  # fmt: skip
         # Read only as far as there is room: the cursor stops at the last event taken.
         judged: list[EventRow] = []
         read = rows
@@ -347,6 +348,13 @@ def backfill_tick(*, backfill_id: str, team_id: int) -> BackfillTick:
     logger.info("evaluation_backfill_page", backfill_id=backfill_id, read=len(read), dispatched=created,
                 skipped=len(judged) - created, finished=not more)  # fmt: skip
     return BackfillTick(finished=not more, dispatched=created, skipped=len(judged) - created)
+
+
+def _page_size(room: int, conditions: list[dict[str, Any]]) -> int:
+    """Events to read for `room` runs: the filters narrow the page in the database, so about `room` events, more
+    when sampling keeps only a share of them (reading a full page to take a few is most of a step's cost)."""
+    share = max(float(condition["rollout_percentage"]) for condition in conditions) / 100
+    return max(1, min(settings.BACKFILL_PAGE_SIZE, math.ceil(room / max(share, 0.01)) + 1))
 
 
 def _prefilter(conditions: list[dict[str, Any]]) -> PropertyGroup:

@@ -253,8 +253,8 @@ BACKFILL_MAX_DAYS = env.int("BACKFILL_MAX_DAYS", default=365)
 BACKFILL_MAX_EVENTS = env.int("BACKFILL_MAX_EVENTS", default=100_000)
 # Runs a backfill may have pending or running at once, and all of a project's backfills together: what is left of
 # the judge's and the worker's capacity stays with online evaluation.
-BACKFILL_RUNS_IN_FLIGHT = env.int("BACKFILL_RUNS_IN_FLIGHT", default=20)
-BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT = env.int("BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT", default=40)
+BACKFILL_RUNS_IN_FLIGHT = env.int("BACKFILL_RUNS_IN_FLIGHT", default=8)
+BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT = env.int("BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT", default=16)
 # How often the worker restarts the walk of a running backfill whose workflow is gone (Temporal's history lost).
 BACKFILL_RESUME_SECONDS = env.float("BACKFILL_RESUME_SECONDS", default=30.0)
 # Events read per step of a backfill's walk.
