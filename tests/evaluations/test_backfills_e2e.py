@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -109,23 +111,32 @@ def test_a_backfill_judges_each_sampled_generation_once_and_a_second_one_none(
     assert all(run.id.endswith(f"-backfill-{rerun.id}") for run in EvaluationRun.objects.filter(backfill=rerun))
 
 
-def test_cancel_stops_dispatching_and_runs_in_flight_finish(
-    api: APIClient, tenant: Tenant, evaluation_worker: Any, fake_llm: FakeLLM, settings: Any
-) -> None:
-    settings.BACKFILL_RUNS_IN_FLIGHT = 2
-    for _ in range(6):
+@contextmanager
+def walk_held_by_the_judge(
+    api: APIClient, tenant: Tenant, fake_llm: FakeLLM, settings: Any, *, events: int, in_flight: int
+) -> Iterator[tuple[Evaluation, dict[str, Any]]]:
+    """A backfill over `events` generations whose first `in_flight` runs wait on the judge until the block ends
+    (the walk waits meanwhile: no room for more)."""
+    settings.BACKFILL_RUNS_IN_FLIGHT = in_flight
+    for _ in range(events):
         store_generation(tenant)
     evaluation = make_evaluation(tenant, conditions=[{"id": "c", "rollout_percentage": 100, "properties": []}])
-    # The judge holds its answers: two runs stay in flight and the walk waits.
     fake_llm.accepted_keys, fake_llm.hold_refusals = set(), threading.Event()
     try:
         created = start(api, tenant, evaluation)
-        fake_llm.wait_for_refusals(2)
+        fake_llm.wait_for_refusals(in_flight)
+        yield evaluation, created
+    finally:
+        fake_llm.hold_refusals.set()
+
+
+def test_cancel_stops_dispatching_and_runs_in_flight_finish(
+    api: APIClient, tenant: Tenant, evaluation_worker: Any, fake_llm: FakeLLM, settings: Any
+) -> None:
+    with walk_held_by_the_judge(api, tenant, fake_llm, settings, events=6, in_flight=2) as (evaluation, created):
         cancelled = api.post(f"/api/environments/{tenant.team.id}/evaluations/{evaluation.id}/backfills/"
                              f"{created['id']}/cancel/")  # fmt: skip
         assert cancelled.json()["status"] == "cancelled"
-    finally:
-        fake_llm.hold_refusals.set()
     wait_until(lambda: all_runs_finished(evaluation, 2), message="the runs in flight finishing")
     backfill = EvaluationBackfill.objects.get(id=created["id"])
     assert (backfill.status, backfill.dispatched_count) == ("cancelled", 2)
@@ -136,18 +147,9 @@ def test_cancel_stops_dispatching_and_runs_in_flight_finish(
 def test_an_evaluation_disabled_mid_walk_cancels_its_backfill(
     api: APIClient, tenant: Tenant, evaluation_worker: Any, fake_llm: FakeLLM, settings: Any
 ) -> None:
-    settings.BACKFILL_RUNS_IN_FLIGHT = 1
-    for _ in range(4):
-        store_generation(tenant)
-    evaluation = make_evaluation(tenant, conditions=[{"id": "c", "rollout_percentage": 100, "properties": []}])
-    fake_llm.accepted_keys, fake_llm.hold_refusals = set(), threading.Event()
-    try:
-        created = start(api, tenant, evaluation)
-        fake_llm.wait_for_refusals(1)
+    with walk_held_by_the_judge(api, tenant, fake_llm, settings, events=4, in_flight=1) as (evaluation, created):
         # Around the API (as a run's error would): the walk notices at its next page.
         Evaluation.objects.filter(pk=evaluation.pk).update(enabled=False, status="paused")
-    finally:
-        fake_llm.hold_refusals.set()
     backfill = finished_backfill(created["id"])
     assert (backfill.status, backfill.dispatched_count) == ("cancelled", 1)
     assert uuid.UUID(created["id"]) == backfill.id

@@ -43,9 +43,8 @@ def all_finished(evaluation: Evaluation, count: int) -> list[EvaluationRun] | No
     return found if len(found) == count else None
 
 
-def test_a_refused_key_stops_the_evaluation_once_until_a_working_key_is_attached(
-    tenant: Tenant, key_client: Any, evaluation_worker: Any, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def judged_with_a_project_key(tenant: Tenant, fake_llm: FakeLLM) -> tuple[LLMProviderKey, Evaluation]:
+    """An online evaluation (every generation) judged with the project's key for the fake judge, which accepts it."""
     key = make_provider_key(tenant, provider="openai_compatible", base_url=fake_llm.base_url, api_key=GOOD_KEY)
     evaluation = make_evaluation(
         tenant,
@@ -55,6 +54,13 @@ def test_a_refused_key_stops_the_evaluation_once_until_a_working_key_is_attached
         provider_key=key,
     )
     fake_llm.accepted_keys = {GOOD_KEY}
+    return key, evaluation
+
+
+def test_a_refused_key_stops_the_evaluation_once_until_a_working_key_is_attached(
+    tenant: Tenant, key_client: Any, evaluation_worker: Any, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key, evaluation = judged_with_a_project_key(tenant, fake_llm)
 
     # The project's key judges, and the event says so.
     ingest(tenant, 1)
@@ -147,15 +153,7 @@ def test_an_evaluation_with_its_own_key_runs_on_a_server_without_a_judge(
 ) -> None:
     """The server's own judge is only the fallback: an evaluation with a provider key needs none, online or by hand."""
     settings.LLMA_EVAL_OPENAI_BASE_URL = settings.LLMA_EVAL_OPENAI_API_KEY = ""
-    key = make_provider_key(tenant, provider="openai_compatible", base_url=fake_llm.base_url, api_key=GOOD_KEY)
-    evaluation = make_evaluation(
-        tenant,
-        conditions=[{"id": "all", "rollout_percentage": 100, "properties": []}],
-        judge_provider="openai_compatible",
-        judge_model="project-model",
-        provider_key=key,
-    )
-    fake_llm.accepted_keys = {GOOD_KEY}
+    _, evaluation = judged_with_a_project_key(tenant, fake_llm)
     ingest(tenant, 1)
     [online] = wait_until(lambda: all_finished(evaluation, 1), message="the online run")
     assert (online.status, online.error_code) == (RunStatus.COMPLETED, "")

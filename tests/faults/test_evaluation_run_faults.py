@@ -90,6 +90,24 @@ def test_temporal_outage_refuses_manual_runs_and_delays_online_ones(
         worker.stop()
 
 
+def worker_env(settings: Any, task_queue: str, fake_llm: FakeLLM, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a worker process of this test's own: its database, Temporal queue and judge."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        DATABASE_URL=database_url(settings.DATABASES["default"]["NAME"]),
+        TEMPORAL_ADDRESS=settings.TEMPORAL_ADDRESS,
+        TEMPORAL_TASK_QUEUE=task_queue,
+        LLMA_EVAL_OPENAI_BASE_URL=fake_llm.base_url,
+        LLMA_EVAL_OPENAI_API_KEY="sk-test-judge",
+        LLMA_EVAL_MODEL="judge-test-model",
+        EVALUATION_DISPATCH_INTERVAL_SECONDS="0.2",
+        POSTHOG_CLONE_DATA_DIR=str(tmp_path),
+        SECRET_KEY="test-secret",
+        **extra,
+    )
+    return env
+
+
 def spawn_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as output:
         return subprocess.Popen(
@@ -106,18 +124,7 @@ def test_worker_killed_while_the_judge_answers(
 ) -> None:
     answered = threading.Event()
     fake_llm.script(Reply(**vars(verdict(False, "From the killed worker.")) | {"gate": answered}))
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env.update(
-        DATABASE_URL=database_url(settings.DATABASES["default"]["NAME"]),
-        TEMPORAL_ADDRESS=settings.TEMPORAL_ADDRESS,
-        TEMPORAL_TASK_QUEUE=task_queue,
-        LLMA_EVAL_OPENAI_BASE_URL=fake_llm.base_url,
-        LLMA_EVAL_OPENAI_API_KEY="sk-test-judge",
-        LLMA_EVAL_MODEL="judge-test-model",
-        EVALUATION_DISPATCH_INTERVAL_SECONDS="0.2",
-        POSTHOG_CLONE_DATA_DIR=str(tmp_path),
-        SECRET_KEY="test-secret",
-    )
+    env = worker_env(settings, task_queue, fake_llm, tmp_path)
     workers = [spawn_worker(env, tmp_path / "worker.log")]
     try:
         workflow_id = start_run(key_client, tenant, make_evaluation(tenant))
@@ -146,19 +153,7 @@ def test_worker_killed_mid_backfill_resumes_without_judging_anything_twice(
     now = timezone.now()
     stored = [store_generation(tenant, timestamp=now - timedelta(seconds=index)) for index in range(40)]
     evaluation = make_evaluation(tenant, conditions=[condition(100)])
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env.update(
-        DATABASE_URL=database_url(settings.DATABASES["default"]["NAME"]),
-        TEMPORAL_ADDRESS=settings.TEMPORAL_ADDRESS,
-        TEMPORAL_TASK_QUEUE=task_queue,
-        LLMA_EVAL_OPENAI_BASE_URL=fake_llm.base_url,
-        LLMA_EVAL_OPENAI_API_KEY="sk-test-judge",
-        EVALUATION_DISPATCH_INTERVAL_SECONDS="0.2",
-        BACKFILL_PAGE_SIZE="4",
-        BACKFILL_RUNS_IN_FLIGHT="3",
-        POSTHOG_CLONE_DATA_DIR=str(tmp_path),
-        SECRET_KEY="test-secret",
-    )
+    env = worker_env(settings, task_queue, fake_llm, tmp_path, BACKFILL_PAGE_SIZE="4", BACKFILL_RUNS_IN_FLIGHT="3")
     workers = [spawn_worker(env, tmp_path / "worker.log")]
     try:
         body = {"window_start": (now - timedelta(hours=1)).isoformat(), "window_end": timezone.now().isoformat()}
