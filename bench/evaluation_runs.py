@@ -396,7 +396,7 @@ def measure_backfills(base_url: str, key: str, organization: Any, user: Any, env
     client = session(key)
     manual_project = services.project_create(organization=organization, name="Manual path", creator=user)
     manual = judged_evaluation(manual_project, "Manual")
-    manual_targets = store_generations(manual_project, count)
+    manual_targets = store_generations(manual_project, args.manual_runs or count)
     backfill_project = services.project_create(organization=organization, name="Backfill", creator=user)
     backfill_targets = store_generations(backfill_project, count)
     backfilled = judged_evaluation(backfill_project, "Backfilled")
@@ -408,7 +408,7 @@ def measure_backfills(base_url: str, key: str, organization: Any, user: Any, env
         began = time.time()
         start_runs(f"{base_url}/api/environments/{manual_project.id}/evaluation_runs/", key, bodies)
         emitted.wait_for({target for target, _ in manual_targets})
-        manual_rate = rate(count, max(emitted.stored.values()) - began)
+        manual_rate = rate(len(manual_targets), max(emitted.stored.values()) - began)
 
         emitted = EmittedEvents(backfill_project.id)
         backfill_id, began = start_backfill(client, base_url, backfill_project.id, str(backfilled.id))
@@ -441,7 +441,7 @@ def measure_backfills(base_url: str, key: str, organization: Any, user: Any, env
         harness.stop_worker(worker)
 
     print(f"\n  (e) backfills, one worker, judge answering at once, {count:,} generations")
-    print(f"      manual runs, POST to last event         : {manual_rate:7.1f} runs/s")
+    print(f"      manual runs, POST to last event         : {manual_rate:7.1f} runs/s ({len(manual_targets):,} runs)")
     print(f"      backfill, create to last event          : {backfill_rate:7.1f} runs/s   ratio "
           f"{backfill_rate / manual_rate:.2f}   (every run dispatched after {dispatched_seconds:.1f} s)")  # fmt: skip
     counts = f"total {backfill.total_count:,} = dispatched {backfill.dispatched_count:,} + skipped"
@@ -508,6 +508,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (c), interleaving its scenarios")
     parser.add_argument("--backfill-events", type=int, default=10_000, help="generations (e) backfills")
+    parser.add_argument("--manual-runs", type=int, default=None, help="(e)'s manual runs (default: as many)")
     parser.add_argument("--ingestion-events", type=int, default=30_000, help="events (e) ingests")
     parser.add_argument(
         "--parts",
