@@ -374,8 +374,8 @@ def _room_in_flight(backfill: EvaluationBackfill) -> int:
 
 
 def _record_runs(backfill: EvaluationBackfill, rows: list[EventRow]) -> int:
-    """Pending runs for `rows` (the dispatcher starts them); a run id already taken (an online run, or this page
-    read again after a crash) is not recorded again. Returns how many were recorded."""
+    """Pending runs for `rows` (the dispatcher starts them); a run id already taken (an online run's, or an earlier
+    backfill's) is not recorded again. Returns how many were recorded."""
     if not rows:
         return 0
     evaluation_id = str(backfill.evaluation_id)
