@@ -260,6 +260,9 @@ class ClickHouseDialect(BaseDialect):
             return sql("concat({}, arrayStringConcat(arrayMap(__e -> {}, {}), ','), {})", "{", element, value, "}")
         return sql("toString({})", value)
 
+    def bind_both(self, left: Sql, right: Sql, body: Callable[[Sql, Sql], Sql]) -> Sql:
+        return sql("arrayMap((__l, __r) -> {}, [{}], [{}])[1]", body(Sql("__l"), Sql("__r")), left, right)
+
     def condition_to_number(self, condition: Sql) -> Sql:
         return sql("toUInt8({})", condition)
 

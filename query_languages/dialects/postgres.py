@@ -201,6 +201,9 @@ class PostgresDialect(BaseDialect):
     def split(self, text: Sql, separator: Sql) -> Sql:
         return sql("string_to_array({}, {})", text, separator)
 
+    def bind_both(self, left: Sql, right: Sql, body: Callable[[Sql, Sql], Sql]) -> Sql:
+        return body(left, right)  # an expression cannot bind a name in PostgreSQL: the printer bounds the copies
+
     def count_if(self, condition: Sql) -> Sql:
         return sql("count(*) FILTER (WHERE {})", condition)
 

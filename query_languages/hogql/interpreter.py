@@ -20,7 +20,15 @@ from typing import Any
 from query_languages.dates import add_months, parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.semantics import START_OF, clickhouse_replacement, float_text, in_list, string_argument
+from query_languages.hogql.semantics import (
+    NULL_ANSWERS,
+    START_OF,
+    clickhouse_replacement,
+    float_text,
+    folded_comparison,
+    in_list,
+    string_argument,
+)
 from query_languages.json_text import json_as_text
 from query_languages.patterns import NUMERIC_TEXT as NUMERIC_PATTERN
 from query_languages.regex import RegexError, compile_pattern, like_pattern
@@ -222,60 +230,72 @@ class _Compiler:
     def _compare(self, node: ast.Compare) -> Reader:
         left, op = self.expr(node.left), node.op
         if op in ("in", "not in"):
-            values = [i.value for i in in_list(node) if i.value is not None]
+            items = in_list(node)
+            has_null = any(i.value is None for i in items)
+            values = [i.value for i in items if i.value is not None]
             numeric = bool(values) and all(type(v) in (int, float) for v in values)
 
-            def member(event: Any) -> bool | None:
-                if not values:  # nothing to be in (NULLs are ignored): false even for NULL, as in the printer
-                    return op == "not in"
+            def member(event: Any) -> bool:
+                # As PostHog runs IN (`transform_null_in`): NULL is a value like the others, and the test is never NULL.
                 value = left(event)
                 if value is None:
-                    return None
-                if numeric and isinstance(value, int | float | str):  # else (a uuid) as text, as the printer
+                    found: bool | None = has_null
+                elif numeric and isinstance(value, int | float | str):  # else (a uuid) as text, as the printer
                     number = _number(value)
                     found = None if number is None else any(number == v for v in values)
                 else:
                     text = _text(value, self.tz)
                     found = text in [_text(v, self.tz) if not isinstance(v, bool) else ("true" if v else "false")
                                      for v in values]  # fmt: skip
-                return found if op == "in" or found is None else not found
+                return bool(found) if op == "in" else not found
 
             return member
+        folded = folded_comparison(node)
+        if folded is not None:
+            return lambda event: folded
         right = self.expr(node.right)
+        both, one = NULL_ANSWERS[op]
+
+        def null_safe(found: Callable[[Any, Any], bool | None]) -> Reader:
+            """`found` of the two sides, with PostHog's answer where a side is NULL (or a text is no number)."""
+
+            def read(event: Any) -> bool:
+                a, b = left(event), right(event)
+                if a is None or b is None:
+                    return both if a is None and b is None else one
+                answer = found(a, b)
+                return one if answer is None else answer
+
+            return read
+
         if op in ("like", "not like", "ilike", "not ilike"):
 
-            def like(event: Any) -> bool | None:
-                found = _like(left(event), right(event), self.tz, insensitive="ilike" in op)
-                return None if found is None else (not found if op.startswith("not") else found)
+            def like(a: Any, b: Any) -> bool | None:
+                matched = _like(a, b, self.tz, insensitive="ilike" in op)
+                return None if matched is None else (not matched if op.startswith("not") else matched)
 
-            return like
+            return null_safe(like)
         if op in ("=~", "!~", "=~*", "!~*"):
             if not isinstance(node.right, ast.Constant) or not isinstance(node.right.value, str):
                 raise HogQLError("A regular expression must be a string constant.", node.right.start, node.right.end)
             pattern = _compiled(node.right, ignore_case=op.endswith("*"))
 
-            def regex(event: Any) -> bool | None:
-                value = _text(left(event), self.tz)
-                if value is None:
-                    return None
-                found = pattern.search(value) is not None
-                return not found if op.startswith("!") else found
+            def regex(a: Any, b: Any) -> bool | None:
+                matched = pattern.search(_text(a, self.tz)) is not None
+                return not matched if op.startswith("!") else matched
 
-            return regex
+            return null_safe(regex)
         constant_moment = self._moment_constant(node.right) or self._moment_constant(node.left)
         compare = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
                    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]  # fmt: skip
 
-        def test(event: Any) -> bool | None:
-            a, b = left(event), right(event)
-            if a is None or b is None:
-                return None
+        def test(a: Any, b: Any) -> bool | None:
             a, b = self._comparable(a, b, constant_moment)
             if a is None or b is None:
                 return None
             return bool(compare(a, b))
 
-        return test
+        return null_safe(test)
 
     def _moment_constant(self, node: ast.Expr) -> datetime | None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):

@@ -24,7 +24,7 @@ from query_languages.hogql.context import Context
 from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.functions import AGGREGATES, FUNCTIONS, SUPPORTED_FUNCTIONS, check_like
 from query_languages.hogql.schema import TABLES, Table
-from query_languages.hogql.semantics import float_text, in_list
+from query_languages.hogql.semantics import NULL_ANSWERS, float_text, folded_comparison, in_list
 from query_languages.hogql.types import (
     BOOL,
     FLOAT64,
@@ -245,15 +245,15 @@ class Printer:
         if value is None:
             return Typed(Sql("NULL"), NOTHING)
         if isinstance(value, bool):
-            return Typed(self.d.constant(value, "bool"), BOOL, condition=True)
+            return Typed(self.d.constant(value, "bool"), BOOL, condition=True, nullable=False)
         if isinstance(value, int):
             if not -(2**63) <= value < 2**63:
                 raise HogQLError("Integer out of the 64-bit range.", node.start, node.end)
-            return Typed(self.d.constant(value, "integer"), UINT8 if 0 <= value < 256 else INT64)
+            return Typed(self.d.constant(value, "integer"), UINT8 if 0 <= value < 256 else INT64, nullable=False)
         if isinstance(value, float):
-            return Typed(self.d.constant(value, "float"), FLOAT64)
+            return Typed(self.d.constant(value, "float"), FLOAT64, nullable=False)
         if isinstance(value, str):
-            return Typed(self.d.constant(value, "text"), STRING)
+            return Typed(self.d.constant(value, "text"), STRING, nullable=False)
         if isinstance(value, tuple):
             return self._tuple(ast.Tuple(tuple(ast.Constant(v) for v in value), start=node.start, end=node.end), scope)
         raise HogQLError("Unsupported constant.", node.start, node.end)
@@ -301,7 +301,7 @@ class Printer:
             plain = {"event": STRING, "distinct_id": STRING, "uuid": UUID, "timestamp": timestamp,
                      "created_at": timestamp, "elements_chain": STRING}  # fmt: skip
             if head in plain and not rest:
-                return Typed(self.d.column(alias, head), plain[head])
+                return Typed(self.d.column(alias, head), plain[head], nullable=False)
             if head == "properties":
                 return self._json(self.d.column(alias, "properties"), rest)
             if head == "person_id" and not rest:
@@ -358,7 +358,7 @@ class Printer:
     def _isnull(self, node: ast.IsNull, scope: _Scope) -> Typed:
         inner = self.expr(node.expr, scope)
         test = " IS NOT NULL" if node.negated else " IS NULL"
-        return Typed(sql("({}" + test + ")", self.value(inner)), UINT8, True, inner.aggregate)
+        return Typed(sql("({}" + test + ")", self.value(inner)), UINT8, True, inner.aggregate, nullable=False)
 
     def _negate(self, node: ast.Negate, scope: _Scope) -> Typed:
         inner = self.number(self.expr(node.expr, scope), node.expr)
@@ -406,30 +406,67 @@ class Printer:
     def _compare(self, node: ast.Compare, scope: _Scope) -> Typed:
         if node.op in ("in", "not in"):
             return self._in(node, scope)
+        folded = folded_comparison(node)
+        if folded is not None:
+            return Typed(self.d.constant(folded, "bool"), UINT8, True, nullable=False)
         left = self.expr(node.left, scope)
-        aggregate = left.aggregate
-        if node.op in ("like", "not like", "ilike", "not ilike"):
+        op = node.op
+        if op in ("like", "not like", "ilike", "not ilike"):
             check_like(node.right)
-            right = self.expr(node.right, scope)
-            test = self.d.like(self.text(left), self.text(right), insensitive="ilike" in node.op)
-            negated = node.op.startswith("not")
-            return Typed(sql("(NOT {})", test) if negated else test, UINT8, True, aggregate or right.aggregate)
-        if node.op in ("=~", "!~", "=~*", "!~*"):
+        elif op in ("=~", "!~", "=~*", "!~*"):
             if not isinstance(node.right, ast.Constant) or not isinstance(node.right.value, str):
                 raise HogQLError("A regular expression must be a string constant.", node.right.start, node.right.end)
             self.check_regex(node.right)
-            test = self.d.regex(self.text(left), node.right.value, insensitive=node.op.endswith("*"))
-            return Typed(sql("(NOT {})", test) if node.op.startswith("!") else test, UINT8, True, aggregate)
         right = self.expr(node.right, scope)
-        op = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[node.op]
-        number_types = {base_type(UINT8 if side.condition else side.type) in NUMBERS for side in (left, right)}
-        if number_types == {True, False} and (is_string(left.type) or is_string(right.type)):
-            # A string beside a number is read as a number.
-            text, number = (left, right) if is_string(left.type) else (right, left)
-            test = self.d.compare_text_number(self.value(text), op, self.value(number), text_left=text is left)
-        else:
-            test = sql("({} " + op + " {})", *self._comparable(left, right, node))
-        return Typed(test, UINT8, True, aggregate or right.aggregate)
+        converts = False  # whether the test may be NULL though neither side is (a text read as a number)
+
+        def test(left: Typed, right: Typed) -> Sql:
+            nonlocal converts
+            if op in ("like", "not like", "ilike", "not ilike"):
+                found = self.d.like(self.text(left), self.text(right), insensitive="ilike" in op)
+                return sql("(NOT {})", found) if op.startswith("not") else found
+            if op in ("=~", "!~", "=~*", "!~*"):
+                found = self.d.regex(self.text(left), node.right.value, insensitive=op.endswith("*"))
+                return sql("(NOT {})", found) if op.startswith("!") else found
+            operator = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[op]
+            number_types = {base_type(UINT8 if side.condition else side.type) in NUMBERS for side in (left, right)}
+            if number_types == {True, False} and (is_string(left.type) or is_string(right.type)):
+                # A string beside a number is read as a number.
+                converts = True
+                text, number = (left, right) if is_string(left.type) else (right, left)
+                return self.d.compare_text_number(self.value(text), operator, self.value(number),
+                                                  text_left=text is left)  # fmt: skip
+            return sql("({} " + operator + " {})", *self._comparable(left, right, node))
+
+        return Typed(self._null_safe(op, test, left, right, lambda: converts), UINT8, True,
+                     left.aggregate or right.aggregate, nullable=False)  # fmt: skip
+
+    def _null_safe(self, op: str, test: Callable[[Typed, Typed], Sql], left: Typed, right: Typed,
+                   converts: Callable[[], bool]) -> Sql:  # fmt: skip
+        """`test` of the two sides, never NULL: where a side is NULL, what PostHog answers (`NULL_ANSWERS`)."""
+        both, one = NULL_ANSWERS[op]
+        if NOTHING in (left.type, right.type):  # a side that is always NULL
+            other = right if left.type == NOTHING else left
+            if other.type == NOTHING or both == one:
+                return self.d.constant(both, "bool")
+            return sql("({} IS NULL)" if both else "({} IS NOT NULL)", self.value(other))
+        printed = test(left, right)
+        if not left.nullable and not right.nullable and not converts():
+            return printed  # as it is, so that indexes on the columns still serve it
+        if not left.nullable or not right.nullable or both == one:
+            return sql("coalesce({}, " + ("TRUE" if one else "FALSE") + ")", printed)
+        # Both sides may be NULL: each is read twice (bound once where the dialect can).
+        if len(left.sql.text) + len(right.sql.text) > MAX_EXPANDED_SQL // 4:
+            raise HogQLError("The comparison is too large once its NULL handling is written out: simplify it.")
+        fallback = "({} IS NULL AND {} IS NULL)" if both else "({} IS NOT NULL OR {} IS NOT NULL)"
+
+        def body(left_value: Sql, right_value: Sql) -> Sql:
+            bound_left = replace(left, sql=left_value, condition=False, type=UINT8 if left.condition else left.type)
+            bound_right = replace(right, sql=right_value, condition=False,
+                                  type=UINT8 if right.condition else right.type)  # fmt: skip
+            return sql("coalesce({}, " + fallback + ")", test(bound_left, bound_right), left_value, right_value)
+
+        return self.d.bind_both(self.value(left), self.value(right), body)
 
     def _comparable(self, left: Typed, right: Typed, node: ast.Compare) -> tuple[Sql, Sql]:
         """Both sides as one kind: numbers (a string beside a number is read as one), date-times (a string
@@ -466,29 +503,41 @@ class Printer:
         return self.d.to_text(self.value(typed), UINT8 if typed.condition else typed.type, self.context.timezone)
 
     def _in(self, node: ast.Compare, scope: _Scope) -> Typed:
+        """IN as PostHog runs it (ClickHouse's `transform_null_in`): NULL is a value like the others, so `NULL in
+        (NULL)` holds, `NULL in ('a')` does not, and the test is never NULL."""
         left = self.expr(node.left, scope)
         items = in_list(node)
-        # NULLs in the list are ignored, as ClickHouse ignores them.
+        has_null = any(i.value is None for i in items)
         values = [i.value for i in items if i.value is not None]
-        if not values:
-            return Typed(Sql("FALSE" if node.op == "in" else "TRUE"), UINT8, True, left.aggregate)
+        negated = node.op == "not in"
+        if left.type == NOTHING or not values:
+            found = has_null if left.type == NOTHING else None
+            if found is None:  # only NULLs listed: the subject is in the list when it is NULL
+                test = sql("({} IS NULL)", self.value(left)) if has_null else self.d.constant(False, "bool")
+            else:
+                test = self.d.constant(found, "bool")
+            return Typed(sql("(NOT {})", test) if negated else test, UINT8, True, left.aggregate, nullable=False)
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
         if numeric and is_string(left.type):
             listed = join(", ", [self.d.constant(v, "numeric") for v in values])
             test = self.d.compare_text_number(left.sql, "IN", sql("({})", listed), text_left=True)
-            return Typed(sql("(NOT {})", test) if node.op == "not in" else test, UINT8, True, left.aggregate)
-        if numeric and (base_type(left.type) in NUMBERS or left.condition):
-            subject = self.d.number_for_in(self.value(left))
-            listed = join(", ", [self.d.constant(v, "numeric") for v in values])
-        elif is_datetime(left.type):
-            subject = left.sql
-            listed = join(", ", [self.d.constant(self.moment_constant(i), "datetime") for i in items
-                                 if i.value is not None])  # fmt: skip
         else:
-            subject = self.text(left)
-            listed = join(", ", [self.d.constant(_as_text(v), "text") for v in values])
-        test = sql("({} IN ({}))", subject, listed)
-        return Typed(sql("(NOT {})", test) if node.op == "not in" else test, UINT8, True, left.aggregate)
+            if numeric and (base_type(left.type) in NUMBERS or left.condition):
+                subject = self.d.number_for_in(self.value(left))
+                listed = join(", ", [self.d.constant(v, "numeric") for v in values])
+            elif is_datetime(left.type):
+                subject = left.sql
+                listed = join(", ", [self.d.constant(self.moment_constant(i), "datetime") for i in items
+                                     if i.value is not None])  # fmt: skip
+            else:
+                subject = self.text(left)
+                listed = join(", ", [self.d.constant(_as_text(v), "text") for v in values])
+            test = sql("({} IN ({}))", subject, listed)
+        if left.nullable or (numeric and is_string(left.type)):
+            test = sql("coalesce({}, FALSE)", test)
+            if has_null and left.nullable:
+                test = sql("({} OR {} IS NULL)", test, self.value(left))
+        return Typed(sql("(NOT {})", test) if negated else test, UINT8, True, left.aggregate, nullable=False)
 
     def check_regex(self, node: ast.Constant) -> None:
         """Checked before the query runs, by the dialect (for its database)."""

@@ -4,11 +4,24 @@ truncate to which unit, what IN lists, how a string argument and a replacement a
 from __future__ import annotations
 
 import math
+import operator
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
 
+# PostHog's null-safe comparisons: what each answers when both sides are NULL, and when one is. `=`-like ones hold for
+# two NULLs, `!=`-like ones for one NULL, orderings for neither, so that a comparison is never NULL (a missing
+# property is "not Chrome").
+NULL_ANSWERS: dict[str, tuple[bool, bool]] = {
+    **dict.fromkeys(("=", "like", "ilike", "=~", "=~*"), (True, False)),
+    **dict.fromkeys(("!=", "not like", "not ilike", "!~", "!~*"), (False, True)),
+    **dict.fromkeys(("<", "<=", ">", ">="), (False, False)),
+}
+_FOLDED: dict[str, Callable[[Any, Any], Any]] = {"=": operator.eq, "!=": operator.ne, "<": operator.lt,
+                                                 "<=": operator.le, ">": operator.gt, ">=": operator.ge}  # fmt: skip
 START_OF = {"toStartOfHour": "hour", "toStartOfDay": "day", "toStartOfWeek": "week", "toStartOfMonth": "month"}
 
 
@@ -84,3 +97,20 @@ def clickhouse_replacement(text: str) -> tuple[str, str]:
             postgres.append("\\\\" if item == "\\" else item)
             python.append("\\\\" if item == "\\" else item)
     return "".join(postgres), "".join(python)
+
+
+def folded_comparison(node: ast.Compare) -> bool | None:
+    """A comparison of two constants, decided as PostHog decides it before the query runs, by Python's comparison
+    (`NULL = NULL` holds, `'1' = 1` does not, an ordering with NULL is false); None when it is not one."""
+    left, right = node.left, node.right
+    if node.op not in _FOLDED or not isinstance(left, ast.Constant) or not isinstance(right, ast.Constant):
+        return None
+    if isinstance(left.value, tuple) or isinstance(right.value, tuple):
+        return None
+    if node.op not in ("=", "!=") and (left.value is None or right.value is None):
+        return False
+    try:
+        return bool(_FOLDED[node.op](left.value, right.value))
+    except TypeError:
+        raise HogQLError(f"Cannot compare {type(left.value).__name__} with {type(right.value).__name__}.",
+                         node.start, node.end) from None  # fmt: skip
