@@ -39,6 +39,7 @@ from query_languages.dialects.clickhouse_json import (
     reading_of,
 )
 from query_languages.hogql.errors import HogQLError
+from query_languages.hogql.semantics import DATE_TEXT
 from query_languages.hogql.types import base_type
 from query_languages.patterns import DATE_PREFIX, INTEGER_TEXT, NUMERIC_TEXT, SEMVER_KEY
 from query_languages.sql import Sql, join, sql
@@ -226,18 +227,11 @@ class ClickHouseDialect(BaseDialect):
         compared = sql(exact_or_not, body, whole, self.to_number(Sql("__c")))
         return sql("arrayMap((__c, __m) -> {}, [{}], [{}])[1]", compared, text, number)
 
-    def text_to_integer(self, text: Sql) -> Sql:
-        # Whole numbers are read exactly (a float would round ids past 2^53); the rest goes through a float.
-        exact = let(sql("toInt64OrNull(trimBoth(__n, {}))", SPACES), "__i",
-                    Sql(f"if(abs(__i) < {BIGINT_LIMIT}, __i, NULL)"))  # fmt: skip
-        inexact = self.to_integer(self.to_number(Sql("__n")))
-        return of_text(text, lambda t: let(t, "__n", sql("if(match(__n, {}), {}, {})", INTEGER_TEXT, exact, inexact)))
+    def cast_or_null(self, value: Sql, source: str, target: str) -> Sql:
+        return sql(f"accurateCastOrNull({{}}, '{target}')", value)
 
     def to_float(self, number: Sql) -> Sql:
         return let(number, "__f", Sql("if(abs(__f) < 1e308, toFloat64(__f), NULL)"))
-
-    def to_integer(self, number: Sql) -> Sql:
-        return let(number, "__f", Sql(f"if(abs(__f) < {BIGINT_LIMIT}, accurateCastOrNull(trunc(__f), 'Int64'), NULL)"))
 
     def number_for_in(self, number: Sql) -> Sql:
         return sql("({} + 0)", number)  # IN hashes its values, and -0.0 hashes apart from 0: `+ 0` makes it 0
@@ -259,6 +253,24 @@ class ClickHouseDialect(BaseDialect):
                           ARRAY_QUOTED, r'(["\\])', r"\\\1")  # fmt: skip
             return sql("concat({}, arrayStringConcat(arrayMap(__e -> {}, {}), ','), {})", "{", element, value, "}")
         return sql("toString({})", value)
+
+    def text_to_date(self, text: Sql) -> Sql:
+        # toDateOrNull where the text is a date by DATE_TEXT, and only the very day it names (it clamps and rolls
+        # over what is not).
+        parts = sql("extractGroups(__t, {})", DATE_TEXT)
+        same_day = sql("toYear(__d) = toUInt16({}[1]) AND toMonth(__d) = toUInt8({}[2]) AND "
+                       "toDayOfMonth(__d) = toUInt8({}[3])", parts, parts, parts)  # fmt: skip
+        checked = let(Sql("toDateOrNull(__t)"), "__d", sql("if({}, __d, NULL)", same_day))
+        return let(text, "__t", sql("if(match(__t, {}), {}, NULL)", DATE_TEXT, checked))
+
+    def date_to_moment(self, day: Sql, timezone: str) -> Sql:
+        return sql("toDateTime64({}, 6, {})", day, timezone)
+
+    def date_start_of(self, unit: str, day: Sql) -> Sql:
+        return sql("toStartOfWeek({})" if unit == "week" else "toStartOfMonth({})", day)
+
+    def date_add(self, day: Sql, op: str, interval: Sql) -> Sql:
+        return sql(f"({{}} {op} {{}})", day, interval)
 
     def bind_both(self, left: Sql, right: Sql, body: Callable[[Sql, Sql], Sql]) -> Sql:
         return sql("arrayMap((__l, __r) -> {}, [{}], [{}])[1]", body(Sql("__l"), Sql("__r")), left, right)
@@ -304,9 +316,11 @@ class ClickHouseDialect(BaseDialect):
     def length(self, text: Sql) -> Sql:
         return sql("length({})", text)
 
-    def split(self, text: Sql, separator: Sql) -> Sql:
-        # As PostgreSQL's string_to_array: the empty string has no parts. (NULL has none either: no Nullable arrays.)
-        return let(sql("ifNull({}, '')", text), "__s", sql("if(__s = '', [], splitByChar({}, __s))", separator))
+    def split(self, text: Sql, separator: str) -> Sql:
+        return sql("splitByChar({}, ifNull({}, ''))", separator, text)
+
+    def array_length(self, array: Sql) -> Sql:
+        return sql("length({})", array)
 
     def text_to_bool(self, text: Sql) -> Sql:
         return sql("(CASE lower({}) WHEN 'true' THEN 1 WHEN '1' THEN 1 WHEN 'false' THEN 0 WHEN '0' THEN 0 END)",

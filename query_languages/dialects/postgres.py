@@ -46,6 +46,13 @@ class PostgresSchema:
     json_timestamptz: str  # jsonb (unix seconds or milliseconds, or a date text) → timestamptz
     semver_key: str  # text → bigint[] that orders versions
     chain_values: str  # (elements chain, attribute) → text[] of the attribute's values
+    # accurateCastOrNull's, as ClickHouse: text → bigint, a number (numeric or float8) → bigint, text → float8, and
+    # an integer → float8 (each NULL where the type cannot hold the value exactly)
+    text_to_int64: str
+    to_int64: str
+    text_to_float64: str
+    int_to_float64: str
+    text_to_date: str  # text → date, as ClickHouse's toDateOrNull (semantics.DATE_TEXT)
 
     def __post_init__(self) -> None:  # each is written into the SQL text
         for name, value in vars(self).items():
@@ -86,6 +93,9 @@ class PostgresDialect(BaseDialect):
         return Sql(PERSON_COLUMNS[name])
 
     def constant(self, value: Any, kind: str) -> Sql:
+        if kind in ("integer", "float", "numeric"):
+            # Parenthesised: bound client-side, `-9223372036854775808::bigint` would cast before negating.
+            return sql("({})" + CASTS[kind], value)
         return sql("{}" + CASTS[kind], value)
 
     def json_text(self, document: Sql, path: tuple[str, ...]) -> Sql:
@@ -105,8 +115,12 @@ class PostgresDialect(BaseDialect):
         sides = (self.to_number(text), number) if text_left else (number, self.to_number(text))
         return sql(f"({{}} {op} {{}})", *sides)
 
-    def text_to_integer(self, text: Sql) -> Sql:
-        return self.to_integer(self.to_number(text))
+    def cast_or_null(self, value: Sql, source: str, target: str) -> Sql:
+        if target == "Int64":
+            function = self.schema.text_to_int64 if source == "text" else self.schema.to_int64
+        else:
+            function = self.schema.text_to_float64 if source == "text" else self.schema.int_to_float64
+        return sql(f"{function}({{}})", value)
 
     def number_as(self, number: Sql, type_: str) -> Sql:
         return number  # PostgreSQL finds the common type itself
@@ -116,9 +130,6 @@ class PostgresDialect(BaseDialect):
 
     def to_float(self, number: Sql) -> Sql:
         return sql(f"(CASE WHEN abs({{}}) < {FLOAT8_LIMIT} THEN ({{}})::float8 END)", number, number)
-
-    def to_integer(self, number: Sql) -> Sql:
-        return sql(f"(CASE WHEN abs({{}}) < {BIGINT_LIMIT} THEN trunc({{}})::bigint END)", number, number)
 
     def to_text(self, value: Sql, type_: str, timezone: str) -> Sql:
         if is_datetime(type_):
@@ -167,6 +178,20 @@ class PostgresDialect(BaseDialect):
     def date_of(self, moment: Sql, timezone: str) -> Sql:
         return sql("(({}) AT TIME ZONE {})::date", moment, timezone)
 
+    def text_to_date(self, text: Sql) -> Sql:
+        return sql(f"{self.schema.text_to_date}({{}})", text)
+
+    def date_to_moment(self, day: Sql, timezone: str) -> Sql:
+        return sql("(({})::timestamp AT TIME ZONE {})", day, timezone)
+
+    def date_start_of(self, unit: str, day: Sql) -> Sql:
+        if unit == "week":  # back to Sunday
+            return sql("(({}) - extract(dow FROM {})::int)", day, day)
+        return sql("(date_trunc('month', {}))::date", day)
+
+    def date_add(self, day: Sql, op: str, interval: Sql) -> Sql:
+        return sql(f"(({{}}) {op} {{}})::date", day, interval)
+
     def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql:
         if unit == "week":  # ClickHouse's weeks start on Sunday: step a calendar day in local time, not 24 hours
             return sql("((date_trunc('week', (({}) AT TIME ZONE {}) + interval '1 day') - interval '1 day') "
@@ -198,8 +223,13 @@ class PostgresDialect(BaseDialect):
     def regex_replace(self, text: Sql, pattern: str, replacement: str) -> Sql:
         return sql("regexp_replace({}, {}, {}, 'g')", text, pattern, clickhouse_replacement(replacement)[0])
 
-    def split(self, text: Sql, separator: Sql) -> Sql:
-        return sql("string_to_array({}, {})", text, separator)
+    def split(self, text: Sql, separator: str) -> Sql:
+        # As ClickHouse's splitByChar: '' (and NULL) is one empty part, which string_to_array would drop.
+        pattern = separator if separator.isalnum() else "\\" + separator
+        return sql("regexp_split_to_array(coalesce({}, ''), {})", text, pattern)
+
+    def array_length(self, array: Sql) -> Sql:
+        return sql("cardinality({})", array)
 
     def bind_both(self, left: Sql, right: Sql, body: Callable[[Sql, Sql], Sql]) -> Sql:
         return body(left, right)  # an expression cannot bind a name in PostgreSQL: the printer bounds the copies

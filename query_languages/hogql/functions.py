@@ -14,7 +14,7 @@ from query_languages.dialects.base import Dialect
 from query_languages.hogql import ast
 from query_languages.hogql.context import Context
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.semantics import START_OF, replacement_items, string_argument
+from query_languages.hogql.semantics import START_OF, date_of_text, replacement_items, string_argument
 from query_languages.hogql.types import (
     BOOL,
     DATE,
@@ -62,6 +62,8 @@ def _text_function(name: str) -> Builder:
 
 
 def _length(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+    if args[0].type.startswith("Array("):  # how many items, as ClickHouse's length of an array
+        return Typed(p.d.array_length(args[0].sql), UINT64)
     return Typed(p.d.length(p.text(args[0])), UINT64)
 
 
@@ -104,16 +106,21 @@ def _to_string(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
 
 
 def _to_number(integer: bool) -> Builder:
+    """ClickHouse's accurateCastOrNull, as PostHog prints toInt/toFloat: NULL for what the type cannot hold exactly
+    (`toInt(12.9)`, `toInt('12.9')`, `toInt(' 5')`), never an error."""
+    target = INT64 if integer else FLOAT64
+
     def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
         arg = args[0]
-        nullable = is_string(arg.type)
-        if nullable:
-            converted = p.d.text_to_integer(arg.sql) if integer else p.d.text_to_float(arg.sql)
-        else:
-            number = p.number(arg, node.args[0]).sql
-            converted = p.d.to_integer(number) if integer else p.d.to_float(number)
-        type_ = INT64 if integer else FLOAT64
-        return Typed(converted, f"Nullable({type_})" if nullable else type_)
+        if is_string(arg.type):
+            return Typed(p.d.cast_or_null(arg.sql, "text", target), f"Nullable({target})")
+        number = p.number(arg, node.args[0])
+        if number.type == NOTHING:
+            return Typed(Sql("NULL"), NOTHING)
+        source = "float" if base_type(number.type) == FLOAT64 else "integer"
+        if (source == "integer") == integer:  # already of the type
+            return Typed(number.sql, target, nullable=arg.nullable)
+        return Typed(p.d.cast_or_null(number.sql, source, target), f"Nullable({target})")
 
     return build
 
@@ -126,16 +133,32 @@ def _today(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
     return Typed(p.d.constant(p.context.now.astimezone(p.context.tz).date(), "date"), DATE)
 
 
+def is_date(type_: str) -> bool:
+    return base_type(type_) == DATE
+
+
 def _moment_argument(p: Printing, node: ast.Call, arg: Typed) -> Sql:
+    """A date-time argument: a date-time, a date (its midnight in the project's time zone) or a date-time text."""
     if is_datetime(arg.type):
         return arg.sql
+    if is_date(arg.type):
+        return p.d.date_to_moment(arg.sql, p.context.timezone)
     return p.d.constant(p.moment_constant(node.args[0]), "datetime")
 
 
 def _to_date(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
-    if args[0].type == DATE:
-        return args[0]
-    return Typed(p.d.date_of(_moment_argument(p, node, args[0]), p.context.timezone), DATE)
+    """As PostHog prints it: a date-time's date in the project's time zone, and a text's as ClickHouse's toDateOrNull
+    reads it (NULL when it is no date)."""
+    arg = args[0]
+    if is_date(arg.type) or arg.type == NOTHING:
+        return arg
+    if is_string(arg.type):
+        source = node.args[0]
+        if isinstance(source, ast.Constant) and isinstance(source.value, str):
+            day = date_of_text(source.value)
+            return Typed(p.d.constant(day, "date"), DATE, nullable=False) if day else Typed(Sql("NULL"), NOTHING)
+        return Typed(p.d.text_to_date(arg.sql), f"Nullable({DATE})")
+    return Typed(p.d.date_of(_moment_argument(p, node, arg), p.context.timezone), DATE, nullable=arg.nullable)
 
 
 def _to_datetime(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
@@ -144,7 +167,11 @@ def _to_datetime(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
 
 def _start_of(unit: str) -> Builder:
     def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
-        moment = _moment_argument(p, node, args[0])
+        arg = args[0]
+        if unit in ("week", "month"):  # a date, as ClickHouse's toStartOfWeek and toStartOfMonth
+            day = arg.sql if is_date(arg.type) else p.d.date_of(_moment_argument(p, node, arg), p.context.timezone)
+            return Typed(p.d.date_start_of(unit, day), DATE, nullable=arg.nullable)
+        moment = _moment_argument(p, node, arg)
         return Typed(p.d.start_of(unit, moment, p.context.timezone), datetime_type(p.context.timezone))
 
     return build
@@ -240,7 +267,7 @@ def _split_by_char(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
     separator = string_argument(node, 0, "a one-character separator")
     if len(separator) != 1:
         raise HogQLError("splitByChar() needs a one-character separator.", node.args[0].start, node.args[0].end)
-    return Typed(p.d.split(p.text(args[1]), sql("{}", separator)), "Array(String)")
+    return Typed(p.d.split(p.text(args[1]), separator), "Array(String)", nullable=False)
 
 
 def _to_time_zone(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:

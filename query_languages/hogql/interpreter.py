@@ -87,6 +87,37 @@ def _number(value: Any) -> int | float | None:
     return None
 
 
+INT64_TEXT = re.compile(r"[-+]?[0-9]+")
+FLOAT64_TEXT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+SPECIAL_FLOATS = re.compile(r"[-+]?(inf|infinity|nan)", re.IGNORECASE)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _to_int64(value: Any) -> int | None:
+    """ClickHouse's accurateCastOrNull(value, 'Int64'): NULL for what an Int64 cannot hold exactly."""
+    if isinstance(value, str):
+        value = int(value) if INT64_TEXT.fullmatch(value) else None
+    elif isinstance(value, float):
+        value = int(value) if math.isfinite(value) and value == int(value) else None
+    elif not isinstance(value, int):  # bool is an int
+        return None
+    return int(value) if value is not None and INT64_MIN <= value <= INT64_MAX else None
+
+
+def _to_float64(value: Any) -> float | None:
+    """ClickHouse's accurateCastOrNull(value, 'Float64'): a float's text as ClickHouse reads it (beyond the range an
+    infinity or zero), an integer only if a float holds it exactly."""
+    if isinstance(value, str):
+        if SPECIAL_FLOATS.fullmatch(value):
+            return float(value.lstrip("+"))
+        return float(value) if FLOAT64_TEXT.fullmatch(value) else None
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return float(value) if abs(value) <= 2**53 or (abs(value) < 2**63 and int(float(value)) == value) else None
+    return None
+
+
 def _uuid(value: Any) -> uuid.UUID | str | None:
     if not value:
         return None
@@ -330,10 +361,10 @@ class _Compiler:
             "isNull": lambda v: v[0] is None,
             "isNotNull": lambda v: v[0] is not None,
             "toString": lambda v: _text(v[0], tz),
-            "toInt": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 9.2e18 else int(n),
-            "toInt64": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 9.2e18 else int(n),
-            "toFloat": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 1e308 else float(n),
-            "toFloat64": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 1e308 else float(n),
+            "toInt": lambda v: _to_int64(v[0]),
+            "toInt64": lambda v: _to_int64(v[0]),
+            "toFloat": lambda v: _to_float64(v[0]),
+            "toFloat64": lambda v: _to_float64(v[0]),
             "now": lambda v: self.now,
             "today": lambda v: self.now.astimezone(tz).date(),
             "if": lambda v: v[1] if _truthy(v[0]) else v[2],

@@ -22,9 +22,9 @@ from query_languages.dialects.base import Dialect
 from query_languages.hogql import ast
 from query_languages.hogql.context import Context
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.functions import AGGREGATES, FUNCTIONS, SUPPORTED_FUNCTIONS, check_like
+from query_languages.hogql.functions import AGGREGATES, FUNCTIONS, SUPPORTED_FUNCTIONS, check_like, is_date
 from query_languages.hogql.schema import TABLES, Table
-from query_languages.hogql.semantics import NULL_ANSWERS, float_text, folded_comparison, in_list
+from query_languages.hogql.semantics import NULL_ANSWERS, date_of_text, float_text, folded_comparison, in_list
 from query_languages.hogql.types import (
     BOOL,
     FLOAT64,
@@ -380,8 +380,16 @@ class Printer:
         aggregate = left.aggregate or right.aggregate
         if isinstance(node.right, ast.Interval) or isinstance(node.left, ast.Interval):
             moment, interval = (left, right) if isinstance(node.right, ast.Interval) else (right, left)
-            if node.op not in "+-" or not is_datetime(moment.type) or (node.op == "-" and moment is right):
-                raise HogQLError("Intervals can only be added to or subtracted from a date-time.", node.start, node.end)
+            dated = is_date(moment.type)
+            if node.op not in "+-" or not (is_datetime(moment.type) or dated) or (node.op == "-" and moment is right):
+                raise HogQLError("Intervals can only be added to or subtracted from a date or a date-time.",
+                                 node.start, node.end)  # fmt: skip
+            unit = (node.right if moment is left else node.left).unit  # type: ignore[union-attr]
+            if dated and unit not in ("second", "minute", "hour"):  # a date stays a date, as in ClickHouse
+                return Typed(self.d.date_add(moment.sql, node.op, interval.sql), moment.type, False, aggregate)
+            if dated:
+                moment = Typed(self.d.date_to_moment(moment.sql, self.context.timezone),
+                               datetime_type(self.context.timezone))  # fmt: skip
             return Typed(sql("({} " + node.op + " {})", moment.sql, interval.sql), moment.type, False, aggregate)
         left, right = self.number(left, node.left), self.number(right, node.right)
         if node.op == "/":
@@ -475,6 +483,20 @@ class Printer:
         lt, rt = (UINT8 if left.condition else left.type), (UINT8 if right.condition else right.type)
         if NOTHING in (lt, rt):
             return left_value, right_value
+        if is_date(lt) or is_date(rt):
+            day_side, other, other_node = (left, right, node.right) if is_date(lt) else (right, left, node.left)
+            if is_date(other.type):
+                return left_value, right_value
+            if is_datetime(other.type):  # the date as its midnight in the project's time zone
+                moment = self.d.date_to_moment(self.value(day_side), self.context.timezone)
+                return (moment, right_value) if day_side is left else (left_value, moment)
+            if isinstance(other_node, ast.Constant) and isinstance(other_node.value, str):
+                day = date_of_text(other_node.value)
+                if day is None:
+                    raise HogQLError("A date can be compared with a date, a date-time or a date string.",
+                                     other_node.start, other_node.end)  # fmt: skip
+                parsed = self.d.constant(day, "date")
+                return (left_value, parsed) if day_side is left else (parsed, right_value)
         if is_datetime(lt) or is_datetime(rt):
             moment_side, other, other_node = (left, right, node.right) if is_datetime(lt) else (right, left, node.left)
             if is_datetime(other.type):
@@ -500,7 +522,9 @@ class Printer:
             return self.d.null_of("text")
         if is_string(typed.type):
             return typed.sql
-        return self.d.to_text(self.value(typed), UINT8 if typed.condition else typed.type, self.context.timezone)
+        # A Bool reads as 'true'/'false' (as ClickHouse prints it), any other condition as the number it selects.
+        type_ = UINT8 if typed.condition and typed.type != BOOL else typed.type
+        return self.d.to_text(self.value(typed), type_, self.context.timezone)
 
     def _in(self, node: ast.Compare, scope: _Scope) -> Typed:
         """IN as PostHog runs it (ClickHouse's `transform_null_in`): NULL is a value like the others, so `NULL in

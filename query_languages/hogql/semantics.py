@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +24,13 @@ NULL_ANSWERS: dict[str, tuple[bool, bool]] = {
 }
 _FOLDED: dict[str, Callable[[Any, Any], Any]] = {"=": operator.eq, "!=": operator.ne, "<": operator.lt,
                                                  "<=": operator.le, ">": operator.gt, ">=": operator.ge}  # fmt: skip
+# A date's text as ClickHouse's toDateOrNull reads it (the part it reads alike everywhere): year, month and day with
+# `-`, `/` or nothing between, and an optional time, which is ignored. ClickHouse's Date holds 1970-01-01 to
+# 2149-06-06: a date beyond is NULL here (ClickHouse clamps it), as is one that is no day of the calendar
+# (ClickHouse rolls 2024-02-30 over to March).
+DATE_TEXT = r"^([0-9]{4})[-/]?([0-9]{1,2})[-/]?([0-9]{1,2})(?: [0-9]{2}:[0-9]{2}:[0-9]{2})?$"
+_DATE_TEXT = re.compile(DATE_TEXT)
+FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2149, 6, 6)
 START_OF = {"toStartOfHour": "hour", "toStartOfDay": "day", "toStartOfWeek": "week", "toStartOfMonth": "month"}
 
 
@@ -114,3 +123,15 @@ def folded_comparison(node: ast.Compare) -> bool | None:
     except TypeError:
         raise HogQLError(f"Cannot compare {type(left.value).__name__} with {type(right.value).__name__}.",
                          node.start, node.end) from None  # fmt: skip
+
+
+def date_of_text(text: str) -> date | None:
+    """What HogQL's toDate makes of a text (ClickHouse's toDateOrNull, as `DATE_TEXT` says)."""
+    found = _DATE_TEXT.match(text)
+    if found is None:
+        return None
+    try:
+        day = date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+    except ValueError:
+        return None
+    return day if FIRST_DATE <= day <= LAST_DATE else None

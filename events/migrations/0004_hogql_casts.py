@@ -1,0 +1,85 @@
+"""HogQL's `toDate` of a text is ClickHouse's `toDateOrNull` (as PostHog prints it; see
+`query_languages.hogql.semantics.DATE_TEXT`). Its `toInt`/`toFloat` are ClickHouse's `accurateCastOrNull` (as PostHog prints them): NULL for whatever the
+type cannot hold exactly (`12.9`, `'12.9'`, ' 5', a number beyond Int64), never an error. And integer arithmetic
+beyond Int64 is NULL rather than PostgreSQL's `bigint out of range`."""
+
+from django.db import migrations
+
+FUNCTIONS = r"""
+CREATE OR REPLACE FUNCTION posthog_to_int64(value numeric) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN value = trunc(value) AND value >= -9223372036854775808 AND value <= 9223372036854775807
+           THEN value::bigint END
+$$;
+
+CREATE OR REPLACE FUNCTION posthog_to_int64(value float8) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- NaN is above every number in PostgreSQL, so the upper bound refuses it as it refuses infinities.
+    SELECT CASE WHEN value = trunc(value) AND value >= -9223372036854775808::float8
+                AND value < 9223372036854775808::float8 THEN value::bigint END
+$$;
+
+CREATE OR REPLACE FUNCTION posthog_text_to_int64(value text) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN value ~ '^[-+]?[0-9]+$' AND length(ltrim(value, '-+0')) <= 19
+           THEN posthog_to_int64(value::numeric) END
+$$;
+
+CREATE OR REPLACE FUNCTION posthog_int_to_float64(value numeric) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- Only an integer a float holds exactly (every one up to 2^53, some beyond).
+    SELECT CASE WHEN abs(value) <= 9007199254740992 THEN value::float8
+                WHEN value <> trunc(value) THEN value::float8
+                WHEN abs(value) < 9223372036854775807 AND abs(value::float8) < 9223372036854775807::float8
+                     AND (value::float8)::bigint = value THEN value::float8 END
+$$;
+
+CREATE OR REPLACE FUNCTION posthog_text_to_float64(value text) RETURNS float8
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    IF value ~* '^[-+]?(inf|infinity|nan)$' THEN
+        RETURN ltrim(value, '+')::float8;
+    END IF;
+    IF value !~ '^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$' THEN
+        RETURN NULL;
+    END IF;
+    RETURN value::float8;
+EXCEPTION WHEN numeric_value_out_of_range THEN
+    -- As ClickHouse reads them: too large is an infinity, too small is zero.
+    IF value ~ '[eE]-' THEN
+        RETURN 0;
+    END IF;
+    RETURN CASE WHEN value LIKE '-%' THEN '-Infinity'::float8 ELSE 'Infinity'::float8 END;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION posthog_text_to_date(value text) RETURNS date
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    parts text[] := regexp_match(value, '^([0-9]{4})[-/]?([0-9]{1,2})[-/]?([0-9]{1,2})(?: [0-9]{2}:[0-9]{2}:[0-9]{2})?$');
+    day date;
+BEGIN
+    IF parts IS NULL THEN
+        RETURN NULL;
+    END IF;
+    day := make_date(parts[1]::int, parts[2]::int, parts[3]::int);
+    RETURN CASE WHEN day BETWEEN date '1970-01-01' AND date '2149-06-06' THEN day END;
+EXCEPTION WHEN datetime_field_overflow THEN
+    RETURN NULL;  -- no day of the calendar
+END
+$$;
+"""
+
+DROP = """
+DROP FUNCTION IF EXISTS posthog_text_to_date(text);
+DROP FUNCTION IF EXISTS posthog_text_to_float64(text);
+DROP FUNCTION IF EXISTS posthog_int_to_float64(numeric);
+DROP FUNCTION IF EXISTS posthog_text_to_int64(text);
+DROP FUNCTION IF EXISTS posthog_to_int64(float8);
+DROP FUNCTION IF EXISTS posthog_to_int64(numeric);
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [("events", "0003_try_numeric_ascii")]
+    operations = [migrations.RunSQL(FUNCTIONS, reverse_sql=DROP)]
