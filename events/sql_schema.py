@@ -22,6 +22,7 @@ POSTGRES_SCHEMA = PostgresSchema(
     to_int64="posthog_to_int64",
     text_to_float64="posthog_text_to_float64",
     int_to_float64="posthog_int_to_float64",
+    divide="posthog_divide",
     text_to_date="posthog_text_to_date",
 )
 # The person of each event `e`, as `p` (PostgreSQL).

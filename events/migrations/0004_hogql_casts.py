@@ -1,7 +1,7 @@
 """HogQL's `toDate` of a text is ClickHouse's `toDateOrNull` (as PostHog prints it; see
 `query_languages.hogql.semantics.DATE_TEXT`). Its `toInt`/`toFloat` are ClickHouse's `accurateCastOrNull` (as PostHog prints them): NULL for whatever the
 type cannot hold exactly (`12.9`, `'12.9'`, ' 5', a number beyond Int64), never an error. And integer arithmetic
-beyond Int64 is NULL rather than PostgreSQL's `bigint out of range`."""
+beyond Int64 is NULL rather than PostgreSQL's `bigint out of range`. `/` by zero is an infinity, as in ClickHouse."""
 
 from django.db import migrations
 
@@ -53,6 +53,15 @@ EXCEPTION WHEN numeric_value_out_of_range THEN
 END
 $$;
 
+-- ClickHouse's float division: by zero it is an infinity of the dividend's sign (NaN for 0/0), as PostHog answers.
+CREATE OR REPLACE FUNCTION posthog_divide(a float8, b float8) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN b <> 0 OR a IS NULL OR b IS NULL THEN a / b
+                WHEN a = 0 OR a = 'NaN'::float8 THEN 'NaN'::float8
+                WHEN (a > 0) = (b::text NOT LIKE '-%') THEN 'Infinity'::float8
+                ELSE '-Infinity'::float8 END
+$$;
+
 CREATE OR REPLACE FUNCTION posthog_text_to_date(value text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
@@ -71,6 +80,7 @@ $$;
 """
 
 DROP = """
+DROP FUNCTION IF EXISTS posthog_divide(float8, float8);
 DROP FUNCTION IF EXISTS posthog_text_to_date(text);
 DROP FUNCTION IF EXISTS posthog_text_to_float64(text);
 DROP FUNCTION IF EXISTS posthog_int_to_float64(numeric);

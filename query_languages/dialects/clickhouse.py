@@ -282,7 +282,7 @@ class ClickHouseDialect(BaseDialect):
         return sql("(({}) != 0)", number)
 
     def divide(self, left: Sql, right: Sql) -> Sql:
-        return sql("(toFloat64({}) / nullIf(toFloat64({}), 0))", left, right)
+        return sql("(toFloat64({}) / toFloat64({}))", left, right)
 
     def modulo(self, left: Sql, right: Sql) -> Sql:
         return sql("modulo({}, nullIf({}, 0))", left, right)

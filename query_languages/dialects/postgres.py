@@ -52,6 +52,7 @@ class PostgresSchema:
     to_int64: str
     text_to_float64: str
     int_to_float64: str
+    divide: str  # float8 / float8, as ClickHouse: by zero an infinity (NaN for 0/0)
     text_to_date: str  # text → date, as ClickHouse's toDateOrNull (semantics.DATE_TEXT)
 
     def __post_init__(self) -> None:  # each is written into the SQL text
@@ -93,7 +94,7 @@ class PostgresDialect(BaseDialect):
         return Sql(PERSON_COLUMNS[name])
 
     def constant(self, value: Any, kind: str) -> Sql:
-        if kind in ("integer", "float", "numeric"):
+        if kind == "integer":
             # Parenthesised: bound client-side, `-9223372036854775808::bigint` would cast before negating.
             return sql("({})" + CASTS[kind], value)
         return sql("{}" + CASTS[kind], value)
@@ -145,7 +146,7 @@ class PostgresDialect(BaseDialect):
         return sql("(({}) <> 0)", number)
 
     def divide(self, left: Sql, right: Sql) -> Sql:
-        return sql("(({})::float8 / NULLIF(({})::float8, 0))", left, right)
+        return sql(f"{self.schema.divide}(({{}})::float8, ({{}})::float8)", left, right)
 
     def modulo(self, left: Sql, right: Sql) -> Sql:
         return sql("mod(({})::numeric, NULLIF(({})::numeric, 0))", left, right)
@@ -186,8 +187,11 @@ class PostgresDialect(BaseDialect):
 
     def date_start_of(self, unit: str, day: Sql) -> Sql:
         if unit == "week":  # back to Sunday
-            return sql("(({}) - extract(dow FROM {})::int)", day, day)
-        return sql("(date_trunc('month', {}))::date", day)
+            start = sql("(({}) - extract(dow FROM {})::int)", day, day)
+        else:
+            start = sql("(date_trunc('month', {}))::date", day)
+        # Within ClickHouse's Date (1970-01-01 to 2149-06-06), which holds the ends for what lies beyond.
+        return sql("least(greatest({}, date '1970-01-01'), date '2149-06-06')", start)
 
     def date_add(self, day: Sql, op: str, interval: Sql) -> Sql:
         return sql(f"(({{}}) {op} {{}})::date", day, interval)

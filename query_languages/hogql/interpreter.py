@@ -1,7 +1,7 @@
-"""HogQL conditions evaluated on one event in Python, with the printer's semantics: SQL's NULL logic, a string
-beside a number read as a number (NULL when it is not one), `/` as float division with NULL for a division by
-zero, NULL read as '' by concat. Used where a filter must be tested without a database (online evaluation); the
-tests run it and the SQL printer on the same events.
+"""HogQL conditions evaluated on one event in Python, with the printer's semantics: SQL's NULL logic with
+PostHog's null-safe comparisons, a string beside a number read as a number (NULL when it is not one), `/` as float
+division (by zero an infinity), NULL read as '' by concat. Used where a filter must be tested without a database
+(online evaluation); the tests run it and the SQL printer on the same events.
 
 Only what one event holds can be read: `event`, `distinct_id`, `uuid`, `timestamp`, `elements_chain`,
 `properties…` and `person.properties…` (`FIELDS_IN_FILTERS`); the parser of property filters refuses the rest.
@@ -13,7 +13,7 @@ import math
 import re
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,9 +21,12 @@ from query_languages.dates import add_months, parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.semantics import (
+    FIRST_DATE,
+    LAST_DATE,
     NULL_ANSWERS,
     START_OF,
     clickhouse_replacement,
+    date_of_text,
     float_text,
     folded_comparison,
     in_list,
@@ -239,14 +242,18 @@ class _Compiler:
     def _arithmetic(self, node: ast.Arithmetic) -> Reader:
         left, right = self.expr(node.left), self.expr(node.right)
         if isinstance(node.right, ast.Interval):
-            return lambda event: _shift(left(event), right(event), node.op)
+            return lambda event: _shift(left(event), right(event), node.op, self.tz)
 
         def read(event: Any) -> Any:
             a, b = _number(left(event)), _number(right(event))
             if a is None or b is None:
                 return None
-            if node.op == "/":
-                return None if b == 0 else a / b
+            if node.op == "/":  # as ClickHouse: by zero an infinity of the dividend's sign, NaN for 0/0
+                if b == 0:
+                    if a == 0 or math.isnan(a):
+                        return math.nan
+                    return math.copysign(math.inf, a) * math.copysign(1, b)
+                return a / b
             if node.op == "%":
                 return None if b == 0 else math.fmod(a, b) if isinstance(a, float) or isinstance(b, float) \
                     else int(math.copysign(abs(a) % abs(b), a))  # fmt: skip
@@ -334,6 +341,15 @@ class _Compiler:
         return None
 
     def _comparable(self, a: Any, b: Any, moment: datetime | None) -> tuple[Any, Any]:
+        a_day, b_day = type(a) is date, type(b) is date
+        if a_day or b_day:  # a date beside a date, a date-time (its midnight) or a date's text
+            if a_day and b_day:
+                return a, b
+            other = b if a_day else a
+            if isinstance(other, datetime):
+                return (_midnight(a, self.tz), b) if a_day else (a, _midnight(b, self.tz))
+            day = date_of_text(other) if isinstance(other, str) else None
+            return (a, day) if a_day else (day, b)
         if isinstance(a, datetime) or isinstance(b, datetime):
             if isinstance(a, datetime) and isinstance(b, datetime):
                 return a, b
@@ -478,10 +494,15 @@ def _multi_if(values: list[Any]) -> Any:
     return values[-1]
 
 
-def _shift(moment: Any, interval: Any, op: str) -> datetime | None:
-    if not isinstance(moment, datetime) or interval is None or interval[0] is None:
+def _shift(moment: Any, interval: Any, op: str, tz: tzinfo) -> date | None:
+    if not isinstance(moment, date) or interval is None or interval[0] is None:
         return None
     amount, unit = interval
+    if type(moment) is date:  # a date stays a date by whole days and months, as in ClickHouse
+        if unit in ("second", "minute", "hour"):
+            return _shift(_midnight(moment, tz), interval, op, tz)
+        moved = _shift(datetime(moment.year, moment.month, moment.day, tzinfo=UTC), interval, op, tz)
+        return None if moved is None else moved.date()
     if unit in INTERVAL_DAYS:
         delta = timedelta(days=amount * INTERVAL_DAYS[unit])
         return moment + delta if op == "+" else moment - delta
@@ -492,22 +513,32 @@ def _shift(moment: Any, interval: Any, op: str) -> datetime | None:
         raise HogQLError("Date out of range.") from None
 
 
+def _midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
 def _moment_function(name: str, value: Any, constant: datetime | None, tz: tzinfo) -> Any:
-    moment = value if isinstance(value, datetime) else constant
-    if moment is None:
-        return None
-    local = moment.astimezone(tz)
-    if name == "toDate":
-        return local.date()
-    if name == "toDateTime":
-        return moment
-    unit = START_OF[name]
-    if unit == "hour":
-        start = local.replace(minute=0, second=0, microsecond=0)
-    elif unit == "day":
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    elif unit == "week":  # Sunday
-        start = (local - timedelta(days=(local.weekday() + 1) % 7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    if name == "toDate":  # as PostHog prints it: a text as ClickHouse's toDateOrNull reads it
+        if isinstance(value, datetime):
+            return value.astimezone(tz).date()
+        if isinstance(value, date):
+            return value
+        return date_of_text(value) if isinstance(value, str) else None
+    unit = START_OF.get(name)
+    if unit in ("week", "month") and type(value) is date:
+        day = value
     else:
-        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return start
+        moment = value if isinstance(value, datetime) else _midnight(value, tz) if isinstance(value, date) else constant
+        if moment is None:
+            return None
+        if name == "toDateTime":
+            return moment
+        local = moment.astimezone(tz)
+        if unit == "hour":
+            return local.replace(minute=0, second=0, microsecond=0)
+        if unit == "day":
+            return local.replace(hour=0, minute=0, second=0, microsecond=0)
+        day = local.date()
+    # A date, as ClickHouse's toStartOfWeek (from Sunday) and toStartOfMonth, within its Date's range.
+    start = day - timedelta(days=(day.weekday() + 1) % 7) if unit == "week" else day.replace(day=1)
+    return min(max(start, FIRST_DATE), LAST_DATE)

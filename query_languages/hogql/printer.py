@@ -1,10 +1,12 @@
 """HogQL's meaning, decided once, printed by a dialect.
 
 The printer resolves fields against the tables a query may read, types every expression with ClickHouse's type
-names, and makes the semantic decisions where ClickHouse and SQL databases differ (ClickHouse's meaning wins):
-a missing property is NULL; `/` always divides as floats and a division by zero is NULL; comparisons are 0/1
-numbers when selected; a string compared with a number is read as a number (NULL when it is not one); `count()`
-is an integer. A `Dialect` only says how to write each decided operation in its SQL.
+names, and makes the semantic decisions where ClickHouse and SQL databases differ (ClickHouse's meaning, as PostHog
+prints HogQL for it, wins): a missing property is NULL; comparisons are null-safe and never NULL (`NULL_ANSWERS`:
+a missing property is "not Chrome"), IN treats NULL as a value, and a comparison of two constants is decided as
+PostHog decides it; `/` always divides as floats (by zero an infinity); comparisons are 0/1 numbers when selected;
+a string compared with a number is read as a number (NULL when it is not one); `count()` is an integer; toInt and
+toFloat are accurateCastOrNull. A `Dialect` only says how to write each decided operation in its SQL.
 
 Everything the user wrote that is a value (literals, placeholders, property names) becomes a bound parameter; the
 SQL text is made only of fixed pieces. The caller's project is always in the WHERE.

@@ -120,7 +120,8 @@ CASES: list[tuple[str, Any, set[str]]] = [
     ("hogql is null", [hogql("properties.$browser is null")], {"bare"}),
     ("hogql number read from strings", [hogql("properties.n > 6")], {"firefox", "safari"}),
     ("hogql toFloat arithmetic", [hogql("toFloat(properties.price) * 2 > 30")], {"chrome"}),
-    ("hogql division is float", [hogql("toInt(properties.n) / 2 = 2.5")], {"chrome", "numstr"}),
+    # toInt is accurateCastOrNull, as PostHog prints it: "5.0" is no Int64.
+    ("hogql division is float", [hogql("toInt(properties.n) / 2 = 2.5")], {"chrome"}),
     ("hogql booleans as JSON text", [hogql("properties.flag = 'true'")], {"chrome", "numstr"}),
     ("hogql ilike", [hogql("properties.$browser ilike 'chr%'")], {"chrome", "numstr"}),
     ("hogql regex", [hogql("properties.version =~ '^v?1\\.'")], {"chrome", "safari"}),
