@@ -11,6 +11,7 @@ from typing import Any
 from query_languages.dialects.base import BaseDialect, check_identifier
 from query_languages.hogql.semantics import clickhouse_replacement
 from query_languages.hogql.types import is_datetime
+from query_languages.regex import RegexError, postgres_pattern
 from query_languages.sql import Sql, join, sql
 
 # make_interval's argument for each unit, and how many of it one unit is.
@@ -161,14 +162,20 @@ class PostgresDialect(BaseDialect):
         return sql("({} " + ("ILIKE" if insensitive else "LIKE") + " {})", value, pattern)
 
     def regex_problem(self, pattern: str) -> str | None:
-        # RE2's refusals first (see BaseDialect), then PostgreSQL's own, which its caller asks the database for.
+        # RE2's refusals first (see BaseDialect), then what has no PostgreSQL spelling, then PostgreSQL's own, which
+        # its caller asks the database for.
         problem = super().regex_problem(pattern)
-        if problem or self.regex_check is None:
+        if problem:
             return problem
-        return self.regex_check(pattern)
+        try:
+            translated = postgres_pattern(pattern)
+        except RegexError as error:
+            return str(error)
+        return None if self.regex_check is None else self.regex_check(translated)
 
     def regex(self, value: Sql, pattern: str, *, insensitive: bool) -> Sql:
-        return sql("({} " + ("~*" if insensitive else "~") + " {})", value, pattern)
+        # RE2's meaning (ClickHouse's), spelled for PostgreSQL.
+        return sql("({} " + ("~*" if insensitive else "~") + " {})", value, postgres_pattern(pattern))
 
     def concat(self, parts: list[Sql]) -> Sql:
         return sql("({})", join(" || ", parts))
@@ -225,7 +232,8 @@ class PostgresDialect(BaseDialect):
                    "WHEN '0' THEN false END)", text)  # fmt: skip
 
     def regex_replace(self, text: Sql, pattern: str, replacement: str) -> Sql:
-        return sql("regexp_replace({}, {}, {}, 'g')", text, pattern, clickhouse_replacement(replacement)[0])
+        return sql("regexp_replace({}, {}, {}, 'g')", text, postgres_pattern(pattern),
+                   clickhouse_replacement(replacement)[0])  # fmt: skip
 
     def split(self, text: Sql, separator: str) -> Sql:
         # As ClickHouse's splitByChar: '' (and NULL) is one empty part, which string_to_array would drop.
@@ -277,6 +285,8 @@ class PostgresDialect(BaseDialect):
         return sql("({})", condition)
 
     def filter_matches_any(self, text: Sql, operator: str, patterns: list[str]) -> Sql:
+        if operator == "regex":  # RE2's meaning (ClickHouse's), spelled for PostgreSQL
+            patterns = [postgres_pattern(pattern) for pattern in patterns]
         return sql(f"({{}} {MATCH_ANY[operator]} ANY({{}}::text[]))", text, patterns)
 
     def filter_number_any(self, number: Sql, operator: str, bounds: list[int | float]) -> Sql:

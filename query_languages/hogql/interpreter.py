@@ -147,9 +147,10 @@ def _text(value: Any, tz: tzinfo) -> str | None:
 
 
 def _compiled(pattern: ast.Expr, *, ignore_case: bool = False) -> Any:
-    """A string constant's pattern, compiled by RE2 (what ClickHouse matches with, in linear time)."""
+    """A string constant's pattern, compiled by RE2 (what ClickHouse matches with, in linear time) as ClickHouse
+    compiles it: `.` matches a newline too."""
     try:
-        return compile_pattern(pattern.value, ignore_case=ignore_case)
+        return compile_pattern(pattern.value, ignore_case=ignore_case, dot_all=True)  # ClickHouse's `.` takes newlines
     except RegexError as error:
         raise HogQLError(f"Invalid regular expression: {error}", pattern.start, pattern.end) from None
 

@@ -149,6 +149,17 @@ VALUES = [
     "coalesce(properties.missing, properties.s)",
     "if(properties.$browser != 'Chrome', 'other', 'chrome')",
     "coalesce(0, 'Chrome')",
+    # One RE2 meaning on both stores.
+    "'a\\nb' =~ 'a.b'",
+    "'a\\nb' =~ '(?-s)a.b'",
+    "'a\\nb' =~ '(?m)^b'",
+    "'é' =~ '^\\\\w$'",
+    "'x y' =~ '\\\\bx\\\\b'",
+    "'A1' =~ '^\\\\x{41}\\\\d$'",
+    "'a.b' =~ '\\\\Q.\\\\E'",
+    "'ab' =~ '(?P<first>a)b'",
+    "'AB' =~ '(?i)^ab$'",
+    "replaceRegexpAll('a1b22', '\\\\d+', '#')",
 ]
 
 
