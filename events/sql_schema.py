@@ -22,6 +22,7 @@ POSTGRES_SCHEMA = PostgresSchema(
     to_int64="posthog_to_int64",
     text_to_float64="posthog_text_to_float64",
     int_to_float64="posthog_int_to_float64",
+    float_text="posthog_float_text",
     divide="posthog_divide",
     text_to_date="posthog_text_to_date",
 )

@@ -62,6 +62,48 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 ELSE '-Infinity'::float8 END
 $$;
 
+-- A float as ClickHouse's toString prints it (semantics.float_text): from PostgreSQL's shortest exact digits.
+CREATE OR REPLACE FUNCTION posthog_float_text(value float8) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    parts text[];
+    sign text;
+    digits text;
+    point int;  -- where the decimal point falls in digits
+BEGIN
+    IF value IS NULL THEN
+        RETURN NULL;
+    ELSIF value = 'NaN'::float8 THEN
+        RETURN 'nan';
+    ELSIF value = 'Infinity'::float8 THEN
+        RETURN 'inf';
+    ELSIF value = '-Infinity'::float8 THEN
+        RETURN '-inf';
+    END IF;
+    -- float8out with extra_float_digits 1 (the default) or more: the shortest digits that read back exactly.
+    parts := regexp_match(float8out(value)::text, '^(-?)([0-9]+)(?:\.([0-9]+))?(?:e([-+][0-9]+))?$');
+    sign := parts[1];
+    digits := parts[2] || coalesce(parts[3], '');
+    point := length(parts[2]) + coalesce(parts[4]::int, 0);
+    WHILE length(digits) > 1 AND left(digits, 1) = '0' LOOP
+        digits := substr(digits, 2);
+        point := point - 1;
+    END LOOP;
+    digits := rtrim(digits, '0');
+    IF digits = '' THEN
+        RETURN sign || '0';
+    ELSIF point - 1 > 20 OR point - 1 < -6 THEN
+        RETURN sign || left(digits, 1) || CASE WHEN length(digits) > 1 THEN '.' || substr(digits, 2) ELSE '' END
+               || 'e' || (point - 1)::text;
+    ELSIF point <= 0 THEN
+        RETURN sign || '0.' || repeat('0', -point) || digits;
+    ELSIF point >= length(digits) THEN
+        RETURN sign || digits || repeat('0', point - length(digits));
+    END IF;
+    RETURN sign || left(digits, point) || '.' || substr(digits, point + 1);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION posthog_text_to_date(value text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
@@ -80,6 +122,7 @@ $$;
 """
 
 DROP = """
+DROP FUNCTION IF EXISTS posthog_float_text(float8);
 DROP FUNCTION IF EXISTS posthog_divide(float8, float8);
 DROP FUNCTION IF EXISTS posthog_text_to_date(text);
 DROP FUNCTION IF EXISTS posthog_text_to_float64(text);

@@ -80,6 +80,7 @@ class Dialect(Protocol):
     def date_to_moment(self, day: Sql, timezone: str) -> Sql: ...  # its midnight in timezone
     def date_start_of(self, unit: str, day: Sql) -> Sql: ...  # month, or week (from Sunday): a date
     def date_add(self, day: Sql, op: str, interval: Sql) -> Sql: ...  # by whole days, weeks, months…: a date
+    def shift_local(self, moment: Sql, op: str, interval: Sql, timezone: str) -> Sql: ...  # by the wall clock there
     def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql: ...
     def date_diff(self, unit: str, start: Sql, end: Sql, timezone: str) -> Sql: ...
     def aggregate(self, name: str, value: Sql | None, *, distinct: bool) -> Sql: ...  # count(*) is value None

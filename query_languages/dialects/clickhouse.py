@@ -24,7 +24,6 @@ from typing import Any
 
 from query_languages.dialects.base import BaseDialect, check_identifier
 from query_languages.dialects.clickhouse_json import (
-    DECIMAL_PARTS,
     OTHER_STARTS,
     JsonText,
     contains_alike,
@@ -48,7 +47,7 @@ from query_languages.sql import Sql, join, sql
 SPACES = "\t\n\v\f\r "
 # LIKE: a backslash before anything but `\`, `%` or `_` stands for that character (as in PostgreSQL).
 LIKE_ESCAPES = (r"(?s)(\\[\\%_])|\\(.)", r"\1\2")
-DATE_TIME_FORMAT = "%Y-%m-%d %H:%i:%S"
+DATE_TIME_FORMAT = "%Y-%m-%d %H:%i:%S.%f"  # as toString prints a DateTime64(6)
 BIGINT_LIMIT = "9200000000000000000"
 INTERVALS = {"second": "Second", "minute": "Minute", "hour": "Hour", "day": "Day", "week": "Week", "month": "Month",
              "quarter": "Month", "year": "Year"}  # fmt: skip
@@ -83,39 +82,6 @@ class FilterValue:
 def is_constant(fragment: Sql) -> bool:
     """A bound value, short enough to write twice."""
     return fragment.text == "%s"
-
-
-def _float_text(number: Sql) -> Sql:
-    """A float as PostgreSQL's float8 prints it: the shortest exact digits, in plain notation for exponents from -4
-    to 14 and as `1.5e-07` / `1e+15` otherwise; `Infinity`, `NaN`."""
-    scientific = sql(
-        "concat(substring(__d, 1, 1), if(length(__d) > 1, concat('.', substring(__d, 2)), ''), 'e', "
-        "if(__x < 0, '-', '+'), leftPad(toString(abs(__x)), 2, '0'))"
-    )
-    whole = sql(
-        "concat(substring(__d, 1, __x + 1), repeat('0', toUInt64(greatest(__x + 1 - length(__d), 0))), "
-        "if(length(__d) > __x + 1, concat('.', substring(__d, __x + 2)), ''))"
-    )
-    small = Sql("concat('0.', repeat('0', toUInt64(greatest(-__x - 1, 0))), __d)")
-    shaped = sql(
-        "if(__d = '', concat(__g[1], '0'), concat(__g[1], multiIf(__x >= 15 OR __x < -4, {}, __x >= 0, {}, {})))",
-        scientific,
-        whole,
-        small,
-    )
-    digits = sql(
-        "arrayMap((__d, __x) -> {}, [trimBoth(concat(__g[2], __g[3]), '0')], "
-        "[length(__g[2]) + toInt64OrZero(__g[4]) - 1 - (length(concat(__g[2], __g[3])) - "
-        "length(trimLeft(concat(__g[2], __g[3]), '0')))])[1]",
-        shaped,
-    )
-    parts = sql("arrayMap(__g -> {}, [extractGroups(__s, {})])[1]", digits, DECIMAL_PARTS)
-    body = sql(
-        "multiIf(__s IS NULL, NULL, __s = 'inf', 'Infinity', __s = '-inf', '-Infinity', __s IN ('nan', '-nan'), "
-        "'NaN', {})",
-        parts,
-    )
-    return let(sql("toString(toFloat64({}))", number), "__s", body)
 
 
 def _floor_div(number: Sql, divisor: int) -> Sql:
@@ -247,7 +213,7 @@ class ClickHouseDialect(BaseDialect):
         if base == "Bool":
             return sql("if({}, 'true', 'false')", value)
         if base == "Float64":
-            return _float_text(value)
+            return sql("toString(toFloat64({}))", value)
         if base.startswith("Array("):  # as PostgreSQL prints a text[]: `{a,"b c",""}`
             element = sql("""if(match(__e, {}), concat('"', replaceRegexpAll(__e, {}, {}), '"'), __e)""",
                           ARRAY_QUOTED, r'(["\\])', r"\\\1")  # fmt: skip
@@ -268,6 +234,9 @@ class ClickHouseDialect(BaseDialect):
 
     def date_start_of(self, unit: str, day: Sql) -> Sql:
         return sql("toStartOfWeek({})" if unit == "week" else "toStartOfMonth({})", day)
+
+    def shift_local(self, moment: Sql, op: str, interval: Sql, timezone: str) -> Sql:
+        return sql(f"(toTimeZone({{}}, {{}}) {op} {{}})", moment, timezone, interval)
 
     def date_add(self, day: Sql, op: str, interval: Sql) -> Sql:
         return sql(f"({{}} {op} {{}})", day, interval)

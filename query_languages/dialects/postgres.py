@@ -10,7 +10,7 @@ from typing import Any
 
 from query_languages.dialects.base import BaseDialect, check_identifier
 from query_languages.hogql.semantics import clickhouse_replacement
-from query_languages.hogql.types import is_datetime
+from query_languages.hogql.types import base_type, is_datetime
 from query_languages.regex import RegexError, postgres_pattern
 from query_languages.sql import Sql, join, sql
 
@@ -53,6 +53,7 @@ class PostgresSchema:
     to_int64: str
     text_to_float64: str
     int_to_float64: str
+    float_text: str  # float8 → text as ClickHouse's toString prints it
     divide: str  # float8 / float8, as ClickHouse: by zero an infinity (NaN for 0/0)
     text_to_date: str  # text → date, as ClickHouse's toDateOrNull (semantics.DATE_TEXT)
 
@@ -135,9 +136,12 @@ class PostgresDialect(BaseDialect):
 
     def to_text(self, value: Sql, type_: str, timezone: str) -> Sql:
         if is_datetime(type_):
-            return sql("to_char(({}) AT TIME ZONE {}, 'YYYY-MM-DD HH24:MI:SS')", value, timezone)
+            # As ClickHouse prints a DateTime64(6): to the microsecond.
+            return sql("to_char(({}) AT TIME ZONE {}, 'YYYY-MM-DD HH24:MI:SS.US')", value, timezone)
         if type_ == "Bool":
             return sql("(CASE WHEN ({})::int = 1 THEN 'true' ELSE 'false' END)", value)
+        if base_type(type_) == "Float64":
+            return sql(f"{self.schema.float_text}(({{}})::float8)", value)
         return sql("({})::text", value)
 
     def condition_to_number(self, condition: Sql) -> Sql:
@@ -199,6 +203,9 @@ class PostgresDialect(BaseDialect):
             start = sql("(date_trunc('month', {}))::date", day)
         # Within ClickHouse's Date (1970-01-01 to 2149-06-06), which holds the ends for what lies beyond.
         return sql("least(greatest({}, date '1970-01-01'), date '2149-06-06')", start)
+
+    def shift_local(self, moment: Sql, op: str, interval: Sql, timezone: str) -> Sql:
+        return sql(f"((({{}}) AT TIME ZONE {{}}) {op} {{}}) AT TIME ZONE {{}}", moment, timezone, interval, timezone)
 
     def date_add(self, day: Sql, op: str, interval: Sql) -> Sql:
         return sql(f"(({{}}) {op} {{}})::date", day, interval)

@@ -138,7 +138,7 @@ def _text(value: Any, tz: tzinfo) -> str | None:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, datetime):
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S.%f")  # as ClickHouse prints a DateTime64(6)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
@@ -502,16 +502,23 @@ def _shift(moment: Any, interval: Any, op: str, tz: tzinfo) -> date | None:
     if type(moment) is date:  # a date stays a date by whole days and months, as in ClickHouse
         if unit in ("second", "minute", "hour"):
             return _shift(_midnight(moment, tz), interval, op, tz)
-        moved = _shift(datetime(moment.year, moment.month, moment.day, tzinfo=UTC), interval, op, tz)
+        moved = _shift(datetime(moment.year, moment.month, moment.day, tzinfo=UTC), interval, op, UTC)
         return None if moved is None else moved.date()
-    if unit in INTERVAL_DAYS:
+    if unit in ("second", "minute", "hour"):
         delta = timedelta(days=amount * INTERVAL_DAYS[unit])
         return moment + delta if op == "+" else moment - delta
-    months = int(amount) * {"month": 1, "quarter": 3, "year": 12}[unit] * (1 if op == "+" else -1)
-    try:
-        return add_months(moment, months)
-    except ValueError:
-        raise HogQLError("Date out of range.") from None
+    # Days and longer move the wall clock in the project's time zone, as ClickHouse moves a DateTime64 of that zone.
+    local = moment.astimezone(tz).replace(tzinfo=None)
+    if unit in INTERVAL_DAYS:
+        delta = timedelta(days=amount * INTERVAL_DAYS[unit])
+        moved = local + delta if op == "+" else local - delta
+    else:
+        months = int(amount) * {"month": 1, "quarter": 3, "year": 12}[unit] * (1 if op == "+" else -1)
+        try:
+            moved = add_months(local, months)
+        except ValueError:
+            raise HogQLError("Date out of range.") from None
+    return moved.replace(tzinfo=tz)
 
 
 def _midnight(day: date, tz: tzinfo) -> datetime:

@@ -392,7 +392,12 @@ class Printer:
             if dated:
                 moment = Typed(self.d.date_to_moment(moment.sql, self.context.timezone),
                                datetime_type(self.context.timezone))  # fmt: skip
-            return Typed(sql("({} " + node.op + " {})", moment.sql, interval.sql), moment.type, False, aggregate)
+            if unit in ("second", "minute", "hour"):
+                return Typed(sql("({} " + node.op + " {})", moment.sql, interval.sql), moment.type, False, aggregate)
+            # Days and longer move the wall clock in the moment's time zone, as ClickHouse moves a DateTime64 of
+            # that zone: 10:00 plus a day is 10:00 across a daylight-saving change.
+            zone = moment.type.split("'")[1] if "'" in moment.type else self.context.timezone
+            return Typed(self.d.shift_local(moment.sql, node.op, interval.sql, zone), moment.type, False, aggregate)
         left, right = self.number(left, node.left), self.number(right, node.right)
         if node.op == "/":
             return Typed(self.d.divide(left.sql, right.sql), FLOAT64, False, aggregate)

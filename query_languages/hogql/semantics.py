@@ -35,12 +35,12 @@ START_OF = {"toStartOfHour": "hour", "toStartOfDay": "day", "toStartOfWeek": "we
 
 
 def float_text(value: float) -> str:
-    """A float as PostgreSQL prints a float8: the shortest exact digits, plain for exponents from -4 to 14 (`100`,
-    `0.0001`), else `1e+15` / `1.5e-05`; `-0`, `Infinity`, `NaN`."""
+    """A float as ClickHouse's toString prints a Float64: the shortest exact digits, plain for exponents from -6 to
+    20 (`100`, `0.000001`, `100000000000000000000`), else `1e21` / `1.5e-7`; `-0`, `inf`, `-inf`, `nan`."""
     if math.isnan(value):
-        return "NaN"
+        return "nan"
     if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
+        return "inf" if value > 0 else "-inf"
     sign = "-" if math.copysign(1, value) < 0 else ""
     if value == 0:
         return sign + "0"
@@ -48,9 +48,9 @@ def float_text(value: float) -> str:
     digits = "".join(map(str, digit_tuple))
     point = len(digits) + int(exponent) - 1  # the exponent in scientific notation
     digits = digits.rstrip("0")
-    if point >= 15 or point < -4:
+    if point > 20 or point < -6:
         mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{mantissa}e{'-' if point < 0 else '+'}{abs(point):02d}"
+        return f"{sign}{mantissa}e{point}"
     if point < 0:
         return f"{sign}0.{'0' * (-point - 1)}{digits}"
     whole, fraction = digits[: point + 1].ljust(point + 1, "0"), digits[point + 1 :]
