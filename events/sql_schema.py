@@ -24,6 +24,7 @@ POSTGRES_SCHEMA = PostgresSchema(
     int_to_float64="posthog_int_to_float64",
     float_text="posthog_float_text",
     divide="posthog_divide",
+    clamp_date="posthog_clamp_date",
     text_to_date="posthog_text_to_date",
 )
 # The person of each event `e`, as `p` (PostgreSQL).

@@ -104,6 +104,13 @@ BEGIN
 END
 $$;
 
+-- Within ClickHouse's Date (1970-01-01 to 2149-06-06), which holds the ends for what lies beyond; NULL stays NULL.
+CREATE OR REPLACE FUNCTION posthog_clamp_date(value date) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN value < date '1970-01-01' THEN date '1970-01-01'
+                WHEN value > date '2149-06-06' THEN date '2149-06-06' ELSE value END
+$$;
+
 CREATE OR REPLACE FUNCTION posthog_text_to_date(value text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
@@ -122,6 +129,7 @@ $$;
 """
 
 DROP = """
+DROP FUNCTION IF EXISTS posthog_clamp_date(date);
 DROP FUNCTION IF EXISTS posthog_float_text(float8);
 DROP FUNCTION IF EXISTS posthog_divide(float8, float8);
 DROP FUNCTION IF EXISTS posthog_text_to_date(text);

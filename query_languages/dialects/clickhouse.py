@@ -250,6 +250,9 @@ class ClickHouseDialect(BaseDialect):
     def number_to_condition(self, number: Sql) -> Sql:
         return sql("(({}) != 0)", number)
 
+    def integer_arithmetic(self, left: Sql, op: str, right: Sql) -> Sql:
+        return sql(f"accurateCastOrNull(toInt128({{}}) {op} toInt128({{}}), 'Int64')", left, right)
+
     def divide(self, left: Sql, right: Sql) -> Sql:
         return sql("(toFloat64({}) / toFloat64({}))", left, right)
 

@@ -55,6 +55,7 @@ class PostgresSchema:
     int_to_float64: str
     float_text: str  # float8 → text as ClickHouse's toString prints it
     divide: str  # float8 / float8, as ClickHouse: by zero an infinity (NaN for 0/0)
+    clamp_date: str  # a date within ClickHouse's Date range
     text_to_date: str  # text → date, as ClickHouse's toDateOrNull (semantics.DATE_TEXT)
 
     def __post_init__(self) -> None:  # each is written into the SQL text
@@ -150,6 +151,9 @@ class PostgresDialect(BaseDialect):
     def number_to_condition(self, number: Sql) -> Sql:
         return sql("(({}) <> 0)", number)
 
+    def integer_arithmetic(self, left: Sql, op: str, right: Sql) -> Sql:
+        return sql(f"{self.schema.to_int64}(({{}})::numeric {op} ({{}})::numeric)", left, right)
+
     def divide(self, left: Sql, right: Sql) -> Sql:
         return sql(f"{self.schema.divide}(({{}})::float8, ({{}})::float8)", left, right)
 
@@ -201,8 +205,7 @@ class PostgresDialect(BaseDialect):
             start = sql("(({}) - extract(dow FROM {})::int)", day, day)
         else:
             start = sql("(date_trunc('month', {}))::date", day)
-        # Within ClickHouse's Date (1970-01-01 to 2149-06-06), which holds the ends for what lies beyond.
-        return sql("least(greatest({}, date '1970-01-01'), date '2149-06-06')", start)
+        return sql(f"{self.schema.clamp_date}({{}})", start)
 
     def shift_local(self, moment: Sql, op: str, interval: Sql, timezone: str) -> Sql:
         return sql(f"((({{}}) AT TIME ZONE {{}}) {op} {{}}) AT TIME ZONE {{}}", moment, timezone, interval, timezone)

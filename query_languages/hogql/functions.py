@@ -199,14 +199,6 @@ def check_like(pattern: ast.Expr) -> None:
             raise HogQLError("A LIKE pattern cannot end with a lone backslash.", pattern.start, pattern.end)
 
 
-def _like_function(insensitive: bool) -> Builder:
-    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
-        check_like(node.args[1])
-        return Typed(p.d.like(p.text(args[0]), p.text(args[1]), insensitive=insensitive), UINT8, True)
-
-    return build
-
-
 def _match(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
     pattern = node.args[1]
     if not isinstance(pattern, ast.Constant) or not isinstance(pattern.value, str):
@@ -307,8 +299,6 @@ FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
     **{name: (frozenset({1}), _start_of(unit)) for name, unit in START_OF.items()},
     "if": (frozenset({3}), _if),
     "multiIf": (None, _multi_if),
-    "like": (frozenset({2}), _like_function(False)),
-    "ilike": (frozenset({2}), _like_function(True)),
     "match": (frozenset({2}), _match),
     "JSONExtractString": (frozenset({2}), _json_extract_string),
     "dateDiff": (frozenset({3}), _date_diff),
@@ -317,4 +307,10 @@ FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
     "splitByChar": (frozenset({2}), _split_by_char),
     "toTimeZone": (frozenset({2}), _to_time_zone),
 }
-SUPPORTED_FUNCTIONS = sorted([*FUNCTIONS, *AGGREGATES])
+# Functions that are a comparison operator, null-safe as the operator (PostHog prints them so).
+COMPARISON_FUNCTIONS = {"like": "like", "ilike": "ilike", "notLike": "not like", "notILike": "not ilike",
+                        "equals": "=", "notEquals": "!=", "less": "<", "lessOrEquals": "<=", "greater": ">",
+                        "greaterOrEquals": ">="}  # fmt: skip
+# The functions whose answer for an always-NULL argument is not simply NULL (ClickHouse's rule for the rest).
+NULL_AWARE = frozenset({"coalesce", "ifNull", "isNull", "isNotNull", "concat", "if", "multiIf"})
+SUPPORTED_FUNCTIONS = sorted([*FUNCTIONS, *COMPARISON_FUNCTIONS, *AGGREGATES])

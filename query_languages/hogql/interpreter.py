@@ -20,6 +20,7 @@ from typing import Any
 from query_languages.dates import add_months, parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
+from query_languages.hogql.functions import COMPARISON_FUNCTIONS
 from query_languages.hogql.semantics import (
     FIRST_DATE,
     LAST_DATE,
@@ -238,7 +239,7 @@ class _Compiler:
 
     def _negate(self, node: ast.Negate) -> Reader:
         inner = self.expr(node.expr)
-        return lambda event: None if (n := _number(inner(event))) is None else -n
+        return lambda event: None if (n := _number(inner(event))) is None or n == INT64_MIN else -n
 
     def _arithmetic(self, node: ast.Arithmetic) -> Reader:
         left, right = self.expr(node.left), self.expr(node.right)
@@ -258,7 +259,10 @@ class _Compiler:
             if node.op == "%":
                 return None if b == 0 else math.fmod(a, b) if isinstance(a, float) or isinstance(b, float) \
                     else int(math.copysign(abs(a) % abs(b), a))  # fmt: skip
-            return {"+": a + b, "-": a - b, "*": a * b}[node.op]
+            result = {"+": a + b, "-": a - b, "*": a * b}[node.op]
+            if isinstance(result, int) and not INT64_MIN <= result <= INT64_MAX:
+                return None  # beyond Int64, as on both stores
+            return result
 
         return read
 
@@ -273,13 +277,16 @@ class _Compiler:
             has_null = any(i.value is None for i in items)
             values = [i.value for i in items if i.value is not None]
             numeric = bool(values) and all(type(v) in (int, float) for v in values)
+            numbers_or_bools = bool(values) and all(isinstance(v, int | float) for v in values)
 
             def member(event: Any) -> bool:
                 # As PostHog runs IN (`transform_null_in`): NULL is a value like the others, and the test is never NULL.
                 value = left(event)
                 if value is None:
                     found: bool | None = has_null
-                elif numeric and isinstance(value, int | float | str):  # else (a uuid) as text, as the printer
+                elif (numeric and isinstance(value, int | float | str)) or (
+                    numbers_or_bools and isinstance(value, int | float)  # true and false are 1 and 0 beside a number
+                ):  # else (a uuid) as text, as the printer
                     number = _number(value)
                     found = None if number is None else any(number == v for v in values)
                 else:
@@ -364,6 +371,11 @@ class _Compiler:
         return _text(a, self.tz), _text(b, self.tz)
 
     def _call(self, node: ast.Call) -> Reader:
+        if node.name in COMPARISON_FUNCTIONS:  # null-safe as the operator, as the printer reads them
+            if len(node.args) != 2:
+                raise HogQLError(f"{node.name}() takes 2 arguments.", node.start, node.end)
+            return self._compare(ast.Compare(COMPARISON_FUNCTIONS[node.name], *node.args, start=node.start,
+                                             end=node.end))  # fmt: skip
         args = [self.expr(arg) for arg in node.args]
         name = node.name
         tz = self.tz
@@ -385,8 +397,6 @@ class _Compiler:
             "now": lambda v: self.now,
             "today": lambda v: self.now.astimezone(tz).date(),
             "if": lambda v: v[1] if _truthy(v[0]) else v[2],
-            "like": lambda v: _like(v[0], v[1], tz, insensitive=False),
-            "ilike": lambda v: _like(v[0], v[1], tz, insensitive=True),
         }
         if name in simple:
             function = simple[name]
@@ -466,8 +476,9 @@ WEEK_EPOCH = date(1970, 1, 5)  # a Monday: ClickHouse's dateDiff counts weeks fr
 
 
 def _date_diff(unit: str, start: Any, end: Any, constants: list[datetime | None], tz: tzinfo) -> int | None:
-    start = start if isinstance(start, datetime) else constants[0]
-    end = end if isinstance(end, datetime) else constants[1]
+    # A date is its midnight in the project's time zone, as the printer reads it.
+    start = _midnight(start, tz) if type(start) is date else start if isinstance(start, datetime) else constants[0]
+    end = _midnight(end, tz) if type(end) is date else end if isinstance(end, datetime) else constants[1]
     if start is None or end is None:
         return None
     return _units_since_epoch(unit, end, tz) - _units_since_epoch(unit, start, tz)

@@ -24,7 +24,15 @@ from query_languages.dialects.base import Dialect
 from query_languages.hogql import ast
 from query_languages.hogql.context import Context
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.functions import AGGREGATES, FUNCTIONS, SUPPORTED_FUNCTIONS, check_like, is_date
+from query_languages.hogql.functions import (
+    AGGREGATES,
+    COMPARISON_FUNCTIONS,
+    FUNCTIONS,
+    NULL_AWARE,
+    SUPPORTED_FUNCTIONS,
+    check_like,
+    is_date,
+)
 from query_languages.hogql.schema import TABLES, Table
 from query_languages.hogql.semantics import NULL_ANSWERS, date_of_text, float_text, folded_comparison, in_list
 from query_languages.hogql.types import (
@@ -355,6 +363,8 @@ class Printer:
 
     def _not(self, node: ast.Not, scope: _Scope) -> Typed:
         inner = self.expr(node.expr, scope)
+        if inner.type == NOTHING:  # NOT of what is always NULL is always NULL, as in ClickHouse
+            return inner
         return Typed(sql("(NOT {})", self.condition(inner)), UINT8, True, inner.aggregate)
 
     def _isnull(self, node: ast.IsNull, scope: _Scope) -> Typed:
@@ -364,8 +374,11 @@ class Printer:
 
     def _negate(self, node: ast.Negate, scope: _Scope) -> Typed:
         inner = self.number(self.expr(node.expr, scope), node.expr)
-        type_ = INT64 if base_type(inner.type) in INTEGERS else FLOAT64
-        return Typed(sql("(-{})", inner.sql), type_, False, inner.aggregate)
+        if inner.type == NOTHING:
+            return Typed(Sql("NULL"), NOTHING, False, inner.aggregate)
+        if base_type(inner.type) in INTEGERS:  # -(-2^63) is beyond Int64: NULL, as any integer arithmetic's
+            return Typed(self.d.integer_arithmetic(Sql("0"), "-", inner.sql), INT64, False, inner.aggregate)
+        return Typed(sql("(-{})", inner.sql), FLOAT64, False, inner.aggregate)
 
     def number(self, typed: Typed, node: ast.Expr) -> Typed:
         if typed.condition:
@@ -399,13 +412,17 @@ class Printer:
             zone = moment.type.split("'")[1] if "'" in moment.type else self.context.timezone
             return Typed(self.d.shift_local(moment.sql, node.op, interval.sql, zone), moment.type, False, aggregate)
         left, right = self.number(left, node.left), self.number(right, node.right)
+        if NOTHING in (left.type, right.type):  # arithmetic with what is always NULL is always NULL
+            return Typed(Sql("NULL"), NOTHING, False, aggregate)
         if node.op == "/":
             return Typed(self.d.divide(left.sql, right.sql), FLOAT64, False, aggregate)
         if node.op == "%":
             type_ = INT64 if base_type(left.type) in INTEGERS and base_type(right.type) in INTEGERS else FLOAT64
             return Typed(self.d.modulo(left.sql, right.sql), type_, False, aggregate)
-        type_ = INT64 if base_type(left.type) in INTEGERS and base_type(right.type) in INTEGERS else FLOAT64
-        return Typed(sql("({} " + node.op + " {})", left.sql, right.sql), type_, False, aggregate)
+        if base_type(left.type) in INTEGERS and base_type(right.type) in INTEGERS:
+            # Beyond Int64 it is NULL on both stores (ClickHouse would wrap around, PostgreSQL refuse).
+            return Typed(self.d.integer_arithmetic(left.sql, node.op, right.sql), INT64, False, aggregate)
+        return Typed(sql("({} " + node.op + " {})", left.sql, right.sql), FLOAT64, False, aggregate)
 
     def _interval(self, node: ast.Interval, scope: _Scope) -> Typed:
         amount = self.number(self.expr(node.amount, scope), node.amount)
@@ -553,9 +570,10 @@ class Printer:
             listed = join(", ", [self.d.constant(v, "numeric") for v in values])
             test = self.d.compare_text_number(left.sql, "IN", sql("({})", listed), text_left=True)
         else:
-            if numeric and (base_type(left.type) in NUMBERS or left.condition):
+            number_subject = base_type(left.type) in NUMBERS or left.condition
+            if number_subject and all(isinstance(v, int | float) for v in values):  # true and false are 1 and 0
                 subject = self.d.number_for_in(self.value(left))
-                listed = join(", ", [self.d.constant(v, "numeric") for v in values])
+                listed = join(", ", [self.d.constant(int(v) if isinstance(v, bool) else v, "numeric") for v in values])
             elif is_datetime(left.type):
                 subject = left.sql
                 listed = join(", ", [self.d.constant(self.moment_constant(i), "datetime") for i in items
@@ -589,7 +607,14 @@ class Printer:
         if arity is not None and len(node.args) not in arity:
             raise HogQLError(f"{name}() takes {' or '.join(map(str, sorted(arity)))} argument(s).", node.start,
                              node.end)  # fmt: skip
+        if name in COMPARISON_FUNCTIONS:  # null-safe as the operator, as PostHog prints them
+            if len(node.args) != 2:
+                raise HogQLError(f"{name}() takes 2 arguments.", node.start, node.end)
+            return self._compare(ast.Compare(COMPARISON_FUNCTIONS[name], *node.args, start=node.start,
+                                             end=node.end), scope)  # fmt: skip
         args = [self.expr(arg, scope) for arg in node.args]
+        if name not in NULL_AWARE and any(a.type == NOTHING for a in args):
+            return Typed(Sql("NULL"), NOTHING, aggregate=any(a.aggregate for a in args))  # as ClickHouse: NULL
         typed = build(self, node, args)
         return replace(typed, aggregate=typed.aggregate or any(a.aggregate for a in args))
 

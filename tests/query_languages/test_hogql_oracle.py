@@ -55,8 +55,13 @@ MIXED_TYPES = (
     "a number beside a text in coalesce/if/multiIf is read as text here (as PostgreSQL needs one type); "
     "ClickHouse 26 answers the first argument's type, the ClickHouse PostHog runs finds no common type"
 )
+INT64_OVERFLOW = (
+    "integer arithmetic beyond Int64 is NULL on both stores; ClickHouse wraps around or widens the literal to UInt64"
+)
 DIFFERENCES: dict[str, str] = {
     "coalesce(0, 'Chrome')": MIXED_TYPES,
+    "9223372036854775807 + 1": INT64_OVERFLOW,
+    "-9223372036854775807 - 2": INT64_OVERFLOW,
 }
 
 # Conditions: which events match.
@@ -163,6 +168,10 @@ VALUES = [
     "coalesce(properties.missing, properties.s)",
     "if(properties.$browser != 'Chrome', 'other', 'chrome')",
     "coalesce(0, 'Chrome')",
+    "9223372036854775807 + 1",
+    "-9223372036854775807 - 2",
+    "-9223372036854775807 - 1",
+    "3037000499 * 3037000499",
     # One RE2 meaning on both stores.
     "'a\\nb' =~ 'a.b'",
     "'a\\nb' =~ '(?-s)a.b'",
@@ -258,12 +267,14 @@ def only_mixed_types(answer: Any, expected: Any) -> bool:
 
 
 def disagreements(found: dict[str, Any]) -> dict[str, Any]:
-    """The engines whose answer differs from the oracle's (nothing when the oracle refuses: PostHog would too)."""
+    """The engines whose answer differs from the oracle's (nothing when the oracle refuses: PostHog would too). The
+    interpreter runs fewer functions than the stores: property filters refuse the rest up front, with a 400."""
     expected = found["posthog"]
     if isinstance(expected, str):
         return {}
     return {name: answer for name, answer in found.items()
-            if name != "posthog" and (isinstance(answer, str) or not same(answer, expected))}  # fmt: skip
+            if name != "posthog" and (isinstance(answer, str) or not same(answer, expected))
+            and not (name == "python" and isinstance(answer, str) and "in a property filter" in answer)}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -299,32 +310,56 @@ def test_values_are_what_posthog_selects(stored: Engines, expression: str) -> No
 
 
 # --- the generator ------------------------------------------------------------------------------------------------
-LITERALS = ["NULL", "0", "1", "-1", "5", "12", "2.5", "-0.5", "1e3", "9223372036854775807", "-9223372036854775808",
-            "'Chrome'", "''", "'abc'", "'5'", "'a,b'", "'2024-03-05'", "'bad'", "true", "false"]  # fmt: skip
+LITERALS = ["NULL", "0", "1", "-1", "5", "12", "2.5", "-0.5", "1e3", "1e21", "9223372036854775807",
+            "-9223372036854775808", "'Chrome'", "''", "'abc'", "'5'", "'12.9'", "'a,b'", "'2024-03-05'", "'bad'",
+            "true", "false"]  # fmt: skip
+NULL = "NULL"
+KINDS = ([v for v in LITERALS if v[0] in "-0123456789"], [v for v in LITERALS if v.startswith("'")], ["true", "false"])
 PROPERTIES = ["properties.$browser", "properties.n", "properties.s", "properties.f", "properties.missing",
-              "properties.nul", "properties.csv", "properties.b", "person.properties.plan", "event", "distinct_id"]  # fmt: skip
+              "properties.nul", "properties.csv", "properties.b", "properties.d", "person.properties.plan", "event",
+              "distinct_id"]  # fmt: skip
 TEXT_FUNCTIONS = ["lower", "upper", "length", "trim", "toString"]
 NUMBER_FUNCTIONS = ["toInt", "toFloat", "isNull", "isNotNull"]
 COMPARISONS = ["=", "!=", "<", "<=", ">", ">=", "like", "not like", "ilike", "not ilike"]
+PATTERNS = ["'^C'", "'b'", "'[[:alpha:]]'", "'^\\\\d+$'", "'a.b'", "'\\\\bx'"]
+DATES = ["toDate('2024-03-05')", "toDate(properties.d)", "toDate(timestamp)", "toStartOfMonth(timestamp)",
+         "toStartOfWeek(toDate(properties.d))"]  # fmt: skip
 
 atoms = st.one_of(st.sampled_from(LITERALS), st.sampled_from(PROPERTIES))
+dates = st.one_of(
+    st.sampled_from(DATES),
+    st.tuples(st.sampled_from(DATES), st.sampled_from(["+", "-"]), st.sampled_from(["1", "2"]),
+              st.sampled_from(["day", "week", "month", "year"])).map(lambda t: f"({t[0]} {t[1]} interval {t[2]} {t[3]})"),
+)  # fmt: skip
 
 
 def _grow(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.one_of(
         st.tuples(children, st.sampled_from(COMPARISONS), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
         st.tuples(
-            children, st.sampled_from(["in", "not in"]), st.lists(st.sampled_from(LITERALS), min_size=1, max_size=3)
+            children,
+            st.sampled_from(["in", "not in"]),
+            # Lists of one kind (a list mixing texts and numbers is read otherwise: MIXED_TYPES).
+            st.one_of(*(st.lists(st.sampled_from([NULL, *kind]), min_size=1, max_size=3) for kind in KINDS)),
         ).map(lambda t: f"({t[0]} {t[1]} ({', '.join(t[2])}))"),
-        st.tuples(children, st.sampled_from(["=~", "!~"]), st.sampled_from(["'^C'", "'b'", "'[[:alpha:]]'"])).map(
+        st.tuples(children, st.sampled_from(["=~", "!~", "=~*", "!~*"]), st.sampled_from(PATTERNS)).map(
             lambda t: f"({t[0]} {t[1]} {t[2]})"
         ),
         st.tuples(st.sampled_from(TEXT_FUNCTIONS + NUMBER_FUNCTIONS), children).map(lambda t: f"{t[0]}({t[1]})"),
         st.tuples(children, children).map(lambda t: f"concat({t[0]}, {t[1]})"),
         st.tuples(children, children).map(lambda t: f"coalesce({t[0]}, {t[1]})"),
         st.tuples(children, st.sampled_from(["and", "or"]), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(children, st.sampled_from(["+", "-", "*", "/"]), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
         children.map(lambda c: f"not ({c})"),
+        children.map(lambda c: f"length(splitByChar(',', toString({c})))"),
         st.tuples(children, children, children).map(lambda t: f"({t[0]} between {t[1]} and {t[2]})"),
+        dates,
+        st.tuples(dates, st.sampled_from(["=", "<", ">="]), st.sampled_from([*DATES, "'2024-03-05'"])).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
+        st.tuples(st.sampled_from(["day", "week", "month"]), dates, dates).map(
+            lambda t: f"dateDiff('{t[0]}', {t[1]}, {t[2]})"
+        ),
     )
 
 
@@ -357,3 +392,15 @@ def test_generated_expressions_mean_what_posthogs_mean(stored: Engines) -> None:
 
     check()
     assert_compared(compared, examples=count, what="expressions")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="NOT BETWEEN parses as not(x >= a and x <= b): PostHog prints "
+    "ifNull(x NOT BETWEEN a AND b, 0), false when a side is NULL (needs a BETWEEN node from the parser)",
+)
+def test_not_between_with_a_null_side_is_false(stored: Engines) -> None:
+    # PostHog's rule for BETWEEN (read in its printer): the whole test is ifNull(…, 0). The oracle cannot show it
+    # (it prints our tree), so the answer is written here: d has no n.
+    found = answers(stored, "toInt(properties.n) not between 1 and 10", condition=True)
+    assert found["postgres"] == found["clickhouse"] == found["python"] == ["b", "c"]
