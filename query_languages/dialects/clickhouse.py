@@ -220,6 +220,18 @@ class ClickHouseDialect(BaseDialect):
             return sql("concat({}, arrayStringConcat(arrayMap(__e -> {}, {}), ','), {})", "{", element, value, "}")
         return sql("toString({})", value)
 
+    def scalar(self, name: str, args: list[Sql]) -> Sql:
+        if name == "absInt64":
+            return sql("accurateCastOrNull(abs(toInt128({})), 'Int64')", *args)
+        if name in ("trimLeft", "trimRight"):  # spaces only, as PostgreSQL's ltrim and rtrim
+            return sql(f"{name}({{}}, ' ')", *args)
+        return sql(f"{name}({', '.join(['{}'] * len(args))})", *args)
+
+    def date_part(self, name: str, value: Sql, timezone: str | None) -> Sql:
+        if timezone is None:
+            return sql(f"toInt64({name}({{}}))", value)
+        return sql(f"toInt64({name}(toTimeZone({{}}, {{}})))", value, timezone)
+
     def text_to_date(self, text: Sql) -> Sql:
         # toDateOrNull where the text is a date by DATE_TEXT, and only the very day it names (it clamps and rolls
         # over what is not).

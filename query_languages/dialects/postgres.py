@@ -28,6 +28,11 @@ PERSON_COLUMNS = {"id": "p.uuid", "created_at": "p.created_at", "properties": "p
 CASTS = {"integer": "::bigint", "float": "::float8", "text": "::text", "date": "::date", "numeric": "::numeric",
          "bool": "", "datetime": ""}  # fmt: skip
 TEXT_FUNCTIONS = {"lower": "lower", "upper": "upper", "trim": "btrim"}
+SCALARS = {"abs": "abs({})", "floor": "floor({})", "ceil": "ceil({})", "startsWith": "starts_with({}, {})",
+           "trimLeft": "ltrim({})", "trimRight": "rtrim({})",
+           "toUnixTimestamp": "floor(extract(epoch FROM {}))::bigint"}  # fmt: skip
+DATE_PART_FIELDS = {"toYear": "year", "toMonth": "month", "toDayOfMonth": "day", "toDayOfWeek": "isodow",
+                    "toHour": "hour", "toMinute": "minute"}  # fmt: skip
 # Event columns as text, for event_metadata filters.
 FILTER_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": "e.uuid::text",
                   "elements_chain": "e.elements_chain", "timestamp": "e.timestamp::text"}  # fmt: skip
@@ -193,6 +198,17 @@ class PostgresDialect(BaseDialect):
 
     def date_of(self, moment: Sql, timezone: str) -> Sql:
         return sql("(({}) AT TIME ZONE {})::date", moment, timezone)
+
+    def scalar(self, name: str, args: list[Sql]) -> Sql:
+        if name == "absInt64":
+            return sql(f"{self.schema.to_int64}(abs(({{}})::numeric))", *args)
+        if name == "endsWith":  # the suffix is read twice (it is nearly always a constant)
+            return sql("(right({}, char_length({})) = {})", args[0], args[1], args[1])
+        return sql(SCALARS[name], *args)
+
+    def date_part(self, name: str, value: Sql, timezone: str | None) -> Sql:
+        local = value if timezone is None else sql("(({}) AT TIME ZONE {})", value, timezone)
+        return sql(f"extract({DATE_PART_FIELDS[name]} FROM {{}})::bigint", local)
 
     def text_to_date(self, text: Sql) -> Sql:
         return sql(f"{self.schema.text_to_date}({{}})", text)

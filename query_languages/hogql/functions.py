@@ -94,6 +94,61 @@ def _coalesce(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
                  if not args[-1].type.startswith("Nullable") and type_ != NOTHING else type_)  # fmt: skip
 
 
+def _abs(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+    number = p.number(args[0], node.args[0])
+    if base_type(number.type) in (UINT8, UINT64, BOOL):
+        return number
+    if base_type(number.type) == INT64:  # |-2^63| is beyond Int64: NULL, as integer arithmetic's
+        return Typed(p.d.scalar("absInt64", [number.sql]), INT64)
+    return Typed(p.d.scalar("abs", [number.sql]), FLOAT64)
+
+
+def _rounding(name: str) -> Builder:
+    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+        number = p.number(args[0], node.args[0])
+        if base_type(number.type) != FLOAT64:  # a whole number already
+            return number
+        return Typed(p.d.scalar(name, [number.sql]), FLOAT64)
+
+    return build
+
+
+def _text_test(name: str) -> Builder:
+    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+        return Typed(p.d.scalar(name, [p.text(args[0]), p.text(args[1])]), UINT8, True)
+
+    return build
+
+
+def _text_scalar(name: str) -> Builder:
+    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+        return Typed(p.d.scalar(name, [p.text(args[0])]), args[0].type if is_string(args[0].type) else STRING)
+
+    return build
+
+
+def _date_part(name: str) -> Builder:
+    """A part of a date or date-time, in the project's time zone for a date-time (toDayOfWeek: Monday is 1)."""
+
+    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+        arg = args[0]
+        if is_date(arg.type):
+            return Typed(p.d.date_part(name, arg.sql, None), INT64)
+        zone = arg.type.split("'")[1] if is_datetime(arg.type) and "'" in arg.type else p.context.timezone
+        return Typed(p.d.date_part(name, _moment_argument(p, node, arg), zone), INT64)
+
+    return build
+
+
+def _to_unix_timestamp(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+    return Typed(p.d.scalar("toUnixTimestamp", [_moment_argument(p, node, args[0])]), INT64)
+
+
+def _null_if(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+    values, type_ = _common(p, args)
+    return Typed(sql("nullif({}, {})", *values), type_)
+
+
 def _is_null(negated: bool) -> Builder:
     def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
         return Typed(sql("({} IS " + ("NOT " if negated else "") + "NULL)", p.value(args[0])), UINT8, True)
@@ -215,6 +270,7 @@ def _json_extract_string(p: Printing, node: ast.Call, args: list[Typed]) -> Type
     return Typed(p.d.json_string_or_empty(document, p.text(args[1])), STRING)
 
 
+DATE_PARTS = ("toYear", "toMonth", "toDayOfMonth", "toDayOfWeek", "toHour", "toMinute")
 DATE_DIFF_UNITS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
 
 
@@ -306,11 +362,21 @@ FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
     "replaceRegexpAll": (frozenset({3}), _replace_regexp_all),
     "splitByChar": (frozenset({2}), _split_by_char),
     "toTimeZone": (frozenset({2}), _to_time_zone),
+    "abs": (frozenset({1}), _abs),
+    "floor": (frozenset({1}), _rounding("floor")),
+    "ceil": (frozenset({1}), _rounding("ceil")),
+    "startsWith": (frozenset({2}), _text_test("startsWith")),
+    "endsWith": (frozenset({2}), _text_test("endsWith")),
+    "trimLeft": (frozenset({1}), _text_scalar("trimLeft")),
+    "trimRight": (frozenset({1}), _text_scalar("trimRight")),
+    "nullIf": (frozenset({2}), _null_if),
+    **{name: (frozenset({1}), _date_part(name)) for name in DATE_PARTS},
+    "toUnixTimestamp": (frozenset({1}), _to_unix_timestamp),
 }
 # Functions that are a comparison operator, null-safe as the operator (PostHog prints them so).
 COMPARISON_FUNCTIONS = {"like": "like", "ilike": "ilike", "notLike": "not like", "notILike": "not ilike",
                         "equals": "=", "notEquals": "!=", "less": "<", "lessOrEquals": "<=", "greater": ">",
                         "greaterOrEquals": ">="}  # fmt: skip
 # The functions whose answer for an always-NULL argument is not simply NULL (ClickHouse's rule for the rest).
-NULL_AWARE = frozenset({"coalesce", "ifNull", "isNull", "isNotNull", "concat", "if", "multiIf"})
+NULL_AWARE = frozenset({"coalesce", "ifNull", "isNull", "isNotNull", "concat", "if", "multiIf", "nullIf"})
 SUPPORTED_FUNCTIONS = sorted([*FUNCTIONS, *COMPARISON_FUNCTIONS, *AGGREGATES])

@@ -599,6 +599,11 @@ class Printer:
         name = node.name
         if name in AGGREGATES:
             return self._aggregate(node, scope)
+        if name in COMPARISON_FUNCTIONS:  # null-safe as the operator, as PostHog prints them
+            if len(node.args) != 2:
+                raise HogQLError(f"{name}() takes 2 arguments.", node.start, node.end)
+            return self._compare(ast.Compare(COMPARISON_FUNCTIONS[name], *node.args, start=node.start,
+                                             end=node.end), scope)  # fmt: skip
         handler = FUNCTIONS.get(name) or FUNCTIONS.get(name.lower())
         if handler is None:
             raise HogQLError(f"Unsupported function '{name}'. Supported: {', '.join(SUPPORTED_FUNCTIONS)}.",
@@ -607,11 +612,6 @@ class Printer:
         if arity is not None and len(node.args) not in arity:
             raise HogQLError(f"{name}() takes {' or '.join(map(str, sorted(arity)))} argument(s).", node.start,
                              node.end)  # fmt: skip
-        if name in COMPARISON_FUNCTIONS:  # null-safe as the operator, as PostHog prints them
-            if len(node.args) != 2:
-                raise HogQLError(f"{name}() takes 2 arguments.", node.start, node.end)
-            return self._compare(ast.Compare(COMPARISON_FUNCTIONS[name], *node.args, start=node.start,
-                                             end=node.end), scope)  # fmt: skip
         args = [self.expr(arg, scope) for arg in node.args]
         if name not in NULL_AWARE and any(a.type == NOTHING for a in args):
             return Typed(Sql("NULL"), NOTHING, aggregate=any(a.aggregate for a in args))  # as ClickHouse: NULL
