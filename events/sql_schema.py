@@ -1,5 +1,5 @@
 """Where the events app keeps events and persons, as the query languages' dialects must name them: the PostgreSQL
-tables of `events.models` and the SQL functions its migrations define (0002, 0003), and the ClickHouse events table
+tables of `events.models` and the SQL functions its migrations define (0002 to 0004), and the ClickHouse events table
 (`events.stores.clickhouse_schema`). The stores build their dialects here."""
 
 from __future__ import annotations
@@ -18,6 +18,14 @@ POSTGRES_SCHEMA = PostgresSchema(
     json_timestamptz="posthog_json_timestamptz",
     semver_key="posthog_semver_key",
     chain_values="posthog_chain_values",
+    text_to_int64="posthog_text_to_int64",
+    to_int64="posthog_to_int64",
+    text_to_float64="posthog_text_to_float64",
+    int_to_float64="posthog_int_to_float64",
+    float_text="posthog_float_text",
+    divide="posthog_divide",
+    clamp_date="posthog_clamp_date",
+    text_to_date="posthog_text_to_date",
 )
 # The person of each event `e`, as `p` (PostgreSQL).
 PERSON_JOIN = POSTGRES_SCHEMA.person_join

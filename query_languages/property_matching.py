@@ -44,7 +44,7 @@ DATE_PARTS = re.compile(r"^([\t\n\v\f\r ]*[0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")
 
 def compile_regex(pattern: str) -> Any:
     try:
-        return compile_pattern(pattern)
+        return compile_pattern(pattern, dot_all=True)  # as ClickHouse's match: `.` matches a newline too
     except RegexError:
         return None
 

@@ -83,6 +83,10 @@ def _converter(type_: str) -> Any:
     return lambda value: value
 
 
+# Infinities and NaN as quoted text (`"inf"`), which the Float converter reads, rather than JSON's null.
+ANSWER_SETTINGS = {"output_format_json_quote_denormals": 1}
+
+
 def decode_json_compact(body: bytes) -> QueryResult:
     if not body:
         return QueryResult([], [])
@@ -185,6 +189,7 @@ class ConnectClient:
     def query(self, text: str, params: Mapping[str, Any] | None = None,
               settings: Mapping[str, Any] | None = None) -> QueryResult:  # fmt: skip
         execution_seconds = float((settings or {}).get("max_execution_time") or 0)
+        settings = {**ANSWER_SETTINGS, **(settings or {})}
         body = self._call(lambda client: client.raw_query(text, parameters=dict(params or {}), settings=settings,
                                                           fmt="JSONCompact"),
                           execution_seconds=execution_seconds)  # fmt: skip
@@ -226,7 +231,7 @@ class ChdbClient:
 
     def query(self, text: str, params: Mapping[str, Any] | None = None,
               settings: Mapping[str, Any] | None = None) -> QueryResult:  # fmt: skip
-        return decode_json_compact(self._run(text + _settings_clause(settings), params))
+        return decode_json_compact(self._run(text + _settings_clause({**ANSWER_SETTINGS, **(settings or {})}), params))
 
     def command(self, text: str, params: Mapping[str, Any] | None = None) -> None:
         self._run(text, params, fmt="CSV")

@@ -24,7 +24,6 @@ from typing import Any
 
 from query_languages.dialects.base import BaseDialect, check_identifier
 from query_languages.dialects.clickhouse_json import (
-    DECIMAL_PARTS,
     OTHER_STARTS,
     JsonText,
     contains_alike,
@@ -39,6 +38,7 @@ from query_languages.dialects.clickhouse_json import (
     reading_of,
 )
 from query_languages.hogql.errors import HogQLError
+from query_languages.hogql.semantics import DATE_TEXT
 from query_languages.hogql.types import base_type
 from query_languages.patterns import DATE_PREFIX, INTEGER_TEXT, NUMERIC_TEXT, SEMVER_KEY
 from query_languages.sql import Sql, join, sql
@@ -47,7 +47,7 @@ from query_languages.sql import Sql, join, sql
 SPACES = "\t\n\v\f\r "
 # LIKE: a backslash before anything but `\`, `%` or `_` stands for that character (as in PostgreSQL).
 LIKE_ESCAPES = (r"(?s)(\\[\\%_])|\\(.)", r"\1\2")
-DATE_TIME_FORMAT = "%Y-%m-%d %H:%i:%S"
+DATE_TIME_FORMAT = "%Y-%m-%d %H:%i:%S.%f"  # as toString prints a DateTime64(6)
 BIGINT_LIMIT = "9200000000000000000"
 INTERVALS = {"second": "Second", "minute": "Minute", "hour": "Hour", "day": "Day", "week": "Week", "month": "Month",
              "quarter": "Month", "year": "Year"}  # fmt: skip
@@ -82,39 +82,6 @@ class FilterValue:
 def is_constant(fragment: Sql) -> bool:
     """A bound value, short enough to write twice."""
     return fragment.text == "%s"
-
-
-def _float_text(number: Sql) -> Sql:
-    """A float as PostgreSQL's float8 prints it: the shortest exact digits, in plain notation for exponents from -4
-    to 14 and as `1.5e-07` / `1e+15` otherwise; `Infinity`, `NaN`."""
-    scientific = sql(
-        "concat(substring(__d, 1, 1), if(length(__d) > 1, concat('.', substring(__d, 2)), ''), 'e', "
-        "if(__x < 0, '-', '+'), leftPad(toString(abs(__x)), 2, '0'))"
-    )
-    whole = sql(
-        "concat(substring(__d, 1, __x + 1), repeat('0', toUInt64(greatest(__x + 1 - length(__d), 0))), "
-        "if(length(__d) > __x + 1, concat('.', substring(__d, __x + 2)), ''))"
-    )
-    small = Sql("concat('0.', repeat('0', toUInt64(greatest(-__x - 1, 0))), __d)")
-    shaped = sql(
-        "if(__d = '', concat(__g[1], '0'), concat(__g[1], multiIf(__x >= 15 OR __x < -4, {}, __x >= 0, {}, {})))",
-        scientific,
-        whole,
-        small,
-    )
-    digits = sql(
-        "arrayMap((__d, __x) -> {}, [trimBoth(concat(__g[2], __g[3]), '0')], "
-        "[length(__g[2]) + toInt64OrZero(__g[4]) - 1 - (length(concat(__g[2], __g[3])) - "
-        "length(trimLeft(concat(__g[2], __g[3]), '0')))])[1]",
-        shaped,
-    )
-    parts = sql("arrayMap(__g -> {}, [extractGroups(__s, {})])[1]", digits, DECIMAL_PARTS)
-    body = sql(
-        "multiIf(__s IS NULL, NULL, __s = 'inf', 'Infinity', __s = '-inf', '-Infinity', __s IN ('nan', '-nan'), "
-        "'NaN', {})",
-        parts,
-    )
-    return let(sql("toString(toFloat64({}))", number), "__s", body)
 
 
 def _floor_div(number: Sql, divisor: int) -> Sql:
@@ -226,18 +193,11 @@ class ClickHouseDialect(BaseDialect):
         compared = sql(exact_or_not, body, whole, self.to_number(Sql("__c")))
         return sql("arrayMap((__c, __m) -> {}, [{}], [{}])[1]", compared, text, number)
 
-    def text_to_integer(self, text: Sql) -> Sql:
-        # Whole numbers are read exactly (a float would round ids past 2^53); the rest goes through a float.
-        exact = let(sql("toInt64OrNull(trimBoth(__n, {}))", SPACES), "__i",
-                    Sql(f"if(abs(__i) < {BIGINT_LIMIT}, __i, NULL)"))  # fmt: skip
-        inexact = self.to_integer(self.to_number(Sql("__n")))
-        return of_text(text, lambda t: let(t, "__n", sql("if(match(__n, {}), {}, {})", INTEGER_TEXT, exact, inexact)))
+    def cast_or_null(self, value: Sql, source: str, target: str) -> Sql:
+        return sql(f"accurateCastOrNull({{}}, '{target}')", value)
 
     def to_float(self, number: Sql) -> Sql:
         return let(number, "__f", Sql("if(abs(__f) < 1e308, toFloat64(__f), NULL)"))
-
-    def to_integer(self, number: Sql) -> Sql:
-        return let(number, "__f", Sql(f"if(abs(__f) < {BIGINT_LIMIT}, accurateCastOrNull(trunc(__f), 'Int64'), NULL)"))
 
     def number_for_in(self, number: Sql) -> Sql:
         return sql("({} + 0)", number)  # IN hashes its values, and -0.0 hashes apart from 0: `+ 0` makes it 0
@@ -253,12 +213,48 @@ class ClickHouseDialect(BaseDialect):
         if base == "Bool":
             return sql("if({}, 'true', 'false')", value)
         if base == "Float64":
-            return _float_text(value)
+            return sql("toString(toFloat64({}))", value)
         if base.startswith("Array("):  # as PostgreSQL prints a text[]: `{a,"b c",""}`
             element = sql("""if(match(__e, {}), concat('"', replaceRegexpAll(__e, {}, {}), '"'), __e)""",
                           ARRAY_QUOTED, r'(["\\])', r"\\\1")  # fmt: skip
             return sql("concat({}, arrayStringConcat(arrayMap(__e -> {}, {}), ','), {})", "{", element, value, "}")
         return sql("toString({})", value)
+
+    def scalar(self, name: str, args: list[Sql]) -> Sql:
+        if name == "absInt64":
+            return sql("accurateCastOrNull(abs(toInt128({})), 'Int64')", *args)
+        if name in ("trimLeft", "trimRight"):  # spaces only, as PostgreSQL's ltrim and rtrim
+            return sql(f"{name}({{}}, ' ')", *args)
+        return sql(f"{name}({', '.join(['{}'] * len(args))})", *args)
+
+    def date_part(self, name: str, value: Sql, timezone: str | None) -> Sql:
+        if timezone is None:
+            return sql(f"toInt64({name}({{}}))", value)
+        return sql(f"toInt64({name}(toTimeZone({{}}, {{}})))", value, timezone)
+
+    def text_to_date(self, text: Sql) -> Sql:
+        # toDateOrNull where the text is a date by DATE_TEXT, and only the very day it names (it clamps and rolls
+        # over what is not).
+        parts = sql("extractGroups(__t, {})", DATE_TEXT)
+        same_day = sql("toYear(__d) = toUInt16({}[1]) AND toMonth(__d) = toUInt8({}[2]) AND "
+                       "toDayOfMonth(__d) = toUInt8({}[3])", parts, parts, parts)  # fmt: skip
+        checked = let(Sql("toDateOrNull(__t)"), "__d", sql("if({}, __d, NULL)", same_day))
+        return let(text, "__t", sql("if(match(__t, {}), {}, NULL)", DATE_TEXT, checked))
+
+    def date_to_moment(self, day: Sql, timezone: str) -> Sql:
+        return sql("toDateTime64({}, 6, {})", day, timezone)
+
+    def date_start_of(self, unit: str, day: Sql) -> Sql:
+        return sql("toStartOfWeek({})" if unit == "week" else "toStartOfMonth({})", day)
+
+    def shift_local(self, moment: Sql, op: str, interval: Sql, timezone: str) -> Sql:
+        return sql(f"(toTimeZone({{}}, {{}}) {op} {{}})", moment, timezone, interval)
+
+    def date_add(self, day: Sql, op: str, interval: Sql) -> Sql:
+        return sql(f"({{}} {op} {{}})", day, interval)
+
+    def bind_both(self, left: Sql, right: Sql, body: Callable[[Sql, Sql], Sql]) -> Sql:
+        return sql("arrayMap((__l, __r) -> {}, [{}], [{}])[1]", body(Sql("__l"), Sql("__r")), left, right)
 
     def condition_to_number(self, condition: Sql) -> Sql:
         return sql("toUInt8({})", condition)
@@ -266,8 +262,11 @@ class ClickHouseDialect(BaseDialect):
     def number_to_condition(self, number: Sql) -> Sql:
         return sql("(({}) != 0)", number)
 
+    def integer_arithmetic(self, left: Sql, op: str, right: Sql) -> Sql:
+        return sql(f"accurateCastOrNull(toInt128({{}}) {op} toInt128({{}}), 'Int64')", left, right)
+
     def divide(self, left: Sql, right: Sql) -> Sql:
-        return sql("(toFloat64({}) / nullIf(toFloat64({}), 0))", left, right)
+        return sql("(toFloat64({}) / toFloat64({}))", left, right)
 
     def modulo(self, left: Sql, right: Sql) -> Sql:
         return sql("modulo({}, nullIf({}, 0))", left, right)
@@ -301,9 +300,11 @@ class ClickHouseDialect(BaseDialect):
     def length(self, text: Sql) -> Sql:
         return sql("length({})", text)
 
-    def split(self, text: Sql, separator: Sql) -> Sql:
-        # As PostgreSQL's string_to_array: the empty string has no parts. (NULL has none either: no Nullable arrays.)
-        return let(sql("ifNull({}, '')", text), "__s", sql("if(__s = '', [], splitByChar({}, __s))", separator))
+    def split(self, text: Sql, separator: str) -> Sql:
+        return sql("splitByChar({}, ifNull({}, ''))", separator, text)
+
+    def array_length(self, array: Sql) -> Sql:
+        return sql("length({})", array)
 
     def text_to_bool(self, text: Sql) -> Sql:
         return sql("(CASE lower({}) WHEN 'true' THEN 1 WHEN '1' THEN 1 WHEN 'false' THEN 0 WHEN '0' THEN 0 END)",

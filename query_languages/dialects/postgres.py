@@ -10,7 +10,8 @@ from typing import Any
 
 from query_languages.dialects.base import BaseDialect, check_identifier
 from query_languages.hogql.semantics import clickhouse_replacement
-from query_languages.hogql.types import is_datetime
+from query_languages.hogql.types import base_type, is_datetime
+from query_languages.regex import RegexError, postgres_pattern
 from query_languages.sql import Sql, join, sql
 
 # make_interval's argument for each unit, and how many of it one unit is.
@@ -27,6 +28,11 @@ PERSON_COLUMNS = {"id": "p.uuid", "created_at": "p.created_at", "properties": "p
 CASTS = {"integer": "::bigint", "float": "::float8", "text": "::text", "date": "::date", "numeric": "::numeric",
          "bool": "", "datetime": ""}  # fmt: skip
 TEXT_FUNCTIONS = {"lower": "lower", "upper": "upper", "trim": "btrim"}
+SCALARS = {"abs": "abs({})", "floor": "floor({})", "ceil": "ceil({})", "startsWith": "starts_with({}, {})",
+           "trimLeft": "ltrim({})", "trimRight": "rtrim({})",
+           "toUnixTimestamp": "floor(extract(epoch FROM {}))::bigint"}  # fmt: skip
+DATE_PART_FIELDS = {"toYear": "year", "toMonth": "month", "toDayOfMonth": "day", "toDayOfWeek": "isodow",
+                    "toHour": "hour", "toMinute": "minute"}  # fmt: skip
 # Event columns as text, for event_metadata filters.
 FILTER_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": "e.uuid::text",
                   "elements_chain": "e.elements_chain", "timestamp": "e.timestamp::text"}  # fmt: skip
@@ -46,6 +52,16 @@ class PostgresSchema:
     json_timestamptz: str  # jsonb (unix seconds or milliseconds, or a date text) → timestamptz
     semver_key: str  # text → bigint[] that orders versions
     chain_values: str  # (elements chain, attribute) → text[] of the attribute's values
+    # accurateCastOrNull's, as ClickHouse: text → bigint, a number (numeric or float8) → bigint, text → float8, and
+    # an integer → float8 (each NULL where the type cannot hold the value exactly)
+    text_to_int64: str
+    to_int64: str
+    text_to_float64: str
+    int_to_float64: str
+    float_text: str  # float8 → text as ClickHouse's toString prints it
+    divide: str  # float8 / float8, as ClickHouse: by zero an infinity (NaN for 0/0)
+    clamp_date: str  # a date within ClickHouse's Date range
+    text_to_date: str  # text → date, as ClickHouse's toDateOrNull (semantics.DATE_TEXT)
 
     def __post_init__(self) -> None:  # each is written into the SQL text
         for name, value in vars(self).items():
@@ -86,6 +102,9 @@ class PostgresDialect(BaseDialect):
         return Sql(PERSON_COLUMNS[name])
 
     def constant(self, value: Any, kind: str) -> Sql:
+        if kind == "integer":
+            # Parenthesised: bound client-side, `-9223372036854775808::bigint` would cast before negating.
+            return sql("({})" + CASTS[kind], value)
         return sql("{}" + CASTS[kind], value)
 
     def json_text(self, document: Sql, path: tuple[str, ...]) -> Sql:
@@ -105,8 +124,12 @@ class PostgresDialect(BaseDialect):
         sides = (self.to_number(text), number) if text_left else (number, self.to_number(text))
         return sql(f"({{}} {op} {{}})", *sides)
 
-    def text_to_integer(self, text: Sql) -> Sql:
-        return self.to_integer(self.to_number(text))
+    def cast_or_null(self, value: Sql, source: str, target: str) -> Sql:
+        if target == "Int64":
+            function = self.schema.text_to_int64 if source == "text" else self.schema.to_int64
+        else:
+            function = self.schema.text_to_float64 if source == "text" else self.schema.int_to_float64
+        return sql(f"{function}({{}})", value)
 
     def number_as(self, number: Sql, type_: str) -> Sql:
         return number  # PostgreSQL finds the common type itself
@@ -117,14 +140,14 @@ class PostgresDialect(BaseDialect):
     def to_float(self, number: Sql) -> Sql:
         return sql(f"(CASE WHEN abs({{}}) < {FLOAT8_LIMIT} THEN ({{}})::float8 END)", number, number)
 
-    def to_integer(self, number: Sql) -> Sql:
-        return sql(f"(CASE WHEN abs({{}}) < {BIGINT_LIMIT} THEN trunc({{}})::bigint END)", number, number)
-
     def to_text(self, value: Sql, type_: str, timezone: str) -> Sql:
         if is_datetime(type_):
-            return sql("to_char(({}) AT TIME ZONE {}, 'YYYY-MM-DD HH24:MI:SS')", value, timezone)
+            # As ClickHouse prints a DateTime64(6): to the microsecond.
+            return sql("to_char(({}) AT TIME ZONE {}, 'YYYY-MM-DD HH24:MI:SS.US')", value, timezone)
         if type_ == "Bool":
             return sql("(CASE WHEN ({})::int = 1 THEN 'true' ELSE 'false' END)", value)
+        if base_type(type_) == "Float64":
+            return sql(f"{self.schema.float_text}(({{}})::float8)", value)
         return sql("({})::text", value)
 
     def condition_to_number(self, condition: Sql) -> Sql:
@@ -133,8 +156,11 @@ class PostgresDialect(BaseDialect):
     def number_to_condition(self, number: Sql) -> Sql:
         return sql("(({}) <> 0)", number)
 
+    def integer_arithmetic(self, left: Sql, op: str, right: Sql) -> Sql:
+        return sql(f"{self.schema.to_int64}(({{}})::numeric {op} ({{}})::numeric)", left, right)
+
     def divide(self, left: Sql, right: Sql) -> Sql:
-        return sql("(({})::float8 / NULLIF(({})::float8, 0))", left, right)
+        return sql(f"{self.schema.divide}(({{}})::float8, ({{}})::float8)", left, right)
 
     def modulo(self, left: Sql, right: Sql) -> Sql:
         return sql("mod(({})::numeric, NULLIF(({})::numeric, 0))", left, right)
@@ -149,14 +175,20 @@ class PostgresDialect(BaseDialect):
         return sql("({} " + ("ILIKE" if insensitive else "LIKE") + " {})", value, pattern)
 
     def regex_problem(self, pattern: str) -> str | None:
-        # RE2's refusals first (see BaseDialect), then PostgreSQL's own, which its caller asks the database for.
+        # RE2's refusals first (see BaseDialect), then what has no PostgreSQL spelling, then PostgreSQL's own, which
+        # its caller asks the database for.
         problem = super().regex_problem(pattern)
-        if problem or self.regex_check is None:
+        if problem:
             return problem
-        return self.regex_check(pattern)
+        try:
+            translated = postgres_pattern(pattern)
+        except RegexError as error:
+            return str(error)
+        return None if self.regex_check is None else self.regex_check(translated)
 
     def regex(self, value: Sql, pattern: str, *, insensitive: bool) -> Sql:
-        return sql("({} " + ("~*" if insensitive else "~") + " {})", value, pattern)
+        # RE2's meaning (ClickHouse's), spelled for PostgreSQL.
+        return sql("({} " + ("~*" if insensitive else "~") + " {})", value, postgres_pattern(pattern))
 
     def concat(self, parts: list[Sql]) -> Sql:
         return sql("({})", join(" || ", parts))
@@ -166,6 +198,36 @@ class PostgresDialect(BaseDialect):
 
     def date_of(self, moment: Sql, timezone: str) -> Sql:
         return sql("(({}) AT TIME ZONE {})::date", moment, timezone)
+
+    def scalar(self, name: str, args: list[Sql]) -> Sql:
+        if name == "absInt64":
+            return sql(f"{self.schema.to_int64}(abs(({{}})::numeric))", *args)
+        if name == "endsWith":  # the suffix is read twice (it is nearly always a constant)
+            return sql("(right({}, char_length({})) = {})", args[0], args[1], args[1])
+        return sql(SCALARS[name], *args)
+
+    def date_part(self, name: str, value: Sql, timezone: str | None) -> Sql:
+        local = value if timezone is None else sql("(({}) AT TIME ZONE {})", value, timezone)
+        return sql(f"extract({DATE_PART_FIELDS[name]} FROM {{}})::bigint", local)
+
+    def text_to_date(self, text: Sql) -> Sql:
+        return sql(f"{self.schema.text_to_date}({{}})", text)
+
+    def date_to_moment(self, day: Sql, timezone: str) -> Sql:
+        return sql("(({})::timestamp AT TIME ZONE {})", day, timezone)
+
+    def date_start_of(self, unit: str, day: Sql) -> Sql:
+        if unit == "week":  # back to Sunday
+            start = sql("(({}) - extract(dow FROM {})::int)", day, day)
+        else:
+            start = sql("(date_trunc('month', {}))::date", day)
+        return sql(f"{self.schema.clamp_date}({{}})", start)
+
+    def shift_local(self, moment: Sql, op: str, interval: Sql, timezone: str) -> Sql:
+        return sql(f"((({{}}) AT TIME ZONE {{}}) {op} {{}}) AT TIME ZONE {{}}", moment, timezone, interval, timezone)
+
+    def date_add(self, day: Sql, op: str, interval: Sql) -> Sql:
+        return sql(f"(({{}}) {op} {{}})::date", day, interval)
 
     def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql:
         if unit == "week":  # ClickHouse's weeks start on Sunday: step a calendar day in local time, not 24 hours
@@ -196,10 +258,19 @@ class PostgresDialect(BaseDialect):
                    "WHEN '0' THEN false END)", text)  # fmt: skip
 
     def regex_replace(self, text: Sql, pattern: str, replacement: str) -> Sql:
-        return sql("regexp_replace({}, {}, {}, 'g')", text, pattern, clickhouse_replacement(replacement)[0])
+        return sql("regexp_replace({}, {}, {}, 'g')", text, postgres_pattern(pattern),
+                   clickhouse_replacement(replacement)[0])  # fmt: skip
 
-    def split(self, text: Sql, separator: Sql) -> Sql:
-        return sql("string_to_array({}, {})", text, separator)
+    def split(self, text: Sql, separator: str) -> Sql:
+        # As ClickHouse's splitByChar: '' (and NULL) is one empty part, which string_to_array would drop.
+        pattern = separator if separator.isalnum() else "\\" + separator
+        return sql("regexp_split_to_array(coalesce({}, ''), {})", text, pattern)
+
+    def array_length(self, array: Sql) -> Sql:
+        return sql("cardinality({})", array)
+
+    def bind_both(self, left: Sql, right: Sql, body: Callable[[Sql, Sql], Sql]) -> Sql:
+        return body(left, right)  # an expression cannot bind a name in PostgreSQL: the printer bounds the copies
 
     def count_if(self, condition: Sql) -> Sql:
         return sql("count(*) FILTER (WHERE {})", condition)
@@ -240,6 +311,8 @@ class PostgresDialect(BaseDialect):
         return sql("({})", condition)
 
     def filter_matches_any(self, text: Sql, operator: str, patterns: list[str]) -> Sql:
+        if operator == "regex":  # RE2's meaning (ClickHouse's), spelled for PostgreSQL
+            patterns = [postgres_pattern(pattern) for pattern in patterns]
         return sql(f"({{}} {MATCH_ANY[operator]} ANY({{}}::text[]))", text, patterns)
 
     def filter_number_any(self, number: Sql, operator: str, bounds: list[int | float]) -> Sql:

@@ -14,7 +14,7 @@ from query_languages.dialects.base import Dialect
 from query_languages.hogql import ast
 from query_languages.hogql.context import Context
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.semantics import START_OF, replacement_items, string_argument
+from query_languages.hogql.semantics import START_OF, date_of_text, replacement_items, string_argument
 from query_languages.hogql.types import (
     BOOL,
     DATE,
@@ -62,6 +62,8 @@ def _text_function(name: str) -> Builder:
 
 
 def _length(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+    if args[0].type.startswith("Array("):  # how many items, as ClickHouse's length of an array
+        return Typed(p.d.array_length(args[0].sql), UINT64)
     return Typed(p.d.length(p.text(args[0])), UINT64)
 
 
@@ -92,6 +94,61 @@ def _coalesce(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
                  if not args[-1].type.startswith("Nullable") and type_ != NOTHING else type_)  # fmt: skip
 
 
+def _abs(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+    number = p.number(args[0], node.args[0])
+    if base_type(number.type) in (UINT8, UINT64, BOOL):
+        return number
+    if base_type(number.type) == INT64:  # |-2^63| is beyond Int64: NULL, as integer arithmetic's
+        return Typed(p.d.scalar("absInt64", [number.sql]), INT64)
+    return Typed(p.d.scalar("abs", [number.sql]), FLOAT64)
+
+
+def _rounding(name: str) -> Builder:
+    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+        number = p.number(args[0], node.args[0])
+        if base_type(number.type) != FLOAT64:  # a whole number already
+            return number
+        return Typed(p.d.scalar(name, [number.sql]), FLOAT64)
+
+    return build
+
+
+def _text_test(name: str) -> Builder:
+    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+        return Typed(p.d.scalar(name, [p.text(args[0]), p.text(args[1])]), UINT8, True)
+
+    return build
+
+
+def _text_scalar(name: str) -> Builder:
+    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+        return Typed(p.d.scalar(name, [p.text(args[0])]), args[0].type if is_string(args[0].type) else STRING)
+
+    return build
+
+
+def _date_part(name: str) -> Builder:
+    """A part of a date or date-time, in the project's time zone for a date-time (toDayOfWeek: Monday is 1)."""
+
+    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+        arg = args[0]
+        if is_date(arg.type):
+            return Typed(p.d.date_part(name, arg.sql, None), INT64)
+        zone = arg.type.split("'")[1] if is_datetime(arg.type) and "'" in arg.type else p.context.timezone
+        return Typed(p.d.date_part(name, _moment_argument(p, node, arg), zone), INT64)
+
+    return build
+
+
+def _to_unix_timestamp(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+    return Typed(p.d.scalar("toUnixTimestamp", [_moment_argument(p, node, args[0])]), INT64)
+
+
+def _null_if(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+    values, type_ = _common(p, args)
+    return Typed(sql("nullif({}, {})", *values), type_)
+
+
 def _is_null(negated: bool) -> Builder:
     def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
         return Typed(sql("({} IS " + ("NOT " if negated else "") + "NULL)", p.value(args[0])), UINT8, True)
@@ -104,16 +161,21 @@ def _to_string(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
 
 
 def _to_number(integer: bool) -> Builder:
+    """ClickHouse's accurateCastOrNull, as PostHog prints toInt/toFloat: NULL for what the type cannot hold exactly
+    (`toInt(12.9)`, `toInt('12.9')`, `toInt(' 5')`), never an error."""
+    target = INT64 if integer else FLOAT64
+
     def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
         arg = args[0]
-        nullable = is_string(arg.type)
-        if nullable:
-            converted = p.d.text_to_integer(arg.sql) if integer else p.d.text_to_float(arg.sql)
-        else:
-            number = p.number(arg, node.args[0]).sql
-            converted = p.d.to_integer(number) if integer else p.d.to_float(number)
-        type_ = INT64 if integer else FLOAT64
-        return Typed(converted, f"Nullable({type_})" if nullable else type_)
+        if is_string(arg.type):
+            return Typed(p.d.cast_or_null(arg.sql, "text", target), f"Nullable({target})")
+        number = p.number(arg, node.args[0])
+        if number.type == NOTHING:
+            return Typed(Sql("NULL"), NOTHING)
+        source = "float" if base_type(number.type) == FLOAT64 else "integer"
+        if (source == "integer") == integer:  # already of the type
+            return Typed(number.sql, target, nullable=arg.nullable)
+        return Typed(p.d.cast_or_null(number.sql, source, target), f"Nullable({target})")
 
     return build
 
@@ -126,16 +188,32 @@ def _today(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
     return Typed(p.d.constant(p.context.now.astimezone(p.context.tz).date(), "date"), DATE)
 
 
+def is_date(type_: str) -> bool:
+    return base_type(type_) == DATE
+
+
 def _moment_argument(p: Printing, node: ast.Call, arg: Typed) -> Sql:
+    """A date-time argument: a date-time, a date (its midnight in the project's time zone) or a date-time text."""
     if is_datetime(arg.type):
         return arg.sql
+    if is_date(arg.type):
+        return p.d.date_to_moment(arg.sql, p.context.timezone)
     return p.d.constant(p.moment_constant(node.args[0]), "datetime")
 
 
 def _to_date(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
-    if args[0].type == DATE:
-        return args[0]
-    return Typed(p.d.date_of(_moment_argument(p, node, args[0]), p.context.timezone), DATE)
+    """As PostHog prints it: a date-time's date in the project's time zone, and a text's as ClickHouse's toDateOrNull
+    reads it (NULL when it is no date)."""
+    arg = args[0]
+    if is_date(arg.type) or arg.type == NOTHING:
+        return arg
+    if is_string(arg.type):
+        source = node.args[0]
+        if isinstance(source, ast.Constant) and isinstance(source.value, str):
+            day = date_of_text(source.value)
+            return Typed(p.d.constant(day, "date"), DATE, nullable=False) if day else Typed(Sql("NULL"), NOTHING)
+        return Typed(p.d.text_to_date(arg.sql), f"Nullable({DATE})")
+    return Typed(p.d.date_of(_moment_argument(p, node, arg), p.context.timezone), DATE, nullable=arg.nullable)
 
 
 def _to_datetime(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
@@ -144,7 +222,11 @@ def _to_datetime(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
 
 def _start_of(unit: str) -> Builder:
     def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
-        moment = _moment_argument(p, node, args[0])
+        arg = args[0]
+        if unit in ("week", "month"):  # a date, as ClickHouse's toStartOfWeek and toStartOfMonth
+            day = arg.sql if is_date(arg.type) else p.d.date_of(_moment_argument(p, node, arg), p.context.timezone)
+            return Typed(p.d.date_start_of(unit, day), DATE, nullable=arg.nullable)
+        moment = _moment_argument(p, node, arg)
         return Typed(p.d.start_of(unit, moment, p.context.timezone), datetime_type(p.context.timezone))
 
     return build
@@ -172,14 +254,6 @@ def check_like(pattern: ast.Expr) -> None:
             raise HogQLError("A LIKE pattern cannot end with a lone backslash.", pattern.start, pattern.end)
 
 
-def _like_function(insensitive: bool) -> Builder:
-    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
-        check_like(node.args[1])
-        return Typed(p.d.like(p.text(args[0]), p.text(args[1]), insensitive=insensitive), UINT8, True)
-
-    return build
-
-
 def _match(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
     pattern = node.args[1]
     if not isinstance(pattern, ast.Constant) or not isinstance(pattern.value, str):
@@ -196,6 +270,7 @@ def _json_extract_string(p: Printing, node: ast.Call, args: list[Typed]) -> Type
     return Typed(p.d.json_string_or_empty(document, p.text(args[1])), STRING)
 
 
+DATE_PARTS = ("toYear", "toMonth", "toDayOfMonth", "toDayOfWeek", "toHour", "toMinute")
 DATE_DIFF_UNITS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
 
 
@@ -240,7 +315,7 @@ def _split_by_char(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
     separator = string_argument(node, 0, "a one-character separator")
     if len(separator) != 1:
         raise HogQLError("splitByChar() needs a one-character separator.", node.args[0].start, node.args[0].end)
-    return Typed(p.d.split(p.text(args[1]), sql("{}", separator)), "Array(String)")
+    return Typed(p.d.split(p.text(args[1]), separator), "Array(String)", nullable=False)
 
 
 def _to_time_zone(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
@@ -280,8 +355,6 @@ FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
     **{name: (frozenset({1}), _start_of(unit)) for name, unit in START_OF.items()},
     "if": (frozenset({3}), _if),
     "multiIf": (None, _multi_if),
-    "like": (frozenset({2}), _like_function(False)),
-    "ilike": (frozenset({2}), _like_function(True)),
     "match": (frozenset({2}), _match),
     "JSONExtractString": (frozenset({2}), _json_extract_string),
     "dateDiff": (frozenset({3}), _date_diff),
@@ -289,5 +362,21 @@ FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
     "replaceRegexpAll": (frozenset({3}), _replace_regexp_all),
     "splitByChar": (frozenset({2}), _split_by_char),
     "toTimeZone": (frozenset({2}), _to_time_zone),
+    "abs": (frozenset({1}), _abs),
+    "floor": (frozenset({1}), _rounding("floor")),
+    "ceil": (frozenset({1}), _rounding("ceil")),
+    "startsWith": (frozenset({2}), _text_test("startsWith")),
+    "endsWith": (frozenset({2}), _text_test("endsWith")),
+    "trimLeft": (frozenset({1}), _text_scalar("trimLeft")),
+    "trimRight": (frozenset({1}), _text_scalar("trimRight")),
+    "nullIf": (frozenset({2}), _null_if),
+    **{name: (frozenset({1}), _date_part(name)) for name in DATE_PARTS},
+    "toUnixTimestamp": (frozenset({1}), _to_unix_timestamp),
 }
-SUPPORTED_FUNCTIONS = sorted([*FUNCTIONS, *AGGREGATES])
+# Functions that are a comparison operator, null-safe as the operator (PostHog prints them so).
+COMPARISON_FUNCTIONS = {"like": "like", "ilike": "ilike", "notLike": "not like", "notILike": "not ilike",
+                        "equals": "=", "notEquals": "!=", "less": "<", "lessOrEquals": "<=", "greater": ">",
+                        "greaterOrEquals": ">="}  # fmt: skip
+# The functions whose answer for an always-NULL argument is not simply NULL (ClickHouse's rule for the rest).
+NULL_AWARE = frozenset({"coalesce", "ifNull", "isNull", "isNotNull", "concat", "if", "multiIf", "nullIf"})
+SUPPORTED_FUNCTIONS = sorted([*FUNCTIONS, *COMPARISON_FUNCTIONS, *AGGREGATES])

@@ -1,7 +1,7 @@
-"""HogQL conditions evaluated on one event in Python, with the printer's semantics: SQL's NULL logic, a string
-beside a number read as a number (NULL when it is not one), `/` as float division with NULL for a division by
-zero, NULL read as '' by concat. Used where a filter must be tested without a database (online evaluation); the
-tests run it and the SQL printer on the same events.
+"""HogQL conditions evaluated on one event in Python, with the printer's semantics: SQL's NULL logic with
+PostHog's null-safe comparisons, a string beside a number read as a number (NULL when it is not one), `/` as float
+division (by zero an infinity), NULL read as '' by concat. Used where a filter must be tested without a database
+(online evaluation); the tests run it and the SQL printer on the same events.
 
 Only what one event holds can be read: `event`, `distinct_id`, `uuid`, `timestamp`, `elements_chain`,
 `properties…` and `person.properties…` (`FIELDS_IN_FILTERS`); the parser of property filters refuses the rest.
@@ -13,14 +13,26 @@ import math
 import re
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from query_languages.dates import add_months, parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.semantics import START_OF, clickhouse_replacement, float_text, in_list, string_argument
+from query_languages.hogql.functions import COMPARISON_FUNCTIONS
+from query_languages.hogql.semantics import (
+    FIRST_DATE,
+    LAST_DATE,
+    NULL_ANSWERS,
+    START_OF,
+    clickhouse_replacement,
+    date_of_text,
+    float_text,
+    folded_comparison,
+    in_list,
+    string_argument,
+)
 from query_languages.json_text import json_as_text
 from query_languages.patterns import NUMERIC_TEXT as NUMERIC_PATTERN
 from query_languages.regex import RegexError, compile_pattern, like_pattern
@@ -79,6 +91,37 @@ def _number(value: Any) -> int | float | None:
     return None
 
 
+INT64_TEXT = re.compile(r"[-+]?[0-9]+")
+FLOAT64_TEXT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+SPECIAL_FLOATS = re.compile(r"[-+]?(inf|infinity|nan)", re.IGNORECASE)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _to_int64(value: Any) -> int | None:
+    """ClickHouse's accurateCastOrNull(value, 'Int64'): NULL for what an Int64 cannot hold exactly."""
+    if isinstance(value, str):
+        value = int(value) if INT64_TEXT.fullmatch(value) else None
+    elif isinstance(value, float):
+        value = int(value) if math.isfinite(value) and value == int(value) else None
+    elif not isinstance(value, int):  # bool is an int
+        return None
+    return int(value) if value is not None and INT64_MIN <= value <= INT64_MAX else None
+
+
+def _to_float64(value: Any) -> float | None:
+    """ClickHouse's accurateCastOrNull(value, 'Float64'): a float's text as ClickHouse reads it (beyond the range an
+    infinity or zero), an integer only if a float holds it exactly."""
+    if isinstance(value, str):
+        if SPECIAL_FLOATS.fullmatch(value):
+            return float(value.lstrip("+"))
+        return float(value) if FLOAT64_TEXT.fullmatch(value) else None
+    if isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return float(value) if abs(value) <= 2**53 or (abs(value) < 2**63 and int(float(value)) == value) else None
+    return None
+
+
 def _uuid(value: Any) -> uuid.UUID | str | None:
     if not value:
         return None
@@ -96,7 +139,7 @@ def _text(value: Any, tz: tzinfo) -> str | None:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, datetime):
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S.%f")  # as ClickHouse prints a DateTime64(6)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
@@ -105,9 +148,10 @@ def _text(value: Any, tz: tzinfo) -> str | None:
 
 
 def _compiled(pattern: ast.Expr, *, ignore_case: bool = False) -> Any:
-    """A string constant's pattern, compiled by RE2 (what ClickHouse matches with, in linear time)."""
+    """A string constant's pattern, compiled by RE2 (what ClickHouse matches with, in linear time) as ClickHouse
+    compiles it: `.` matches a newline too."""
     try:
-        return compile_pattern(pattern.value, ignore_case=ignore_case)
+        return compile_pattern(pattern.value, ignore_case=ignore_case, dot_all=True)  # ClickHouse's `.` takes newlines
     except RegexError as error:
         raise HogQLError(f"Invalid regular expression: {error}", pattern.start, pattern.end) from None
 
@@ -195,23 +239,30 @@ class _Compiler:
 
     def _negate(self, node: ast.Negate) -> Reader:
         inner = self.expr(node.expr)
-        return lambda event: None if (n := _number(inner(event))) is None else -n
+        return lambda event: None if (n := _number(inner(event))) is None or n == INT64_MIN else -n
 
     def _arithmetic(self, node: ast.Arithmetic) -> Reader:
         left, right = self.expr(node.left), self.expr(node.right)
         if isinstance(node.right, ast.Interval):
-            return lambda event: _shift(left(event), right(event), node.op)
+            return lambda event: _shift(left(event), right(event), node.op, self.tz)
 
         def read(event: Any) -> Any:
             a, b = _number(left(event)), _number(right(event))
             if a is None or b is None:
                 return None
-            if node.op == "/":
-                return None if b == 0 else a / b
+            if node.op == "/":  # as ClickHouse: by zero an infinity of the dividend's sign, NaN for 0/0
+                if b == 0:
+                    if a == 0 or math.isnan(a):
+                        return math.nan
+                    return math.copysign(math.inf, a) * math.copysign(1, b)
+                return a / b
             if node.op == "%":
                 return None if b == 0 else math.fmod(a, b) if isinstance(a, float) or isinstance(b, float) \
                     else int(math.copysign(abs(a) % abs(b), a))  # fmt: skip
-            return {"+": a + b, "-": a - b, "*": a * b}[node.op]
+            result = {"+": a + b, "-": a - b, "*": a * b}[node.op]
+            if isinstance(result, int) and not INT64_MIN <= result <= INT64_MAX:
+                return None  # beyond Int64, as on both stores
+            return result
 
         return read
 
@@ -222,60 +273,75 @@ class _Compiler:
     def _compare(self, node: ast.Compare) -> Reader:
         left, op = self.expr(node.left), node.op
         if op in ("in", "not in"):
-            values = [i.value for i in in_list(node) if i.value is not None]
+            items = in_list(node)
+            has_null = any(i.value is None for i in items)
+            values = [i.value for i in items if i.value is not None]
             numeric = bool(values) and all(type(v) in (int, float) for v in values)
+            numbers_or_bools = bool(values) and all(isinstance(v, int | float) for v in values)
 
-            def member(event: Any) -> bool | None:
-                if not values:  # nothing to be in (NULLs are ignored): false even for NULL, as in the printer
-                    return op == "not in"
+            def member(event: Any) -> bool:
+                # As PostHog runs IN (`transform_null_in`): NULL is a value like the others, and the test is never NULL.
                 value = left(event)
                 if value is None:
-                    return None
-                if numeric and isinstance(value, int | float | str):  # else (a uuid) as text, as the printer
+                    found: bool | None = has_null
+                elif (numeric and isinstance(value, int | float | str)) or (
+                    numbers_or_bools and isinstance(value, int | float)  # true and false are 1 and 0 beside a number
+                ):  # else (a uuid) as text, as the printer
                     number = _number(value)
                     found = None if number is None else any(number == v for v in values)
                 else:
                     text = _text(value, self.tz)
                     found = text in [_text(v, self.tz) if not isinstance(v, bool) else ("true" if v else "false")
                                      for v in values]  # fmt: skip
-                return found if op == "in" or found is None else not found
+                return bool(found) if op == "in" else not found
 
             return member
+        folded = folded_comparison(node)
+        if folded is not None:
+            return lambda event: folded
         right = self.expr(node.right)
+        both, one = NULL_ANSWERS[op]
+
+        def null_safe(found: Callable[[Any, Any], bool | None]) -> Reader:
+            """`found` of the two sides, with PostHog's answer where a side is NULL (or a text is no number)."""
+
+            def read(event: Any) -> bool:
+                a, b = left(event), right(event)
+                if a is None or b is None:
+                    return both if a is None and b is None else one
+                answer = found(a, b)
+                return one if answer is None else answer
+
+            return read
+
         if op in ("like", "not like", "ilike", "not ilike"):
 
-            def like(event: Any) -> bool | None:
-                found = _like(left(event), right(event), self.tz, insensitive="ilike" in op)
-                return None if found is None else (not found if op.startswith("not") else found)
+            def like(a: Any, b: Any) -> bool | None:
+                matched = _like(a, b, self.tz, insensitive="ilike" in op)
+                return None if matched is None else (not matched if op.startswith("not") else matched)
 
-            return like
+            return null_safe(like)
         if op in ("=~", "!~", "=~*", "!~*"):
             if not isinstance(node.right, ast.Constant) or not isinstance(node.right.value, str):
                 raise HogQLError("A regular expression must be a string constant.", node.right.start, node.right.end)
             pattern = _compiled(node.right, ignore_case=op.endswith("*"))
 
-            def regex(event: Any) -> bool | None:
-                value = _text(left(event), self.tz)
-                if value is None:
-                    return None
-                found = pattern.search(value) is not None
-                return not found if op.startswith("!") else found
+            def regex(a: Any, b: Any) -> bool | None:
+                matched = pattern.search(_text(a, self.tz)) is not None
+                return not matched if op.startswith("!") else matched
 
-            return regex
+            return null_safe(regex)
         constant_moment = self._moment_constant(node.right) or self._moment_constant(node.left)
         compare = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
                    "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}[op]  # fmt: skip
 
-        def test(event: Any) -> bool | None:
-            a, b = left(event), right(event)
-            if a is None or b is None:
-                return None
+        def test(a: Any, b: Any) -> bool | None:
             a, b = self._comparable(a, b, constant_moment)
             if a is None or b is None:
                 return None
             return bool(compare(a, b))
 
-        return test
+        return null_safe(test)
 
     def _moment_constant(self, node: ast.Expr) -> datetime | None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -283,6 +349,15 @@ class _Compiler:
         return None
 
     def _comparable(self, a: Any, b: Any, moment: datetime | None) -> tuple[Any, Any]:
+        a_day, b_day = type(a) is date, type(b) is date
+        if a_day or b_day:  # a date beside a date, a date-time (its midnight) or a date's text
+            if a_day and b_day:
+                return a, b
+            other = b if a_day else a
+            if isinstance(other, datetime):
+                return (_midnight(a, self.tz), b) if a_day else (a, _midnight(b, self.tz))
+            day = date_of_text(other) if isinstance(other, str) else None
+            return (a, day) if a_day else (day, b)
         if isinstance(a, datetime) or isinstance(b, datetime):
             if isinstance(a, datetime) and isinstance(b, datetime):
                 return a, b
@@ -296,6 +371,11 @@ class _Compiler:
         return _text(a, self.tz), _text(b, self.tz)
 
     def _call(self, node: ast.Call) -> Reader:
+        if node.name in COMPARISON_FUNCTIONS:  # null-safe as the operator, as the printer reads them
+            if len(node.args) != 2:
+                raise HogQLError(f"{node.name}() takes 2 arguments.", node.start, node.end)
+            return self._compare(ast.Compare(COMPARISON_FUNCTIONS[node.name], *node.args, start=node.start,
+                                             end=node.end))  # fmt: skip
         args = [self.expr(arg) for arg in node.args]
         name = node.name
         tz = self.tz
@@ -310,15 +390,13 @@ class _Compiler:
             "isNull": lambda v: v[0] is None,
             "isNotNull": lambda v: v[0] is not None,
             "toString": lambda v: _text(v[0], tz),
-            "toInt": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 9.2e18 else int(n),
-            "toInt64": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 9.2e18 else int(n),
-            "toFloat": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 1e308 else float(n),
-            "toFloat64": lambda v: None if (n := _number(v[0])) is None or abs(n) >= 1e308 else float(n),
+            "toInt": lambda v: _to_int64(v[0]),
+            "toInt64": lambda v: _to_int64(v[0]),
+            "toFloat": lambda v: _to_float64(v[0]),
+            "toFloat64": lambda v: _to_float64(v[0]),
             "now": lambda v: self.now,
             "today": lambda v: self.now.astimezone(tz).date(),
             "if": lambda v: v[1] if _truthy(v[0]) else v[2],
-            "like": lambda v: _like(v[0], v[1], tz, insensitive=False),
-            "ilike": lambda v: _like(v[0], v[1], tz, insensitive=True),
         }
         if name in simple:
             function = simple[name]
@@ -398,8 +476,9 @@ WEEK_EPOCH = date(1970, 1, 5)  # a Monday: ClickHouse's dateDiff counts weeks fr
 
 
 def _date_diff(unit: str, start: Any, end: Any, constants: list[datetime | None], tz: tzinfo) -> int | None:
-    start = start if isinstance(start, datetime) else constants[0]
-    end = end if isinstance(end, datetime) else constants[1]
+    # A date is its midnight in the project's time zone, as the printer reads it.
+    start = _midnight(start, tz) if type(start) is date else start if isinstance(start, datetime) else constants[0]
+    end = _midnight(end, tz) if type(end) is date else end if isinstance(end, datetime) else constants[1]
     if start is None or end is None:
         return None
     return _units_since_epoch(unit, end, tz) - _units_since_epoch(unit, start, tz)
@@ -427,36 +506,58 @@ def _multi_if(values: list[Any]) -> Any:
     return values[-1]
 
 
-def _shift(moment: Any, interval: Any, op: str) -> datetime | None:
-    if not isinstance(moment, datetime) or interval is None or interval[0] is None:
+def _shift(moment: Any, interval: Any, op: str, tz: tzinfo) -> date | None:
+    if not isinstance(moment, date) or interval is None or interval[0] is None:
         return None
     amount, unit = interval
-    if unit in INTERVAL_DAYS:
+    if type(moment) is date:  # a date stays a date by whole days and months, as in ClickHouse
+        if unit in ("second", "minute", "hour"):
+            return _shift(_midnight(moment, tz), interval, op, tz)
+        moved = _shift(datetime(moment.year, moment.month, moment.day, tzinfo=UTC), interval, op, UTC)
+        return None if moved is None else moved.date()
+    if unit in ("second", "minute", "hour"):
         delta = timedelta(days=amount * INTERVAL_DAYS[unit])
         return moment + delta if op == "+" else moment - delta
-    months = int(amount) * {"month": 1, "quarter": 3, "year": 12}[unit] * (1 if op == "+" else -1)
-    try:
-        return add_months(moment, months)
-    except ValueError:
-        raise HogQLError("Date out of range.") from None
+    # Days and longer move the wall clock in the project's time zone, as ClickHouse moves a DateTime64 of that zone.
+    local = moment.astimezone(tz).replace(tzinfo=None)
+    if unit in INTERVAL_DAYS:
+        delta = timedelta(days=amount * INTERVAL_DAYS[unit])
+        moved = local + delta if op == "+" else local - delta
+    else:
+        months = int(amount) * {"month": 1, "quarter": 3, "year": 12}[unit] * (1 if op == "+" else -1)
+        try:
+            moved = add_months(local, months)
+        except ValueError:
+            raise HogQLError("Date out of range.") from None
+    return moved.replace(tzinfo=tz)
+
+
+def _midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
 def _moment_function(name: str, value: Any, constant: datetime | None, tz: tzinfo) -> Any:
-    moment = value if isinstance(value, datetime) else constant
-    if moment is None:
-        return None
-    local = moment.astimezone(tz)
-    if name == "toDate":
-        return local.date()
-    if name == "toDateTime":
-        return moment
-    unit = START_OF[name]
-    if unit == "hour":
-        start = local.replace(minute=0, second=0, microsecond=0)
-    elif unit == "day":
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    elif unit == "week":  # Sunday
-        start = (local - timedelta(days=(local.weekday() + 1) % 7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    if name == "toDate":  # as PostHog prints it: a text as ClickHouse's toDateOrNull reads it
+        if isinstance(value, datetime):
+            return value.astimezone(tz).date()
+        if isinstance(value, date):
+            return value
+        return date_of_text(value) if isinstance(value, str) else None
+    unit = START_OF.get(name)
+    if unit in ("week", "month") and type(value) is date:
+        day = value
     else:
-        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return start
+        moment = value if isinstance(value, datetime) else _midnight(value, tz) if isinstance(value, date) else constant
+        if moment is None:
+            return None
+        if name == "toDateTime":
+            return moment
+        local = moment.astimezone(tz)
+        if unit == "hour":
+            return local.replace(minute=0, second=0, microsecond=0)
+        if unit == "day":
+            return local.replace(hour=0, minute=0, second=0, microsecond=0)
+        day = local.date()
+    # A date, as ClickHouse's toStartOfWeek (from Sunday) and toStartOfMonth, within its Date's range.
+    start = day - timedelta(days=(day.weekday() + 1) % 7) if unit == "week" else day.replace(day=1)
+    return min(max(start, FIRST_DATE), LAST_DATE)

@@ -1,10 +1,12 @@
 """HogQL's meaning, decided once, printed by a dialect.
 
 The printer resolves fields against the tables a query may read, types every expression with ClickHouse's type
-names, and makes the semantic decisions where ClickHouse and SQL databases differ (ClickHouse's meaning wins):
-a missing property is NULL; `/` always divides as floats and a division by zero is NULL; comparisons are 0/1
-numbers when selected; a string compared with a number is read as a number (NULL when it is not one); `count()`
-is an integer. A `Dialect` only says how to write each decided operation in its SQL.
+names, and makes the semantic decisions where ClickHouse and SQL databases differ (ClickHouse's meaning, as PostHog
+prints HogQL for it, wins): a missing property is NULL; comparisons are null-safe and never NULL (`NULL_ANSWERS`:
+a missing property is "not Chrome"), IN treats NULL as a value, and a comparison of two constants is decided as
+PostHog decides it; `/` always divides as floats (by zero an infinity); comparisons are 0/1 numbers when selected;
+a string compared with a number is read as a number (NULL when it is not one); `count()` is an integer; toInt and
+toFloat are accurateCastOrNull. A `Dialect` only says how to write each decided operation in its SQL.
 
 Everything the user wrote that is a value (literals, placeholders, property names) becomes a bound parameter; the
 SQL text is made only of fixed pieces. The caller's project is always in the WHERE.
@@ -22,9 +24,17 @@ from query_languages.dialects.base import Dialect
 from query_languages.hogql import ast
 from query_languages.hogql.context import Context
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.functions import AGGREGATES, FUNCTIONS, SUPPORTED_FUNCTIONS, check_like
+from query_languages.hogql.functions import (
+    AGGREGATES,
+    COMPARISON_FUNCTIONS,
+    FUNCTIONS,
+    NULL_AWARE,
+    SUPPORTED_FUNCTIONS,
+    check_like,
+    is_date,
+)
 from query_languages.hogql.schema import TABLES, Table
-from query_languages.hogql.semantics import float_text, in_list
+from query_languages.hogql.semantics import NULL_ANSWERS, date_of_text, float_text, folded_comparison, in_list
 from query_languages.hogql.types import (
     BOOL,
     FLOAT64,
@@ -245,15 +255,15 @@ class Printer:
         if value is None:
             return Typed(Sql("NULL"), NOTHING)
         if isinstance(value, bool):
-            return Typed(self.d.constant(value, "bool"), BOOL, condition=True)
+            return Typed(self.d.constant(value, "bool"), BOOL, condition=True, nullable=False)
         if isinstance(value, int):
             if not -(2**63) <= value < 2**63:
                 raise HogQLError("Integer out of the 64-bit range.", node.start, node.end)
-            return Typed(self.d.constant(value, "integer"), UINT8 if 0 <= value < 256 else INT64)
+            return Typed(self.d.constant(value, "integer"), UINT8 if 0 <= value < 256 else INT64, nullable=False)
         if isinstance(value, float):
-            return Typed(self.d.constant(value, "float"), FLOAT64)
+            return Typed(self.d.constant(value, "float"), FLOAT64, nullable=False)
         if isinstance(value, str):
-            return Typed(self.d.constant(value, "text"), STRING)
+            return Typed(self.d.constant(value, "text"), STRING, nullable=False)
         if isinstance(value, tuple):
             return self._tuple(ast.Tuple(tuple(ast.Constant(v) for v in value), start=node.start, end=node.end), scope)
         raise HogQLError("Unsupported constant.", node.start, node.end)
@@ -301,7 +311,7 @@ class Printer:
             plain = {"event": STRING, "distinct_id": STRING, "uuid": UUID, "timestamp": timestamp,
                      "created_at": timestamp, "elements_chain": STRING}  # fmt: skip
             if head in plain and not rest:
-                return Typed(self.d.column(alias, head), plain[head])
+                return Typed(self.d.column(alias, head), plain[head], nullable=False)
             if head == "properties":
                 return self._json(self.d.column(alias, "properties"), rest)
             if head == "person_id" and not rest:
@@ -353,17 +363,22 @@ class Printer:
 
     def _not(self, node: ast.Not, scope: _Scope) -> Typed:
         inner = self.expr(node.expr, scope)
+        if inner.type == NOTHING:  # NOT of what is always NULL is always NULL, as in ClickHouse
+            return inner
         return Typed(sql("(NOT {})", self.condition(inner)), UINT8, True, inner.aggregate)
 
     def _isnull(self, node: ast.IsNull, scope: _Scope) -> Typed:
         inner = self.expr(node.expr, scope)
         test = " IS NOT NULL" if node.negated else " IS NULL"
-        return Typed(sql("({}" + test + ")", self.value(inner)), UINT8, True, inner.aggregate)
+        return Typed(sql("({}" + test + ")", self.value(inner)), UINT8, True, inner.aggregate, nullable=False)
 
     def _negate(self, node: ast.Negate, scope: _Scope) -> Typed:
         inner = self.number(self.expr(node.expr, scope), node.expr)
-        type_ = INT64 if base_type(inner.type) in INTEGERS else FLOAT64
-        return Typed(sql("(-{})", inner.sql), type_, False, inner.aggregate)
+        if inner.type == NOTHING:
+            return Typed(Sql("NULL"), NOTHING, False, inner.aggregate)
+        if base_type(inner.type) in INTEGERS:  # -(-2^63) is beyond Int64: NULL, as any integer arithmetic's
+            return Typed(self.d.integer_arithmetic(Sql("0"), "-", inner.sql), INT64, False, inner.aggregate)
+        return Typed(sql("(-{})", inner.sql), FLOAT64, False, inner.aggregate)
 
     def number(self, typed: Typed, node: ast.Expr) -> Typed:
         if typed.condition:
@@ -380,17 +395,34 @@ class Printer:
         aggregate = left.aggregate or right.aggregate
         if isinstance(node.right, ast.Interval) or isinstance(node.left, ast.Interval):
             moment, interval = (left, right) if isinstance(node.right, ast.Interval) else (right, left)
-            if node.op not in "+-" or not is_datetime(moment.type) or (node.op == "-" and moment is right):
-                raise HogQLError("Intervals can only be added to or subtracted from a date-time.", node.start, node.end)
-            return Typed(sql("({} " + node.op + " {})", moment.sql, interval.sql), moment.type, False, aggregate)
+            dated = is_date(moment.type)
+            if node.op not in "+-" or not (is_datetime(moment.type) or dated) or (node.op == "-" and moment is right):
+                raise HogQLError("Intervals can only be added to or subtracted from a date or a date-time.",
+                                 node.start, node.end)  # fmt: skip
+            unit = (node.right if moment is left else node.left).unit  # type: ignore[union-attr]
+            if dated and unit not in ("second", "minute", "hour"):  # a date stays a date, as in ClickHouse
+                return Typed(self.d.date_add(moment.sql, node.op, interval.sql), moment.type, False, aggregate)
+            if dated:
+                moment = Typed(self.d.date_to_moment(moment.sql, self.context.timezone),
+                               datetime_type(self.context.timezone))  # fmt: skip
+            if unit in ("second", "minute", "hour"):
+                return Typed(sql("({} " + node.op + " {})", moment.sql, interval.sql), moment.type, False, aggregate)
+            # Days and longer move the wall clock in the moment's time zone, as ClickHouse moves a DateTime64 of
+            # that zone: 10:00 plus a day is 10:00 across a daylight-saving change.
+            zone = moment.type.split("'")[1] if "'" in moment.type else self.context.timezone
+            return Typed(self.d.shift_local(moment.sql, node.op, interval.sql, zone), moment.type, False, aggregate)
         left, right = self.number(left, node.left), self.number(right, node.right)
+        if NOTHING in (left.type, right.type):  # arithmetic with what is always NULL is always NULL
+            return Typed(Sql("NULL"), NOTHING, False, aggregate)
         if node.op == "/":
             return Typed(self.d.divide(left.sql, right.sql), FLOAT64, False, aggregate)
         if node.op == "%":
             type_ = INT64 if base_type(left.type) in INTEGERS and base_type(right.type) in INTEGERS else FLOAT64
             return Typed(self.d.modulo(left.sql, right.sql), type_, False, aggregate)
-        type_ = INT64 if base_type(left.type) in INTEGERS and base_type(right.type) in INTEGERS else FLOAT64
-        return Typed(sql("({} " + node.op + " {})", left.sql, right.sql), type_, False, aggregate)
+        if base_type(left.type) in INTEGERS and base_type(right.type) in INTEGERS:
+            # Beyond Int64 it is NULL on both stores (ClickHouse would wrap around, PostgreSQL refuse).
+            return Typed(self.d.integer_arithmetic(left.sql, node.op, right.sql), INT64, False, aggregate)
+        return Typed(sql("({} " + node.op + " {})", left.sql, right.sql), FLOAT64, False, aggregate)
 
     def _interval(self, node: ast.Interval, scope: _Scope) -> Typed:
         amount = self.number(self.expr(node.amount, scope), node.amount)
@@ -406,30 +438,67 @@ class Printer:
     def _compare(self, node: ast.Compare, scope: _Scope) -> Typed:
         if node.op in ("in", "not in"):
             return self._in(node, scope)
+        folded = folded_comparison(node)
+        if folded is not None:
+            return Typed(self.d.constant(folded, "bool"), UINT8, True, nullable=False)
         left = self.expr(node.left, scope)
-        aggregate = left.aggregate
-        if node.op in ("like", "not like", "ilike", "not ilike"):
+        op = node.op
+        if op in ("like", "not like", "ilike", "not ilike"):
             check_like(node.right)
-            right = self.expr(node.right, scope)
-            test = self.d.like(self.text(left), self.text(right), insensitive="ilike" in node.op)
-            negated = node.op.startswith("not")
-            return Typed(sql("(NOT {})", test) if negated else test, UINT8, True, aggregate or right.aggregate)
-        if node.op in ("=~", "!~", "=~*", "!~*"):
+        elif op in ("=~", "!~", "=~*", "!~*"):
             if not isinstance(node.right, ast.Constant) or not isinstance(node.right.value, str):
                 raise HogQLError("A regular expression must be a string constant.", node.right.start, node.right.end)
             self.check_regex(node.right)
-            test = self.d.regex(self.text(left), node.right.value, insensitive=node.op.endswith("*"))
-            return Typed(sql("(NOT {})", test) if node.op.startswith("!") else test, UINT8, True, aggregate)
         right = self.expr(node.right, scope)
-        op = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[node.op]
-        number_types = {base_type(UINT8 if side.condition else side.type) in NUMBERS for side in (left, right)}
-        if number_types == {True, False} and (is_string(left.type) or is_string(right.type)):
-            # A string beside a number is read as a number.
-            text, number = (left, right) if is_string(left.type) else (right, left)
-            test = self.d.compare_text_number(self.value(text), op, self.value(number), text_left=text is left)
-        else:
-            test = sql("({} " + op + " {})", *self._comparable(left, right, node))
-        return Typed(test, UINT8, True, aggregate or right.aggregate)
+        converts = False  # whether the test may be NULL though neither side is (a text read as a number)
+
+        def test(left: Typed, right: Typed) -> Sql:
+            nonlocal converts
+            if op in ("like", "not like", "ilike", "not ilike"):
+                found = self.d.like(self.text(left), self.text(right), insensitive="ilike" in op)
+                return sql("(NOT {})", found) if op.startswith("not") else found
+            if op in ("=~", "!~", "=~*", "!~*"):
+                found = self.d.regex(self.text(left), node.right.value, insensitive=op.endswith("*"))
+                return sql("(NOT {})", found) if op.startswith("!") else found
+            operator = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[op]
+            number_types = {base_type(UINT8 if side.condition else side.type) in NUMBERS for side in (left, right)}
+            if number_types == {True, False} and (is_string(left.type) or is_string(right.type)):
+                # A string beside a number is read as a number.
+                converts = True
+                text, number = (left, right) if is_string(left.type) else (right, left)
+                return self.d.compare_text_number(self.value(text), operator, self.value(number),
+                                                  text_left=text is left)  # fmt: skip
+            return sql("({} " + operator + " {})", *self._comparable(left, right, node))
+
+        return Typed(self._null_safe(op, test, left, right, lambda: converts), UINT8, True,
+                     left.aggregate or right.aggregate, nullable=False)  # fmt: skip
+
+    def _null_safe(self, op: str, test: Callable[[Typed, Typed], Sql], left: Typed, right: Typed,
+                   converts: Callable[[], bool]) -> Sql:  # fmt: skip
+        """`test` of the two sides, never NULL: where a side is NULL, what PostHog answers (`NULL_ANSWERS`)."""
+        both, one = NULL_ANSWERS[op]
+        if NOTHING in (left.type, right.type):  # a side that is always NULL
+            other = right if left.type == NOTHING else left
+            if other.type == NOTHING or both == one:
+                return self.d.constant(both, "bool")
+            return sql("({} IS NULL)" if both else "({} IS NOT NULL)", self.value(other))
+        printed = test(left, right)
+        if not left.nullable and not right.nullable and not converts():
+            return printed  # as it is, so that indexes on the columns still serve it
+        if not left.nullable or not right.nullable or both == one:
+            return sql("coalesce({}, " + ("TRUE" if one else "FALSE") + ")", printed)
+        # Both sides may be NULL: each is read twice (bound once where the dialect can).
+        if len(left.sql.text) + len(right.sql.text) > MAX_EXPANDED_SQL // 4:
+            raise HogQLError("The comparison is too large once its NULL handling is written out: simplify it.")
+        fallback = "({} IS NULL AND {} IS NULL)" if both else "({} IS NOT NULL OR {} IS NOT NULL)"
+
+        def body(left_value: Sql, right_value: Sql) -> Sql:
+            bound_left = replace(left, sql=left_value, condition=False, type=UINT8 if left.condition else left.type)
+            bound_right = replace(right, sql=right_value, condition=False,
+                                  type=UINT8 if right.condition else right.type)  # fmt: skip
+            return sql("coalesce({}, " + fallback + ")", test(bound_left, bound_right), left_value, right_value)
+
+        return self.d.bind_both(self.value(left), self.value(right), body)
 
     def _comparable(self, left: Typed, right: Typed, node: ast.Compare) -> tuple[Sql, Sql]:
         """Both sides as one kind: numbers (a string beside a number is read as one), date-times (a string
@@ -438,6 +507,20 @@ class Printer:
         lt, rt = (UINT8 if left.condition else left.type), (UINT8 if right.condition else right.type)
         if NOTHING in (lt, rt):
             return left_value, right_value
+        if is_date(lt) or is_date(rt):
+            day_side, other, other_node = (left, right, node.right) if is_date(lt) else (right, left, node.left)
+            if is_date(other.type):
+                return left_value, right_value
+            if is_datetime(other.type):  # the date as its midnight in the project's time zone
+                moment = self.d.date_to_moment(self.value(day_side), self.context.timezone)
+                return (moment, right_value) if day_side is left else (left_value, moment)
+            if isinstance(other_node, ast.Constant) and isinstance(other_node.value, str):
+                day = date_of_text(other_node.value)
+                if day is None:
+                    raise HogQLError("A date can be compared with a date, a date-time or a date string.",
+                                     other_node.start, other_node.end)  # fmt: skip
+                parsed = self.d.constant(day, "date")
+                return (left_value, parsed) if day_side is left else (parsed, right_value)
         if is_datetime(lt) or is_datetime(rt):
             moment_side, other, other_node = (left, right, node.right) if is_datetime(lt) else (right, left, node.left)
             if is_datetime(other.type):
@@ -463,32 +546,47 @@ class Printer:
             return self.d.null_of("text")
         if is_string(typed.type):
             return typed.sql
-        return self.d.to_text(self.value(typed), UINT8 if typed.condition else typed.type, self.context.timezone)
+        # A Bool reads as 'true'/'false' (as ClickHouse prints it), any other condition as the number it selects.
+        type_ = UINT8 if typed.condition and typed.type != BOOL else typed.type
+        return self.d.to_text(self.value(typed), type_, self.context.timezone)
 
     def _in(self, node: ast.Compare, scope: _Scope) -> Typed:
+        """IN as PostHog runs it (ClickHouse's `transform_null_in`): NULL is a value like the others, so `NULL in
+        (NULL)` holds, `NULL in ('a')` does not, and the test is never NULL."""
         left = self.expr(node.left, scope)
         items = in_list(node)
-        # NULLs in the list are ignored, as ClickHouse ignores them.
+        has_null = any(i.value is None for i in items)
         values = [i.value for i in items if i.value is not None]
-        if not values:
-            return Typed(Sql("FALSE" if node.op == "in" else "TRUE"), UINT8, True, left.aggregate)
+        negated = node.op == "not in"
+        if left.type == NOTHING or not values:
+            found = has_null if left.type == NOTHING else None
+            if found is None:  # only NULLs listed: the subject is in the list when it is NULL
+                test = sql("({} IS NULL)", self.value(left)) if has_null else self.d.constant(False, "bool")
+            else:
+                test = self.d.constant(found, "bool")
+            return Typed(sql("(NOT {})", test) if negated else test, UINT8, True, left.aggregate, nullable=False)
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
         if numeric and is_string(left.type):
             listed = join(", ", [self.d.constant(v, "numeric") for v in values])
             test = self.d.compare_text_number(left.sql, "IN", sql("({})", listed), text_left=True)
-            return Typed(sql("(NOT {})", test) if node.op == "not in" else test, UINT8, True, left.aggregate)
-        if numeric and (base_type(left.type) in NUMBERS or left.condition):
-            subject = self.d.number_for_in(self.value(left))
-            listed = join(", ", [self.d.constant(v, "numeric") for v in values])
-        elif is_datetime(left.type):
-            subject = left.sql
-            listed = join(", ", [self.d.constant(self.moment_constant(i), "datetime") for i in items
-                                 if i.value is not None])  # fmt: skip
         else:
-            subject = self.text(left)
-            listed = join(", ", [self.d.constant(_as_text(v), "text") for v in values])
-        test = sql("({} IN ({}))", subject, listed)
-        return Typed(sql("(NOT {})", test) if node.op == "not in" else test, UINT8, True, left.aggregate)
+            number_subject = base_type(left.type) in NUMBERS or left.condition
+            if number_subject and all(isinstance(v, int | float) for v in values):  # true and false are 1 and 0
+                subject = self.d.number_for_in(self.value(left))
+                listed = join(", ", [self.d.constant(int(v) if isinstance(v, bool) else v, "numeric") for v in values])
+            elif is_datetime(left.type):
+                subject = left.sql
+                listed = join(", ", [self.d.constant(self.moment_constant(i), "datetime") for i in items
+                                     if i.value is not None])  # fmt: skip
+            else:
+                subject = self.text(left)
+                listed = join(", ", [self.d.constant(_as_text(v), "text") for v in values])
+            test = sql("({} IN ({}))", subject, listed)
+        if left.nullable or (numeric and is_string(left.type)):
+            test = sql("coalesce({}, FALSE)", test)
+            if has_null and left.nullable:
+                test = sql("({} OR {} IS NULL)", test, self.value(left))
+        return Typed(sql("(NOT {})", test) if negated else test, UINT8, True, left.aggregate, nullable=False)
 
     def check_regex(self, node: ast.Constant) -> None:
         """Checked before the query runs, by the dialect (for its database)."""
@@ -501,6 +599,11 @@ class Printer:
         name = node.name
         if name in AGGREGATES:
             return self._aggregate(node, scope)
+        if name in COMPARISON_FUNCTIONS:  # null-safe as the operator, as PostHog prints them
+            if len(node.args) != 2:
+                raise HogQLError(f"{name}() takes 2 arguments.", node.start, node.end)
+            return self._compare(ast.Compare(COMPARISON_FUNCTIONS[name], *node.args, start=node.start,
+                                             end=node.end), scope)  # fmt: skip
         handler = FUNCTIONS.get(name) or FUNCTIONS.get(name.lower())
         if handler is None:
             raise HogQLError(f"Unsupported function '{name}'. Supported: {', '.join(SUPPORTED_FUNCTIONS)}.",
@@ -510,6 +613,8 @@ class Printer:
             raise HogQLError(f"{name}() takes {' or '.join(map(str, sorted(arity)))} argument(s).", node.start,
                              node.end)  # fmt: skip
         args = [self.expr(arg, scope) for arg in node.args]
+        if name not in NULL_AWARE and any(a.type == NOTHING for a in args):
+            return Typed(Sql("NULL"), NOTHING, aggregate=any(a.aggregate for a in args))  # as ClickHouse: NULL
         typed = build(self, node, args)
         return replace(typed, aggregate=typed.aggregate or any(a.aggregate for a in args))
 

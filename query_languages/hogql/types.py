@@ -39,3 +39,6 @@ class Typed:
     condition: bool = False
     aggregate: bool = False
     document: Sql | None = None  # for a whole properties column: the JSON it reads (JSONExtractString's source)
+    # False only where the value is surely never NULL (a constant, a column, a null-safe comparison): such a side
+    # needs no NULL handling in a comparison.
+    nullable: bool = True

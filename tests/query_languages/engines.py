@@ -171,6 +171,8 @@ def same(left: Any, right: Any) -> bool:
     if isinstance(left, list | tuple) and isinstance(right, list | tuple):
         return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right, strict=True))
     numbers = (int, float, Decimal)
+    if isinstance(left, float) and isinstance(right, float) and math.isnan(left) and math.isnan(right):
+        return True  # 0 / 0 in both
     if isinstance(left, numbers) and isinstance(right, numbers) and left != right:
         return math.isclose(float(left), float(right), rel_tol=1e-12, abs_tol=1e-300)
     return bool(left == right)

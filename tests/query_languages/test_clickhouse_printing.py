@@ -36,6 +36,16 @@ CORPUS = [
 ]  # fmt: skip
 
 EXPRESSIONS = [
+    # ClickHouse's functions added for PostHog's users, and the comparison functions
+    "abs(toInt(properties.neg))", "abs(-9223372036854775807 - 1)", "abs(toFloat(properties.half))",
+    "floor(toFloat(properties.half))", "ceil(toFloat(properties.half))", "floor(3)", "startsWith(properties.s, 'a')",
+    "endsWith(properties.s, 'c')", "trimLeft(properties.space)", "trimRight(properties.space)",
+    "nullIf(properties.s, '')", "toYear(timestamp)", "toMonth(timestamp)", "toDayOfMonth(timestamp)",
+    "toDayOfWeek(timestamp)", "toHour(toTimeZone(timestamp, 'Asia/Kolkata'))", "toMinute(timestamp)",
+    "toDayOfWeek(toDate(properties.date))", "toUnixTimestamp(timestamp)", "equals(properties.s, properties.missing)",
+    "notEquals(properties.n, 5)", "less(1, 2)", "lessOrEquals(properties.n, 5)", "greater(properties.n, 5)",
+    "greaterOrEquals(properties.n, 5)", "like(properties.s, 'a%')", "ilike(properties.s, 'A%')",
+    "notLike(properties.s, 'a%')", "notILike(properties.s, 'A%')",
     # fields, and the text of every kind of JSON value
     "event", "distinct_id", "uuid", "timestamp", "created_at", "elements_chain", "properties.s", "properties.n",
     "properties.b", "properties.big", "properties.small", "properties.whole", "properties.zero", "properties.obj",

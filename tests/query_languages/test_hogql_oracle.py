@@ -1,0 +1,432 @@
+"""HogQL means what PostHog's means: every expression's answer on the PostgreSQL store, on the ClickHouse store and
+(for conditions) in the Python interpreter equals chdb's answer to the expression printed by PostHog's rules
+(`tests/support/hogql_oracle.py`), or is a difference listed in `DIFFERENCES`, each a strict xfail.
+
+The corpus: hand cases (`CONDITIONS`, `VALUES`) for the rules and edge values, and a seeded generator over literals
+(NULL, Int64's edges, floats, dates), properties (present, missing, JSON null), operators and functions. CI runs a
+derandomized slice (`examples(SHARE)`); `./dev test --hypothesis-profile=explore tests/query_languages/
+test_hogql_oracle.py` runs five times as many at random, and `HOGQL_ORACLE_EXAMPLES=5000` any number.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from events.stores.clickhouse_client import ClickHouseError
+from query_languages import HogQLError, parse_expr
+from query_languages.hogql.interpreter import compile_condition
+from tests.query_languages.engines import (
+    BASE_TIME,
+    DATABASE,
+    NOW,
+    Engines,
+    Refused,
+    Stored,
+    dialects,
+    same,
+    stored_once,
+)
+from tests.support.differential import assert_compared
+from tests.support.hogql_oracle import SETTINGS, OracleRefuses, posthog_sql
+from tests.support.profiles import examples
+
+SHARE = 0.1  # of the profile's examples: each asks four engines
+EVENTS = {
+    "a": {"$browser": "Chrome", "n": 5, "s": "abc", "f": 2.5, "neg": -3, "d": "2024-03-05", "csv": "a,b", "b": True,
+          "big": 9223372036854775807},
+    "b": {"$browser": "Firefox", "n": 12, "s": "", "nul": None, "d": "bad", "csv": "", "b": False},
+    "c": {"n": 0, "s": "x", "f": -0.5, "d": "2024-11-03 01:30:00", "csv": "x"},
+    "d": {},
+}  # fmt: skip
+PERSONS = {"a": {"plan": "pro"}, "c": {"plan": "free"}}
+
+# Differences from PostHog kept on purpose or not fixed yet: expression → why. Each is a strict xfail below, so one
+# that starts to agree fails until it leaves this table.
+MIXED_TYPES = (
+    "a number beside a text in coalesce/if/multiIf is read as text here (as PostgreSQL needs one type); "
+    "ClickHouse 26 answers the first argument's type, the ClickHouse PostHog runs finds no common type"
+)
+INT64_OVERFLOW = (
+    "integer arithmetic beyond Int64 is NULL on both stores; ClickHouse wraps around or widens the literal to UInt64"
+)
+DIFFERENCES: dict[str, str] = {
+    "coalesce(0, 'Chrome')": MIXED_TYPES,
+    "9223372036854775807 + 1": INT64_OVERFLOW,
+    "-9223372036854775807 - 2": INT64_OVERFLOW,
+}
+
+# Conditions: which events match.
+CONDITIONS = [
+    "properties.$browser != 'Chrome'",
+    "properties.$browser = 'Chrome'",
+    "properties.$browser not in ('Chrome')",
+    "properties.$browser in ('Chrome', NULL)",
+    "properties.$browser not in ('Chrome', NULL)",
+    "properties.$browser not like '%rom%'",
+    "properties.$browser not ilike '%ROM%'",
+    "properties.$browser like '%o%'",
+    "properties.$browser !~ 'Chr'",
+    "properties.$browser =~ 'Chr'",
+    "properties.$browser !~* 'chr'",
+    "properties.$browser = properties.missing",
+    "properties.$browser != properties.missing",
+    "properties.missing = properties.nul",
+    "properties.missing != properties.nul",
+    "properties.s != ''",
+    "properties.s = NULL",
+    "properties.s != NULL",
+    "not (properties.$browser = 'Chrome')",
+    "not (properties.$browser != 'Chrome')",
+    "toFloat(properties.n) > 3",
+    "toInt(properties.n) > 3",
+    "toInt(properties.n) != 5",
+    "toInt(properties.n) between 1 and 10",
+    "toInt(properties.n) not between 1 and 10",
+    "NULL = NULL",
+    "NULL != NULL",
+    "NULL in (NULL)",
+    "NULL not in (NULL)",
+    "1 between NULL and 2",
+    "NULL < 1",
+    "1 = 1.0",
+    "event = '$pageview' and properties.$browser != 'Safari'",
+    "properties.$browser != 'Chrome' or properties.n = '5'",
+    "lower(properties.$browser) != 'chrome'",
+    "length(properties.s) != 0",
+    "properties.person = 'x' or person.properties.plan != 'pro'",
+]
+
+# Values: what each event selects.
+VALUES = [
+    "properties.$browser != 'Chrome'",
+    "properties.$browser = NULL",
+    "properties.missing = properties.nul",
+    "NULL = NULL",
+    "NULL != NULL",
+    "NULL in (NULL)",
+    "NULL not in (1)",
+    "properties.missing in ('a')",
+    "properties.missing not in ('a')",
+    "1 between NULL and 2",
+    "toInt(12.9)",
+    "toInt('12')",
+    "toInt('12.9')",
+    "toInt(properties.s)",
+    "toFloat('2.5')",
+    "toFloat(properties.s)",
+    "toInt(properties.n)",
+    "toInt(9223372036854775807)",
+    "toInt(-9223372036854775808)",
+    "concat('a', NULL)",
+    "concat(properties.$browser, '-', properties.s)",
+    "length(splitByChar(',', 'a,b'))",
+    "length(splitByChar(',', properties.csv))",
+    "toDate('2024-03-05')",
+    "toDate('bad')",
+    "toDate(properties.d)",
+    "toStartOfMonth(toDate('2024-03-05'))",
+    "toStartOfWeek(toDate('2024-03-05'))",
+    "toStartOfMonth(timestamp)",
+    "toStartOfWeek(timestamp)",
+    "dateDiff('day', toDate('2024-03-01'), toDate('2024-03-05'))",
+    "toDate('2024-01-31') + interval 1 month",
+    "toDate('2024-03-05') > '2024-03-01'",
+    # Days and months keep the wall clock across a daylight-saving change, as ClickHouse's DateTime64 in that zone.
+    "toTimeZone(toDateTime('2024-03-09 15:00:00'), 'America/New_York') + interval 1 day",
+    "toTimeZone(toDateTime('2024-03-09 15:00:00'), 'America/New_York') + interval 24 hour",
+    "toTimeZone(toDateTime('2024-10-15 15:00:00'), 'Europe/Paris') + interval 1 month",
+    "toTimeZone(toDateTime('2024-03-31 15:00:00'), 'Europe/Paris') - interval 1 week",
+    "toDate(timestamp) = toDate('2026-11-01')",
+    "1 / 0",
+    "-1 / 0",
+    "0 / 0",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "toString(1.5)",
+    "toString(0.1 + 0.2)",
+    "toString(2.0)",
+    "toString(1e20)",
+    "toString(1e21)",
+    "toString(1e-7)",
+    "toString(0.000001)",
+    "toString(-0.0)",
+    "toString(1 / 0)",
+    "toString(toFloat(properties.f))",
+    "toString(timestamp)",
+    "concat('at ', timestamp)",
+    "match('abc', '[[:alpha:]]+')",
+    "'abc' =~ '^[[:alpha:]]+$'",
+    "coalesce(properties.missing, properties.s)",
+    "if(properties.$browser != 'Chrome', 'other', 'chrome')",
+    "coalesce(0, 'Chrome')",
+    "9223372036854775807 + 1",
+    "-9223372036854775807 - 2",
+    "-9223372036854775807 - 1",
+    "3037000499 * 3037000499",
+    # More of ClickHouse's functions.
+    "abs(-3)",
+    "abs(toInt(properties.neg))",
+    "abs(-2.5)",
+    "floor(2.5)",
+    "ceil(-2.5)",
+    "floor(toFloat(properties.f))",
+    "startsWith(properties.$browser, 'Ch')",
+    "endsWith(properties.s, 'bc')",
+    "trimLeft('  a  ')",
+    "trimRight('  a  ')",
+    "nullIf(properties.s, '')",
+    "nullIf(1, 1)",
+    "toYear(timestamp)",
+    "toMonth(toDate('2024-03-05'))",
+    "toDayOfWeek(toDate('2024-03-10'))",
+    "toDayOfMonth(timestamp)",
+    "toHour(toTimeZone(timestamp, 'Asia/Kolkata'))",
+    "toMinute(timestamp)",
+    "toUnixTimestamp(timestamp)",
+    "equals(properties.$browser, 'Chrome')",
+    "notEquals(properties.$browser, 'Chrome')",
+    "like(properties.$browser, 'C%')",
+    "notLike(properties.$browser, 'C%')",
+    "notILike(properties.$browser, 'c%')",
+    "greaterOrEquals(toInt(properties.n), 5)",
+    # One RE2 meaning on both stores.
+    "'a\\nb' =~ 'a.b'",
+    "'a\\nb' =~ '(?-s)a.b'",
+    "'a\\nb' =~ '(?m)^b'",
+    "'é' =~ '^\\\\w$'",
+    "'x y' =~ '\\\\bx\\\\b'",
+    "'A1' =~ '^\\\\x{41}\\\\d$'",
+    "'a.b' =~ '\\\\Q.\\\\E'",
+    "'ab' =~ '(?P<first>a)b'",
+    "'AB' =~ '(?i)^ab$'",
+    "replaceRegexpAll('a1b22', '\\\\d+', '#')",
+]
+
+
+# --- answers ---------------------------------------------------------------------------------------------------
+def normal(value: Any) -> Any:
+    """One value as every engine's answer compares: booleans as 0/1, dates and date-times as text."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == " " and value[13] == ":":
+        return value[:19]  # a ClickHouse date-time's text, to the second
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def oracle_values(stored: Engines, expression: str) -> list[Any]:
+    printed = posthog_sql(parse_expr(expression))
+    rows = stored.clickhouse.query(
+        f"SELECT e.distinct_id, {printed}, toTypeName({printed}) FROM {DATABASE}.events AS e "
+        f"WHERE e.team_id = {stored.team.id} ORDER BY e.distinct_id",
+        None,
+        SETTINGS,
+    ).rows
+    if any("Variant" in row[2] or "Dynamic" in row[2] for row in rows):
+        # Values of types with no common one: chdb's ClickHouse makes a Variant, the ClickHouse PostHog runs refuses.
+        raise OracleRefuses("no common type")
+    return [normal(row[1]) for row in rows]
+
+
+def oracle_matches(stored: Engines, expression: str) -> list[str]:
+    printed = posthog_sql(parse_expr(expression))
+    rows = stored.clickhouse.query(
+        f"SELECT e.distinct_id FROM {DATABASE}.events AS e WHERE e.team_id = {stored.team.id} AND ({printed}) "
+        "ORDER BY e.distinct_id",
+        None,
+        SETTINGS,
+    ).rows
+    return [row[0] for row in rows]
+
+
+def answers(stored: Engines, expression: str, *, condition: bool) -> dict[str, Any]:
+    """Each engine's answer (or why it refused), the oracle's first."""
+    out: dict[str, Any] = {}
+    try:
+        out["posthog"] = oracle_matches(stored, expression) if condition else oracle_values(stored, expression)
+    except (OracleRefuses, ClickHouseError) as error:
+        out["posthog"] = f"refused: {error}"
+    for name, dialect in dialects():
+        query = (f"select distinct_id from events where {expression} order by distinct_id" if condition
+                 else f"select distinct_id, {expression} from events order by distinct_id")  # fmt: skip
+        try:
+            rows = stored.select(query, dialect)
+            out[name] = [row[0] for row in rows] if condition else [normal(row[1]) for row in rows]
+        except (HogQLError, Refused, ClickHouseError) as error:
+            out[name] = f"refused: {error}"
+    if condition:
+        try:
+            test = compile_condition(parse_expr(expression), tz=UTC, now=NOW)
+            out["python"] = sorted(view.distinct_id for view in stored.views if test(view))
+        except HogQLError as error:
+            out["python"] = f"refused: {error}"
+    return out
+
+
+def _as_text(expected: Any, answer: Any) -> bool:
+    """Whether `answer` is the text of the number `expected` (`MIXED_TYPES`)."""
+    if not isinstance(expected, int | float) or not isinstance(answer, str):
+        return False
+    try:
+        return float(answer) == float(expected)
+    except ValueError:
+        return False
+
+
+def only_mixed_types(answer: Any, expected: Any) -> bool:
+    return (isinstance(answer, list) and len(answer) == len(expected)
+            and all(same(a, e) or _as_text(e, a) for a, e in zip(answer, expected, strict=True)))  # fmt: skip
+
+
+def disagreements(found: dict[str, Any]) -> dict[str, Any]:
+    """The engines whose answer differs from the oracle's (nothing when the oracle refuses: PostHog would too). The
+    interpreter runs fewer functions than the stores: property filters refuse the rest up front, with a 400."""
+    expected = found["posthog"]
+    if isinstance(expected, str):
+        return {}
+    return {name: answer for name, answer in found.items()
+            if name != "posthog" and (isinstance(answer, str) or not same(answer, expected))
+            and not (name == "python" and isinstance(answer, str) and "in a property filter" in answer)}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stored_corpus(django_db_setup: None, django_db_blocker: Any, clickhouse: Any) -> Iterator[Engines]:
+    events = [Stored(name, properties, timestamp=BASE_TIME + timedelta(days=index * 3, minutes=index),
+                     person=PERSONS.get(name)) for index, (name, properties) in enumerate(EVENTS.items())]  # fmt: skip
+    with stored_once(django_db_blocker, clickhouse, events) as stored:
+        yield stored
+
+
+@pytest.fixture
+def stored(db: None, stored_corpus: Engines) -> Engines:
+    return replace(stored_corpus)
+
+
+def _cases(expressions: list[str]) -> list[Any]:
+    return [pytest.param(e, marks=pytest.mark.xfail(strict=True, reason=DIFFERENCES[e])) if e in DIFFERENCES else e
+            for e in expressions]  # fmt: skip
+
+
+@pytest.mark.parametrize("expression", _cases(CONDITIONS))
+def test_conditions_match_what_posthog_matches(stored: Engines, expression: str) -> None:
+    found = answers(stored, expression, condition=True)
+    assert not isinstance(found["posthog"], str), found
+    assert not disagreements(found), (expression, found)
+
+
+@pytest.mark.parametrize("expression", _cases(VALUES))
+def test_values_are_what_posthog_selects(stored: Engines, expression: str) -> None:
+    found = answers(stored, expression, condition=False)
+    assert not isinstance(found["posthog"], str), found
+    assert not disagreements(found), (expression, found)
+
+
+# --- the generator ------------------------------------------------------------------------------------------------
+LITERALS = ["NULL", "0", "1", "-1", "5", "12", "2.5", "-0.5", "1e3", "1e21", "9223372036854775807",
+            "-9223372036854775808", "'Chrome'", "''", "'abc'", "'5'", "'12.9'", "'a,b'", "'2024-03-05'", "'bad'",
+            "true", "false"]  # fmt: skip
+NULL = "NULL"
+KINDS = ([v for v in LITERALS if v[0] in "-0123456789"], [v for v in LITERALS if v.startswith("'")], ["true", "false"])
+PROPERTIES = ["properties.$browser", "properties.n", "properties.s", "properties.f", "properties.missing",
+              "properties.nul", "properties.csv", "properties.b", "properties.d", "person.properties.plan", "event",
+              "distinct_id"]  # fmt: skip
+TEXT_FUNCTIONS = ["lower", "upper", "length", "trim", "toString"]
+NUMBER_FUNCTIONS = ["toInt", "toFloat", "isNull", "isNotNull"]
+COMPARISONS = ["=", "!=", "<", "<=", ">", ">=", "like", "not like", "ilike", "not ilike"]
+PATTERNS = ["'^C'", "'b'", "'[[:alpha:]]'", "'^\\\\d+$'", "'a.b'", "'\\\\bx'"]
+DATES = ["toDate('2024-03-05')", "toDate(properties.d)", "toDate(timestamp)", "toStartOfMonth(timestamp)",
+         "toStartOfWeek(toDate(properties.d))"]  # fmt: skip
+
+atoms = st.one_of(st.sampled_from(LITERALS), st.sampled_from(PROPERTIES))
+dates = st.one_of(
+    st.sampled_from(DATES),
+    st.tuples(st.sampled_from(DATES), st.sampled_from(["+", "-"]), st.sampled_from(["1", "2"]),
+              st.sampled_from(["day", "week", "month", "year"])).map(lambda t: f"({t[0]} {t[1]} interval {t[2]} {t[3]})"),
+)  # fmt: skip
+
+
+def _grow(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(children, st.sampled_from(COMPARISONS), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(
+            children,
+            st.sampled_from(["in", "not in"]),
+            # Lists of one kind (a list mixing texts and numbers is read otherwise: MIXED_TYPES).
+            st.one_of(*(st.lists(st.sampled_from([NULL, *kind]), min_size=1, max_size=3) for kind in KINDS)),
+        ).map(lambda t: f"({t[0]} {t[1]} ({', '.join(t[2])}))"),
+        st.tuples(children, st.sampled_from(["=~", "!~", "=~*", "!~*"]), st.sampled_from(PATTERNS)).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
+        st.tuples(st.sampled_from(TEXT_FUNCTIONS + NUMBER_FUNCTIONS), children).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(children, children).map(lambda t: f"concat({t[0]}, {t[1]})"),
+        st.tuples(children, children).map(lambda t: f"coalesce({t[0]}, {t[1]})"),
+        st.tuples(children, st.sampled_from(["and", "or"]), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(children, st.sampled_from(["+", "-", "*", "/"]), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        children.map(lambda c: f"not ({c})"),
+        children.map(lambda c: f"length(splitByChar(',', toString({c})))"),
+        st.tuples(children, children, children).map(lambda t: f"({t[0]} between {t[1]} and {t[2]})"),
+        dates,
+        st.tuples(dates, st.sampled_from(["=", "<", ">="]), st.sampled_from([*DATES, "'2024-03-05'"])).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
+        st.tuples(st.sampled_from(["day", "week", "month"]), dates, dates).map(
+            lambda t: f"dateDiff('{t[0]}', {t[1]}, {t[2]})"
+        ),
+    )
+
+
+generated = st.recursive(atoms, _grow, max_leaves=4)
+
+
+def _generated_examples() -> int:
+    return int(os.environ.get("HOGQL_ORACLE_EXAMPLES", 0)) or examples(SHARE)
+
+
+def test_generated_expressions_mean_what_posthogs_mean(stored: Engines) -> None:
+    compared: set[str] = set()
+    count = _generated_examples()
+
+    @settings(max_examples=count)
+    @given(expression=generated, condition=st.booleans())
+    def check(expression: str, condition: bool) -> None:
+        found = answers(stored, expression, condition=condition)
+        if isinstance(found["posthog"], str):
+            return  # PostHog refuses it: what we answer is not compared (the 400 tests cover refusals)
+        different = {name: answer for name, answer in disagreements(found).items()
+                     if not only_mixed_types(answer, found["posthog"])}  # fmt: skip
+        # An engine that refuses what PostHog answers is a difference too, unless every engine of ours refuses it
+        # alike (a function or a mix of types we refuse on purpose, with a 400).
+        ours = [found[name] for name in found if name != "posthog"]
+        if all(isinstance(answer, str) for answer in ours):
+            return
+        assert not different, (expression, condition, found)
+        compared.add(expression)
+
+    check()
+    assert_compared(compared, examples=count, what="expressions")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="NOT BETWEEN parses as not(x >= a and x <= b): PostHog prints "
+    "ifNull(x NOT BETWEEN a AND b, 0), false when a side is NULL (needs a BETWEEN node from the parser)",
+)
+def test_not_between_with_a_null_side_is_false(stored: Engines) -> None:
+    # PostHog's rule for BETWEEN (read in its printer): the whole test is ifNull(…, 0). The oracle cannot show it
+    # (it prints our tree), so the answer is written here: d has no n.
+    found = answers(stored, "toInt(properties.n) not between 1 and 10", condition=True)
+    assert found["postgres"] == found["clickhouse"] == found["python"] == ["b", "c"]
