@@ -95,10 +95,10 @@ class _Lexer:
                 out.append(Token("op", ".", line, column))
                 position += 1
                 continue
+            if text.startswith("/*", position) and text.find("*/", position + 2) < 0:
+                raise self.error("unterminated comment", position)
             match = _TOKEN.match(text, position)
             if match is None:
-                if text.startswith("/*", position):
-                    raise self.error("unterminated comment", position)
                 if text[position] == "'":
                     raise self.error("unterminated string", position)
                 raise self.error(f"unexpected character {text[position]!r}", position)
@@ -131,7 +131,7 @@ class _Lexer:
                         braces += 1
                     elif token_text == "}":
                         if braces == 0:
-                            out.append(Token("end", None, line, column))
+                            out.append(Token("end", "}", line, column))
                             return out, position
                         braces -= 1
                 out.append(Token("op", token_text, line, column))
@@ -230,7 +230,8 @@ class _Parser:
     def unexpected(self) -> HogCompileError:
         token = self.current
         if token.kind == "end":
-            return self.error("unexpected end of input")
+            # the end of an f-string's `{…}` is its closing brace
+            return self.error("unexpected '}'" if token.value == "}" else "unexpected end of input")
         shown = token.value if token.kind in ("op", "keyword", "name") else token.kind
         return self.error(f"unexpected {shown!r}" if token.kind != "fstring" else "unexpected f-string")
 
@@ -387,9 +388,10 @@ class _Parser:
         while not self.at_op(")"):
             if names:
                 self.expect_op(",")
+            token = self.current
             name = self.expect_name()
             if name in names:
-                raise self.error(f"the parameter {name!r} is named twice")
+                raise self.error(f"the parameter {name!r} is named twice", token)
             names.append(name)
         self.take()
         return names
@@ -600,6 +602,9 @@ class _Parser:
             if token.value in ("true", "false", "null"):
                 self.take()
                 return self.node("const", {"true": True, "false": False, "null": None}[token.value])
+            if token.value in ("like", "ilike") and self.peek().kind == "op" and self.peek().value == "(":
+                self.take()  # like(a, b): the function, not the operator
+                return self.node("var", token.value)
             if token.value in ("fun", "fn") and self.peek().kind == "op" and self.peek().value == "(":
                 self.take()
                 params = self.parameters()

@@ -99,6 +99,26 @@ class Run:
             raise HogMemoryError("Memory limit exceeded")
 
 
+# Refunds. Everything the program creates is charged when created. When an assignment replaces the only
+# reference to a string or collection (the variable was all that held it: `s := s || 'x'`,
+# `a := arrayPushBack(a, x)`), the value is freed, and what its creation was charged for it is given back:
+# its length for a string, 16 bytes an item for an array or tuple, 32 an entry for a dict. Every place that
+# creates one charges at least that. Without refunds, building a string or an array a piece at a time would
+# be charged the square of its size. `sys.getrefcount` is 2 for such a value here (the local `old` and the
+# call's argument); a value anything else holds (a global, a constant, another variable, a container) is
+# never refunded. A value taken out of the globals and detached from them may be refunded once: the budget
+# can grow by at most the size of the globals.
+_refcount = sys.getrefcount
+_SIZED = frozenset({str, list, tuple, dict})
+
+
+def _size(value: Any) -> int:
+    kind = value.__class__
+    if kind is str:
+        return len(value)
+    return 32 * len(value) if kind is dict else 16 * len(value)
+
+
 class _Return:
     __slots__ = ("value",)
 
@@ -248,12 +268,19 @@ class Builder:
         if compiled is None:
 
             def let_null(r: Run, f: list[Any]) -> None:
+                old = f[slot]
                 f[slot] = None
+                if old.__class__ in _SIZED and _refcount(old) == 2:
+                    r.memory -= _size(old)
 
             return let_null
 
-        def let(r: Run, f: list[Any]) -> None:
-            f[slot] = compiled(r, f)
+        def let(r: Run, f: list[Any]) -> None:  # run again by each pass of a loop
+            value = compiled(r, f)
+            old = f[slot]
+            f[slot] = value
+            if old.__class__ in _SIZED and _refcount(old) == 2:
+                r.memory -= _size(old)
 
         return let
 
@@ -268,13 +295,22 @@ class Builder:
             if up == 0:
 
                 def assign_local(r: Run, f: list[Any]) -> None:
-                    f[slot] = compiled(r, f)
+                    value = compiled(r, f)
+                    old = f[slot]
+                    f[slot] = value
+                    if old.__class__ in _SIZED and _refcount(old) == 2:
+                        r.memory -= _size(old)
 
                 return assign_local
             frame = _frame_of(up)
 
             def assign_outer(r: Run, f: list[Any]) -> None:
-                frame(f)[slot] = compiled(r, f)
+                value = compiled(r, f)
+                target = frame(f)
+                old = target[slot]
+                target[slot] = value
+                if old.__class__ in _SIZED and _refcount(old) == 2:
+                    r.memory -= _size(old)
 
             return assign_outer
         if isinstance(target, list) and target[:1] == ["get"] and len(target) == 4:

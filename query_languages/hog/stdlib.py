@@ -60,7 +60,7 @@ def arity_message(builtin: Builtin, count: int) -> str:
         expected = f"at least {builtin.min_args}"
     else:
         expected = f"{builtin.min_args} to {builtin.max_args}"
-    plural = "" if expected == "1" else "s"
+    plural = "" if (builtin.max_args or builtin.min_args) == 1 else "s"
     return f"Function `{builtin.name}` takes {expected} argument{plural}, got {count}"
 
 
@@ -281,7 +281,7 @@ def _split_by_string(run: Run, separator: Any, value: Any, max_parts: Any = None
         return None
     text = _string("splitByString", value, "second argument")
     split = _string("splitByString", separator, "separator")
-    run.alloc(len(text) + 16 * (len(text) + 1 if not split else text.count(split) + 1))
+    run.alloc(64 + len(text) + 16 * (len(text) + 1 if not split else text.count(split) + 1))
     parts = list(text) if not split else text.split(split)
     if max_parts is not None:
         limit = _integer("splitByString", max_parts)
@@ -321,8 +321,9 @@ def _to_float(run: Run, value: Any) -> Any:
 
 def _json_parse(run: Run, value: Any) -> Any:
     text = _string("jsonParse", value)
-    # Parsed values take several times their text's size in Python; charged before, as an estimate.
-    run.alloc(4 * len(text) + 64)
+    # Parsed values take several times their text's size in Python; charged before, as an estimate (at least
+    # what their refunds can give back: 16 bytes an array item, 32 a dict entry, each 2 or more characters).
+    run.alloc(8 * len(text) + 64)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as error:
