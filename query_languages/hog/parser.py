@@ -24,7 +24,7 @@ MAX_SOURCE_LENGTH = 100_000
 # Nesting of brackets, blocks and operators. The tree is walked recursively when it is built into closures and
 # when it runs, so this bounds Python's recursion too; real evaluators nest a handful of levels.
 MAX_DEPTH = 128
-MAX_NODES = 50_000
+MAX_NODES = 20_000
 MAX_STRING_LITERAL = 100_000
 
 KEYWORDS = frozenset(
@@ -86,7 +86,7 @@ class _Lexer:
         """Tokens from `position`; with `until_brace`, up to the `}` closing an f-string's `{` (returned position
         just past it)."""
         if depth > MAX_DEPTH:
-            raise self.error("f-strings nest too deeply", position)
+            raise self.error(f"the program nests more than {MAX_DEPTH} levels deep", position)
         text, out, braces = self.text, [], 0
         while position < len(text):
             if text[position] == "." and out and _ends_operand(out[-1]):
@@ -455,10 +455,18 @@ class _Parser:
             return self.node("if_expr", condition, then, otherwise)
         return condition
 
+    def chained(self, links: int) -> None:
+        """A left-associative chain (`a + b + c`) is a tree as deep as it is long: counted as nesting."""
+        if self.depth + links > MAX_DEPTH:
+            raise self.error(f"the program nests more than {MAX_DEPTH} levels deep")
+
     def nullish(self) -> list[Any]:
         left = self.or_()
+        links = 0
         while self.at_op("??"):
             self.take()
+            links += 1
+            self.chained(links)
             left = self.node("coalesce", left, self.or_())
         return left
 
@@ -516,15 +524,21 @@ class _Parser:
 
     def additive(self) -> list[Any]:
         left = self.multiplicative()
+        links = 0
         while self.current.kind == "op" and self.current.value in _ADDITIVE:
             operator = self.take().value
+            links += 1
+            self.chained(links)
             left = self.node("bin", operator, left, self.multiplicative())
         return left
 
     def multiplicative(self) -> list[Any]:
         left = self.unary()
+        links = 0
         while self.current.kind == "op" and self.current.value in _MULTIPLICATIVE:
             operator = self.take().value
+            links += 1
+            self.chained(links)
             left = self.node("bin", operator, left, self.unary())
         return left
 
@@ -551,8 +565,7 @@ class _Parser:
             if token.kind != "op" or token.value not in (".", "?.", "[", "("):
                 return value
             chain += 1
-            if chain > MAX_DEPTH:
-                raise self.error(f"the program nests more than {MAX_DEPTH} levels deep")
+            self.chained(chain)
             self.take()
             if token.value == "(":
                 value = self.node("call", value, self.arguments(")"))

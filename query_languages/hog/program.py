@@ -59,6 +59,7 @@ def _build(tree: list[Any]) -> CompiledProgram:
 def compile_program(source: str) -> CompiledProgram:
     """Parse and check `source` (cached by source: an evaluation's program is compiled once per process).
     HogCompileError naming the line and column when it is not a valid program."""
+    runtime.ensure_recursion_limit()
     return _build(parse_program(source))
 
 
@@ -84,6 +85,7 @@ def _load_cached(text: bytes) -> CompiledProgram:
         raise HogCompileError(f"Invalid compiled program: {error}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
         raise HogCompileError("Invalid compiled program: not a Hog tree of this version")
+    runtime.ensure_recursion_limit()
     return _build(data.get("tree"))
 
 
