@@ -59,8 +59,8 @@ def _build(tree: list[Any]) -> CompiledProgram:
 def compile_program(source: str) -> CompiledProgram:
     """Parse and check `source` (cached by source: an evaluation's program is compiled once per process).
     HogCompileError naming the line and column when it is not a valid program."""
-    runtime.ensure_recursion_limit()
-    return _build(parse_program(source))
+    with runtime.deep_stack:
+        return _build(parse_program(source))
 
 
 def load_program(data: Any) -> CompiledProgram:
@@ -85,8 +85,8 @@ def _load_cached(text: bytes) -> CompiledProgram:
         raise HogCompileError(f"Invalid compiled program: {error}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
         raise HogCompileError("Invalid compiled program: not a Hog tree of this version")
-    runtime.ensure_recursion_limit()
-    return _build(data.get("tree"))
+    with runtime.deep_stack:
+        return _build(data.get("tree"))
 
 
 def run(
@@ -98,6 +98,6 @@ def run(
     printed before on the error's `printed`."""
     compiled = compile_program(program) if isinstance(program, str) else program
     imported = {str(name): import_value(value) for name, value in (globals or {}).items()}
-    runtime.ensure_recursion_limit()
-    value, printed = runtime.execute(compiled.body, compiled.slots, imported, limits)
+    with runtime.deep_stack:
+        value, printed = runtime.execute(compiled.body, compiled.slots, imported, limits)
     return HogResult(value=value, printed=printed)

@@ -23,6 +23,7 @@ the tree at most `parser.MAX_DEPTH`, so Python's stack stays far from its limit.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -242,7 +243,7 @@ class Builder:
     def statements(self, nodes: list[Any]) -> Stmt:
         self.function.scopes.append(_Scope())
         try:
-            compiled = tuple(self.statement(node) for node in nodes)
+            compiled = tuple([self.statement(node) for node in nodes])
         finally:
             self.function.scopes.pop()
         if len(compiled) == 1:
@@ -529,7 +530,7 @@ class Builder:
     def e_call(self, callee: Any, args: Any) -> Expr:
         if not isinstance(args, list):
             raise HogCompileError("Invalid compiled program")
-        compiled = tuple(self.expr(arg) for arg in args)
+        compiled = tuple([self.expr(arg) for arg in args])
         if isinstance(callee, list) and callee[:1] == ["var"] and self.function.find(self._name(callee[1])) is None:
             name = callee[1]
             builtin = stdlib.BUILTINS.get(name)
@@ -552,18 +553,24 @@ class Builder:
         return self.function_value("lambda", params, body)
 
     def e_and(self, items: Any) -> Expr:
-        compiled = tuple(self.expr(item) for item in items)
+        compiled = tuple([self.expr(item) for item in items])
 
         def and_(r: Run, f: list[Any]) -> bool:
-            return all(truthy(item(r, f)) for item in compiled)
+            for item in compiled:  # noqa: SIM110 - a loop, not all(): no C frames between nested evaluations
+                if not truthy(item(r, f)):
+                    return False
+            return True
 
         return and_
 
     def e_or(self, items: Any) -> Expr:
-        compiled = tuple(self.expr(item) for item in items)
+        compiled = tuple([self.expr(item) for item in items])
 
         def or_(r: Run, f: list[Any]) -> bool:
-            return any(truthy(item(r, f)) for item in compiled)
+            for item in compiled:  # noqa: SIM110 - as in and_
+                if truthy(item(r, f)):
+                    return True
+            return False
 
         return or_
 
@@ -600,7 +607,7 @@ class Builder:
         return lambda r, f: yes(r, f) if truthy(test(r, f)) else no(r, f)
 
     def e_array(self, items: Any) -> Expr:
-        compiled = tuple(self.expr(item) for item in items)
+        compiled = tuple([self.expr(item) for item in items])
         size = 64 + 16 * len(compiled)
 
         def array(r: Run, f: list[Any]) -> list[Any]:
@@ -610,12 +617,12 @@ class Builder:
         return array
 
     def e_tuple(self, items: Any) -> Expr:
-        compiled = tuple(self.expr(item) for item in items)
+        compiled = tuple([self.expr(item) for item in items])
         size = 64 + 16 * len(compiled)
 
         def tuple_(r: Run, f: list[Any]) -> tuple[Any, ...]:
             r.alloc(size)
-            return tuple(item(r, f) for item in compiled)
+            return tuple([item(r, f) for item in compiled])
 
         return tuple_
 
@@ -757,15 +764,38 @@ _OPERATORS: dict[str, Callable[[Run, Any, Any], Any]] = {
     "not in": lambda r, a, b: not contains(r, b, a),
 }
 
-# A run's Python stack: the tree nests at most parser.MAX_DEPTH and calls max_call_depth deep, a few Python
-# frames each; this is what that needs with room to spare (Python 3.11+ runs Python-to-Python calls without
-# growing the C stack, so a higher limit costs no C stack).
+# A run's Python stack: the tree nests at most parser.MAX_DEPTH and calls max_call_depth deep, a few Python frames
+# each, more than Python's default limit of 1,000 allows. The limit is raised while any compile or run is in
+# progress and put back after the last: a process-wide setting, kept no longer than needed (on Python 3.11 it
+# also bounds C recursion elsewhere, such as json.loads of deep input). The evaluation avoids C frames between
+# nested evaluations (loops, not all()/any() over generators), so the depth it uses costs little C stack.
 RECURSION_LIMIT = 20_000
 
 
-def ensure_recursion_limit() -> None:
-    if sys.getrecursionlimit() < RECURSION_LIMIT:
-        sys.setrecursionlimit(RECURSION_LIMIT)
+class _DeepStack:
+    """`with deep_stack:` around a compile or a run (a class, not @contextmanager: it is on every run's path)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.saved = 0
+
+    def __enter__(self) -> None:
+        with self.lock:
+            if self.users == 0:
+                self.saved = sys.getrecursionlimit()
+                if self.saved < RECURSION_LIMIT:
+                    sys.setrecursionlimit(RECURSION_LIMIT)
+            self.users += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self.lock:
+            self.users -= 1
+            if self.users == 0 and self.saved < RECURSION_LIMIT and sys.getrecursionlimit() == RECURSION_LIMIT:
+                sys.setrecursionlimit(self.saved)
+
+
+deep_stack = _DeepStack()
 
 
 def execute(body: Stmt, slots: int, globals_: dict[str, Any], limits: Limits) -> tuple[Any, list[str]]:

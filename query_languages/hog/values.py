@@ -241,11 +241,19 @@ def equals(run: Run, left: Any, right: Any, depth: int = 0) -> bool:
     if depth >= MAX_VALUE_DEPTH:
         raise _too_deep()
     if isinstance(left, list | tuple) and left_type is right_type:
-        return len(left) == len(right) and all(equals(run, a, b, depth + 1) for a, b in zip(left, right, strict=True))
+        if len(left) != len(right):
+            return False
+        for a, b in zip(left, right, strict=True):  # noqa: SIM110 - a loop, not all(): no C frames between levels
+            if not equals(run, a, b, depth + 1):
+                return False
+        return True
     if isinstance(left, dict) and isinstance(right, dict):
         if len(left) != len(right):
             return False
-        return all(key in right and equals(run, item, right[key], depth + 1) for key, item in left.items())
+        for key, item in left.items():  # noqa: SIM110 - as above
+            if key not in right or not equals(run, item, right[key], depth + 1):
+                return False
+        return True
     return False
 
 
