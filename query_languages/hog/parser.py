@@ -28,7 +28,7 @@ MAX_NODES = 20_000
 MAX_STRING_LITERAL = 100_000
 
 KEYWORDS = frozenset(
-    {"let", "if", "else", "while", "for", "fun", "fn", "return", "break", "continue", "in", "and", "or", "not",
+    {"let", "if", "else", "while", "for", "fun", "return", "break", "continue", "in", "and", "or", "not",
      "like", "ilike", "is", "null", "true", "false", "try", "catch", "throw", "finally"}
 )  # fmt: skip
 # SQL's words are case-insensitive, as in HogQL; Hog's statement words are not.
@@ -315,7 +315,7 @@ class _Parser:
                 return self.node("while", condition, self.statement())
             if word == "for":
                 return self.for_statement()
-            if word in ("fun", "fn") and self.peek().kind == "name":
+            if word == "fun" and self.peek().kind == "name":
                 self.take()
                 name = self.expect_name()
                 params = self.parameters()
@@ -446,7 +446,7 @@ class _Parser:
             self.depth -= 1
 
     def ternary(self) -> list[Any]:
-        condition = self.nullish()
+        condition = self.or_()
         if self.at_op("?"):
             self.take()
             then = self.expression()
@@ -461,13 +461,14 @@ class _Parser:
             raise self.error(f"the program nests more than {MAX_DEPTH} levels deep")
 
     def nullish(self) -> list[Any]:
-        left = self.or_()
+        """`??` binds looser than comparisons and tighter than `not` (as PostHog's grammar has it)."""
+        left = self.comparison()
         links = 0
         while self.at_op("??"):
             self.take()
             links += 1
             self.chained(links)
-            left = self.node("coalesce", left, self.or_())
+            left = self.node("coalesce", left, self.comparison())
         return left
 
     def or_(self) -> list[Any]:
@@ -492,7 +493,7 @@ class _Parser:
                 return self.node("not", self.not_())
             finally:
                 self.depth -= 1
-        return self.comparison()
+        return self.nullish()
 
     def comparison(self) -> list[Any]:
         left = self.additive()
@@ -618,10 +619,6 @@ class _Parser:
             if token.value in ("like", "ilike") and self.peek().kind == "op" and self.peek().value == "(":
                 self.take()  # like(a, b): the function, not the operator
                 return self.node("var", token.value)
-            if token.value in ("fun", "fn") and self.peek().kind == "op" and self.peek().value == "(":
-                self.take()
-                params = self.parameters()
-                return self.node("lambda", params, self.block())
             raise self.unexpected()
         if kind == "name":
             if self.peek().kind == "op" and self.peek().value == "->":

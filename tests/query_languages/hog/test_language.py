@@ -49,7 +49,6 @@ def printed(source: str, **globals_: Any) -> list[str]:
         ("let add := (a, b) -> a + b; return add(2, 3)", 5),
         ("let one := () -> 1; return one()", 1),
         ("let inc := x -> x + 1; return inc(1)", 2),
-        ("let f := fun(x) { return x * 3 }; return f(2)", 6),
         ("let f := (x) -> { let y := x + 1; return y * 2 }; return f(1)", 4),
         (
             "fun counter() { let n := 0; return () -> { n := n + 1; return n } } let c := counter(); c(); c(); return c()",
