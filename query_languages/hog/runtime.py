@@ -22,6 +22,7 @@ the tree at most `parser.MAX_DEPTH`, so Python's stack stays far from its limit.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -48,6 +49,7 @@ from query_languages.hog.values import (
     to_text,
     truthy,
     type_name,
+    unify,
 )
 
 Expr = Callable[["Run", list[Any]], Any]
@@ -418,7 +420,8 @@ class Builder:
             if isinstance(collection, dict):
                 pairs: Any = list(collection.items())
             elif isinstance(collection, list | tuple):
-                pairs = list(enumerate(collection, start=1))  # a snapshot: the body may change the array
+                # keys as keys() gives them, from 0 (PostHog's), over a snapshot: the body may change the array
+                pairs = list(enumerate(collection))
             elif collection is None:
                 return None
             else:
@@ -687,8 +690,12 @@ def _arithmetic(operator: str) -> Callable[[Run, Any, Any], Any]:
             raise _fail("Division by zero")
         elif operator == "/":
             result = left / right
+        elif type(left) is int and type(right) is int:
+            # the remainder takes the dividend's sign (-7 % 3 is -1), as in PostHog's VMs, not Python's
+            result = abs(left) % abs(right)
+            result = -result if left < 0 else result
         else:
-            result = left % right
+            result = math.fmod(left, right)
         return check_int(result) if type(result) is int else result
 
     return apply
@@ -704,7 +711,14 @@ def _concat(r: Run, left: Any, right: Any) -> str:
 def _compare(operator: str) -> Callable[[Run, Any, Any], Any]:
     def compare(r: Run, left: Any, right: Any) -> bool:
         if left is None or right is None:
-            return False  # an order with a missing value is never true
+            # null orders as 0 beside a number (`length(null) < 3` is true in PostHog), and beside nothing else
+            if left is None and right is None:
+                return operator in ("<=", ">=")
+            if not (_is_number(left) or _is_number(right)):
+                return False
+            left, right = (0 if left is None else left), (0 if right is None else right)
+        elif type(left) is not type(right):
+            left, right = unify(left, right)
         if (_is_number(left) and _is_number(right)) or (type(left) is str and type(right) is str):
             if operator == "<":
                 return bool(left < right)

@@ -150,7 +150,7 @@ def _length(run: Run, value: Any) -> int:
     if isinstance(value, str | list | tuple | dict):
         return len(value)
     if value is None:
-        raise _fail("Can not call length on null")
+        return None
     raise _fail(f"length: a value of type {type_name(value)} has no length")
 
 
@@ -357,7 +357,7 @@ def _keys(run: Run, value: Any) -> list[Any]:
         return list(value)
     if isinstance(value, list | tuple):
         run.alloc(64 + 16 * len(value))
-        return list(range(1, len(value) + 1))  # the indexes `value[i]` reads
+        return list(range(len(value)))  # from 0, as PostHog's VMs give them (though `value[i]` counts from 1)
     return []
 
 
@@ -375,6 +375,8 @@ def _callable(name: str, function: Any) -> Any:
 
 
 def _array(name: str, value: Any) -> list[Any] | tuple[Any, ...]:
+    if value is None:
+        return []  # the array functions read null as an empty array
     if not isinstance(value, list | tuple):
         raise _fail(f"{name}: the array argument must be an array, got {type_name(value)}")
     return value
@@ -410,6 +412,16 @@ def _array_count(run: Run, function: Any, values: Any) -> int:
 
     function = _callable("arrayCount", function)
     return sum(1 for item in _array("arrayCount", values) if truthy(call_function(run, function, [item])))
+
+
+def _array_reduce(run: Run, function: Any, values: Any, initial: Any) -> Any:
+    from query_languages.hog.runtime import call_function
+
+    function = _callable("arrayReduce", function)
+    accumulator = initial
+    for item in _array("arrayReduce", values):
+        accumulator = call_function(run, function, [accumulator, item])
+    return accumulator
 
 
 def _push_back(run: Run, values: Any, item: Any) -> list[Any]:
@@ -607,6 +619,7 @@ BUILTINS: dict[str, Builtin] = dict(
         _builtin("arrayFilter", _array_filter, 2, 2),
         _builtin("arrayExists", _array_exists, 2, 2),
         _builtin("arrayCount", _array_count, 2, 2),
+        _builtin("arrayReduce", _array_reduce, 3, 3),
         _builtin("arrayPushBack", _push_back, 2, 2),
         _builtin("arrayPushFront", _push_front, 2, 2),
         _builtin("arrayPopBack", _pop_back, 1, 1),

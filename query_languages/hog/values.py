@@ -224,16 +224,52 @@ def _plain(run: Run, value: Any, marked: set[int], depth: int) -> Any:
         marked.discard(id(value))
 
 
+def _number_text(text: str) -> float | None:
+    if len(text) > 400:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def unify(left: Any, right: Any) -> tuple[Any, Any]:
+    """Two scalars of different types made comparable as PostHog's VMs make them: a boolean beside a number is
+    0 or 1; a number beside a numeric string compares with the string's number (`'1' = 1`); a boolean beside a
+    string reads 'true'/'false' (any case) as booleans and any other string by whether it is empty. Anything
+    else is returned as it is (and is then equal to nothing of another type)."""
+    left_type, right_type = type(left), type(right)
+    if left_type is bool and right_type in (int, float):
+        return int(left), right
+    if right_type is bool and left_type in (int, float):
+        return left, int(right)
+    if left_type in (int, float) and right_type is str:
+        number = _number_text(right)
+        return (left, right) if number is None else (left, number)
+    if right_type in (int, float) and left_type is str:
+        number = _number_text(left)
+        return (left, right) if number is None else (number, right)
+    if left_type is bool and right_type is str:
+        lowered = right.lower()
+        return left, (lowered == "true") if lowered in ("true", "false") else bool(right)
+    if right_type is bool and left_type is str:
+        lowered = left.lower()
+        return (lowered == "true") if lowered in ("true", "false") else bool(left), right
+    return left, right
+
+
 def equals(run: Run, left: Any, right: Any, depth: int = 0) -> bool:
-    """Hog's `=`: numbers by value (1 = 1.0), booleans only equal booleans, containers item by item."""
+    """Hog's `=`: scalars after `unify` (1 = 1.0, '1' = 1, true = 1), null only equal to null, containers item by
+    item."""
     if left is None or right is None:
         return left is right
     left_type, right_type = type(left), type(right)
     if left_type is right_type and left_type in (str, int, float, bool):
         return bool(left == right)
-    if left_type is bool or right_type is bool:
-        return False
-    if left_type in (int, float) and right_type in (int, float):
+    if left_type in (str, int, float, bool) and right_type in (str, int, float, bool):
+        left, right = unify(left, right)
+        if (type(left) is str) != (type(right) is str):
+            return False
         return bool(left == right)
     if left is right:
         return True
@@ -267,6 +303,8 @@ def contains(run: Run, collection: Any, item: Any) -> bool:
         return False
     if isinstance(collection, dict):
         return isinstance(item, str | int | float) and item in collection
+    if type(collection) is str and item is not None:
+        return (item if type(item) is str else to_text(run, item)) in collection  # 'a' in 'car'
     return False
 
 

@@ -40,7 +40,7 @@ def printed(source: str, **globals_: Any) -> list[str]:
             "let r := []; for (k, v in {'a': 1, 'b': 2}) { r := arrayPushBack(r, (k, v)) } return r",
             [("a", 1), ("b", 2)],
         ),
-        ("let r := []; for (i, v in ['x', 'y']) { r := arrayPushBack(r, i) } return r", [1, 2]),
+        ("let r := []; for (i, v in ['x', 'y']) { r := arrayPushBack(r, i) } return r", [0, 1]),  # keys() from 0
         ("let r := 0; for (v in null) { r := 1 } return r", 0),
         ("fun add(a, b) { let c := a + b; return c } return add(1, 2)", 3),
         ("fun fib(n) { if (n < 2) { return n } return fib(n - 1) + fib(n - 2) } return fib(12)", 144),
@@ -86,11 +86,21 @@ def printed(source: str, **globals_: Any) -> list[str]:
         ("return 1 + null", None),
         ("return 1 = 1.0 and 1 == 1 and 1 != 2 and 1 <> 2", True),
         ("return [1, [2]] = [1, [2]] and {'a': 1} = {'a': 1} and (1, 2) != [1, 2]", True),
-        ("return true = 1", False),
+        (
+            "return (true = 1, 1 == true, 0 == true, 2 == true, 1 != false, 'true' = true, 'FALSE' = false)",
+            (True, True, False, False, True, True, True),
+        ),
+        (
+            "return ('1' = 1, 1 = '1', 1 = '2', 1 < '2', '1' < 2, 1 >= '2', 'a' = 1)",
+            (True, True, False, True, True, False, False),
+        ),
+        ("return (-7 % 3, 7 % -3, -7.5 % 2)", (-1, 1, -1.5)),
+        ("return ('a' in 'car', 'a' in 'foo', 'a' not in 'car')", (True, False, False)),
+        ("return ('test' ~* 'EST', 'test' ~ 'es', 'test' !~* 'EST')", (True, True, False)),
         ("return null = null and not (null = 0)", True),
         ("return 2 < 3 and 3 <= 3 and 4 > 3 and 4 >= 5", False),
         ("return 'a' < 'b'", True),
-        ("return null < 1 or null > 1", False),
+        ("return (null < 3, null > 3, null < -1, null <= null, null < 'a')", (True, False, False, True, False)),
         ("return true and 1 and 'x'", True),
         ("return false or 0 or '' or null", False),
         ("return [] and {}", True),  # empty containers are true
@@ -117,7 +127,7 @@ def printed(source: str, **globals_: Any) -> list[str]:
         ("return 1e3 + .5", 1000.5),
         ("return TRUE AND NOT FALSE", True),
         # standard library
-        ("return (length('abc'), length([1, 2]), length({'a': 1}), length((1,)))", (3, 2, 1, 1)),
+        ("return (length('abc'), length([1, 2]), length({'a': 1}), length((1,)), length(null))", (3, 2, 1, 1, None)),
         (
             "return (empty(''), empty([]), empty({}), empty(null), empty(0), empty('x'))",
             (True, True, True, True, False, False),
@@ -166,7 +176,7 @@ def printed(source: str, **globals_: Any) -> list[str]:
         ("return (has([1, 2], 2), has([1, 2], 3), has(['a'], 'a'), has(null, 1))", (True, False, True, False)),
         (
             "return (keys({'a': 1, 'b': 2}), values({'a': 1, 'b': 2}), keys(['x', 'y']), values((1, 2)), keys(null))",
-            (["a", "b"], [1, 2], [1, 2], [1, 2], []),
+            (["a", "b"], [1, 2], [0, 1], [1, 2], []),
         ),
         ("return arrayMap(x -> x * 2, [1, 2, 3])", [2, 4, 6]),
         ("return arrayFilter((x) -> x > 1, [1, 2, 3])", [2, 3]),
@@ -227,9 +237,9 @@ def test_a_global_that_is_not_data_is_refused() -> None:
 
 def test_the_printed_lines_before_an_error_are_kept() -> None:
     with pytest.raises(HogRuntimeError) as caught:
-        run("print('before'); return length(null)")
+        run("print('before'); return 1 / 0")
     assert caught.value.printed == ["before"]
-    assert str(caught.value) == "Runtime error: Can not call length on null"
+    assert str(caught.value) == "Runtime error: Division by zero"
 
 
 @pytest.mark.parametrize(
@@ -264,3 +274,26 @@ def test_runtime_errors(source: str, message: str) -> None:
 def test_compile_errors_are_not_runtime_errors() -> None:
     with pytest.raises(HogCompileError):
         run("return (")
+
+
+def test_string_and_array_functions_read_null_as_posthog_does() -> None:
+    source = """
+    print(length(null), upper(null), reverse(null), replaceOne(null, 'a', 'b'), replaceAll(null, 'a', 'b'))
+    print(trim(null), trimLeft(null), trimRight(null), keys(null), values(null))
+    print(arrayExists(x -> x = 'a', null), arrayMap(x -> x, null), arrayFilter(x -> x = 'a', null))
+    print(arrayCount(x -> x = 'a', null), arrayReduce((acc, x) -> acc + x, null, 0), splitByString(' ', null))
+    print(arrayStringConcat(arrayPopFront(splitByString(' ', null)), ' '), length(null) > 3, length(null) < 3)
+    print(match(null, 'u'), match('uu', null), null =~ 'u', 'uu' =~ null)
+    """
+    assert printed(source) == [
+        "null null null null null",
+        "null null null [] []",
+        "false [] []",
+        "0 0 null",
+        " false true",
+        "false false false false",
+    ]
+
+
+def test_array_reduce() -> None:
+    assert value("return arrayReduce((acc, x) -> acc + x, [1, 2, 3], 10)") == 16
