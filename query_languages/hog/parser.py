@@ -57,9 +57,11 @@ class Token:
     column: int
 
 
-def _ends_operand(token: Token) -> bool:
+def _ends_operand(token: Token, before: Token | None) -> bool:
     if token.kind in ("name", "string", "fstring"):
         return True
+    if token.kind == "number":  # the key of `t.2` in `t.2.1`
+        return before is not None and before.kind == "op" and before.value in (".", "?.")
     return token.kind == "op" and token.value in (")", "]", "}")
 
 
@@ -89,7 +91,7 @@ class _Lexer:
             raise self.error(f"the program nests more than {MAX_DEPTH} levels deep", position)
         text, out, braces = self.text, [], 0
         while position < len(text):
-            if text[position] == "." and out and _ends_operand(out[-1]):
+            if text[position] == "." and out and _ends_operand(out[-1], out[-2] if len(out) > 1 else None):
                 # `a.2` and `t.1.2` are field accesses, not the number .2
                 line, column = self.where(position)
                 out.append(Token("op", ".", line, column))

@@ -90,6 +90,8 @@ def get_item(container: Any, key: Any) -> Any:
             return container[key - 1]
         if 0 > key >= -size:
             return container[key]
+        if key == 0:
+            raise _fail("Hog arrays start from index 1")
         return None
     return None
 
@@ -117,10 +119,12 @@ def set_item(run: Run, container: Any, key: Any, value: Any) -> None:
             container[key - 1] = value
         elif 0 > key >= -size:
             container[key] = value
+        elif key == 0:
+            raise _fail("Hog arrays start from index 1")
         else:
-            raise _fail(f"Index {key} is out of range for an array of {size} items")
+            raise _fail(f"Index {key} out of range for array of length {size}")
         return
-    raise _fail(f"Cannot set a field on a value of type {type_name(container)}")
+    raise _fail(f"Can not set property {to_text(run, key)!r} on a value of type {type_name(container)}")
 
 
 # -- regular expressions
@@ -134,6 +138,8 @@ def _pattern(pattern: str, *, ignore_case: bool) -> Any:
 
 
 def search(run: Run, pattern: str, text: str, *, ignore_case: bool = False) -> bool:
+    if not text or not pattern:
+        return False  # an empty text or pattern matches nothing, as in PostHog's VMs
     return _pattern(pattern, ignore_case=ignore_case).search(text) is not None
 
 
@@ -242,7 +248,8 @@ def like_match(text: Any, pattern: Any, *, ignore_case: bool) -> bool:
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise _fail(f"A pattern is longer than {MAX_PATTERN_LENGTH:,} characters")
     try:
-        return like_pattern(pattern, ignore_case=ignore_case).fullmatch(text) is not None
+        # found anywhere in the text, as PostHog's VMs match LIKE ('banana' like 'n' is true), not SQL's whole text
+        return like_pattern(pattern, ignore_case=ignore_case).search(text) is not None
     except RegexError as error:
         raise _fail(f"Invalid like pattern: {error}") from None
 

@@ -62,13 +62,23 @@ def printed(source: str, **globals_: Any) -> list[str]:
         ("let x := 1;;; return x;", 1),
         # values and indexing
         ("return [1, 2, 3][1]", 1),
-        ("let a := [1, 2, 3]; return (a[1], a.2, a[-1], a[0], a[4])", (1, 2, 3, None, None)),
+        ("let a := [1, 2, 3]; return (a[1], a.2, a[-1], a[-4], a[4])", (1, 2, 3, None, None)),
         ("let t := (1, 2, 3); return t.2 + t[3]", 5),
         ("let t := (1, (2, 3)); return t.2.1", 2),
         ("let o := {'key': 'value'}; return (o.key, o['key'], o.missing)", ("value", "value", None)),
         ("let o := {'key': 'value'}; return o?.this?.is?.not?.found", None),
         ("let o := {'a': [10, 20]}; return o?.['a']?.[2]", 20),
         ("return null.a", None),
+        (
+            "return ([1, [2, [3, 4]], 5].2.2.2, [1, [2, [3, 4]], 5]?.2?.2?.2, [1, [2, [3, 4]], 5]?.7?.4?.2)",
+            (4, 4, None),
+        ),
+        ("let b := [1, 2, [1, 2, 3]]; b[2] := 4; b[3][3] := 8; return b", [1, 4, [1, 2, 8]]),
+        ("let a := [1, 2]; arrayPushBack(a, 3); return a", [1, 2]),  # the array functions copy
+        (
+            "return (has('banananas', 'banana'), has(['1', '2'], '1'), 'a' in [], [1, 2, 3][2], )",
+            (False, True, False, 2),
+        ),
         ("return {'a': 1, 'b': [true, false, null], 'c': 1.5}", {"a": 1, "b": [True, False, None], "c": 1.5}),
         ("return {}", {}),
         ("return []", []),
@@ -110,11 +120,12 @@ def printed(source: str, **globals_: Any) -> list[str]:
         ("return 1 < 2 ? 'small' : 'big'", "small"),
         ("return null ? 1 : 2", 2),
         (
-            "return 'mystring' ilike '%STR%' and 'mystring' like 'my%' and 'a_c' like 'a_c' and 'abc' not like 'b%'",
+            "return 'mystring' ilike '%STR%' and 'mystring' like 'my%' and 'a_c' like 'a_c' and 'abc' not like 'x%'",
             True,
         ),
         ("return 'abc' not ilike 'A%'", False),
         ("return 'string' =~ 'i.g$'", True),
+        ("return ('' =~ '', match('', '.*'), match('a', ''), '' !~ 'a')", (False, False, False, True)),
         ("return 'string' !~ 'i.g$'", False),
         ("return 'string' =~* 'I.G$'", True),
         ("return 'string' !~* 'I.G$'", False),
@@ -143,6 +154,19 @@ def printed(source: str, **globals_: Any) -> list[str]:
         ),
         ("return (position('hello', 'l'), position('hello', 'z'), positionCaseInsensitive('HeLLo', 'll'))", (3, 0, 3)),
         ("return (like('abc', 'a%'), ilike('ABC', 'a%'), like(null, '%'))", (True, True, False)),
+        # LIKE finds the pattern anywhere in the text, as PostHog's VMs do
+        (
+            "return (like('banana', 'n'), like('banana', 'N'), ilike('banana', 'N'), like('banana', 'naan'), 'baax' like 'b%x', 'baax' like 'b_x')",
+            (True, False, True, False, True, False),
+        ),
+        (
+            "return (notLike('banana', 'N'), notILike('banana', 'NO'), position('abc', 'c'), positionCaseInsensitive('AbC', 'b'))",
+            (True, True, 3, 2),
+        ),
+        (
+            "return (trim('xxxx  hello  world  xx', 'x'), splitByString(' ', 'hello world and more', 2))",
+            ("  hello  world  ", ["hello", "world"]),
+        ),
         ("return (match('order 66', '\\\\d+'), match('abc', '^b'), match(null, 'a'))", (True, False, False)),
         (
             "return (replaceAll('a-b-c', '-', '+'), replaceOne('a-b-c', '-', '+'), replaceAll('abc', '', 'x'))",
@@ -254,8 +278,10 @@ def test_the_printed_lines_before_an_error_are_kept() -> None:
         ("return 9223372036854775807 + 1", "Runtime error: Integer overflow"),
         ("let f := 1; return f(2)", "Runtime error: Cannot call a value of type integer"),
         ("let f := (a) -> a; return f(1, 2)", "Runtime error: Function lambda takes 1 arguments, got 2"),
-        ("let a := [1]; a[5] := 1", "Runtime error: Index 5 is out of range"),
-        ("let t := (1, 2); t[1] := 1", "Runtime error: Cannot set a field on a value of type tuple"),
+        ("let a := [1]; a[5] := 1", "Runtime error: Index 5 out of range for array of length 1"),
+        ("let a := [1]; return a[0]", "Runtime error: Hog arrays start from index 1"),
+        ("let a := [1]; a[0] := 1", "Runtime error: Hog arrays start from index 1"),
+        ("let t := (1, 2); t[1] := 1", "Runtime error: Can not set property '1' on a value of type tuple"),
         ("return match('a', '(')", "Runtime error: Invalid regex pattern"),
         ("return match('a', '(?=a)')", "Runtime error: Invalid regex pattern"),  # RE2 has no look-ahead
         ("return lower(1)", "Runtime error: lower: the argument must be a string"),
