@@ -11,7 +11,7 @@ import orjson
 from query_languages.hog import runtime
 from query_languages.hog.errors import HogCompileError
 from query_languages.hog.parser import parse_program
-from query_languages.hog.values import import_value
+from query_languages.hog.values import import_globals
 
 # The stored form's marker and version: a tree written by another version is compiled again from its source.
 FORMAT = "hog-tree"
@@ -97,7 +97,7 @@ def run(
     nothing) and what it printed; raises HogRuntimeError (a subclass per limit) when it fails, with the lines it
     printed before on the error's `printed`."""
     compiled = compile_program(program) if isinstance(program, str) else program
-    imported = {str(name): import_value(value) for name, value in (globals or {}).items()}
+    imported = import_globals(globals or {})
     with runtime.deep_stack:
         value, printed = runtime.execute(compiled.body, compiled.slots, imported, limits)
     return HogResult(value=value, printed=printed)

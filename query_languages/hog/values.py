@@ -15,6 +15,8 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from query_languages.hog.errors import HogRuntimeError
 
 if TYPE_CHECKING:
@@ -308,15 +310,15 @@ def contains(run: Run, collection: Any, item: Any) -> bool:
     return False
 
 
-def import_value(value: Any, depth: int = 0) -> Any:
-    """A global from the caller, as Hog values: JSON's types pass as they are, anything else is refused, so the
-    program can reach nothing but data (no objects with methods, files or modules)."""
-    if isinstance(value, _SCALARS):
-        return value
-    if depth >= MAX_VALUE_DEPTH:
-        raise ValueError("a global nests too deeply")
-    if isinstance(value, dict):
-        return {str(key): import_value(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [import_value(item, depth + 1) for item in value]
-    raise ValueError(f"a global of type {type(value).__name__} cannot be passed to Hog")
+def import_globals(globals_: dict[str, Any]) -> dict[str, Any]:
+    """The caller's globals as Hog values, copied (a program may change what it is given, never the caller's
+    data) and reduced to JSON's types through orjson, in C: the program can reach nothing but data. UUIDs and
+    datetimes become their ISO text, tuples arrays; anything JSON cannot hold is a ValueError (the caller's
+    mistake, not the program's)."""
+    try:
+        copied = orjson.loads(orjson.dumps(globals_, option=orjson.OPT_NON_STR_KEYS))
+    except (orjson.JSONEncodeError, TypeError) as error:
+        raise ValueError(f"Hog globals must be JSON-like data: {error}") from None
+    if not isinstance(copied, dict):
+        raise ValueError("Hog globals must be a dict")
+    return copied
