@@ -188,7 +188,7 @@ def _print_into(run: Run, value: Any, out: list[str], marked: set[int], depth: i
 def to_json(run: Run, value: Any, indent: int | None = None) -> str:
     """`jsonStringify`: JSON as Python's json module writes it (PostHog's VM), tuples as arrays, functions as
     their printed name, a value met again inside itself as null, NaN and infinities as null."""
-    plain = _plain(run, value, set(), 0)
+    plain = _plain(run, value, set(), 0, indent or 0)
     try:
         text = json.dumps(plain, indent=indent if indent and indent > 0 else None, ensure_ascii=True)
     except (ValueError, RecursionError) as error:  # pragma: no cover - _plain already bounded the depth
@@ -197,8 +197,12 @@ def to_json(run: Run, value: Any, indent: int | None = None) -> str:
     return text
 
 
-def _plain(run: Run, value: Any, marked: set[int], depth: int) -> Any:
+def _plain(run: Run, value: Any, marked: set[int], depth: int, indent: int) -> Any:
+    """`value` as JSON's types, charging its text's size as it goes: each value's own characters, and with an
+    indent, the line and spaces it is written on (a wide indent on a deep structure multiplies its size)."""
     run.tick()
+    if indent:
+        run.alloc(indent * depth + 1)
     if isinstance(value, str):
         run.alloc(len(value) + 2)
         return value
@@ -218,10 +222,10 @@ def _plain(run: Run, value: Any, marked: set[int], depth: int) -> Any:
     try:
         if isinstance(value, dict):
             return {
-                key if isinstance(key, str) else to_text(run, key): _plain(run, item, marked, depth + 1)
+                key if isinstance(key, str) else to_text(run, key): _plain(run, item, marked, depth + 1, indent)
                 for key, item in value.items()
             }
-        return [_plain(run, item, marked, depth + 1) for item in value]
+        return [_plain(run, item, marked, depth + 1, indent) for item in value]
     finally:
         marked.discard(id(value))
 
