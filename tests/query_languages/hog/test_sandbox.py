@@ -144,6 +144,13 @@ HOSTILE = [
         "",
     ),
     (
+        "JSON of a deep structure with a wide indent",
+        "let a := 1; for (let i := 0; i < 250; i := i + 1) { a := [a] } let b := []; "
+        "for (let i := 0; i < 10000; i := i + 1) { b := arrayPushBack(b, a) } return jsonStringify(b, 16)",
+        HogMemoryError,
+        "Memory limit exceeded",
+    ),
+    (
         "printing a shared structure",
         "let a := [1]; for (let i := 0; i < 100; i := i + 1) { a := [a, a] } print(a)",
         (HogMemoryError, HogTimeoutError, HogStepLimitError),
