@@ -33,7 +33,7 @@ from query_languages.hog.errors import (
     HogTimeoutError,
 )
 from query_languages.hog.program import CompiledProgram, HogResult, compile_program, load_program, run
-from query_languages.hog.runtime import Limits
+from query_languages.hog.sandbox import Limits
 
 __all__ = [
     "CompiledProgram",

@@ -37,7 +37,7 @@ CASELESS = frozenset({"and", "or", "not", "like", "ilike", "in", "is", "null", "
 _TOKEN = re.compile(
     r"""
     (?P<ws>[ \t\r\n]+|//[^\n]*|--[^\n]*|/\*.*?\*/)
-  | (?P<number>(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)
+  | (?P<number>(?:\d+\.\d+|\.\d+|\d+)(?:[eE][-+]?\d+)?)
   | (?P<fstring>f')
   | (?P<string>'(?:[^'\\]|\\.|'')*')
   | (?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
@@ -57,8 +57,12 @@ class Token:
     column: int
 
 
+_LITERAL_WORDS = frozenset({"true", "false", "null"})
+_STATEMENT_WORDS = frozenset({"let", "return", "if", "while", "for", "fun"})
+
+
 def _ends_operand(token: Token, before: Token | None) -> bool:
-    if token.kind in ("name", "string", "fstring"):
+    if token.kind in ("name", "string", "fstring") or (token.kind == "keyword" and token.value in _LITERAL_WORDS):
         return True
     if token.kind == "number":  # the key of `t.2` in `t.2.1`
         return before is not None and before.kind == "op" and before.value in (".", "?.")
@@ -282,6 +286,9 @@ class _Parser:
     def program(self) -> list[Any]:
         body = []
         while not self.at("end"):
+            if self.at_op(";"):  # a separator between statements, not a statement
+                self.take()
+                continue
             body.append(self.statement())
         return self.node("block", body)
 
@@ -380,6 +387,9 @@ class _Parser:
         while not self.at_op("}"):
             if self.at("end"):
                 raise self.error("expected '}' before the end of input")
+            if self.at_op(";"):
+                self.take()
+                continue
             body.append(self.statement())
         self.take()
         return self.node("block", body)
@@ -546,6 +556,11 @@ class _Parser:
         return left
 
     def unary(self) -> list[Any]:
+        if self.at_op("-") and self.peek().kind == "number":
+            # `-7` is one literal, as in PostHog's grammar: `-7[1]` indexes -7
+            self.take()
+            literal = self.take()
+            return self.postfix(self.node("const", -literal.value))
         if self.at_op("-", "+"):
             sign = self.take().value
             self.enter()
@@ -555,13 +570,11 @@ class _Parser:
                 self.depth -= 1
             if sign == "+":
                 return operand
-            if operand[0] == "const" and type(operand[1]) in (int, float):
-                return self.node("const", -operand[1])
             return self.node("neg", operand)
         return self.postfix()
 
-    def postfix(self) -> list[Any]:
-        value = self.primary()
+    def postfix(self, value: list[Any] | None = None) -> list[Any]:
+        value = self.primary() if value is None else value
         chain = 0
         while True:
             token = self.current
@@ -668,9 +681,40 @@ class _Parser:
     def lambda_body(self, params: list[str], *, arrow: bool = False) -> list[Any]:
         if arrow:
             self.expect_op("->")
-        if self.at_op("{"):
+        if self.at_op("{") and not self.dict_ahead():
             return self.node("lambda", params, self.block())
         return self.node("lambda", params, self.node("return", self.expression()))
+
+    def dict_ahead(self) -> bool:
+        """At `{` after `->`: a dict (`x -> {'k': x}`) rather than a block? A dict's first entry is an expression
+        followed by `:` at the same bracket depth (a `?` there takes its own `:`); a block's statements never
+        are."""
+        index, depth, questions = self.index + 1, 0, 0
+        if self.tokens[index].kind == "op" and self.tokens[index].value == "}":
+            return True  # `x -> {}` is an empty dict, as in PostHog's grammar
+        while True:
+            token = self.tokens[index]
+            if token.kind == "end":
+                return False
+            if token.kind == "op":
+                value = token.value
+                if value in ("(", "[", "{"):
+                    depth += 1
+                elif value in (")", "]", "}"):
+                    if depth == 0:
+                        return False
+                    depth -= 1
+                elif depth == 0 and value == "?":
+                    questions += 1
+                elif depth == 0 and value == ":":
+                    if not questions:
+                        return True
+                    questions -= 1
+                elif depth == 0 and value in (";", ":="):
+                    return False
+            elif depth == 0 and token.kind == "keyword" and token.value in _STATEMENT_WORDS:
+                return False
+            index += 1
 
     def dict_literal(self) -> list[Any]:
         self.take()

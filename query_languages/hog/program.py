@@ -11,12 +11,13 @@ import orjson
 from query_languages.hog import runtime
 from query_languages.hog.errors import HogCompileError
 from query_languages.hog.parser import parse_program
+from query_languages.hog.sandbox import Limits
 from query_languages.hog.values import import_globals
 
 # The stored form's marker and version: a tree written by another version is compiled again from its source.
 FORMAT = "hog-tree"
 VERSION = 1
-DEFAULT_LIMITS = runtime.Limits()
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ def _load_cached(text: bytes) -> CompiledProgram:
 
 
 def run(
-    program: CompiledProgram | str, globals: dict[str, Any] | None = None, *, limits: runtime.Limits = DEFAULT_LIMITS
+    program: CompiledProgram | str, globals: dict[str, Any] | None = None, *, limits: Limits = DEFAULT_LIMITS
 ) -> HogResult:
     """Run a program (compiled, or source to compile) on `globals` (JSON-like values: they are copied, so the
     program cannot change the caller's data). Returns the value the program returns (null when it returns

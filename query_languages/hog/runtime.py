@@ -25,23 +25,20 @@ from __future__ import annotations
 import math
 import sys
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from query_languages.hog import stdlib
+from query_languages.hog.calls import Return, arity_message, call_function
 from query_languages.hog.errors import (
     HogCompileError,
     HogInternalError,
     HogMemoryError,
     HogRecursionError,
     HogRuntimeError,
-    HogStepLimitError,
-    HogTimeoutError,
 )
+from query_languages.hog.sandbox import Limits, Run
 from query_languages.hog.values import (
-    Builtin,
     HogFunction,
     check_int,
     contains,
@@ -54,52 +51,6 @@ from query_languages.hog.values import (
 
 Expr = Callable[["Run", list[Any]], Any]
 Stmt = Callable[["Run", list[Any]], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one run may use. The defaults are for a program judging one event (see the package's docstring)."""
-
-    timeout_seconds: float = 2.0
-    max_steps: int = 2_000_000
-    max_memory_bytes: int = 64 * 2**20
-    max_call_depth: int = 64
-    max_print_lines: int = 1_000
-
-
-class Run:
-    """The state of one run: budgets, the call depth, the printed lines and the globals."""
-
-    __slots__ = ("calls", "deadline", "globals", "limits", "max_memory", "max_steps", "memory", "printed", "steps",
-                 "timeout")  # fmt: skip
-
-    def __init__(self, limits: Limits, globals_: dict[str, Any]) -> None:
-        self.limits = limits
-        self.globals = globals_
-        self.steps = 0
-        self.max_steps = limits.max_steps
-        self.memory = 0
-        self.max_memory = limits.max_memory_bytes
-        self.calls = 0
-        self.printed: list[str] = []
-        self.timeout = limits.timeout_seconds
-        self.deadline = time.monotonic() + limits.timeout_seconds
-
-    def tick(self) -> None:
-        self.steps += 1
-        if self.steps > self.max_steps:
-            raise HogStepLimitError(f"Execution exceeded the step limit ({self.max_steps:,} steps)")
-        if time.monotonic() > self.deadline:
-            raise HogTimeoutError(f"Execution timed out ({self.timeout:g}s limit exceeded)")
-
-    def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise HogTimeoutError(f"Execution timed out ({self.timeout:g}s limit exceeded)")
-
-    def alloc(self, size: int) -> None:
-        self.memory += size
-        if self.memory > self.max_memory:
-            raise HogMemoryError("Memory limit exceeded")
 
 
 # Refunds. Everything the program creates is charged when created. When an assignment replaces the only
@@ -122,39 +73,12 @@ def _size(value: Any) -> int:
     return 32 * len(value) if kind is dict else 16 * len(value)
 
 
-class _Return:
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
 _BREAK = object()
 _CONTINUE = object()
 
 
 def _fail(message: str) -> HogRuntimeError:
     return HogRuntimeError(f"Runtime error: {message}")
-
-
-def call_function(run: Run, function: Any, args: list[Any]) -> Any:
-    """Call a Hog value with `args` (lambdas passed to arrayMap and friends come through here too)."""
-    if isinstance(function, HogFunction):
-        params = function.params
-        if len(args) > len(params):
-            raise _fail(f"Function {function.name} takes {len(params)} arguments, got {len(args)}")
-        run.tick()
-        run.calls += 1
-        if run.calls > run.limits.max_call_depth:
-            raise HogRecursionError(f"Runtime error: Maximum call stack depth exceeded ({run.limits.max_call_depth})")
-        frame = [function.parent, *args]
-        frame.extend([None] * (function.slots - len(args)))
-        result = function.body(run, frame)
-        run.calls -= 1
-        return result.value if type(result) is _Return else None
-    if isinstance(function, Builtin):
-        return stdlib.call_builtin(run, function, args)
-    raise _fail(f"Cannot call a value of type {type_name(function)}")
 
 
 class _Scope:
@@ -453,9 +377,9 @@ class Builder:
 
     def s_return(self, value: Any) -> Stmt:
         if value is None:
-            return lambda r, f: _Return(None)
+            return lambda r, f: Return(None)
         compiled = self.expr(value)
-        return lambda r, f: _Return(compiled(r, f))
+        return lambda r, f: Return(compiled(r, f))
 
     def s_break(self) -> Stmt:
         if not self.function.loops:
@@ -540,7 +464,7 @@ class Builder:
             if builtin is None:
                 raise HogCompileError(f"Hog function `{name}` is not implemented")
             if len(args) < builtin.min_args or (builtin.max_args is not None and len(args) > builtin.max_args):
-                raise HogCompileError(stdlib.arity_message(builtin, len(args)))
+                raise HogCompileError(arity_message(builtin, len(args)))
             impl = builtin.impl
             if len(compiled) == 1:
                 (first,) = compiled
@@ -828,5 +752,5 @@ def execute(body: Stmt, slots: int, globals_: dict[str, Any], limits: Limits) ->
     except Exception as unexpected:  # a bug of ours, not the program's: said so, never a bare traceback upward
         message = f"Runtime error: {type(unexpected).__name__}: {unexpected}"
         raise HogInternalError(message, run.printed) from unexpected
-    value = result.value if type(result) is _Return else None
+    value = result.value if type(result) is Return else None
     return value, run.printed

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
+from query_languages.hog.calls import call_function
 from query_languages.hog.errors import HogCompileError, HogRuntimeError
+from query_languages.hog.sandbox import Run
 from query_languages.hog.values import (
     Builtin,
     HogFunction,
@@ -28,9 +30,6 @@ from query_languages.hog.values import (
     type_name,
 )
 from query_languages.regex import RegexError, compile_pattern, like_pattern
-
-if TYPE_CHECKING:
-    from query_languages.hog.runtime import Run
 
 MAX_PATTERN_LENGTH = 10_000
 
@@ -51,23 +50,6 @@ def _integer(name: str, value: Any) -> int:
     if type(value) is float and value.is_integer():
         return int(value)
     raise _fail(f"{name}: expected an integer, got {type_name(value)}")
-
-
-def arity_message(builtin: Builtin, count: int) -> str:
-    if builtin.max_args == builtin.min_args:
-        expected = f"{builtin.min_args}"
-    elif builtin.max_args is None:
-        expected = f"at least {builtin.min_args}"
-    else:
-        expected = f"{builtin.min_args} to {builtin.max_args}"
-    plural = "" if (builtin.max_args or builtin.min_args) == 1 else "s"
-    return f"Function `{builtin.name}` takes {expected} argument{plural}, got {count}"
-
-
-def call_builtin(run: Run, builtin: Builtin, args: list[Any]) -> Any:
-    if len(args) < builtin.min_args or (builtin.max_args is not None and len(args) > builtin.max_args):
-        raise _fail(arity_message(builtin, len(args)))
-    return builtin.impl(run, *args)
 
 
 # -- reading and writing fields
@@ -390,8 +372,6 @@ def _array(name: str, value: Any) -> list[Any] | tuple[Any, ...]:
 
 
 def _array_map(run: Run, function: Any, values: Any) -> list[Any]:
-    from query_languages.hog.runtime import call_function
-
     function = _callable("arrayMap", function)
     items = _array("arrayMap", values)
     run.alloc(64 + 16 * len(items))
@@ -399,8 +379,6 @@ def _array_map(run: Run, function: Any, values: Any) -> list[Any]:
 
 
 def _array_filter(run: Run, function: Any, values: Any) -> list[Any]:
-    from query_languages.hog.runtime import call_function
-
     function = _callable("arrayFilter", function)
     items = _array("arrayFilter", values)
     run.alloc(64 + 16 * len(items))
@@ -408,22 +386,16 @@ def _array_filter(run: Run, function: Any, values: Any) -> list[Any]:
 
 
 def _array_exists(run: Run, function: Any, values: Any) -> bool:
-    from query_languages.hog.runtime import call_function
-
     function = _callable("arrayExists", function)
     return any(truthy(call_function(run, function, [item])) for item in _array("arrayExists", values))
 
 
 def _array_count(run: Run, function: Any, values: Any) -> int:
-    from query_languages.hog.runtime import call_function
-
     function = _callable("arrayCount", function)
     return sum(1 for item in _array("arrayCount", values) if truthy(call_function(run, function, [item])))
 
 
 def _array_reduce(run: Run, function: Any, values: Any, initial: Any) -> Any:
-    from query_languages.hog.runtime import call_function
-
     function = _callable("arrayReduce", function)
     accumulator = initial
     for item in _array("arrayReduce", values):

@@ -13,14 +13,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from query_languages.hog.errors import HogRuntimeError
-
-if TYPE_CHECKING:
-    from query_languages.hog.runtime import Run
+from query_languages.hog.sandbox import Run
 
 # Values nest at most this deep (parsed JSON included); the walks recurse, so this also bounds Python's stack.
 MAX_VALUE_DEPTH = 256

@@ -109,7 +109,7 @@ def statements() -> st.SearchStrategy[str]:
             st.tuples(expr, body, body).map(lambda p: f"if ({p[0]}) {p[1]} else {p[2]}"),
             st.tuples(expr, body).map(lambda p: f"while ({p[0]}) {p[1]}"),
             body.map(lambda b: f"for (let i := 0; i < 3; i := i + 1) {b}"),
-            st.tuples(expr, body).map(lambda p: f"for (k, v in {p[0]}) {p[1]}"),
+            st.tuples(expr, body).map(lambda p: f"for (let k, v in {p[0]}) {p[1]}"),
             body.map(lambda b: f"fun g(a) {b}"),
             body,
         )
