@@ -46,10 +46,6 @@ class Run:
         if time.monotonic() > self.deadline:
             raise HogTimeoutError(f"Execution timed out ({self.timeout:g}s limit exceeded)")
 
-    def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise HogTimeoutError(f"Execution timed out ({self.timeout:g}s limit exceeded)")
-
     def alloc(self, size: int) -> None:
         self.memory += size
         if self.memory > self.max_memory:
