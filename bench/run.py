@@ -42,6 +42,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("symbol_sets_upload.py", ["--quick"], []),
     ("evaluation_runs.py", ["--quick"], []),
     ("hogql.py", ["--quick"], []),
+    ("hog.py", ["--quick"], []),
     ("load.py", ["--seconds", "20"], ["--seconds", "60"]),
     ("hostile.py", [], ["--seconds", "60"]),
 ]
