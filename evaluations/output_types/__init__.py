@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from evaluations.output_types.base import Answer, NormalisedConfig, OutputType, ResponseSchema
+from evaluations.output_types.base import Answer, NormalisedConfig, OutputType, ResponseSchema, ReturnTypeError
 from evaluations.output_types.boolean import Boolean
 from evaluations.output_types.categorical import Categorical
 from evaluations.output_types.numeric import Numeric
 
 OUTPUT_TYPES: dict[str, OutputType[Any]] = {output.key: output for output in (Boolean(), Numeric(), Categorical())}
 
-__all__ = ["OUTPUT_TYPES", "Answer", "NormalisedConfig", "OutputType", "ResponseSchema"]
+__all__ = ["OUTPUT_TYPES", "Answer", "NormalisedConfig", "OutputType", "ResponseSchema", "ReturnTypeError"]

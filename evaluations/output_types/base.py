@@ -66,6 +66,11 @@ class OutputType(ABC, Generic[ConfigT]):
         not an answer of this shape at all (the judge is asked again)."""
 
     @abstractmethod
+    def read_value(self, value: Any, config: ConfigT) -> Verdict | Skip:
+        """A code evaluator's return value as this type's verdict (null: not applicable, when allowed), or why the
+        run is skipped; raises ReturnTypeError, naming what it got, when the value is not of this type at all."""
+
+    @abstractmethod
     def passed(self, verdict: Verdict, config: ConfigT) -> bool | None:
         """Whether the verdict passes; None when it cannot (not applicable, or no passing rule)."""
 
@@ -78,8 +83,31 @@ class OutputType(ABC, Generic[ConfigT]):
         return {"$ai_evaluation_applicable": False} if getattr(config, "allows_na", False) else {}
 
 
-UNPARSABLE_RESPONSE = "unparsable_response"
 MAX_ANSWER_IN_MESSAGE = 200
+
+
+class ReturnTypeError(ValueError):
+    """A code evaluator returned a value its output type cannot take (PostHog's message)."""
+
+
+def return_type_error(expected: str, value: Any, *, allows_na: bool) -> ReturnTypeError:
+    """`Must return <expected> (or null if N/A is enabled), got <type>: <value>`, as PostHog words it."""
+    shown = "null" if value is None else repr(value)[:MAX_ANSWER_IN_MESSAGE]
+    na = " (or null if N/A is enabled)" if allows_na else ""
+    return ReturnTypeError(f"Must return {expected}{na}, got {_type_name(value)}: {shown}")
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return {int: "integer", float: "float", str: "string", list: "array", tuple: "tuple", dict: "dict"}.get(
+        type(value), type(value).__name__
+    )
+
+
+UNPARSABLE_RESPONSE = "unparsable_response"
 
 
 def unparsable(text: str, error: ValidationError) -> Answer:

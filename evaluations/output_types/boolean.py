@@ -9,7 +9,7 @@ from pydantic import BaseModel, StrictBool, StrictStr, model_validator
 
 from evaluations.contracts import Verdict
 from evaluations.models import OutputType as OutputTypes
-from evaluations.output_types.base import Answer, NormalisedConfig, OutputType, ResponseSchema
+from evaluations.output_types.base import Answer, NormalisedConfig, OutputType, ResponseSchema, return_type_error
 
 INSTRUCTIONS = "Provide a brief reasoning (1 sentence) and a boolean verdict (true/false)."
 NOT_APPLICABLE_INSTRUCTIONS = (
@@ -80,6 +80,13 @@ class Boolean(OutputType[BooleanOutputConfig]):
             return Answer(with_na.reasoning, Verdict(with_na.verdict, applicable=with_na.applicable))
         answer = BooleanVerdict.model_validate_json(text)
         return Answer(answer.reasoning, Verdict(answer.verdict))
+
+    def read_value(self, value: Any, config: BooleanOutputConfig) -> Verdict:
+        if isinstance(value, bool):
+            return Verdict(value, applicable=True if config.allows_na else None)
+        if value is None and config.allows_na:
+            return Verdict(None, applicable=False)
+        raise return_type_error("boolean", value, allows_na=config.allows_na)
 
     def passed(self, verdict: Verdict, config: BooleanOutputConfig) -> bool | None:
         return None if verdict.value is None else verdict.value is True

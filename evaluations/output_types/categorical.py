@@ -28,6 +28,7 @@ from evaluations.output_types.base import (
     NormalisedConfig,
     OutputType,
     ResponseSchema,
+    return_type_error,
     strict_schema,
     unparsable,
 )
@@ -172,6 +173,20 @@ class Categorical(OutputType[CategoricalOutputConfig]):
         if problem is not None:
             return Answer(answer.reasoning, Skip(INVALID_CATEGORIES, problem))
         return Answer(answer.reasoning, Verdict(answer.categories, applicable=True if config.allows_na else None))
+
+    def read_value(self, value: Any, config: CategoricalOutputConfig) -> Verdict | Skip:
+        if value is None and config.allows_na:
+            return Verdict(None, applicable=False)
+        # A single selection may return its key alone; either selection mode may return a list of keys.
+        keys = [value] if isinstance(value, str) and config.selection_mode == "single" else value
+        if not isinstance(keys, list | tuple) or not all(isinstance(key, str) for key in keys):
+            expected = "a category key or a list of category keys" if config.selection_mode == "single" else (
+                "a list of category keys")  # fmt: skip
+            raise return_type_error(expected, value, allows_na=config.allows_na)
+        problem = _invalid(list(keys), config)
+        if problem is not None:
+            return Skip(INVALID_CATEGORIES, problem)
+        return Verdict(list(keys), applicable=True if config.allows_na else None)
 
     def passed(self, verdict: Verdict, config: CategoricalOutputConfig) -> bool | None:
         rule, categories = config.passing_rule, verdict.value

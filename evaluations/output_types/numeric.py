@@ -27,6 +27,7 @@ from evaluations.output_types.base import (
     NormalisedConfig,
     OutputType,
     ResponseSchema,
+    return_type_error,
     strict_schema,
     unparsable,
 )
@@ -151,6 +152,14 @@ class Numeric(OutputType[NumericOutputConfig]):
         if isinstance(score, Skip):
             return Answer(answer.reasoning, score)
         return Answer(answer.reasoning, Verdict(score, applicable=True if config.allows_na else None))
+
+    def read_value(self, value: Any, config: NumericOutputConfig) -> Verdict | Skip:
+        if value is None and config.allows_na:
+            return Verdict(None, applicable=False)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise return_type_error("a number", value, allows_na=config.allows_na)
+        score = _snapped(float(value), config.min, config.max)
+        return score if isinstance(score, Skip) else Verdict(score, applicable=True if config.allows_na else None)
 
     def passed(self, verdict: Verdict, config: NumericOutputConfig) -> bool | None:
         rule, score = config.passing_rule, verdict.value

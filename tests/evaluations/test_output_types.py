@@ -16,7 +16,7 @@ from temporalio.converter import DataConverter
 
 from evaluations.contracts import EvaluationSnapshot, JudgeResult, RunResult, RunStart, Skip, Verdict
 from evaluations.models import OutputType
-from evaluations.output_types import OUTPUT_TYPES
+from evaluations.output_types import OUTPUT_TYPES, ReturnTypeError
 
 BOOLEAN = OUTPUT_TYPES[OutputType.BOOLEAN]
 
@@ -375,3 +375,85 @@ def test_what_a_skipped_runs_event_says_in_place_of_a_verdict(output_type: str, 
                                                                expected: dict[str, Any]) -> None:  # fmt: skip
     kind = OUTPUT_TYPES[output_type]
     assert kind.skipped_properties(kind.config(config)) == expected
+
+
+# --- a code evaluator's return value ----------------------------------------------------------------------------
+
+RETURNED_CATEGORIES = {"options": [{"key": "polite", "label": "Polite"}, {"key": "rude", "label": "Rude"}],
+              "passing_rule": {"categories": ["polite"]}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("output_type", "output_config", "value", "expected"),
+    [
+        ("boolean", {}, True, Verdict(True)),
+        ("boolean", {"allows_na": True}, False, Verdict(False, applicable=True)),
+        ("boolean", {"allows_na": True}, None, Verdict(None, applicable=False)),
+        ("numeric", {"min": 0, "max": 10}, 7, Verdict(7.0)),
+        ("numeric", {"min": 0, "max": 10}, 0, Verdict(0.0)),  # 0 is a real score
+        ("numeric", {"allows_na": True}, None, Verdict(None, applicable=False)),
+        ("categorical", {**RETURNED_CATEGORIES, "selection_mode": "single"}, "polite", Verdict(["polite"])),
+        ("categorical", {**RETURNED_CATEGORIES, "selection_mode": "single"}, ["rude"], Verdict(["rude"])),
+        (
+            "categorical",
+            {**RETURNED_CATEGORIES, "selection_mode": "multiple"},
+            ["rude", "polite"],
+            Verdict(["rude", "polite"]),
+        ),
+        ("categorical", {**RETURNED_CATEGORIES, "selection_mode": "multiple"}, [], Verdict([])),
+    ],
+)
+def test_a_return_value_becomes_its_types_verdict(
+    output_type: str, output_config: dict[str, Any], value: Any, expected: Verdict
+) -> None:
+    output = OUTPUT_TYPES[output_type]
+    assert output.read_value(value, output.config(output.validate_config(output_config))) == expected
+
+
+@pytest.mark.parametrize(
+    ("output_type", "output_config", "value", "reason"),
+    [
+        ("numeric", {"min": 0, "max": 10}, 11, "score_out_of_bounds"),
+        ("categorical", {**RETURNED_CATEGORIES, "selection_mode": "single"}, "grumpy", "parse_error"),
+        ("categorical", {**RETURNED_CATEGORIES, "selection_mode": "multiple"}, ["rude", "rude"], "parse_error"),
+        ("categorical", {**RETURNED_CATEGORIES, "selection_mode": "single"}, ["rude", "polite"], "parse_error"),
+    ],
+)
+def test_a_return_value_outside_the_config_skips_the_run(
+    output_type: str, output_config: dict[str, Any], value: Any, reason: str
+) -> None:
+    output = OUTPUT_TYPES[output_type]
+    skipped = output.read_value(value, output.config(output.validate_config(output_config)))
+    assert isinstance(skipped, Skip) and skipped.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("output_type", "output_config", "value", "message"),
+    [
+        ("boolean", {}, "yes", "Must return boolean, got string: 'yes'"),
+        ("boolean", {}, None, "Must return boolean, got null: null"),
+        ("boolean", {"allows_na": True}, 1, "Must return boolean (or null if N/A is enabled), got integer: 1"),
+        ("numeric", {}, True, "Must return a number, got boolean: True"),
+        ("numeric", {}, "7", "Must return a number, got string: '7'"),
+        ("numeric", {}, math.inf, "Must return a number, got float: inf"),
+        (
+            "categorical",
+            {**RETURNED_CATEGORIES, "selection_mode": "multiple"},
+            "polite",
+            "Must return a list of category keys, got string: 'polite'",
+        ),
+        (
+            "categorical",
+            {**RETURNED_CATEGORIES, "selection_mode": "single"},
+            [1],
+            "Must return a category key or a list of category keys, got array: [1]",
+        ),
+    ],
+)
+def test_a_return_value_of_another_type_is_an_error_naming_it(
+    output_type: str, output_config: dict[str, Any], value: Any, message: str
+) -> None:
+    output = OUTPUT_TYPES[output_type]
+    with pytest.raises(ReturnTypeError) as raised:
+        output.read_value(value, output.config(output.validate_config(output_config)))
+    assert str(raised.value) == message
