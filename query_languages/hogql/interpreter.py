@@ -20,6 +20,7 @@ from typing import Any
 from query_languages.dates import add_months, parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
+from query_languages.hogql.functions import check_arity
 from query_languages.hogql.semantics import START_OF, clickhouse_replacement, float_text, in_list, string_argument
 from query_languages.json_text import json_as_text
 from query_languages.patterns import NUMERIC_TEXT as NUMERIC_PATTERN
@@ -296,6 +297,7 @@ class _Compiler:
         return _text(a, self.tz), _text(b, self.tz)
 
     def _call(self, node: ast.Call) -> Reader:
+        check_arity(node)
         args = [self.expr(arg) for arg in node.args]
         name = node.name
         tz = self.tz

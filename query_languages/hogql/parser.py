@@ -244,7 +244,7 @@ class _Builder(Transformer):
 
     def select_set(self, meta: Any, children: list[Any]) -> ast.Select:
         if len(children) > 1:
-            raise _unsupported(f"{str(children[1]).split()[0].upper()} (of several SELECTs) is", meta)
+            raise _unsupported(f"{str(children[1]).split()[0].upper()} (several SELECTs in one query) is", meta)
         return children[0]
 
     def select_stmt(self, meta: Any, children: list[Any]) -> ast.Select:

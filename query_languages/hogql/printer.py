@@ -22,7 +22,7 @@ from query_languages.dialects.base import Dialect
 from query_languages.hogql import ast
 from query_languages.hogql.context import Context
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.functions import AGGREGATES, FUNCTIONS, SUPPORTED_FUNCTIONS, check_like
+from query_languages.hogql.functions import AGGREGATES, FUNCTIONS, SUPPORTED_FUNCTIONS, check_arity, check_like
 from query_languages.hogql.schema import TABLES, Table
 from query_languages.hogql.semantics import float_text, in_list
 from query_languages.hogql.types import (
@@ -518,10 +518,8 @@ class Printer:
         if handler is None:
             raise HogQLError(f"Unsupported function '{name}'. Supported: {', '.join(SUPPORTED_FUNCTIONS)}.",
                              node.start, node.end)  # fmt: skip
-        arity, build = handler
-        if arity is not None and len(node.args) not in arity:
-            raise HogQLError(f"{name}() takes {' or '.join(map(str, sorted(arity)))} argument(s).", node.start,
-                             node.end)  # fmt: skip
+        check_arity(node)
+        build = handler[1]
         args = [self.expr(arg, scope) for arg in node.args]
         typed = build(self, node, args)
         return replace(typed, aggregate=typed.aggregate or any(a.aggregate for a in args))
