@@ -487,20 +487,25 @@ class _Builder(Transformer):
         if not isinstance(base, ast.Field) or len(base.chain) != 1:
             raise _unsupported("Calling anything but a function by its name is", meta)
         name = base.chain[0]
-        args = list(args or ())
-        if name.lower() == "cast" and len(args) == 1 and args[0].alias is not None and not distinct:
-            return self._cast(args[0].expr, args[0].alias, meta)
-        if any(arg.trim_side is not None for arg in args):
-            if name.lower() != "trim" or len(args) != 1 or distinct:
-                raise HogQLError("Syntax error: LEADING, TRAILING and BOTH are for trim(… FROM …).",
-                                 **self._at(meta), code=SYNTAX)  # fmt: skip
-            arg = args[0]
-            chars = arg.expr if arg.expr is not None else ast.Constant(" ", **self._at(meta))
-            function = {"leading": "trimLeft", "trailing": "trimRight", "both": "trim"}[arg.trim_side]
-            return ast.Call(function, (arg.trim_from, chars), **self._at(meta))
-        if any(arg.alias is not None for arg in args):
-            raise _unsupported("An alias (AS) inside a function's arguments is", meta)
-        return ast.Call(name, tuple(arg.expr for arg in args), distinct is not None, **self._at(meta))
+        args = args or ()
+        marked = [arg for arg in args if isinstance(arg, _Arg)]  # an argument with AS, or trim's FROM
+        if marked:
+            return self._marked_call(name, args, distinct is not None, meta)
+        return ast.Call(name, tuple(args), distinct is not None, **self._at(meta))
+
+    def _marked_call(self, name: str, args: list[Any], distinct: bool, meta: Any) -> ast.Call:
+        """`cast(x AS type)` and `trim(LEADING 'x' FROM y)`; an alias anywhere else is refused."""
+        first = args[0]
+        if name.lower() == "cast" and len(args) == 1 and first.alias is not None and not distinct:
+            return self._cast(first.expr, first.alias, meta)
+        if name.lower() == "trim" and len(args) == 1 and first.trim_side is not None and not distinct:
+            chars = first.expr if first.expr is not None else ast.Constant(" ", **self._at(meta))
+            function = {"leading": "trimLeft", "trailing": "trimRight", "both": "trim"}[first.trim_side]
+            return ast.Call(function, (first.trim_from, chars), **self._at(meta))
+        if any(isinstance(arg, _Arg) and arg.trim_side is not None for arg in args):
+            raise HogQLError("Syntax error: LEADING, TRAILING and BOTH are for trim(… FROM …).", **self._at(meta),
+                             code=SYNTAX)  # fmt: skip
+        raise _unsupported("An alias (AS) inside a function's arguments is", meta)
 
     def _cast(self, expr: Any, type_name: str, meta: Any) -> ast.Call:
         function = CASTS.get(type_name.lower())
@@ -516,12 +521,12 @@ class _Builder(Transformer):
         name, args = children
         return _name(name) + ("(…)" if args is not None else "")
 
-    def call_args(self, meta: Any, children: list[Any]) -> list[_Arg]:
+    def call_args(self, meta: Any, children: list[Any]) -> list[Any]:
         return children
 
-    def call_arg(self, meta: Any, children: list[Any]) -> _Arg:
+    def aliased_arg(self, meta: Any, children: list[Any]) -> _Arg:
         expr, alias = children
-        return _Arg(expr, None if alias is None else _name(alias) if alias.type != "STRING" else _unquote(alias))
+        return _Arg(expr, _name(alias) if alias.type != "STRING" else _unquote(alias))
 
     def trim_from(self, meta: Any, children: list[Any]) -> _Arg:
         side, chars, source = children
