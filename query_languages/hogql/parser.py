@@ -398,6 +398,12 @@ class _Builder(Transformer):
     def not_(self, meta: Any, children: list[Any]) -> ast.Not:
         return ast.Not(children[-1], **self._at(meta))
 
+    def not_call(self, meta: Any, children: list[Any]) -> Any:
+        _, args = children
+        if args is not None and len(args) == 1 and not isinstance(args[0], _Arg):
+            return ast.Not(args[0], **self._at(meta))
+        return self.call(meta, [ast.Field(("not",), **self._at(meta)), None, args, None, None])
+
     def compare(self, meta: Any, children: list[Any]) -> ast.Compare:
         left, op, right = children
         if str(op) == "<=>":
@@ -609,6 +615,17 @@ class _Builder(Transformer):
         text = str(children[0])
         value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
         return ast.Constant(value, **self._at(meta))
+
+    def negative_number(self, meta: Any, children: list[Token]) -> ast.Constant:
+        text = str(children[0])[1:].strip().lower()
+        value: int | float
+        if text in ("inf", "nan"):
+            value = math.inf if text == "inf" else math.nan
+        elif text.startswith(("0x", "0b")):
+            value = int(text[2:], 16 if text[1] == "x" else 2)
+        else:
+            value = float(text) if any(c in text for c in ".e") else int(text)
+        return ast.Constant(-value, **self._at(meta))
 
     def hex_number(self, meta: Any, children: list[Token]) -> ast.Constant:
         return ast.Constant(int(str(children[0])[2:], 16), **self._at(meta))
