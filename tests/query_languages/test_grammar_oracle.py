@@ -35,6 +35,7 @@ from query_languages.hogql.functions import AGGREGATES, SUPPORTED_FUNCTIONS
 from query_languages.hogql.interpreter import compile_condition
 from query_languages.hogql.parser import SYNTAX, parse_expr, parse_select
 from query_languages.hogql.printer import print_select
+from tests.support.hogql_trees import our_shape, posthog_shape
 from tests.support.posthog_parser import posthog_parse
 from tests.support.profiles import examples
 
@@ -87,6 +88,8 @@ def agree(kind: Kind, text: str) -> None:
         )
     else:
         assert not verdict.accepted, f"PostHog refuses {kind} {text!r} ({theirs.message}); we accept it"
+    if kind == "expr" and tree is not None and theirs.tree is not None:  # and we read it as PostHog does
+        assert our_shape(tree) == posthog_shape(theirs.tree), f"We read {text!r} otherwise than PostHog"
     if tree is not None:
         check_printing(tree)
 
