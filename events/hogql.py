@@ -67,9 +67,10 @@ def _seconds_left(started: float) -> float:
     return settings.QUERY_TIMEOUT_SECONDS - (time.monotonic() - started)
 
 
-def _store_for(table: str) -> EventsStore:
-    """Events are wherever the events store keeps them; persons are always in PostgreSQL."""
-    return persons_store() if table.lower() == "persons" else events_store()
+def _store_for(table: str | None) -> EventsStore:
+    """Events are wherever the events store keeps them; persons are always in PostgreSQL (and a SELECT without
+    FROM runs where the events are)."""
+    return persons_store() if (table or "").lower() == "persons" else events_store()
 
 
 def hogql_select(*, team: Team, query: str, values: Mapping[str, Any] | None, now: datetime) -> HogQLResult:

@@ -348,9 +348,10 @@ class ClickHouseDialect(BaseDialect):
     def count_if(self, condition: Sql) -> Sql:
         return sql("countIf({})", condition)
 
-    def order(self, value: Sql, *, descending: bool) -> Sql:
-        # PostgreSQL's NULL placement (ClickHouse puts NULLs last both ways).
-        return sql("{}" + (" DESC NULLS FIRST" if descending else " ASC NULLS LAST"), value)
+    def order(self, value: Sql, *, descending: bool, nulls: str | None = None) -> Sql:
+        # PostgreSQL's NULL placement unless the query says (ClickHouse puts NULLs last both ways).
+        placed = nulls or ("first" if descending else "last")
+        return sql("{}" + (" DESC" if descending else " ASC") + f" NULLS {placed.upper()}", value)
 
     # --- property filters (`Dialect`'s filter methods) ---------------------------------------------------------
     def filter_property(self, key: str, *, person: bool) -> FilterValue:

@@ -275,8 +275,9 @@ class PostgresDialect(BaseDialect):
     def count_if(self, condition: Sql) -> Sql:
         return sql("count(*) FILTER (WHERE {})", condition)
 
-    def order(self, value: Sql, *, descending: bool) -> Sql:
-        return sql("{}" + (" DESC" if descending else " ASC"), value)
+    def order(self, value: Sql, *, descending: bool, nulls: str | None = None) -> Sql:
+        placed = f" NULLS {nulls.upper()}" if nulls in ("first", "last") else ""
+        return sql("{}" + (" DESC" if descending else " ASC") + placed, value)
 
     def person_join(self) -> Sql:
         return Sql(self.schema.person_join)

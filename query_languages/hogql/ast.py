@@ -26,7 +26,7 @@ class Field(Node):
 
 @dataclass(frozen=True)
 class Star(Node):
-    pass
+    table: str | None = None  # `e.*`: the table (or its alias) the columns are read from
 
 
 @dataclass(frozen=True)
@@ -113,12 +113,13 @@ COMPARISONS = frozenset(
 class OrderBy(Node):
     expr: Expr
     descending: bool
+    nulls: str | None = None  # "first" or "last" as written; None: ClickHouse's default (last)
 
 
 @dataclass(frozen=True)
 class Select(Node):
     columns: tuple[Expr | Alias, ...]
-    table: str
+    table: str | None  # None: no FROM (`select 1`)
     table_alias: str | None = None
     distinct: bool = False
     where: Expr | None = None

@@ -380,3 +380,26 @@ COMPARISON_FUNCTIONS = {"like": "like", "ilike": "ilike", "notLike": "not like",
 # The functions whose answer for an always-NULL argument is not simply NULL (ClickHouse's rule for the rest).
 NULL_AWARE = frozenset({"coalesce", "ifNull", "isNull", "isNotNull", "concat", "if", "multiIf", "nullIf"})
 SUPPORTED_FUNCTIONS = sorted([*FUNCTIONS, *COMPARISON_FUNCTIONS, *AGGREGATES])
+# The functions that take any number of arguments from a least one.
+MIN_ARGUMENTS = {"concat": 1, "coalesce": 1, "multiIf": 3}
+
+
+def check_arity(node: ast.Call) -> None:
+    """A 400 (HogQLError) for a scalar function called with an argument count it does not take: checked before
+    anything reads its arguments, by the printer and the interpreter alike."""
+    if node.name in COMPARISON_FUNCTIONS:
+        if len(node.args) != 2:
+            raise HogQLError(f"{node.name}() takes 2 argument(s).", node.start, node.end)
+        return
+    handler = FUNCTIONS.get(node.name) or FUNCTIONS.get(node.name.lower())
+    if handler is None:
+        return
+    arity, count = handler[0], len(node.args)
+    if arity is not None and count not in arity:
+        raise HogQLError(f"{node.name}() takes {' or '.join(map(str, sorted(arity)))} argument(s).", node.start,
+                         node.end)  # fmt: skip
+    least = MIN_ARGUMENTS.get(node.name, 0)
+    if count < least:
+        raise HogQLError(f"{node.name}() takes at least {least} argument(s).", node.start, node.end)
+    if node.name == "multiIf" and count % 2 == 0:
+        raise HogQLError("multiIf() takes pairs of condition and value, then a default.", node.start, node.end)

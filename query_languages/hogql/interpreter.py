@@ -20,7 +20,7 @@ from typing import Any
 from query_languages.dates import add_months, parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.functions import COMPARISON_FUNCTIONS
+from query_languages.hogql.functions import COMPARISON_FUNCTIONS, check_arity
 from query_languages.hogql.semantics import (
     FIRST_DATE,
     LAST_DATE,
@@ -371,9 +371,8 @@ class _Compiler:
         return _text(a, self.tz), _text(b, self.tz)
 
     def _call(self, node: ast.Call) -> Reader:
+        check_arity(node)
         if node.name in COMPARISON_FUNCTIONS:  # null-safe as the operator, as the printer reads them
-            if len(node.args) != 2:
-                raise HogQLError(f"{node.name}() takes 2 arguments.", node.start, node.end)
             return self._compare(ast.Compare(COMPARISON_FUNCTIONS[node.name], *node.args, start=node.start,
                                              end=node.end))  # fmt: skip
         args = [self.expr(arg) for arg in node.args]

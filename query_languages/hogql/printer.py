@@ -30,6 +30,7 @@ from query_languages.hogql.functions import (
     FUNCTIONS,
     NULL_AWARE,
     SUPPORTED_FUNCTIONS,
+    check_arity,
     check_like,
     is_date,
 )
@@ -55,6 +56,7 @@ from query_languages.hogql.types import (
 )
 from query_languages.sql import Sql, join, sql
 
+NO_TABLE = Table("", "", ())  # the scope of a SELECT without FROM
 # What references to aliases may write out in one statement (see `Printer._expand_alias`).
 MAX_EXPANDED_SQL = 200_000
 
@@ -107,13 +109,18 @@ class Printer:
         """The statement as SQL, with its column names and types. `limit`/`offset` are the runner's, already
         clamped; the statement's own LIMIT/OFFSET are the runner's to read (see `constant_int`). `extra` adds
         conditions made elsewhere (property filters, time bounds) to the WHERE."""
-        table = TABLES.get(query.table.lower())
-        if table is None:
-            raise HogQLError(f"Unknown table '{query.table}': query events or persons.", query.start, query.end)
-        try:
-            table_sql = self.d.table(table.name)
-        except HogQLError as error:
-            raise HogQLError(error.message, query.start, query.end) from None
+        table_sql: Sql | None = None
+        if query.table is None:  # `select 1`: no table, so no field to read and no project to filter on
+            table = NO_TABLE
+        else:
+            found = TABLES.get(query.table.lower())
+            if found is None:
+                raise HogQLError(f"Unknown table '{query.table}': query events or persons.", query.start, query.end)
+            table = found
+            try:
+                table_sql = self.d.table(table.name)
+            except HogQLError as error:
+                raise HogQLError(error.message, query.start, query.end) from None
         scope = _Scope(table, query.table_alias)
         columns = self._expand_star(query.columns, scope)
         for column in columns:
@@ -133,7 +140,7 @@ class Printer:
 
         parts = [Sql("SELECT DISTINCT " if query.distinct else "SELECT "),
                  join(", ", [self.value(p) for p in printed])]  # fmt: skip
-        conditions = [self.d.team_filter(table.alias, self.context.team_id)]
+        conditions = [] if table_sql is None else [self.d.team_filter(table.alias, self.context.team_id)]
         if extra is not None:
             conditions.append(extra.condition)
             scope.needs_person = scope.needs_person or extra.needs_person
@@ -142,7 +149,7 @@ class Printer:
             if where.aggregate:
                 raise HogQLError("Aggregates cannot be used in WHERE: use HAVING.", query.where.start, query.where.end)
             conditions.append(self.condition(where))
-        from_sql = sql(" FROM {}", table_sql)
+        from_sql = Sql("") if table_sql is None else sql(" FROM {}", table_sql)
         if group_by:
             positions = []
             for expr in group_by:
@@ -164,7 +171,7 @@ class Printer:
                     raise HogQLError("With SELECT DISTINCT, ORDER BY may only use selected columns.", order.start,
                                      order.end)  # fmt: skip
                 printed_order = Sql(str(position)) if position else self.value(self.expr(expr, scope))
-                items.append(self.d.order(printed_order, descending=order.descending))
+                items.append(self.d.order(printed_order, descending=order.descending, nulls=order.nulls))
             order_sql = sql(" ORDER BY {}", join(", ", items))
         # The person join is known only once every expression is printed.
         person_join = self.d.person_join()
@@ -173,8 +180,9 @@ class Printer:
         paging = Sql("")
         if limit is not None:
             paging = sql(" LIMIT {} OFFSET {}", limit, offset or 0)
-        statement = sql("{}{} WHERE {}{}{}{}{}", join("", parts), from_sql, join(" AND ", conditions), group_sql,
-                        having_sql, order_sql, paging)  # fmt: skip
+        where_sql = sql(" WHERE {}", join(" AND ", conditions)) if conditions else Sql("")
+        statement = sql("{}{}{}{}{}{}{}", join("", parts), from_sql, where_sql, group_sql, having_sql, order_sql,
+                        paging)  # fmt: skip
         names = tuple(
             PrintedColumn(column.alias if isinstance(column, ast.Alias) else self._name_of(column), p.type)
             for column, p in zip(columns, printed, strict=True)
@@ -185,6 +193,10 @@ class Printer:
         expanded: list[ast.Expr | ast.Alias] = []
         for column in columns:
             if isinstance(column, ast.Star):
+                if not scope.table.name:
+                    raise HogQLError("'*' needs a table: add FROM events or FROM persons.", column.start, column.end)
+                if column.table is not None and column.table not in (scope.table.name, scope.user_alias):
+                    raise HogQLError(f"Unknown table '{column.table}' before '.*'.", column.start, column.end)
                 expanded += [ast.Field((name,), start=column.start, end=column.end) for name in scope.table.star]
             else:
                 expanded.append(column)
@@ -270,8 +282,8 @@ class Printer:
 
     def _field(self, node: ast.Field, scope: _Scope) -> Typed:
         chain = node.chain
-        if scope.user_alias and len(chain) > 1 and chain[0] == scope.user_alias:
-            chain = chain[1:]
+        if len(chain) > 1 and chain[0] in (scope.user_alias, scope.table.name) and chain[0]:
+            chain = chain[1:]  # `e.event`, `events.event`: the one table's field
         if len(chain) == 1 and chain[0] in scope.aliases and chain[0] not in scope.expanding[-1:]:
             return self._expand_alias(chain[0], node, scope)
         try:
@@ -304,6 +316,8 @@ class Printer:
         return printed
 
     def _resolve(self, chain: tuple[str, ...], scope: _Scope) -> Typed | None:
+        if not scope.table.name:  # no FROM
+            return None
         timestamp = datetime_type(self.context.timezone)
         alias = scope.table.alias
         head, rest = chain[0], chain[1:]
@@ -600,18 +614,15 @@ class Printer:
         if name in AGGREGATES:
             return self._aggregate(node, scope)
         if name in COMPARISON_FUNCTIONS:  # null-safe as the operator, as PostHog prints them
-            if len(node.args) != 2:
-                raise HogQLError(f"{name}() takes 2 arguments.", node.start, node.end)
+            check_arity(node)
             return self._compare(ast.Compare(COMPARISON_FUNCTIONS[name], *node.args, start=node.start,
                                              end=node.end), scope)  # fmt: skip
         handler = FUNCTIONS.get(name) or FUNCTIONS.get(name.lower())
         if handler is None:
             raise HogQLError(f"Unsupported function '{name}'. Supported: {', '.join(SUPPORTED_FUNCTIONS)}.",
                              node.start, node.end)  # fmt: skip
-        arity, build = handler
-        if arity is not None and len(node.args) not in arity:
-            raise HogQLError(f"{name}() takes {' or '.join(map(str, sorted(arity)))} argument(s).", node.start,
-                             node.end)  # fmt: skip
+        check_arity(node)
+        build = handler[1]
         args = [self.expr(arg, scope) for arg in node.args]
         if name not in NULL_AWARE and any(a.type == NOTHING for a in args):
             return Typed(Sql("NULL"), NOTHING, aggregate=any(a.aggregate for a in args))  # as ClickHouse: NULL

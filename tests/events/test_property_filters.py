@@ -124,7 +124,7 @@ CASES: list[tuple[str, Any, set[str]]] = [
     ("hogql division is float", [hogql("toInt(properties.n) / 2 = 2.5")], {"chrome"}),
     ("hogql booleans as JSON text", [hogql("properties.flag = 'true'")], {"chrome", "numstr"}),
     ("hogql ilike", [hogql("properties.$browser ilike 'chr%'")], {"chrome", "numstr"}),
-    ("hogql regex", [hogql("properties.version =~ '^v?1\\.'")], {"chrome", "safari"}),
+    ("hogql regex", [hogql("properties.version =~ '^v?1\\\\.'")], {"chrome", "safari"}),
     ("hogql in", [hogql("properties.$browser in ('safari', 'Firefox')")], {"firefox", "safari"}),
     ("hogql not and or", [hogql("not (properties.n = 5 or properties.n = 10)")], {"safari", "bare"}),
     ("hogql person", [hogql("person.properties.plan = 'pro'")], {"chrome"}),

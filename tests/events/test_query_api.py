@@ -258,7 +258,7 @@ class TestRefusals:
         ("query", "code", "contains"),
         [
             ("select event from", "hogql_syntax_error", "Syntax error"),
-            ("select event frm events", "hogql_syntax_error", "line 1, column 14"),
+            ("select event frm events", "hogql_syntax_error", "line 1, column 18"),  # `frm` is an alias
             ("select user_id from events", "hogql_query_error", "Unable to resolve field: user_id"),
             ("select event from events_event", "hogql_query_error", "Unknown table 'events_event'"),
             ("select event from events join persons on 1 = 1", "hogql_query_error", "Joins are not supported"),

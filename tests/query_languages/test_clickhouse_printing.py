@@ -93,7 +93,7 @@ EXPRESSIONS = [
     "toInt(properties.n)", "toInt(properties.ws)", "toInt(properties.plus)", "toInt(properties.id)",
     "toInt(properties.e)", "toInt(properties.huge)", "toInt(properties.f)", "toInt(2.7)", "toInt(-2.7)",
     "toInt64(properties.neg)", "toFloat(properties.f)", "toFloat(properties.dot)", "toFloat(properties.space)",
-    "toFloat(properties.huge)", "toFloat(properties.inf)", "toString(toFloat('-0'))", "toString(-(0.0))", "toFloat64(properties.e)", "toFloat(true)",
+    "toFloat(properties.huge)", "toFloat(properties.`inf`)", "toString(toFloat('-0'))", "toString(-(0.0))", "toFloat64(properties.e)", "toFloat(true)",
     "toFloat(properties.n) > 1e300", "properties.huge > 5", "properties.id = 1234567890123456789",
     "1234567890123456788 < properties.id", "properties.id in (1234567890123456789)", "properties.n in (5.0, 12)",
     "properties.f >= 2.5", "2 < properties.n", "(properties.s = 'Chrome') = properties.b",
