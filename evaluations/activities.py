@@ -20,7 +20,7 @@ from django.utils import timezone
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from evaluations import backfills, judge, provider_keys, runs, scheduling, selectors, status
+from evaluations import backfills, code_evaluators, judge, provider_keys, runs, scheduling, selectors, status
 from evaluations.contracts import (
     KEY_TYPE_BYOK,
     BackfillInputs,
@@ -33,10 +33,11 @@ from evaluations.contracts import (
     Skip,
     is_manual,
 )
-from evaluations.models import EvaluationRun, EvaluationStatus, LLMProviderKey, RunStatus
+from evaluations.models import EvaluationRun, EvaluationStatus, LLMProviderKey, RunStatus, StatusReason
 from posthog_clone import encryption
 from posthog_clone.llm import JUDGE_NOT_CONFIGURED, LLMConfig, LLMError, judge_config
 from posthog_clone.temporal.activities import database_connection
+from query_languages.hog import HogInternalError
 
 HEARTBEAT_SECONDS = 2.0
 # A provider key's `last_used_at` is written at most this often (one conditional UPDATE per run, a no-op within it).
@@ -208,6 +209,23 @@ def _project_error_skip(evaluation: EvaluationSnapshot, code: str, message: str,
         key_type=KEY_TYPE_BYOK,
         key_id=key_id,
     )
+
+
+@activity.defn(name="execute-hog-evaluator")
+def execute_hog_activity(evaluation: EvaluationSnapshot, event_data: dict[str, Any]) -> JudgeResult:
+    """Run a code evaluator's program (in the sandbox, within its time limit). A program at fault skips the run with
+    `hog_error` and stops the evaluation, once however many runs meet it."""
+    with _run_context():
+        try:
+            return code_evaluators.evaluate(evaluation, event_data)
+        except code_evaluators.ProgramError as error:
+            logger.warning("evaluation_hog_error", error=error.detail[:200])
+            with database_connection():
+                status.evaluation_set_error(team_id=evaluation.team_id, evaluation_id=evaluation.id,
+                                            reason=StatusReason.HOG_ERROR, detail=error.detail)  # fmt: skip
+            return code_evaluators.program_error_result(error)
+        except HogInternalError as error:
+            raise ApplicationError(str(error), type="hog_internal_error", non_retryable=True) from None
 
 
 @activity.defn(name="complete-evaluation-run")

@@ -13,10 +13,13 @@ from pydantic import BaseModel, Field, StrictStr, ValidationError, field_validat
 
 from evaluations.models import EvaluationType
 from evaluations.output_types import OUTPUT_TYPES, NormalisedConfig, OutputType
+from query_languages.hog import MAX_SOURCE_LENGTH, HogCompileError, compile_program
 
 # A judge's prompt is sent with every run: far past any model's context, it is a mistake (or an attack on the
 # judge's bill), refused when saved rather than failing each run.
 MAX_PROMPT_LENGTH = 100_000
+# The Hog package's own bound on a program's text.
+MAX_HOG_SOURCE_LENGTH = MAX_SOURCE_LENGTH
 
 
 class LLMJudgeConfig(NormalisedConfig):
@@ -31,7 +34,24 @@ class LLMJudgeConfig(NormalisedConfig):
         return prompt.strip()
 
 
-EVALUATION_CONFIG_MODELS: dict[str, type[NormalisedConfig]] = {EvaluationType.LLM_JUDGE: LLMJudgeConfig}
+class HogConfig(NormalisedConfig):
+    source: StrictStr = Field(max_length=MAX_HOG_SOURCE_LENGTH, json_schema_extra={"pattern": r"\S"})
+    # The compiled program, written by the server from `source` (runs load it without parsing); what a client sends
+    # in its place is replaced.
+    bytecode: dict[str, Any] | None = None
+
+    @field_validator("source")
+    @classmethod
+    def source_not_blank(cls, source: str) -> str:
+        if not source.strip():
+            raise ValueError("Source code cannot be empty")
+        return source
+
+
+EVALUATION_CONFIG_MODELS: dict[str, type[NormalisedConfig]] = {
+    EvaluationType.LLM_JUDGE: LLMJudgeConfig,
+    EvaluationType.HOG: HogConfig,
+}
 # The supported pairs: every evaluation type with every output type, until one is not.
 SUPPORTED: dict[tuple[str, str], tuple[type[NormalisedConfig], OutputType[Any]]] = {
     (evaluation_type, output_type): (model, output)
@@ -41,7 +61,11 @@ SUPPORTED: dict[tuple[str, str], tuple[type[NormalisedConfig], OutputType[Any]]]
 
 
 class ConfigError(ValueError):
-    pass
+    """A config the pair refuses; `attr` is the field the answer names."""
+
+    def __init__(self, message: str, *, attr: str = "config") -> None:
+        super().__init__(message)
+        self.attr = attr
 
 
 def _first_error(error: ValidationError, label: str) -> str:
@@ -70,6 +94,11 @@ def validate_configs(
         output_dump = output.validate_config(output_config)
     except ValidationError as error:
         raise ConfigError(f"{prefix}: {_first_error(error, 'output_config')}") from None
+    if isinstance(evaluation, HogConfig):
+        try:
+            evaluation.bytecode = compile_program(evaluation.source).to_json()
+        except HogCompileError as error:
+            raise ConfigError(f"Failed to compile Hog code: {error}", attr="evaluation_config") from None
     return evaluation.model_dump(exclude_none=True), output_dump
 
 

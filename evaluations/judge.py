@@ -99,13 +99,19 @@ def _first_present(properties: dict[str, Any], *keys: str) -> Any:
     return ""
 
 
-def judged_texts(event: str, properties: dict[str, Any]) -> tuple[str, str]:
-    """The (input, output) a judge sees of an event."""
+def raw_texts(event: str, properties: dict[str, Any]) -> tuple[Any, Any]:
+    """The (input, output) of an event as its properties hold them: what a judge reads, and a code evaluator."""
     if event == "$ai_generation":
         raw_input = _first_present(properties, "$ai_input", "$ai_input_state")
         raw_output = _first_present(properties, "$ai_output_choices", "$ai_output", "$ai_output_state")
     else:
         raw_input, raw_output = properties.get("$ai_input_state"), properties.get("$ai_output_state")
+    return raw_input, raw_output
+
+
+def judged_texts(event: str, properties: dict[str, Any]) -> tuple[str, str]:
+    """The (input, output) a judge sees of an event."""
+    raw_input, raw_output = raw_texts(event, properties)
     return _flatten(raw_input), _flatten(raw_output)
 
 

@@ -10,6 +10,7 @@ from posthog_clone.ids import uuid7
 
 class EvaluationType(models.TextChoices):
     LLM_JUDGE = "llm_judge", "LLM as a judge"
+    HOG = "hog", "Hog code"
 
 
 class OutputType(models.TextChoices):

@@ -28,7 +28,7 @@ from evaluations.contracts import (
     is_manual,
     manual_workflow_id,
 )
-from evaluations.models import Evaluation, EvaluationRun, RunStatus, RunTrigger
+from evaluations.models import Evaluation, EvaluationRun, EvaluationType, RunStatus, RunTrigger
 from evaluations.output_types import OUTPUT_TYPES
 from events.records import EventInput
 from events.services import events_capture
@@ -47,12 +47,19 @@ MANUAL_RETRY_POLICY = RetryPolicy(maximum_attempts=3)
 MANUAL_ID_ATTEMPTS = 5
 
 
+def needs_server_judge(evaluation_type: str, provider_key_id: Any) -> bool:
+    """Whether a run of this evaluation asks the server's own judge (`LLMA_EVAL_*`): an LLM judge without a key."""
+    return evaluation_type == EvaluationType.LLM_JUDGE and provider_key_id is None
+
+
 def evaluation_run_start(
     *, team: Team, evaluation_id: uuid.UUID, target_event_id: uuid.UUID, event: str, distinct_id: str | None
 ) -> EvaluationRun:
     """Record a manual run and start its workflow; disabled evaluations may be run by hand."""
     evaluation = (
-        Evaluation.objects.filter(team=team, id=evaluation_id, deleted=False).only("id", "name", "provider_key").first()
+        Evaluation.objects.filter(team=team, id=evaluation_id, deleted=False)
+        .only("id", "name", "evaluation_type", "provider_key")
+        .first()
     )
     if evaluation is None:
         raise errors.evaluation_not_found(evaluation_id)
@@ -65,8 +72,8 @@ def evaluation_run_start(
             f"(set \"event\": \"{target.event}\" to run on it)."))  # fmt: skip
     if distinct_id is not None and target.distinct_id != distinct_id:
         raise errors.event_not_found(target_event_id, why=f"Its distinct_id is not {distinct_id!r}.")
-    # The server's own judge is needed only by an evaluation without a provider key of its own.
-    if evaluation.provider_key_id is None and judge_config() is None:
+    # The server's own judge is needed only by an LLM judge without a provider key of its own.
+    if needs_server_judge(evaluation.evaluation_type, evaluation.provider_key_id) and judge_config() is None:
         raise errors.llm_judge_not_configured()
     inputs = RunEvaluationInputs(str(evaluation.id), selectors.event_data(team_id=team.id, event=target))
     epoch_ms = int(time.time() * 1000)
@@ -164,8 +171,9 @@ def evaluation_run_complete(
     output = OUTPUT_TYPES[evaluation.output_type]
     config = output.config(evaluation.output_config)
     skipped = isinstance(outcome, Skip)
-    # A skip after the judge answered is billed when the answer was the problem: its model and tokens are kept.
-    judge_kept = not skipped or outcome.reason in BILLED_SKIPS
+    # An LLM judge's model and tokens are reported, and kept for a skip when the answer was the problem (billed).
+    judged_by_llm = evaluation.evaluation_type == EvaluationType.LLM_JUDGE
+    judge_kept = judged_by_llm and (not skipped or outcome.reason in BILLED_SKIPS)
     with transaction.atomic():
         run = EvaluationRun.objects.select_for_update().get(id=workflow_id)
         if run.status == RunStatus.COMPLETED or (run.status == RunStatus.SKIPPED and run.emitted_event_id):
@@ -192,9 +200,10 @@ def evaluation_run_complete(
                 "$ai_output_tokens": judged.output_tokens,
             })  # fmt: skip
         if not skipped:
-            properties["$ai_evaluation_key_type"] = judged.key_type
-            if judged.key_id:
-                properties["$ai_evaluation_key_id"] = judged.key_id
+            if judged_by_llm:
+                properties["$ai_evaluation_key_type"] = judged.key_type
+                if judged.key_id:
+                    properties["$ai_evaluation_key_id"] = judged.key_id
             properties.update(output.event_properties(outcome, config))
         else:
             properties.update({"$ai_evaluation_skipped": True, "$ai_evaluation_skip_reason": outcome.reason,

@@ -22,6 +22,7 @@ from evaluations import selectors
 from evaluations.contracts import RUN_EVALUATION_WORKFLOW, RunEvaluationInputs, online_workflow_id
 from evaluations.models import Evaluation, EvaluationRun, EvaluationStatus, RunStatus
 from evaluations.online import online_evaluation, triggered
+from evaluations.runs import needs_server_judge
 from events.hooks import CaptureTransaction
 from events.records import EventInput
 from events.selectors import events_by_uuid
@@ -97,23 +98,22 @@ def evaluation_runs_dispatch(*, limit: int = DISPATCH_BATCH) -> DispatchResult:
             return DispatchResult(claimed=0, started=0, temporal_unavailable=False)
         now = timezone.now()
         evaluations = {
-            evaluation_id: (evaluation_status, provider_key_id)
-            for evaluation_id, evaluation_status, provider_key_id in Evaluation.objects.filter(
+            evaluation_id: (evaluation_status, needs_server_judge(evaluation_type, provider_key_id))
+            for evaluation_id, evaluation_status, evaluation_type, provider_key_id in Evaluation.objects.filter(
                 id__in={run.evaluation_id for run in runs}
-            ).values_list("id", "status", "provider_key_id")
+            ).values_list("id", "status", "evaluation_type", "provider_key_id")
         }
-        # The server's own judge is needed only by evaluations without a provider key of their own.
         server_judge = judge_config() is not None
         targets = _target_events(runs)
         startable, finished = [], []
         for run in runs:
             target = targets.get((run.team_id, run.target_event_id))
-            evaluation_status, provider_key_id = evaluations.get(run.evaluation_id, ("", None))
+            evaluation_status, needs_judge = evaluations.get(run.evaluation_id, ("", False))
             if evaluation_status == EvaluationStatus.ERROR:
                 # Recorded before the evaluation stopped on an error every run would meet: not started.
                 _finish(run, now, RunStatus.SKIPPED, "evaluation_error", EVALUATION_STOPPED)
                 finished.append(run)
-            elif provider_key_id is None and not server_judge:
+            elif needs_judge and not server_judge:
                 _finish(run, now, RunStatus.SKIPPED, "llm_judge_not_configured", JUDGE_NOT_CONFIGURED)
                 finished.append(run)
             elif target is None:

@@ -249,7 +249,7 @@ class EvaluationSerializer(ModelSerializer):
                 output_config=effective("output_config", {}),
             )
         except ConfigError as error:
-            raise serializers.ValidationError({"config": str(error)}) from None
+            raise serializers.ValidationError({error.attr: str(error)}) from None
         return attrs
 
 

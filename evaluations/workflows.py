@@ -39,6 +39,9 @@ JUDGE_STEP = {
         backoff_coefficient=2,
     ),
 }
+# A code evaluator: its sandbox stops it within seconds; a retry only helps when a worker died under it.
+HOG_STEP = {"start_to_close_timeout": timedelta(seconds=30), "retry_policy": RetryPolicy(maximum_attempts=3)}
+HOG = "hog"
 # Recording a failure must not be what fails: it retries for as long as a short database outage lasts.
 RECORD_FAILURE_STEP = {
     "start_to_close_timeout": timedelta(seconds=30),
@@ -64,9 +67,14 @@ class RunEvaluationWorkflow:
             start = await workflow.execute_local_activity(activities.start_run_activity, inputs, **DATABASE_STEP)
             if start.result is not None:
                 return start.result.workflow_result()
-            judged = await workflow.execute_activity(
-                activities.execute_llm_judge_activity, args=[start.evaluation, inputs.event_data], **JUDGE_STEP
-            )
+            if start.evaluation.evaluation_type == HOG:
+                judged = await workflow.execute_activity(
+                    activities.execute_hog_activity, args=[start.evaluation, inputs.event_data], **HOG_STEP
+                )
+            else:
+                judged = await workflow.execute_activity(
+                    activities.execute_llm_judge_activity, args=[start.evaluation, inputs.event_data], **JUDGE_STEP
+                )
             completed = await workflow.execute_local_activity(
                 activities.complete_run_activity,
                 args=[start.evaluation, inputs.event_data, judged, start_time],

@@ -230,6 +230,7 @@ TEMPORAL_ACTIVITIES: list[str] = [
     "posthog_clone.temporal.health.health_check_activity",
     "evaluations.activities.start_run_activity",
     "evaluations.activities.execute_llm_judge_activity",
+    "evaluations.activities.execute_hog_activity",
     "evaluations.activities.complete_run_activity",
     "evaluations.activities.fail_run_activity",
     "evaluations.activities.backfill_tick_activity",

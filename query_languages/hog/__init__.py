@@ -32,10 +32,12 @@ from query_languages.hog.errors import (
     HogStepLimitError,
     HogTimeoutError,
 )
+from query_languages.hog.parser import MAX_SOURCE_LENGTH
 from query_languages.hog.program import CompiledProgram, HogResult, compile_program, load_program, run
 from query_languages.hog.sandbox import Limits
 
 __all__ = [
+    "MAX_SOURCE_LENGTH",
     "CompiledProgram",
     "HogCompileError",
     "HogError",
