@@ -7,11 +7,15 @@ run is skipped with `hog_error` and the evaluation stops (`error` / `hog_error`,
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import orjson
+from django.utils import timezone
 
-from evaluations.contracts import EvaluationSnapshot, JudgeResult, Skip, event_properties
+from environments.models import Team
+from evaluations import backfills, selectors
+from evaluations.contracts import EvaluationSnapshot, JudgeResult, Skip, Verdict, event_properties
 from evaluations.judge import raw_texts
 from evaluations.output_types import OUTPUT_TYPES, ReturnTypeError
 from query_languages.hog import (
@@ -92,3 +96,50 @@ def evaluate(evaluation: EvaluationSnapshot, event_data: dict[str, Any]) -> Judg
 def program_error_result(error: ProgramError) -> JudgeResult:
     return JudgeResult(outcome=Skip(HOG_ERROR, error.message), reasoning="", model="", provider="",
                        input_tokens=None, output_tokens=None)  # fmt: skip
+
+
+PREVIEW_LENGTH = 200
+DRY_RUN_DAYS = 7
+NO_RECENT_EVENTS = "No recent AI events found in the last 7 days"
+
+
+def dry_run(
+    *, team: Team, source: str, sample_count: int, allows_na: bool, conditions: list[Any]
+) -> list[dict[str, Any]]:
+    """PostHog's `test_hog`: the program on the newest matching generations of the last 7 days, as a boolean
+    evaluation; nothing stored, no event emitted. Raises ProgramError when the source does not compile."""
+    try:
+        program = compile_program(source)
+    except HogCompileError as error:
+        raise ProgramError(f"Compilation error: {error}") from None
+    output = OUTPUT_TYPES["boolean"]
+    config = output.config({"allows_na": allows_na})
+    _, prefilter = backfills.parsed_conditions(conditions)
+    since = timezone.now() - timedelta(days=DRY_RUN_DAYS)
+    rows = selectors.recent_generations(team=team, prefilter=prefilter, since=since, limit=sample_count)
+    results = []
+    for row in rows:
+        event_data = {"uuid": str(row.uuid), "event": row.event, "distinct_id": row.distinct_id,
+                      "properties": row.properties}  # fmt: skip
+        seen = program_globals(event_data)
+        result: Any = None
+        reasoning, error = "", None
+        try:
+            ran = run(program, seen)
+            reasoning = ran.reasoning
+            verdict = output.read_value(ran.value, config)
+            result = verdict.value if isinstance(verdict, Verdict) else None
+        except HogRuntimeError as failure:
+            error, reasoning = str(failure), "\n".join(failure.printed)
+        except ReturnTypeError as failure:
+            error = str(failure)
+        results.append({
+            "event_uuid": str(row.uuid),
+            "trace_id": row.properties.get("$ai_trace_id"),
+            "input_preview": seen["input"][:PREVIEW_LENGTH],
+            "output_preview": seen["output"][:PREVIEW_LENGTH],
+            "result": result,
+            "reasoning": reasoning,
+            "error": error,
+        })  # fmt: skip
+    return results

@@ -143,3 +143,11 @@ def evaluated_targets(*, team: Team, evaluation_id: uuid.UUID, targets: Sequence
         if not more:
             return found
         before = Cursor(rows[-1].timestamp, rows[-1].uuid)
+
+
+def recent_generations(*, team: Team, prefilter: PropertyGroup, since: datetime, limit: int) -> list[EventRow]:
+    """The newest `limit` generations since `since` matching `prefilter` (a code evaluator's dry run)."""
+    tz = team_timezone(team.timezone)
+    rows, _ = events_list(team_id=team.id, tz=tz, now=timezone.now(), event=BACKFILL_TARGET_EVENT,
+                          after=Cursor(since), properties=prefilter, limit=limit)  # fmt: skip
+    return rows

@@ -8,7 +8,13 @@ from rest_framework import serializers
 
 from environments.api.serializers import UserBasicSerializer, user_basic_from_row
 from evaluations import selectors, status
-from evaluations.configs import ConfigError, evaluation_config_schema, output_config_schema, validate_configs
+from evaluations.configs import (
+    MAX_HOG_SOURCE_LENGTH,
+    ConfigError,
+    evaluation_config_schema,
+    output_config_schema,
+    validate_configs,
+)
 from evaluations.models import (
     Evaluation,
     EvaluationRun,
@@ -19,7 +25,13 @@ from evaluations.models import (
     ProviderKeyProvider,
     StatusReason,
 )
-from posthog_clone.api.fields import ModelSerializer, StrictCharField, StrictUUIDField, drf_datetime
+from posthog_clone.api.fields import (
+    ModelSerializer,
+    StrictBooleanField,
+    StrictCharField,
+    StrictUUIDField,
+    drf_datetime,
+)
 from posthog_clone.api.validators import reject_nul_characters
 from query_languages import (
     PROPERTY_FILTER_SCHEMA,
@@ -421,3 +433,30 @@ class EvaluationRunSerializer(ModelSerializer):
     @extend_schema_field(RunErrorSerializer(allow_null=True))
     def get_error(self, run: EvaluationRun) -> dict[str, str] | None:
         return {"code": run.error_code, "message": run.error_message} if run.error_code else None
+
+
+class TestHogSerializer(serializers.Serializer):
+    source = StrictCharField(max_length=MAX_HOG_SOURCE_LENGTH, help_text="The Hog program to try.")
+    sample_count = serializers.IntegerField(
+        min_value=1, max_value=10, default=5, help_text="How many of the newest matching generations to run it on."
+    )
+    allows_na = StrictBooleanField(default=False, help_text="Whether `null` (not applicable) is a valid answer.")
+    conditions = serializers.ListField(
+        child=serializers.DictField(), default=list, max_length=100,
+        help_text="`[{properties}]`: generations matching any set (all of the last 7 days when empty).",
+    )  # fmt: skip
+
+
+class TestHogResultSerializer(serializers.Serializer):
+    event_uuid = serializers.UUIDField()
+    trace_id = serializers.CharField(allow_null=True)
+    input_preview = serializers.CharField()
+    output_preview = serializers.CharField()
+    result = serializers.BooleanField(allow_null=True)
+    reasoning = serializers.CharField()
+    error = serializers.CharField(allow_null=True)
+
+
+class TestHogResponseSerializer(serializers.Serializer):
+    results = TestHogResultSerializer(many=True)
+    message = serializers.CharField(required=False, help_text="Said when no recent generation matched.")

@@ -5,12 +5,13 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from environments.api.routing import TeamScopedViewSetMixin
-from evaluations import backfills, runs, selectors
+from evaluations import backfills, code_evaluators, runs, selectors
 from evaluations.filters import EvaluationFilter, EvaluationRunFilter
 from evaluations.models import Evaluation, EvaluationRun
 from evaluations.serializers import (
@@ -20,9 +21,12 @@ from evaluations.serializers import (
     EvaluationRunSerializer,
     EvaluationRunStartedSerializer,
     EvaluationSerializer,
+    TestHogResponseSerializer,
+    TestHogSerializer,
     evaluation_to_dict,
 )
 from posthog_clone.db import PlainRows
+from posthog_clone.errors import DomainError
 
 
 def _rows(queryset: QuerySet[Evaluation]) -> PlainRows:
@@ -81,6 +85,24 @@ class EvaluationViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
         evaluation = serializer.save()
         if evaluation.deleted or not evaluation.enabled:
             backfills.backfills_cancel_for_evaluation(evaluation_id=evaluation.id)
+
+    @extend_schema(
+        request=TestHogSerializer,
+        responses={200: TestHogResponseSerializer},
+        description="Try a Hog program on the newest matching `$ai_generation` events of the last 7 days, as a "
+        "boolean evaluation. Nothing is stored and no event is emitted.",
+    )
+    @action(detail=False, methods=["post"], required_scopes=["evaluation:read"])
+    def test_hog(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = TestHogSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            results = code_evaluators.dry_run(team=self.team, **body.validated_data)
+        except code_evaluators.ProgramError as error:
+            raise DomainError(error.message, code="hog_compile_error", attr="source") from None
+        if not results:
+            return Response({"results": [], "message": code_evaluators.NO_RECENT_EVENTS})
+        return Response({"results": results})
 
     @extend_schema(description=HARD_DELETE_NOT_ALLOWED, responses={405: None})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

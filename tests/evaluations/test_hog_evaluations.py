@@ -5,9 +5,11 @@ fault stopping its evaluation once."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from evaluations import code_evaluators
@@ -236,3 +238,69 @@ def _stored(source: str) -> dict[str, Any]:
     config, output = validate_configs(evaluation_type="hog", output_type="boolean",
                                       evaluation_config={"source": source}, output_config={})  # fmt: skip
     return {"evaluation_config": config, "output_config": output}
+
+
+# --- test_hog: a dry run on recent events ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+class TestDryRun:
+    @pytest.fixture
+    def url(self, tenant: Tenant) -> str:
+        return f"/api/environments/{tenant.team.id}/evaluations/test_hog/"
+
+    @pytest.fixture
+    def api(self, key_client: Any) -> APIClient:
+        return key_client("evaluation:read")
+
+    @pytest.mark.parametrize(
+        ("body", "attr"),
+        [
+            ({}, "source"),
+            ({"source": ""}, "source"),
+            ({"source": "return true", "sample_count": 0}, "sample_count"),
+            ({"source": "return true", "sample_count": 11}, "sample_count"),
+            ({"source": "return true", "allows_na": "yes"}, "allows_na"),
+            ({"source": "return true", "conditions": "all"}, "conditions"),
+        ],
+    )
+    def test_malformed_requests(self, api: APIClient, url: str, body: Any, attr: str) -> None:
+        assert_error(api.post(url, body, format="json"), 400, attr=attr)
+
+    def test_a_program_that_does_not_compile(self, api: APIClient, url: str) -> None:
+        response = api.post(url, {"source": "return (1 +"}, format="json")
+        assert_error(response, 400, attr="source")
+        assert response.json()["detail"].startswith("Compilation error: ")
+
+    def test_no_recent_generations(self, api: APIClient, url: str, tenant: Tenant) -> None:
+        store_generation(tenant, timestamp=timezone.now() - timedelta(days=8))
+        answer = api.post(url, {"source": "return true"}, format="json")
+        assert answer.json() == {"results": [], "message": "No recent AI events found in the last 7 days"}
+
+    def test_runs_on_the_newest_matching_generations_and_stores_nothing(
+        self, api: APIClient, url: str, tenant: Tenant
+    ) -> None:
+        now = timezone.now()
+        older = store_generation(tenant, timestamp=now - timedelta(hours=2))
+        newer = store_generation(tenant, timestamp=now - timedelta(hours=1),
+                                 properties={**GENERATION_PROPERTIES, "$ai_output_choices": "x" * 600})  # fmt: skip
+        store_generation(tenant, properties={**GENERATION_PROPERTIES, "$ai_model": "other"})
+        model = [{"properties": [{"key": "$ai_model", "value": "gpt-4o-mini", "operator": "exact", "type": "event"}]}]
+        answer = api.post(url, {"source": SHORT_ANSWER, "sample_count": 2, "conditions": model}, format="json")
+        assert answer.status_code == 200, answer.content
+        results = answer.json()["results"]
+        assert [row["event_uuid"] for row in results] == [str(newer.uuid), str(older.uuid)]
+        assert [row["result"] for row in results] == [False, True]
+        assert results[0]["reasoning"] == "600 characters"
+        assert (results[0]["output_preview"], results[0]["trace_id"], results[0]["error"]) == (
+            "x" * 200,
+            "trace-1",
+            None,
+        )
+        assert EvaluationRun.objects.count() == 0
+
+    def test_a_wrong_answer_is_an_error_of_its_row(self, api: APIClient, url: str, tenant: Tenant) -> None:
+        store_generation(tenant)
+        [row] = api.post(url, {"source": "print('hm'); return 'yes'"}, format="json").json()["results"]
+        assert (row["result"], row["error"]) == (None, "Must return boolean, got string: 'yes'")
+        assert row["reasoning"] == "hm"
