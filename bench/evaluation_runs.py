@@ -395,8 +395,9 @@ def measure_backfills(base_url: str, key: str, organization: Any, user: Any, env
     count = args.backfill_events
     client = session(key)
     manual_project = services.project_create(organization=organization, name="Manual path", creator=user)
-    manual = judged_evaluation(manual_project, "Manual")
+    # Stored before the evaluation exists, as for the backfill: online evaluation must not judge them too.
     manual_targets = store_generations(manual_project, args.manual_runs or count)
+    manual = judged_evaluation(manual_project, "Manual")
     backfill_project = services.project_create(organization=organization, name="Backfill", creator=user)
     backfill_targets = store_generations(backfill_project, count)
     backfilled = judged_evaluation(backfill_project, "Backfilled")
