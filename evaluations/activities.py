@@ -37,7 +37,7 @@ from evaluations.models import EvaluationRun, EvaluationStatus, LLMProviderKey, 
 from posthog_clone import encryption
 from posthog_clone.llm import JUDGE_NOT_CONFIGURED, LLMConfig, LLMError, judge_config
 from posthog_clone.temporal.activities import database_connection
-from query_languages.hog import HogInternalError
+from query_languages import HogInternalError
 
 HEARTBEAT_SECONDS = 2.0
 # A provider key's `last_used_at` is written at most this often (one conditional UPDATE per run, a no-op within it).

@@ -18,14 +18,14 @@ from evaluations import backfills, selectors
 from evaluations.contracts import EvaluationSnapshot, JudgeResult, Skip, Verdict, event_properties
 from evaluations.judge import raw_texts
 from evaluations.output_types import OUTPUT_TYPES, ReturnTypeError
-from query_languages.hog import (
-    CompiledProgram,
+from query_languages import (
     HogCompileError,
     HogInternalError,
+    HogProgram,
     HogRuntimeError,
-    compile_program,
-    load_program,
-    run,
+    compile_hog,
+    load_hog,
+    run_hog,
 )
 
 HOG_ERROR = "hog_error"
@@ -64,12 +64,12 @@ def program_globals(event_data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _program(config: dict[str, Any]) -> CompiledProgram:
+def _program(config: dict[str, Any]) -> HogProgram:
     """The stored compiled form; a row written around the API without one is compiled from its source."""
     try:
         if config.get("bytecode"):
-            return load_program(config["bytecode"])
-        return compile_program(str(config.get("source") or ""))
+            return load_hog(config["bytecode"])
+        return compile_hog(str(config.get("source") or ""))
     except HogCompileError as error:
         raise ProgramError(f"Failed to compile Hog code: {error}") from None
 
@@ -80,7 +80,7 @@ def evaluate(evaluation: EvaluationSnapshot, event_data: dict[str, Any]) -> Judg
     config = output.config(evaluation.output_config)
     program = _program(evaluation.evaluation_config or {})
     try:
-        result = run(program, program_globals(event_data))
+        result = run_hog(program, program_globals(event_data))
     except HogInternalError:
         raise  # the interpreter's fault, not the program's: the run fails and the evaluation goes on
     except HogRuntimeError as error:
@@ -109,7 +109,7 @@ def dry_run(
     """PostHog's `test_hog`: the program on the newest matching generations of the last 7 days, as a boolean
     evaluation; nothing stored, no event emitted. Raises ProgramError when the source does not compile."""
     try:
-        program = compile_program(source)
+        program = compile_hog(source)
     except HogCompileError as error:
         raise ProgramError(f"Compilation error: {error}") from None
     output = OUTPUT_TYPES["boolean"]
@@ -125,7 +125,7 @@ def dry_run(
         result: Any = None
         reasoning, error = "", None
         try:
-            ran = run(program, seen)
+            ran = run_hog(program, seen)
             reasoning = ran.reasoning
             verdict = output.read_value(ran.value, config)
             result = verdict.value if isinstance(verdict, Verdict) else None

@@ -13,13 +13,13 @@ from pydantic import BaseModel, Field, StrictStr, ValidationError, field_validat
 
 from evaluations.models import EvaluationType
 from evaluations.output_types import OUTPUT_TYPES, NormalisedConfig, OutputType
-from query_languages.hog import MAX_SOURCE_LENGTH, HogCompileError, compile_program
+from query_languages import HOG_MAX_SOURCE_LENGTH, HogCompileError, compile_hog
 
 # A judge's prompt is sent with every run: far past any model's context, it is a mistake (or an attack on the
 # judge's bill), refused when saved rather than failing each run.
 MAX_PROMPT_LENGTH = 100_000
 # The Hog package's own bound on a program's text.
-MAX_HOG_SOURCE_LENGTH = MAX_SOURCE_LENGTH
+MAX_HOG_SOURCE_LENGTH = HOG_MAX_SOURCE_LENGTH
 
 
 class LLMJudgeConfig(NormalisedConfig):
@@ -96,7 +96,7 @@ def validate_configs(
         raise ConfigError(f"{prefix}: {_first_error(error, 'output_config')}") from None
     if isinstance(evaluation, HogConfig):
         try:
-            evaluation.bytecode = compile_program(evaluation.source).to_json()
+            evaluation.bytecode = compile_hog(evaluation.source).to_json()
         except HogCompileError as error:
             raise ConfigError(f"Failed to compile Hog code: {error}", attr="evaluation_config") from None
     return evaluation.model_dump(exclude_none=True), output_dump

@@ -1,6 +1,7 @@
 """The query languages, with no Django in them: PostHog's property filters (their grammar and value semantics),
 the SQL they compile to, and the interpreter that matches one event in Python; HogQL (`hogql`: parser, tree,
-printer); the SQL dialects both are printed for (`dialects`: PostgreSQL and ClickHouse, each given the caller's
+printer); Hog (`hog`: the scripting language of code evaluators, parsed and run in a sandbox, exported with `hog` in
+its names); the SQL dialects both are printed for (`dialects`: PostgreSQL and ClickHouse, each given the caller's
 physical schema); and the SQL builder and the date and element-chain readings they share. Every other app imports
 this surface only.
 
@@ -18,6 +19,12 @@ from query_languages.dialects import (
     materialized_columns,
 )
 from query_languages.elements import elements_to_chain, parse_elements_chain
+from query_languages.hog import MAX_SOURCE_LENGTH as HOG_MAX_SOURCE_LENGTH
+from query_languages.hog import CompiledProgram as HogProgram
+from query_languages.hog import HogCompileError, HogInternalError, HogRuntimeError
+from query_languages.hog import compile_program as compile_hog
+from query_languages.hog import load_program as load_hog
+from query_languages.hog import run as run_hog
 from query_languages.hogql import (
     Context,
     Extra,
@@ -46,6 +53,7 @@ from query_languages.regex import pattern_problem
 from query_languages.sql import Sql, clickhouse_bind, join, like_pattern, sql
 
 __all__ = [
+    "HOG_MAX_SOURCE_LENGTH",
     "MATCH_EVERYTHING",
     "PROPERTY_FILTER_SCHEMA",
     "ClickHouseDialect",
@@ -55,7 +63,11 @@ __all__ = [
     "Dialect",
     "EventView",
     "Extra",
+    "HogCompileError",
+    "HogInternalError",
+    "HogProgram",
     "HogQLError",
+    "HogRuntimeError",
     "Matcher",
     "PostgresDialect",
     "PostgresSchema",
@@ -64,6 +76,7 @@ __all__ = [
     "Sql",
     "clickhouse_bind",
     "compile_filters",
+    "compile_hog",
     "compile_matcher",
     "constant_int",
     "elements_to_chain",
@@ -73,6 +86,7 @@ __all__ = [
     "join",
     "json_as_text",
     "like_pattern",
+    "load_hog",
     "matches",
     "materialized_columns",
     "parse_column",
@@ -86,6 +100,7 @@ __all__ = [
     "pattern_problem",
     "print_condition",
     "print_select",
+    "run_hog",
     "sql",
     "team_timezone",
 ]

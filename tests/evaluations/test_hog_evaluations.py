@@ -186,16 +186,17 @@ def test_hog_runs_online_and_by_hand_without_any_llm(
     assert (online.status, online.verdict, online.passed) == (RunStatus.COMPLETED, True, True), online.error_message
     assert online.reasoning.endswith(" characters")
 
-    stored = store_generation(tenant)
+    stored = store_generation(tenant)  # judged online too: the evaluation takes every generation
     started = key_client("evaluation:write").post(f"/api/environments/{tenant.team.id}/evaluation_runs/",
                                                   run_body(evaluation, stored), format="json")  # fmt: skip
     assert started.status_code == 201, started.content
-    wait_until(lambda: runs_finished(evaluation, 2), message="the manual run")
+    runs = wait_until(lambda: runs_finished(evaluation, 3), message="the manual run and the second online one")
+    assert sorted(run.trigger for run in runs) == ["manual", "online", "online"]
     assert fake_llm.requests == []
 
-    emitted = key_client("query:read").get(f"/api/environments/{tenant.team.id}/events/",
-                                           {"event": "$ai_evaluation"}).json()["results"]  # fmt: skip
-    assert len(emitted) == 2
+    emitted = wait_until(lambda: (found := key_client("query:read").get(
+        f"/api/environments/{tenant.team.id}/events/", {"event": "$ai_evaluation"}).json()["results"])
+        and len(found) == 3 and found, message="the three events")  # fmt: skip
     for event in emitted:
         properties = event["properties"]
         assert (properties["$ai_evaluation_runtime"], properties["$ai_evaluation_result_type"]) == ("hog", "boolean")
