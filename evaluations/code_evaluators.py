@@ -34,7 +34,8 @@ MAX_DETAIL = 2000
 
 
 class ProgramError(Exception):
-    """The program failed in a way every later run would too (the evaluation stops)."""
+    """The program failed: it does not compile, raised, reached a limit or returned a value of the wrong type. As in
+    PostHog, the evaluation stops whichever event it met this on: the program is its author's to fix."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
