@@ -57,3 +57,35 @@ def stored_events(team: Team, *, event: str | None = None) -> list[StoredEvent]:
                                     before=Cursor(datetime(9999, 1, 1, tzinfo=UTC)))  # fmt: skip
     found = selectors.events_by_uuid(team_id=team.id, uuids=[row.uuid for row in rows])
     return [found[row.uuid] for row in rows]
+
+
+def store_sign_outs(team: Team) -> None:
+    """PostHog's own HogQL test set: a sign up and three sign outs by distinct id 2, `key` test_val1..3, and `n` a
+    string, a number, a non-number and missing."""
+    store(
+        team,
+        make_event(event="sign up", distinct_id="2", properties={"key": "test_val1", "n": "7"}, timestamp=minutes(1)),
+        make_event(event="sign out", distinct_id="2", properties={"key": "test_val2", "n": 12}, timestamp=minutes(2)),
+        make_event(event="sign out", distinct_id="2", properties={"key": "test_val3", "n": "x"}, timestamp=minutes(3)),
+        make_event(event="sign out", distinct_id="2", properties={"key": "test_val2", "$set": {"email": "a@b.c"}},
+                   timestamp=minutes(4)),
+    )  # fmt: skip
+
+
+def run_hogql(api: Any, url: str, query: str, **node: Any) -> Any:
+    """`POST …/query/` with a HogQLQuery."""
+    return api.post(url, {"query": {"kind": "HogQLQuery", "query": query, **node}}, format="json")
+
+
+def hogql_rows(api: Any, url: str, query: str, **node: Any) -> list[list[Any]]:
+    response = run_hogql(api, url, query, **node)
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def assert_hogql_400(response: Any, code: str, contains: str) -> None:
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["type"] == "validation_error"
+    assert body["code"] == code
+    assert contains in body["detail"], body["detail"]

@@ -17,7 +17,17 @@ from events import hogql
 from events.stores import events_store
 from posthog_clone.errors import Timeout
 from query_languages import Sql
-from tests.events.helpers import BASE_TIME, make_event, minutes, store, stored_events
+from tests.events.helpers import (
+    BASE_TIME,
+    assert_hogql_400,
+    hogql_rows,
+    make_event,
+    minutes,
+    run_hogql,
+    store,
+    store_sign_outs,
+    stored_events,
+)
 from tests.support.clickhouse import is_clickhouse
 from tests.support.tenants import Tenant
 
@@ -36,42 +46,12 @@ def url(tenant: Tenant) -> str:
 
 @pytest.fixture
 def dataset(tenant: Tenant) -> None:
-    """PostHog's own test set: three sign outs and a sign up by distinct id 2, with `key` test_val1..3."""
-    store(
-        tenant.team,
-        make_event(event="sign up", distinct_id="2", properties={"key": "test_val1", "n": "7"}, timestamp=minutes(1)),
-        make_event(event="sign out", distinct_id="2", properties={"key": "test_val2", "n": 12}, timestamp=minutes(2)),
-        make_event(event="sign out", distinct_id="2", properties={"key": "test_val3", "n": "x"}, timestamp=minutes(3)),
-        make_event(
-            event="sign out",
-            distinct_id="2",
-            properties={"key": "test_val2", "$set": {"email": "a@b.c"}},
-            timestamp=minutes(4),
-        ),
-    )
-
-
-def run(api: APIClient, url: str, query: str, **node: Any) -> Any:
-    return api.post(url, {"query": {"kind": "HogQLQuery", "query": query, **node}}, format="json")
-
-
-def rows(api: APIClient, url: str, query: str, **node: Any) -> list[list[Any]]:
-    response = run(api, url, query, **node)
-    assert response.status_code == 200, response.content
-    return response.json()["results"]
-
-
-def assert_hogql_400(response: Any, code: str, contains: str) -> None:
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["type"] == "validation_error"
-    assert body["code"] == code
-    assert contains in body["detail"], body["detail"]
+    store_sign_outs(tenant.team)
 
 
 class TestShape:
     def test_every_key_clients_read(self, api: APIClient, url: str, dataset: None) -> None:
-        response = run(api, url, "select event, count() from events group by event order by count() desc")
+        response = run_hogql(api, url, "select event, count() from events group by event order by count() desc")
         assert response.status_code == 200, response.content
         body = response.json()
         assert body["results"] == [["sign out", 3], ["sign up", 1]]
@@ -89,10 +69,10 @@ class TestShape:
         self, api: APIClient, tenant: Tenant, dataset: None
     ) -> None:
         for path in (f"/api/projects/{tenant.team.id}/query/", f"/api/environments/{tenant.team.id}/query"):
-            assert rows(api, path, "select count() from events") == [[4]]
+            assert hogql_rows(api, path, "select count() from events") == [[4]]
 
     def test_columns_are_aliases_or_the_expression_text(self, api: APIClient, url: str, dataset: None) -> None:
-        response = run(api, url, "select properties.key, event as name, concat(event, ' ', properties.key) "
+        response = run_hogql(api, url, "select properties.key, event as name, concat(event, ' ', properties.key) "
                                  "from events order by timestamp limit 1")  # fmt: skip
         body = response.json()
         assert body["columns"] == ["properties.key", "name", "concat(event, ' ', properties.key)"]
@@ -103,24 +83,26 @@ class TestShape:
     def test_timestamps_render_as_rfc3339_in_the_project_time_zone(
         self, api: APIClient, url: str, tenant: Tenant, dataset: None
     ) -> None:
-        assert rows(api, url, "select timestamp from events order by timestamp limit 1") == [["2026-11-01T12:01:00Z"]]
+        assert hogql_rows(api, url, "select timestamp from events order by timestamp limit 1") == [
+            ["2026-11-01T12:01:00Z"]
+        ]
         tenant.team.timezone = "Europe/Paris"
         tenant.team.save()
-        response = run(api, url, "select timestamp, toDate(timestamp) from events order by timestamp limit 1")
+        response = run_hogql(api, url, "select timestamp, toDate(timestamp) from events order by timestamp limit 1")
         assert response.json()["results"] == [["2026-11-01T13:01:00+01:00", "2026-11-01"]]
         assert response.json()["types"][0] == ["timestamp", "DateTime64(6, 'Europe/Paris')"]
 
     def test_to_time_zone_renders_in_that_zone(self, api: APIClient, url: str, dataset: None) -> None:
-        body = run(
+        body = run_hogql(
             api, url, "select toTimeZone(timestamp, 'Europe/Paris') from events order by timestamp limit 1"
         ).json()
         assert body["results"] == [["2026-11-01T13:01:00+01:00"]]
         assert body["types"][0][1] == "DateTime64(6, 'Europe/Paris')"
-        assert_hogql_400(run(api, url, "select toTimeZone(timestamp, 'Mars/Base') from events"), "hogql_query_error",
+        assert_hogql_400(run_hogql(api, url, "select toTimeZone(timestamp, 'Mars/Base') from events"), "hogql_query_error",
                          "Unknown time zone")  # fmt: skip
 
     def test_star_is_the_events_columns(self, api: APIClient, url: str, dataset: None) -> None:
-        body = run(api, url, "select * from events order by timestamp limit 1").json()
+        body = run_hogql(api, url, "select * from events order by timestamp limit 1").json()
         assert body["columns"] == ["uuid", "event", "properties", "timestamp", "distinct_id", "elements_chain",
                                    "created_at"]  # fmt: skip
         assert body["results"][0][1] == "sign up"
@@ -164,30 +146,32 @@ class TestSemantics:
         ],
     )
     def test_expressions(self, api: APIClient, url: str, dataset: None, expression: str, expected: Any) -> None:
-        assert rows(api, url, f"select {expression} from events limit 1") == [[expected]]
+        assert hogql_rows(api, url, f"select {expression} from events limit 1") == [[expected]]
 
     def test_a_column_aliased_to_its_own_name_is_the_column(self, api: APIClient, url: str, dataset: None) -> None:
         query = "select event as event, concat(event, '!') as shout from events where event = 'sign up' order by event limit 1"
-        assert rows(api, url, query) == [["sign up", "sign up!"]]
+        assert hogql_rows(api, url, query) == [["sign up", "sign up!"]]
 
     def test_an_alias_used_many_times_is_printed_once(self, api: APIClient, url: str, dataset: None) -> None:
         chain = ", ".join(f"a{n} + a{n} as a{n + 1}" for n in range(8))
-        assert rows(api, url, f"select 1 as a0, {chain} from events limit 1") == [[2**n for n in range(9)]]
+        assert hogql_rows(api, url, f"select 1 as a0, {chain} from events limit 1") == [[2**n for n in range(9)]]
 
     def test_long_argument_lists_and_in_lists_run(self, api: APIClient, url: str, dataset: None) -> None:
         # PostgreSQL nests a concat() as deeply as it has arguments: the most HogQL allows must still run there.
-        assert rows(api, url, "select concat(" + ", ".join(["'x'"] * 1000) + ") from events limit 1") == [["x" * 1000]]
+        assert hogql_rows(api, url, "select concat(" + ", ".join(["'x'"] * 1000) + ") from events limit 1") == [
+            ["x" * 1000]
+        ]
         names = ", ".join(f"'name {n}'" for n in range(2000))
-        assert rows(api, url, f"select count() from events where event in ({names}, 'sign up')") == [[1]]
+        assert hogql_rows(api, url, f"select count() from events where event in ({names}, 'sign up')") == [[1]]
 
     def test_a_string_compared_with_a_number_is_read_as_one(self, api: APIClient, url: str, dataset: None) -> None:
         # n is "7", 12 and "x": numeric text and numbers compare as numbers; "x" is not one and matches nothing.
-        assert rows(api, url, "select count() from events where properties.n > 5") == [[2]]
-        assert rows(api, url, "select count() from events where properties.n = 12") == [[1]]
-        assert rows(api, url, "select count() from events where properties.n in (7, 8)") == [[1]]
+        assert hogql_rows(api, url, "select count() from events where properties.n > 5") == [[2]]
+        assert hogql_rows(api, url, "select count() from events where properties.n = 12") == [[1]]
+        assert hogql_rows(api, url, "select count() from events where properties.n in (7, 8)") == [[1]]
 
     def test_aggregates_are_typed_as_clickhouse_types_them(self, api: APIClient, url: str, dataset: None) -> None:
-        body = run(api, url, "select count(), uniq(event), countIf(event = 'sign up'), avg(toFloat(properties.n)), "
+        body = run_hogql(api, url, "select count(), uniq(event), countIf(event = 'sign up'), avg(toFloat(properties.n)), "
                              "sum(toInt(properties.n)), min(timestamp) from events").json()  # fmt: skip
         assert body["results"] == [[4, 2, 1, 9.5, 19, "2026-11-01T12:01:00Z"]]
         assert [t for _, t in body["types"]] == ["UInt64", "UInt64", "UInt64", "Float64", "Int64",
@@ -196,35 +180,37 @@ class TestSemantics:
     def test_where_group_having_order_limit_offset(self, api: APIClient, url: str, dataset: None) -> None:
         query = ("select properties.key as k, count() as c from events where event = 'sign out' or "
                  "like(properties.key, '%val1') group by k having c >= 1 order by c desc, k limit 2 offset 1")  # fmt: skip
-        assert rows(api, url, query) == [["test_val1", 1], ["test_val3", 1]]
+        assert hogql_rows(api, url, query) == [["test_val1", 1], ["test_val3", 1]]
 
     def test_dates_intervals_and_date_strings(self, api: APIClient, url: str, dataset: None) -> None:
-        assert rows(api, url, "select count() from events where timestamp > '2026-11-01 12:02:30'") == [[2]]
-        assert rows(api, url, "select count() from events where timestamp > now() - interval 7 day") == [[0]]
-        assert rows(api, url, "select count() from events where timestamp between '2026-11-01' and '2026-11-02'") == [
-            [4]
-        ]
-        assert rows(api, url, "select toStartOfDay(timestamp) from events limit 1") == [["2026-11-01T00:00:00Z"]]
+        assert hogql_rows(api, url, "select count() from events where timestamp > '2026-11-01 12:02:30'") == [[2]]
+        assert hogql_rows(api, url, "select count() from events where timestamp > now() - interval 7 day") == [[0]]
+        assert hogql_rows(
+            api, url, "select count() from events where timestamp between '2026-11-01' and '2026-11-02'"
+        ) == [[4]]
+        assert hogql_rows(api, url, "select toStartOfDay(timestamp) from events limit 1") == [["2026-11-01T00:00:00Z"]]
         # ClickHouse's weeks start on Sunday: Sunday 1 November 2026 starts its own week.
-        assert rows(api, url, "select toStartOfWeek(timestamp) from events limit 1") == [["2026-11-01"]]  # a date
+        assert hogql_rows(api, url, "select toStartOfWeek(timestamp) from events limit 1") == [["2026-11-01"]]  # a date
 
     def test_regex_like_and_in(self, api: APIClient, url: str, dataset: None) -> None:
-        assert rows(api, url, "select count() from events where properties.key =~ 'val[12]$'") == [[3]]
-        assert rows(api, url, "select count() from events where properties.key !~ 'val[12]$'") == [[1]]
-        assert rows(api, url, "select count() from events where event ilike 'SIGN%'") == [[4]]
-        assert rows(api, url, "select count() from events where event not in ('sign up')") == [[3]]
+        assert hogql_rows(api, url, "select count() from events where properties.key =~ 'val[12]$'") == [[3]]
+        assert hogql_rows(api, url, "select count() from events where properties.key !~ 'val[12]$'") == [[1]]
+        assert hogql_rows(api, url, "select count() from events where event ilike 'SIGN%'") == [[4]]
+        assert hogql_rows(api, url, "select count() from events where event not in ('sign up')") == [[3]]
 
     def test_placeholders_are_bound_values(self, api: APIClient, url: str, dataset: None) -> None:
-        assert rows(api, url, "select count() from events where distinct_id = {id}", values={"id": "2"}) == [[4]]
+        assert hogql_rows(api, url, "select count() from events where distinct_id = {id}", values={"id": "2"}) == [[4]]
         tricky = "2' or '1'='1"
-        assert rows(api, url, "select count() from events where distinct_id = {id}", values={"id": tricky}) == [[0]]
-        assert rows(api, url, "select count() from events where event in {names}",
+        assert hogql_rows(api, url, "select count() from events where distinct_id = {id}", values={"id": tricky}) == [
+            [0]
+        ]
+        assert hogql_rows(api, url, "select count() from events where event in {names}",
                     values={"names": ["sign up", "nope"]}) == [[1]]  # fmt: skip
 
     def test_person_fields(self, api: APIClient, url: str, dataset: None) -> None:
-        assert rows(api, url, "select distinct person.properties.email from events") == [["a@b.c"]]
-        assert rows(api, url, "select count() from persons where properties.email = 'a@b.c'") == [[1]]
-        [[person_id, same]] = rows(api, url, "select person_id, person.id = person_id from events limit 1")
+        assert hogql_rows(api, url, "select distinct person.properties.email from events") == [["a@b.c"]]
+        assert hogql_rows(api, url, "select count() from persons where properties.email = 'a@b.c'") == [[1]]
+        [[person_id, same]] = hogql_rows(api, url, "select person_id, person.id = person_id from events limit 1")
         assert len(person_id) == 36 and same == 1
 
 
@@ -234,22 +220,22 @@ class TestLimits:
         store(tenant.team, *(make_event(distinct_id=f"u{n}", timestamp=minutes(n)) for n in range(105)))
 
     def test_no_limit_returns_100_rows_and_says_there_are_more(self, api: APIClient, url: str, many: None) -> None:
-        body = run(api, url, "select distinct_id from events order by timestamp").json()
+        body = run_hogql(api, url, "select distinct_id from events order by timestamp").json()
         assert len(body["results"]) == 100 and body["hasMore"] is True and body["limit"] == 100
 
     def test_an_explicit_limit_is_honoured(self, api: APIClient, url: str, many: None) -> None:
-        body = run(api, url, "select distinct_id from events order by timestamp limit 103").json()
+        body = run_hogql(api, url, "select distinct_id from events order by timestamp limit 103").json()
         assert len(body["results"]) == 103 and body["hasMore"] is None
 
     def test_offset_works_with_a_personal_api_key(self, api: APIClient, url: str, many: None) -> None:
-        assert rows(api, url, "select distinct_id from events order by timestamp limit 2 offset 100") == [
+        assert hogql_rows(api, url, "select distinct_id from events order by timestamp limit 2 offset 100") == [
             ["u100"],
             ["u101"],
         ]
 
     def test_a_capped_limit_says_so(self, api: APIClient, url: str, many: None, monkeypatch: Any) -> None:
         monkeypatch.setattr(hogql, "MAX_ROWS", 50)
-        body = run(api, url, "select distinct_id from events limit 60000").json()
+        body = run_hogql(api, url, "select distinct_id from events limit 60000").json()
         assert len(body["results"]) == 50 and body["hasMore"] is True and body["limit"] == 50
 
 
@@ -310,7 +296,7 @@ class TestRefusals:
     def test_refused_with_a_400_naming_the_problem(
         self, api: APIClient, url: str, tenant: Tenant, dataset: None, query: str, code: str, contains: str
     ) -> None:
-        assert_hogql_400(run(api, url, query), code, contains)
+        assert_hogql_400(run_hogql(api, url, query), code, contains)
         assert len(stored_events(tenant.team)) == 4  # the server and its tables are unharmed
 
     @pytest.mark.parametrize(
@@ -362,7 +348,7 @@ class TestRefusals:
     def test_the_timeout_counts_the_time_before_the_database(self, api: APIClient, url: str, settings: Any) -> None:
         # Parsing and printing alone take longer than this: the database is never given the statement.
         settings.QUERY_TIMEOUT_SECONDS = 1e-9
-        response = run(api, url, "select count() from events")
+        response = run_hogql(api, url, "select count() from events")
         assert (response.status_code, response.json()["code"]) == (504, "query_timeout")
 
 
@@ -371,19 +357,19 @@ class TestTenancy:
         self, api: APIClient, url: str, dataset: None, other_tenant: Tenant
     ) -> None:
         store(other_tenant.team, make_event(event="secret", distinct_id="2", timestamp=BASE_TIME))
-        assert rows(api, url, "select count() from events") == [[4]]
-        assert rows(api, url, "select count() from events where event = 'secret'") == [[0]]
-        assert rows(api, url, "select count() from events where event = '' or 1=1 --'") == [[4]]
-        assert rows(api, url, "select count() from persons") == [[1]]
+        assert hogql_rows(api, url, "select count() from events") == [[4]]
+        assert hogql_rows(api, url, "select count() from events where event = 'secret'") == [[0]]
+        assert hogql_rows(api, url, "select count() from events where event = '' or 1=1 --'") == [[4]]
+        assert hogql_rows(api, url, "select count() from persons") == [[1]]
 
     def test_another_organizations_project_is_403(self, api: APIClient, other_tenant: Tenant) -> None:
-        response = run(api, f"/api/environments/{other_tenant.team.id}/query/", "select 1 from events")
+        response = run_hogql(api, f"/api/environments/{other_tenant.team.id}/query/", "select 1 from events")
         assert response.status_code == 403
         assert response.json()["detail"] == "You don't have access to the project."
 
     def test_query_read_is_enough_and_needed(self, key_client: Any, url: str, dataset: None) -> None:
-        assert run(key_client("event:read"), url, "select count() from events").status_code == 403
-        assert run(key_client("query:read"), url, "select count() from events").status_code == 200
+        assert run_hogql(key_client("event:read"), url, "select count() from events").status_code == 403
+        assert run_hogql(key_client("query:read"), url, "select count() from events").status_code == 200
 
 
 def events_query(api: APIClient, url: str, **node: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.events.helpers import make_event, minutes, store
+from tests.events.helpers import assert_hogql_400, hogql_rows, run_hogql, store_sign_outs
 from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.usefixtures("events_backend")
@@ -27,24 +27,7 @@ def url(tenant: Tenant) -> str:
 
 @pytest.fixture
 def dataset(tenant: Tenant) -> None:
-    """A sign up, then three sign outs; `n` is a string, a number, a non-number and missing."""
-    store(
-        tenant.team,
-        make_event(event="sign up", distinct_id="2", properties={"key": "test_val1", "n": "7"}, timestamp=minutes(1)),
-        make_event(event="sign out", distinct_id="2", properties={"key": "test_val2", "n": 12}, timestamp=minutes(2)),
-        make_event(event="sign out", distinct_id="2", properties={"key": "test_val3", "n": "x"}, timestamp=minutes(3)),
-        make_event(event="sign out", distinct_id="2", properties={"key": "test_val2"}, timestamp=minutes(4)),
-    )
-
-
-def run(api: APIClient, url: str, query: str) -> Any:
-    return api.post(url, {"query": {"kind": "HogQLQuery", "query": query}}, format="json")
-
-
-def rows(api: APIClient, url: str, query: str) -> list[list[Any]]:
-    response = run(api, url, query)
-    assert response.status_code == 200, response.content
-    return response.json()["results"]
+    store_sign_outs(tenant.team)
 
 
 BY_TIME = "from events order by timestamp"
@@ -96,11 +79,11 @@ BY_TIME = "from events order by timestamp"
     ],
 )
 def test_syntax_runs_as_posthog_reads_it(api: APIClient, url: str, dataset: None, query: str, expected: Any) -> None:
-    assert rows(api, url, query) == expected
+    assert hogql_rows(api, url, query) == expected
 
 
 def test_a_qualified_star_is_the_tables_columns(api: APIClient, url: str, dataset: None) -> None:
-    response = run(api, url, "select e.* from events e limit 1")
+    response = run_hogql(api, url, "select e.* from events e limit 1")
     assert response.status_code == 200, response.content
     assert response.json()["columns"] == ["uuid", "event", "properties", "timestamp", "distinct_id", "elements_chain",
                                           "created_at"]  # fmt: skip
@@ -143,8 +126,4 @@ def test_a_qualified_star_is_the_tables_columns(api: APIClient, url: str, datase
     ],
 )
 def test_what_we_do_not_run_is_a_400_naming_it(api: APIClient, url: str, query: str, code: str, contains: str) -> None:
-    response = run(api, url, query)
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert (body["type"], body["code"]) == ("validation_error", code), body
-    assert contains in body["detail"], body["detail"]
+    assert_hogql_400(run_hogql(api, url, query), code, contains)
