@@ -23,7 +23,8 @@ Temporal Python client, so the ratios show what this server adds to Temporal's o
     same without one (the worker running in both).
 (c) M `$ai_generation` events (default 100,000) sent to `/batch/` by 4 clients into a project without evaluations,
     then into projects with 5 enabled evaluations: every event matching one of them (a pending run per event), and
-    each sampling 10% of what it matches. events/s and the ratio to no evaluations. The worker is stopped for (c):
+    each sampling 10% of what it matches; and with 5 Hog evaluations (a JSON check and a regex), every event
+    matching one. events/s and the ratio to no evaluations. The worker is stopped for (c):
     it measures ingestion alone.
 
     .venv/bin/python bench/evaluation_runs.py [--runs 1000] [--events 100000] [--backfill-events 10000]
@@ -459,11 +460,24 @@ def measure_backfills(base_url: str, key: str, organization: Any, user: Any, env
                    "without a backfill", baseline)  # fmt: skip
 
 
+# (label, evaluations, rollout %, evaluation type): a Hog evaluation is scheduled exactly as a judge is (a pending
+# run per triggered event) and runs in the worker, so at ingestion it costs what a judge costs.
 INGESTION_SCENARIOS = (
-    ("no evaluations", 0, 100),
-    ("5 evaluations, a run per event", 5, 100),
-    ("5 evaluations sampling 10%", 5, 10),
+    ("no evaluations", 0, 100, "llm_judge"),
+    ("5 evaluations, a run per event", 5, 100, "llm_judge"),
+    ("5 evaluations sampling 10%", 5, 10, "llm_judge"),
+    ("5 Hog evaluations, a run per event", 5, 100, "hog"),
 )
+HOG_CONFIG = {"source": "print(length(output)); return isValidJSON(output) and not match(output, '[0-9]{16}')"}
+
+
+def hog_config() -> dict[str, Any]:
+    """The stored config of a Hog evaluation (its source and compiled form), as the API saves it."""
+    from evaluations.configs import validate_configs
+
+    config, _ = validate_configs(evaluation_type="hog", output_type="boolean", evaluation_config=HOG_CONFIG,
+                                 output_config={})  # fmt: skip
+    return config
 
 
 def measure_ingestion(base_url: str, organization: Any, user: Any, args: argparse.Namespace) -> None:
@@ -471,15 +485,16 @@ def measure_ingestion(base_url: str, organization: Any, user: Any, args: argpars
     from environments import services
     from evaluations.models import Evaluation, EvaluationRun
 
-    rates: dict[str, list[float]] = {label: [] for label, _, _ in INGESTION_SCENARIOS}
+    rates: dict[str, list[float]] = {label: [] for label, *_ in INGESTION_SCENARIOS}
     pending: dict[str, int] = {}
     for round_number in range(args.rounds):
-        for label, evaluations, rollout in INGESTION_SCENARIOS:
+        for label, evaluations, rollout, evaluation_type in INGESTION_SCENARIOS:
             project = services.project_create(organization=organization, name=f"{label} {round_number}", creator=user)
+            config = hog_config() if evaluation_type == "hog" else {"prompt": "Is it right?"}
             for n in range(evaluations):
                 Evaluation.objects.create(
-                    team=project, name=f"e{n}", evaluation_type="llm_judge", output_type="boolean",
-                    evaluation_config={"prompt": "Is it right?"}, enabled=True,
+                    team=project, name=f"e{n}", evaluation_type=evaluation_type, output_type="boolean",
+                    evaluation_config=config, enabled=True,
                     conditions=[{"id": f"c{n}", "rollout_percentage": rollout, "properties": [
                         {"key": "$ai_model", "value": MODELS[n], "operator": "exact", "type": "event"}]}],
                 )  # fmt: skip
@@ -492,7 +507,7 @@ def measure_ingestion(base_url: str, organization: Any, user: Any, args: argpars
     print(
         f"\n  (c) {args.events:,} $ai_generation events to /batch/ ({args.clients} clients), median of {args.rounds}:"
     )
-    for label, _, _ in INGESTION_SCENARIOS:
+    for label, *_ in INGESTION_SCENARIOS:
         median = statistics.median(rates[label])
         print(f"      {label:<32} {median:9,.0f} events/s  ratio {median / baseline:.2f}  "
               f"({pending[label]:,} pending runs per round)")  # fmt: skip

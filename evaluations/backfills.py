@@ -369,7 +369,18 @@ def conditions_filter(conditions: list[dict[str, Any]]) -> PropertyGroup:
 
 
 def _room_in_flight(backfill: EvaluationBackfill) -> int:
-    """How many more runs this backfill may have pending or running: within its own bound and its project's."""
+    """How many more runs this backfill may have pending or running: within its own bound and its project's, and
+    none while live runs (online and manual, any project) are at BACKFILL_PAUSE_AT_LIVE_RUNS — a backfill takes only
+    the capacity live traffic leaves."""
+    pause_at = settings.BACKFILL_PAUSE_AT_LIVE_RUNS
+    if pause_at > 0:
+        live = (
+            EvaluationRun.objects.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING])
+            .exclude(trigger=RunTrigger.BACKFILL)
+            .values_list("id", flat=True)[:pause_at]
+        )
+        if len(live) >= pause_at:
+            return 0
     counts = EvaluationRun.objects.filter(
         team_id=backfill.team_id, trigger=RunTrigger.BACKFILL, status__in=[RunStatus.PENDING, RunStatus.RUNNING]
     ).aggregate(project=Count("id"), mine=Count("id", filter=Q(backfill_id=backfill.id)))

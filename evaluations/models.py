@@ -236,6 +236,12 @@ class EvaluationRun(models.Model):
                 name="evaluation_run_backfill_flight",
                 condition=models.Q(trigger="backfill", status__in=["pending", "running"]),
             ),
+            # What backfills yield to: online and manual runs not finished yet.
+            models.Index(
+                fields=["created_at"],
+                name="evaluation_run_live_flight",
+                condition=models.Q(status__in=["pending", "running"]) & ~models.Q(trigger="backfill"),
+            ),
             # What the dispatcher polls: online runs whose workflow has not been started yet.
             models.Index(
                 fields=["created_at"],

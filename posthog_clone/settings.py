@@ -252,10 +252,13 @@ BACKFILL_MAX_DAYS = env.int("BACKFILL_MAX_DAYS", default=365)
 # How many generations one backfill may judge: each is a judge call (money, and the LLM server's time), and the
 # estimate reads them all before the backfill starts.
 BACKFILL_MAX_EVENTS = env.int("BACKFILL_MAX_EVENTS", default=100_000)
-# Runs a backfill may have pending or running at once, and all of a project's backfills together: what is left of
-# the judge's and the worker's capacity stays with online evaluation.
-BACKFILL_RUNS_IN_FLIGHT = env.int("BACKFILL_RUNS_IN_FLIGHT", default=8)
-BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT = env.int("BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT", default=16)
+# Runs a backfill may have pending or running at once, and all of a project's backfills together: enough to keep a
+# worker busy (its 16 activity threads) while nothing else needs it.
+BACKFILL_RUNS_IN_FLIGHT = env.int("BACKFILL_RUNS_IN_FLIGHT", default=32)
+BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT = env.int("BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT", default=32)
+# Backfills fill the capacity live traffic leaves: while this many online and manual runs are pending or running on
+# the server, no backfill starts a run (the worker's activity threads, by default; 0: backfills never pause).
+BACKFILL_PAUSE_AT_LIVE_RUNS = env.int("BACKFILL_PAUSE_AT_LIVE_RUNS", default=16)
 # How often the worker restarts the walk of a running backfill whose workflow is gone (Temporal's history lost).
 BACKFILL_RESUME_SECONDS = env.float("BACKFILL_RESUME_SECONDS", default=30.0)
 # Events read per step of a backfill's walk.

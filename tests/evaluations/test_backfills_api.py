@@ -13,12 +13,18 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from evaluations import backfills
-from evaluations.models import Evaluation, EvaluationBackfill
+from evaluations.models import Evaluation, EvaluationBackfill, EvaluationRun, RunStatus, RunTrigger
 from evaluations.online import in_rollout
 from events.records import EventInput
 from events.services import events_capture
 from posthog_clone import embedded
-from tests.evaluations.helpers import GENERATION_PROPERTIES, make_backfill, make_evaluation, store_generation
+from tests.evaluations.helpers import (
+    GENERATION_PROPERTIES,
+    make_backfill,
+    make_evaluation,
+    make_run,
+    store_generation,
+)
 from tests.support.errors import assert_error
 from tests.support.tenants import Tenant
 
@@ -274,3 +280,27 @@ def test_a_start_temporal_cannot_take_leaves_nothing_behind(
     assert not EvaluationBackfill.objects.exists()
     # Nothing blocks the next attempt.
     assert api.post(path(tenant, evaluation, "estimate/"), window(), format="json").status_code == 200
+
+
+def test_a_walk_yields_while_live_runs_are_at_the_servers_bound(
+    tenant: Tenant, other_tenant: Tenant, settings: Any
+) -> None:
+    """Online and manual runs of any project come first: at BACKFILL_PAUSE_AT_LIVE_RUNS of them in flight, a walk
+    starts nothing (and reads nothing); below it, it goes on."""
+    settings.BACKFILL_PAUSE_AT_LIVE_RUNS = 2
+    for _ in range(3):
+        store_generation(tenant)
+    evaluation = make_evaluation(tenant, conditions=[{"id": "a", "rollout_percentage": 100, "properties": []}])
+    backfill = make_backfill(tenant, evaluation, total_count=3)
+    live = [make_run(other_tenant, id=f"live-{n}", status=RunStatus.PENDING, trigger=trigger)
+            for n, trigger in enumerate([RunTrigger.ONLINE, RunTrigger.MANUAL])]  # fmt: skip
+    make_run(other_tenant, id="finished", status=RunStatus.COMPLETED, trigger=RunTrigger.ONLINE)
+
+    tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
+    assert (tick.waited, tick.dispatched) == (True, 0)
+    backfill.refresh_from_db()
+    assert (backfill.dispatched_count, backfill.cursor_timestamp) == (0, None)
+
+    EvaluationRun.objects.filter(pk=live[0].pk).update(status=RunStatus.COMPLETED)
+    tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
+    assert (tick.finished, tick.dispatched) == (True, 3)
