@@ -116,6 +116,10 @@ def _parse_uncached(start: str, text: str, values: Mapping[str, Any] | None) -> 
     return parsed
 
 
+# `x, y -> …`: a lambda's arguments without brackets (with them, the grammar reads it and refuses it by name).
+_LAMBDA_ARGUMENTS = re.compile(r"\s*[A-Za-z_$][\w$]*(\s*,\s*[A-Za-z_$][\w$]*)+\s*,?\s*->")
+
+
 def _diagnose(text: str, position: int) -> None:
     """Where the text does not parse because of syntax PostHog has and we do not read at all, refuse it by name."""
     before, after = text[:position], text[position:]
@@ -123,6 +127,16 @@ def _diagnose(text: str, position: int) -> None:
         raise _unsupported("Template strings (f'…') are", _Place(position))
     if re.match(r"<\s*/?\s*[A-Za-z]", after) and re.search(r"(\bfrom|\(|,|\bselect)\s*$", before, re.I):
         raise _unsupported("HogQLX tags (<Tag … />) are", _Place(position))
+    if _LAMBDA_ARGUMENTS.match(text) or re.search(r"->\s*\{[^}]*$", before):
+        raise _unsupported("Lambdas (x -> …) are", _Place(position))
+    if re.search(r"\bis\s+(not\s+)?null\s*$", before, re.I) and re.match(r"[-+*/%|]", after):
+        # PostHog reads `a IS NULL * b` as `(a IS NULL) * b`; brackets say so here.
+        raise _unsupported("An operator after IS [NOT] NULL (write `(a IS NULL) * b`) is", _Place(position))
+    if re.search(r"\bselect\s+distinct\s*\+\s*$", before, re.I):
+        # PostHog reads this `distinct` as a column's name.
+        raise _unsupported("SELECT DISTINCT followed by a unary + is", _Place(position))
+    if re.search(r"\bformat\s*$", before, re.I) and re.match(r"[A-Za-z_]", after):
+        raise _unsupported("FORMAT (answers are JSON) is", _Place(position))
 
 
 def too_deep() -> HogQLError:
@@ -430,8 +444,11 @@ class _Builder(Transformer):
     def between(self, meta: Any, children: list[Any]) -> ast.Expr:
         expr, keyword, low, high = children
         at = self._at(meta)
-        within = ast.And((ast.Compare(">=", expr, low, **at), ast.Compare("<=", expr, high, **at)), **at)
-        return ast.Not(within, **at) if keyword.type == "NOT_BETWEEN" else within
+        if keyword.type == "NOT_BETWEEN":
+            # ClickHouse's meaning, `x < low OR x > high`: with a NULL side it is not true (`NOT (x BETWEEN …)`
+            # would be, our comparisons being false rather than NULL with a NULL side).
+            return ast.Or((ast.Compare("<", expr, low, **at), ast.Compare(">", expr, high, **at)), **at)
+        return ast.And((ast.Compare(">=", expr, low, **at), ast.Compare("<=", expr, high, **at)), **at)
 
     def arithmetic(self, meta: Any, children: list[Any]) -> Any:
         node = children[0]
@@ -583,6 +600,25 @@ class _Builder(Transformer):
             raise HogQLError(f"Unknown interval unit '{_name(unit)}': use one of {', '.join(sorted(INTERVAL_UNITS))}.",
                              **self._at(meta))  # fmt: skip
         return ast.Interval(amount, normalised, **self._at(meta))
+
+    def interval_string(self, meta: Any, children: list[Token]) -> ast.Interval:
+        """`interval '<count> <unit>'` as PostHog reads it: digits, one space, a unit in lower case (singular or
+        plural); anything else refused in PostHog's words."""
+        written = str(children[0])
+        content = written[written.index("'") + 1 : -1]
+        count, space, unit = content.partition(" ")
+        at = self._at(meta)
+        if not space:
+            raise HogQLError("Unsupported interval type: must be in the format '<count> <unit>'.", **at)
+        if not (count.isascii() and count.isdigit()):
+            raise HogQLError(f"Unsupported interval count: '{count}' is not a valid integer.", **at)
+        singular = unit[:-1] if unit.endswith("s") else unit
+        if singular not in INTERVAL_UNITS:
+            raise HogQLError(f"Unsupported interval unit: {unit}.", **at)
+        return ast.Interval(ast.Constant(int(count), **at), singular, **at)
+
+    def dict_(self, meta: Any, children: list[Any]) -> Any:
+        raise _unsupported("Dictionaries ({key: value}) are", meta)
 
     def case(self, meta: Any, children: list[Any]) -> ast.Call:
         """`CASE WHEN c THEN r … ELSE d END` is if() or multiIf(), and `CASE x WHEN v THEN r …` compares x with

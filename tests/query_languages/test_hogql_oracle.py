@@ -420,13 +420,9 @@ def test_generated_expressions_mean_what_posthogs_mean(stored: Engines) -> None:
     assert_compared(compared, examples=count, what="expressions")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NOT BETWEEN parses as not(x >= a and x <= b): PostHog prints "
-    "ifNull(x NOT BETWEEN a AND b, 0), false when a side is NULL (needs a BETWEEN node from the parser)",
-)
 def test_not_between_with_a_null_side_is_false(stored: Engines) -> None:
-    # PostHog's rule for BETWEEN (read in its printer): the whole test is ifNull(…, 0). The oracle cannot show it
-    # (it prints our tree), so the answer is written here: d has no n.
+    # PostHog's rule for BETWEEN (read in its printer): the whole test is ifNull(…, 0), so NOT BETWEEN with a NULL
+    # side is false, as our `x < a OR x > b` is. The oracle cannot show it (it prints our tree), so the answer is
+    # written here: d has no n.
     found = answers(stored, "toInt(properties.n) not between 1 and 10", condition=True)
     assert found["postgres"] == found["clickhouse"] == found["python"] == ["b", "c"]

@@ -87,8 +87,9 @@ def posthog_shape(node: dict[str, Any]) -> Shape:
         return ("not", posthog_shape(node["expr"]))
     if kind == "BetweenExpr":
         subject, low, high = (posthog_shape(node[key]) for key in ("expr", "low", "high"))
-        within = ("and", (("cmp", ">=", subject, low), ("cmp", "<=", subject, high)))
-        return ("not", within) if node.get("negated") else within
+        if node.get("negated"):  # ClickHouse's NOT BETWEEN is `x < low OR x > high`
+            return ("or", (("cmp", "<", subject, low), ("cmp", ">", subject, high)))
+        return ("and", (("cmp", ">=", subject, low), ("cmp", "<=", subject, high)))
     if kind in ("Array", "Tuple"):
         return (kind.lower(), tuple(posthog_shape(expr) for expr in node["exprs"]))
     if kind == "ArrayAccess":
