@@ -71,7 +71,7 @@ def store_result(
         properties.update({"$ai_evaluation_result": verdict == "pass", "$ai_evaluation_applicable": True})
     elif verdict == "na":
         properties["$ai_evaluation_applicable"] = False
-    elif verdict == "skipped":  # skipped: PostHog's skipped boolean run says false, and readers leave it out by its flag
+    elif verdict == "skipped":  # PostHog's skipped boolean run says false; readers leave it out by its flag
         properties.update({"$ai_evaluation_result": False, "$ai_evaluation_skipped": True,
                            "$ai_evaluation_skip_reason": "trace_errored"})  # fmt: skip
     store_generation(tenant, event="$ai_evaluation", properties=properties,
@@ -349,9 +349,7 @@ def test_the_cache_can_live_in_redis(api: APIClient, tenant: Tenant, fake_llm: F
 # --- whose judge ----------------------------------------------------------------------------------------------
 
 
-def test_the_evaluations_own_provider_key_and_model_are_used(
-    api: APIClient, tenant: Tenant, fake_llm: FakeLLM
-) -> None:
+def test_the_evaluations_own_provider_key_and_model_are_used(api: APIClient, tenant: Tenant, fake_llm: FakeLLM) -> None:
     key = make_provider_key(tenant, api_key="sk-project-own-key", provider="openai_compatible",
                             base_url=fake_llm.base_url)  # fmt: skip
     evaluation, _ = seeded(tenant, judge_provider="openai_compatible", judge_model="project-model", provider_key=key)
