@@ -404,3 +404,32 @@ def test_summaries_have_a_rate_limit_of_their_own(
     assert_error(response, 429, type="throttled_error", code="throttled")
     assert 1 <= int(response["Retry-After"]) <= 60
     assert api.get(f"/api/environments/{tenant.team.id}/evaluations/").status_code == 200  # the rest goes on
+
+
+@pytest.mark.parametrize("events_backend", ["postgres", "clickhouse"], indirect=True)
+def test_each_events_store_reads_the_same_results(
+    api: APIClient, tenant: Tenant, fake_llm: FakeLLM, events_backend: str
+) -> None:
+    evaluation, ids = seeded(tenant)
+    numeric = make_evaluation(tenant, name="Score", output_type="numeric", output_config={"min": 0, "max": 10})
+    store_result(tenant, numeric, "scored", **{"$ai_evaluation_numeric_result": 2.0, "$ai_evaluation_passed": False})
+    answers = {}
+    for filter_ in ("all", "pass", "fail", "na"):
+        fake_llm.script(summary_reply())
+        response = api.post(url(tenant), {"evaluation_id": str(evaluation.id), "filter": filter_}, format="json")
+        assert response.status_code == 200, response.content
+        answers[filter_] = response.json()["statistics"]
+    assert answers == {
+        "all": {"total_analyzed": 6, "pass_count": 3, "fail_count": 2, "na_count": 1},
+        "pass": {"total_analyzed": 3, "pass_count": 3, "fail_count": 0, "na_count": 0},
+        "fail": {"total_analyzed": 2, "pass_count": 0, "fail_count": 2, "na_count": 0},
+        "na": {"total_analyzed": 1, "pass_count": 0, "fail_count": 0, "na_count": 1},
+    }
+    fake_llm.script(summary_reply())
+    response = api.post(url(tenant), {"evaluation_id": str(numeric.id), "filter": "fail"}, format="json")
+    assert response.json()["statistics"]["fail_count"] == 1
+    narrowed = {"evaluation_id": str(evaluation.id), "generation_ids": [str(ids["fail"][0]), str(ids["na"][0])]}
+    fake_llm.script(summary_reply())
+    assert api.post(url(tenant), narrowed, format="json").json()["statistics"] == {
+        "total_analyzed": 2, "pass_count": 0, "fail_count": 1, "na_count": 1,
+    }  # fmt: skip
