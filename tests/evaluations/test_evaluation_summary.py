@@ -383,6 +383,26 @@ def test_the_server_judge_uses_the_evaluations_model(api: APIClient, tenant: Ten
     assert request["model"] == "judge-test-model"
 
 
+def test_a_key_that_cannot_be_decrypted_is_503(api: APIClient, tenant: Tenant, fake_llm: FakeLLM) -> None:
+    key = make_provider_key(tenant, provider="openai_compatible", base_url=fake_llm.base_url,
+                            encrypted_config="not-a-fernet-token")  # fmt: skip
+    evaluation, _ = seeded(tenant, judge_provider="openai_compatible", judge_model="m", provider_key=key)
+    response = api.post(url(tenant), {"evaluation_id": str(evaluation.id)}, format="json")
+    assert_error(response, 503, code="provider_key_invalid", attr=None)
+    assert fake_llm.requests == []
+
+
+def test_a_code_evaluator_is_summarised_by_the_server_judge(api: APIClient, tenant: Tenant, fake_llm: FakeLLM) -> None:
+    evaluation, _ = seeded(tenant, evaluation_type="hog", evaluation_config={"source": "return true"},
+                           description="Answers must be short.")  # fmt: skip
+    fake_llm.script(completion("```json\n" + json.dumps(SUMMARY) + "\n```"))  # fenced, as some models answer
+    response = api.post(url(tenant), {"evaluation_id": str(evaluation.id)}, format="json")
+    assert response.status_code == 200, response.content
+    [request] = fake_llm.requests
+    assert request["model"] == "judge-test-model"
+    assert "Criteria: Answers must be short." in user_prompt(request)
+
+
 # --- the rate limit -------------------------------------------------------------------------------------------
 
 
