@@ -293,3 +293,20 @@ class LLMProviderKey(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class EvaluationSummaryCache(models.Model):
+    """A summary of an evaluation's results (`llm_analytics/evaluation_summary/`), kept until `expires_at` where
+    every web process reads it (Redis instead, when REDIS_URL is set). `key` says what was summarised."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="+")
+    value = models.JSONField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["expires_at"], name="evaluation_summary_expires")]
+
+    def __str__(self) -> str:
+        return self.key

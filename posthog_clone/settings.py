@@ -202,6 +202,8 @@ RATE_LIMITS: dict[str, list[str]] = {
     # On top of "api": backfills read a whole range to estimate it, and each judges up to BACKFILL_MAX_EVENTS.
     "evaluation_backfill_estimate": ["20/minute"],
     "evaluation_backfill_create": ["10/minute"],
+    # PostHog's for LLM summaries: each one may send a judge 250 results.
+    "llm_evaluation_summary": ["50/minute", "200/hour", "500/day"],
     **env.json("RATE_LIMITS", default={}),
 }
 

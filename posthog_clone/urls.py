@@ -14,6 +14,7 @@ from environments.api.views import (
 )
 from evaluations.backfill_views import EvaluationBackfillViewSet
 from evaluations.provider_key_views import ProviderKeyValidationViewSet, ProviderKeyViewSet
+from evaluations.summary_views import EvaluationSummaryViewSet
 from evaluations.views import EvaluationRunViewSet, EvaluationViewSet
 from events.capture_views import capture
 from events.query_views import QueryViewSet
@@ -34,6 +35,9 @@ project_router.register(
     "llm_analytics/provider_key_validations",
     ProviderKeyValidationViewSet,
     basename="llm_analytics_provider_key_validations",
+)
+project_router.register(
+    "llm_analytics/evaluation_summary", EvaluationSummaryViewSet, basename="llm_analytics_evaluation_summary"
 )
 project_router.register("events", EventViewSet, basename="events")
 project_router.register("query", QueryViewSet, basename="query")

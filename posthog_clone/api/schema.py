@@ -116,6 +116,7 @@ RESOURCE_TAGS = [
     ("evaluation_runs", "evaluation runs"),
     ("evaluations", "evaluations"),
     ("llm_analytics/provider_key", "llm provider keys"),
+    ("llm_analytics/evaluation_summary", "evaluations"),
     ("events", "events"),
     ("error_tracking/symbol_sets", "symbol sets"),
     ("error_tracking/releases", "releases"),

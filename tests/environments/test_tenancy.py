@@ -51,6 +51,8 @@ OBJECTS: dict[str, tuple[Callable[[Tenant], Model], Callable[[Any], str], type[M
     "llm_analytics_provider_keys": (make_provider_key, lambda obj: str(obj.id), LLMProviderKey),
     # Checks a key without storing one: another project's key must not be what it checks.
     "llm_analytics_provider_key_validations": (make_provider_key, lambda obj: str(obj.id), LLMProviderKey),
+    # Reads another project's evaluation's results only if it crosses projects.
+    "llm_analytics_evaluation_summary": (make_evaluation, lambda obj: str(obj.id), Evaluation),
     "events": (
         lambda tenant: Event.objects.get(team=tenant.team, uuid=store(tenant.team, make_event())[0].uuid),
         lambda obj: str(obj.uuid),
