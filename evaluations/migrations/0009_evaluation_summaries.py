@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('environments', '0001_initial'),
-        ('evaluations', '0007_hog_evaluations'),
+        ('evaluations', '0008_backfills_yield_to_live_runs'),
     ]
 
     operations = [
