@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "evaluations",
     "events",
     "symbol_sets",
+    "pages",
 ]
 
 MIDDLEWARE = [
@@ -96,6 +97,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "environments.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# The web pages' login form; the API answers 401 instead.
+LOGIN_URL = "/login/"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]

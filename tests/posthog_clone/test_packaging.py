@@ -27,7 +27,7 @@ from django.urls import resolve
 from posthog_clone import embedded
 
 REPO = Path(settings.BASE_DIR)
-APPS = ["posthog_clone", "environments", "evaluations", "events", "symbol_sets", "query_languages"]
+APPS = ["posthog_clone", "environments", "evaluations", "events", "symbol_sets", "query_languages", "pages"]
 
 
 def docker_build_context() -> set[str]:
