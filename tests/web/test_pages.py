@@ -10,6 +10,7 @@ from django.test import Client
 from environments import services
 from evaluations.models import RunStatus
 from tests.evaluations.helpers import make_evaluation, make_run
+from tests.support.evaluation_results import RESULTS, seed_evaluations
 from tests.support.tenants import PASSWORD, Tenant
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +159,16 @@ def test_an_evaluations_page_lists_its_latest_runs(tenant: Tenant) -> None:
     assert ">Fail<" in body
     assert f'href="/api/projects/{tenant.team.id}/events/{run.target_event_id}/"' in body
     assert f'data-stats-url="/api/projects/{tenant.team.id}/evaluations/{evaluation.id}/stats/?interval=day' in body
+
+
+def test_seeded_results_show_on_the_pages(tenant: Tenant) -> None:
+    ids = seed_evaluations(team=tenant.team, user=tenant.user)
+    browser = logged_in(tenant)
+    listing = browser.get("/evaluations/").content.decode()
+    for output_type in RESULTS:
+        assert f"{output_type.capitalize()} check" in listing
+    page = browser.get(f"/evaluations/{ids['boolean']}/").content.decode()
+    assert "The answer contradicts the source." in page
+    assert page.count('class="result pass"') == sum(1 for r in RESULTS["boolean"] if r.value is True)
+    assert page.count('class="result fail"') == sum(1 for r in RESULTS["boolean"] if r.value is False)
+    assert ">N/A<" in page
