@@ -23,7 +23,7 @@ from events.parameters import bad, parse_moment
 from events.stores import events_store
 from events.stores.base import OTHER_GROUP, EvaluationStatsQuery, StatsRow
 from posthog_clone.errors import DomainError
-from query_languages import Context, HogQLError, parse_expr, print_text, team_timezone
+from query_languages import Context, Extra, HogQLError, parse_expr, print_text, team_timezone
 
 INTERVALS = ("hour", "day", "week", "month")
 MAX_BUCKETS = 10_000
@@ -123,7 +123,7 @@ def buckets(start: datetime, until: datetime, *, interval: str, tz: tzinfo, limi
 # --- the breakdown ---------------------------------------------------------------------------------------------
 
 
-def _breakdown_sql(breakdown: str, *, team: Team, now: datetime) -> Any:
+def _breakdown_sql(breakdown: str, *, team: Team, now: datetime) -> Extra:
     """The breakdown as text on the store's events, or a 400 when it does not compile there."""
     text = f"properties.{breakdown}" if PROPERTY_NAME.fullmatch(breakdown) else breakdown
     store = events_store()
@@ -132,10 +132,7 @@ def _breakdown_sql(breakdown: str, *, team: Team, now: datetime) -> Any:
         printed = print_text(parse_expr(text), dialect=store.dialect, context=context)
     except HogQLError as error:
         raise DomainError(f"The breakdown does not compile: {error}", code=error.code, attr="breakdown") from None
-    if printed.needs_person:
-        raise DomainError("A breakdown reads the `$ai_evaluation` event's properties, not its person.",
-                          code="invalid_breakdown", attr="breakdown")  # fmt: skip
-    return printed.condition
+    return printed
 
 
 # --- answers -----------------------------------------------------------------------------------------------------
@@ -171,7 +168,8 @@ def evaluation_stats(
             until=parameters.date_to,
             interval=parameters.interval,
             timezone=team.timezone if tz is not UTC else "UTC",
-            group=group,
+            group=group.condition if group is not None else None,
+            group_reads_person=group is not None and group.needs_person,
             top=TOP_BREAKDOWN_VALUES,
             trigger=parameters.trigger,
             numbers=numeric,

@@ -153,6 +153,7 @@ class EvaluationStatsQuery:
     interval: str  # hour, day, week (from Sunday) or month
     timezone: str
     group: Sql | None = None
+    group_reads_person: bool = False  # PostgreSQL joins the person then (ClickHouse's events carry it)
     by_evaluation: bool = False
     top: int | None = None
     trigger: str | None = None
@@ -236,7 +237,7 @@ def outcome_of(w: StatsSql) -> Sql:
 
 def evaluation_stats_statements(w: StatsSql, *, source: str, query: EvaluationStatsQuery) -> tuple[Sql, Sql | None]:
     """The counts per (interval, group), and the category counts per (interval, group, key) when asked: both stores
-    run these statements, written through `w`, so they count the same way."""
+    run these statements, written through `w`, so they count the same way. `source`: the FROM clause (events as `e`)."""
     if query.by_evaluation:
         group = w.text("$ai_evaluation_id")
     else:
@@ -259,7 +260,7 @@ def evaluation_stats_statements(w: StatsSql, *, source: str, query: EvaluationSt
     ]
     if query.trigger is not None:
         conditions.append(sql("{} = {}", trigger_of(w), query.trigger))
-    ctes = [sql("ev AS (SELECT {} FROM {} WHERE {})", join(", ", columns), Sql(f"{source} AS e"),
+    ctes = [sql("ev AS (SELECT {} FROM {} WHERE {})", join(", ", columns), Sql(source),
                 join(" AND ", conditions))]  # fmt: skip
     carried = "".join(f", {name}" for name, wanted in (("score", query.numbers), ("cats", query.categories)) if wanted)
     if query.group is not None and query.top is not None and not query.by_evaluation:

@@ -212,7 +212,7 @@ class ClickHouseStore:
         return [orjson.loads(item) for (item,) in rows]
 
     def evaluation_stats(self, query: EvaluationStatsQuery) -> EvaluationStats:
-        main, categories = evaluation_stats_statements(_ClickHouseStatsSql(self.dialect), source=self.table,
+        main, categories = evaluation_stats_statements(_ClickHouseStatsSql(self.dialect), source=f"{self.table} AS e",
                                                        query=query)  # fmt: skip
         try:
             rows = self._query(main, user_written=True)

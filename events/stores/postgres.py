@@ -212,8 +212,8 @@ class PostgresStore:
         return [orjson.loads(value) for (value,) in rows]
 
     def evaluation_stats(self, query: EvaluationStatsQuery) -> EvaluationStats:
-        main, categories = evaluation_stats_statements(_PostgresStatsSql(self.dialect), source="events_event",
-                                                       query=query)  # fmt: skip
+        source = f"events_event AS e {PERSON_JOIN}" if query.group_reads_person else "events_event AS e"
+        main, categories = evaluation_stats_statements(_PostgresStatsSql(self.dialect), source=source, query=query)
         # The breakdown is HogQL a user wrote, which PostgreSQL may still refuse: a 400, and the request's
         # transaction left usable.
         try:

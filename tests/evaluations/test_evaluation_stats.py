@@ -305,12 +305,17 @@ class TestBadInput:
                          date_to=(start + timedelta(hours=10_000)).isoformat())  # fmt: skip
         assert len(body["series"]) == 10_000
 
-    @pytest.mark.parametrize("breakdown", ["concat(properties.a,", "count()", "no_such_function(properties.a)",
-                                           "person.properties.email"])  # fmt: skip
+    @pytest.mark.parametrize("breakdown", ["concat(properties.a,", "count()", "no_such_function(properties.a)"])  # fmt: skip
     def test_breakdown_that_does_not_compile(self, api: APIClient, tenant: Tenant, breakdown: str) -> None:
         evaluation = make_evaluation(tenant)
         body = assert_error(api.get(stats_url(tenant, evaluation), {**RANGE, "breakdown": breakdown}), attr="breakdown")
         assert body["type"] == "validation_error"
+
+    def test_person_breakdown(self, api: APIClient, tenant: Tenant, boolean_evaluation: Evaluation) -> None:
+        series = get_stats(api, tenant, boolean_evaluation, breakdown="person.properties.email", interval="month")[
+            "series"
+        ]
+        assert [(item["breakdown_value"], item["runs"]) for item in series] == [(None, 10)]
 
     def test_another_projects_evaluation_is_404(self, api: APIClient, tenant: Tenant, other_tenant: Tenant) -> None:
         theirs = make_evaluation(other_tenant)
