@@ -28,7 +28,16 @@ from django.conf import settings
 from events.errors import events_store_unavailable, query_refused, query_timeout
 from events.records import EventInput, EventRow, Order, PersonStamp
 from events.sql_schema import clickhouse_dialect
-from events.stores.base import ROW_COLUMNS, StagedCapture, event_row, page_statement
+from events.stores.base import (
+    ROW_COLUMNS,
+    EvaluationStats,
+    EvaluationStatsQuery,
+    StagedCapture,
+    evaluation_stats_rows,
+    evaluation_stats_statements,
+    event_row,
+    page_statement,
+)
 from events.stores.clickhouse_client import ClickHouseClient, ClickHouseError, ClickHouseUnavailable, client_for_url
 from events.stores.clickhouse_schema import EVENTS_TABLE
 from query_languages import Sql, clickhouse_bind, join, sql
@@ -55,6 +64,52 @@ _CHECKS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="clickhouse-chec
 
 T = TypeVar("T")
 logger = structlog.get_logger(__name__)
+
+
+class _ClickHouseStatsSql:
+    def __init__(self, dialect: Any) -> None:
+        self.dialect = dialect
+
+    def raw(self, key: str) -> Sql:
+        return sql("JSONExtractRaw(e.properties, {})", key)
+
+    def text(self, key: str) -> Sql:
+        return sql("JSONExtractString(e.properties, {})", key)
+
+    def has(self, key: str) -> Sql:
+        return sql("JSONHas(e.properties, {})", key)
+
+    def number(self, key: str) -> Sql:
+        return sql("if(JSONType(e.properties, {}) IN ('Int64', 'UInt64', 'Double'), "
+                   "toNullable(JSONExtractFloat(e.properties, {})), NULL)", key, key)  # fmt: skip
+
+    def strings(self, key: str) -> Sql:
+        return sql("JSONExtract(e.properties, {}, 'Array(String)')", key)
+
+    def null_text(self) -> Sql:
+        return Sql("CAST(NULL AS Nullable(String))")
+
+    def in_list(self, value: Sql, values: list[str]) -> Sql:
+        return sql("{} IN {}", value, values)
+
+    def epoch(self, moment: Sql) -> Sql:
+        return sql("intDiv(toUnixTimestamp64Micro({}), 1000000)", moment)
+
+    def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql:
+        return self.dialect.start_of(unit, moment, timezone)
+
+    def count_if(self, condition: Sql) -> Sql:
+        return sql("countIf({})", condition)
+
+    def quantile(self, level: float, value: Sql) -> Sql:
+        # Linear interpolation between the closest ranks: PostgreSQL's percentile_cont.
+        return sql(f"quantileExactInclusive({level})({{}})", value)
+
+    def text_order(self, value: Sql) -> Sql:
+        return value  # ClickHouse compares strings by their bytes
+
+    def unnest(self, relation: str, array: str, alias: str) -> Sql:
+        return Sql(f"{relation} ARRAY JOIN {array} AS {alias}")
 
 
 class ClickHouseStore:
@@ -155,6 +210,16 @@ class ClickHouseStore:
             )
         )
         return [orjson.loads(item) for (item,) in rows]
+
+    def evaluation_stats(self, query: EvaluationStatsQuery) -> EvaluationStats:
+        main, categories = evaluation_stats_statements(_ClickHouseStatsSql(self.dialect), source=f"{self.table} AS e",
+                                                       query=query)  # fmt: skip
+        try:
+            rows = self._query(main, user_written=True)
+            category_rows = self._query(categories, user_written=True) if categories is not None else None
+        except ClickHouseError as error:
+            raise query_refused(str(error)) from None
+        return evaluation_stats_rows(rows, category_rows)
 
     def run_query(self, statement: Sql, *, seconds: float) -> list[tuple[Any, ...]]:
         if seconds <= 0:
