@@ -11,12 +11,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from environments.api.throttling import login_wait
 from environments.models import Team
+from evaluations import stats
 from evaluations.models import Evaluation
 from pages import presenters, selectors
 from pages.forms import LoginForm
@@ -25,6 +27,7 @@ from posthog_clone.rate_limits import retry_after
 
 RUNS_SHOWN = 25
 CHART_QUERY = "interval=day&date_from=-30d"
+BREAKDOWN = "$ai_model"
 
 
 @never_cache
@@ -128,8 +131,14 @@ def stats_path(*, team: Team, evaluation: Evaluation) -> str:
 
 
 def seven_day_stats(*, team: Team, evaluations: list[Evaluation]) -> dict[str, dict[str, Any]]:
-    return {}
+    """What the list's `?include=stats_7d` adds, read through the same selector: one store query for the page."""
+    ids = [str(evaluation.id) for evaluation in evaluations]
+    return stats.evaluations_stats_7d(team=team, evaluation_ids=ids, now=timezone.now())
 
 
 def model_breakdown(*, team: Team, evaluation: Evaluation) -> list[dict[str, Any]]:
-    return []
+    """The chart's 30 days again, broken down by `$ai_model`, as `stats/?breakdown=$ai_model` answers them."""
+    now = timezone.now()
+    params = {**dict(pair.split("=") for pair in CHART_QUERY.split("&")), "breakdown": BREAKDOWN}
+    parameters = stats.stats_parameters(params=params, team=team, now=now)
+    return stats.evaluation_stats(team=team, evaluation=evaluation, parameters=parameters, now=now)["series"]

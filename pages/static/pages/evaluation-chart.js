@@ -36,7 +36,8 @@
     var items = stats.series;
     var x = items.map(function (item) { return seconds(item.date); });
     var xSeries = { label: "Date", value: "{YYYY}-{MM}-{DD}" };
-    var countAxis = { label: "Runs", scale: "y" };
+    // Counts are whole: no tick at 0.5 runs.
+    var countAxis = { label: "Runs", scale: "y", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 1e5, 1e6] };
     if (outputType === "numeric") {
       var pick = function (key) { return items.map(function (item) { return item.runs ? item[key] : null; }); };
       return {
