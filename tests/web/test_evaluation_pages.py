@@ -48,7 +48,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, migrated_database_module: str
 
 
 @pytest.fixture(scope="module")
-def page(site: Site, browser_context: Any) -> Iterator[Any]:
+def page(browser_context: Any, site: Site) -> Iterator[Any]:
     """One tab, logged in through the form; console errors and uncaught exceptions are collected on `page.errors`."""
     tab = browser_context.new_page()
     errors: list[str] = []
