@@ -91,7 +91,12 @@ def seed_result(evaluation: Evaluation, result: Result, index: int) -> Evaluatio
         trigger=RunTrigger.BACKFILL, status=RunStatus.RUNNING, result_type=evaluation.output_type, created_at=when,
     )  # fmt: skip
     applicable = None if evaluation.output_type != "boolean" else result.value is not None
-    value = [result.value] if evaluation.output_type == "categorical" else result.value
+    # As the judge's answer is read: a score is a float, a categorical answer a list of keys.
+    value = result.value
+    if evaluation.output_type == "categorical":
+        value = [value]
+    elif evaluation.output_type == "numeric" and value is not None:
+        value = float(value)
     outcome: Verdict | Skip = Verdict(value=value, applicable=applicable)
     judged = JudgeResult(outcome=outcome, reasoning=result.reasoning or f"Seeded result {result.value!r}.",
                          model=result.model, provider="openai", input_tokens=100, output_tokens=20)  # fmt: skip

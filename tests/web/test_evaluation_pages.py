@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,10 +18,16 @@ import pytest
 import requests
 
 from tests.plugins.browser import screenshot_path
-from tests.support.evaluation_results import RESULTS, noon
+from tests.support.evaluation_results import CATEGORICAL_CONFIG, NUMERIC_CONFIG, RESULTS, noon
 
 pytestmark = pytest.mark.xdist_group("web_browser")
 
+# Whether a seeded value passes, by the seeded evaluations' passing rules (None: not judged).
+PASSES = {
+    "boolean": lambda value: value,
+    "numeric": lambda value: value >= NUMERIC_CONFIG["passing_rule"]["threshold"],
+    "categorical": lambda value: value in CATEGORICAL_CONFIG["passing_rule"]["categories"],
+}
 EMAIL, PASSWORD = "faults@example.com", "fault-tolerant"  # what tests.faults.processes.bootstrap creates
 
 
@@ -38,8 +45,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, migrated_database_module: str
     tmp_path = tmp_path_factory.mktemp("web-pages")
     env = server_env(tmp_path, DATABASE_URL=migrated_database_module, RATE_LIMIT_ENABLED="false")
     project_id = int(bootstrap(env)["project_id"])
-    seeded = manage(env, "shell", "-c",
-                    f"from tests.support.evaluation_results import main; main({project_id})")  # fmt: skip
+    try:
+        seeded = manage(env, "shell", "-c", f"from tests.support.evaluation_results import main; main({project_id})")
+    except subprocess.CalledProcessError as error:
+        pytest.fail(f"seeding the server's database failed:\n{error.stderr}", pytrace=False)
     server = WebServer(env, workers=1, threads=4, log=tmp_path / "server.log")
     try:
         yield Site(server.base_url, project_id, json.loads(seeded.strip().splitlines()[-1]))
@@ -115,6 +124,9 @@ def test_the_list_shows_each_evaluation_with_its_last_7_days(page: Any, site: Si
         assert cells[0] == f"{output_type.capitalize()} check"
         assert cells[1] == "Active"
         assert cells[4] == str(len(RESULTS[output_type]))
+        passed, failed = (sum(1 for result in RESULTS[output_type] if PASSES[output_type](result.value) is verdict)
+                          for verdict in (True, False))  # fmt: skip
+        assert cells[5] == f"{100 * passed / (passed + failed):.0f}%"
         assert row.locator("svg.spark polyline").count() == 1
     assert page.errors == []
 
@@ -157,6 +169,13 @@ def test_a_numeric_evaluations_chart_holds_the_seeded_scores(page: Any, site: Si
     drawn = {label: dict(zip(map(day_of, x), column, strict=True))
              for label, column in zip(chart["labels"][1:], columns, strict=True)}  # fmt: skip
     assert set(drawn) == {"Mean", "p50", "p90"}
+    breakdown = {row[0]: row[1:4] for row in table(page, "table.breakdown")}
+    by_model: dict[str, list[float]] = defaultdict(list)
+    for result in RESULTS["numeric"]:
+        by_model[result.model].append(result.value)
+    assert breakdown == {model: [str(len(values)), str(sum(PASSES["numeric"](v) for v in values)),
+                                 str(sum(not PASSES["numeric"](v) for v in values))]
+                         for model, values in by_model.items()}  # fmt: skip
     for day, mean in drawn["Mean"].items():
         values = seeded_days("numeric").get(day)
         if not values:
