@@ -22,6 +22,7 @@ from evaluations import stats
 from evaluations.models import Evaluation
 from pages import presenters, selectors
 from pages.forms import LoginForm
+from posthog_clone.api.exceptions import json_csrf_failure
 from posthog_clone.client_address import client_address
 from posthog_clone.rate_limits import retry_after
 
@@ -109,6 +110,15 @@ def evaluation_detail(request: HttpRequest, evaluation_id: str) -> HttpResponse:
         ],
     }
     return render(request, "pages/evaluation_detail.html", context)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A page's form without a valid CSRF token (a form left open past its cookie, or posted from elsewhere) gets
+    the login form back with a word of explanation; the API keeps its JSON error."""
+    if request.path not in (reverse("pages:login"), reverse("pages:logout")):
+        return json_csrf_failure(request, reason)
+    context = {"form": LoginForm(), "error": "The form expired. Please log in again.", "next": ""}
+    return render(request, "pages/login.html", context, status=403)
 
 
 def not_found(request: HttpRequest) -> HttpResponse:

@@ -115,7 +115,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-CSRF_FAILURE_VIEW = "posthog_clone.api.exceptions.json_csrf_failure"
+# JSON for the API, the login form again for the web pages' forms.
+CSRF_FAILURE_VIEW = "pages.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 # Served over https (TLS ends at a proxy in front): cookies only travel encrypted. Redirecting http to https and
 # HSTS are that proxy's job, so their deployment checks are silenced.

@@ -69,6 +69,7 @@ def test_the_login_form_enforces_csrf(tenant: Tenant) -> None:
     browser = Client(enforce_csrf_checks=True)
     refused = browser.post("/login/", {"email": tenant.user.email, "password": PASSWORD})
     assert refused.status_code == 403
+    assert b"The form expired" in refused.content  # the form again, not the API's JSON
     assert "_auth_user_id" not in browser.session
     browser.get("/login/")  # sets the CSRF cookie; the form carries the same token
     token = browser.cookies["csrftoken"].value
@@ -88,6 +89,14 @@ def test_logout_needs_a_post_with_csrf_and_ends_the_session(tenant: Tenant) -> N
     assert response.status_code == 302
     assert response["Location"] == "/login/"
     assert browser.get("/evaluations/").status_code == 302
+
+
+def test_the_api_keeps_its_json_csrf_error(tenant: Tenant) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(tenant.user)
+    response = browser.post(f"/api/projects/{tenant.team.id}/evaluations/", {}, content_type="application/json")
+    assert response.status_code == 403
+    assert response.json()["type"] == "authentication_error"
 
 
 def test_the_login_form_shares_the_api_logins_throttle(tenant: Tenant, settings: Any) -> None:
