@@ -4,10 +4,14 @@ another organization reads as None, and the page answers 404 as if it did not ex
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from environments.models import Team, User
+from evaluations import stats
 from evaluations.models import Evaluation, EvaluationRun
 
 
@@ -42,3 +46,15 @@ def latest_runs(*, evaluation: Evaluation, limit: int) -> list[EvaluationRun]:
             :limit
         ]
     )
+
+
+def seven_day_stats(*, team: Team, evaluation_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """What the list's `?include=stats_7d` adds, through the same selector: one store query for the page."""
+    return stats.evaluations_stats_7d(team=team, evaluation_ids=evaluation_ids, now=timezone.now())
+
+
+def stats_series(*, team: Team, evaluation: Evaluation, params: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The `series` that `stats/` answers for these query parameters."""
+    now = timezone.now()
+    parameters = stats.stats_parameters(params=params, team=team, now=now)
+    return stats.evaluation_stats(team=team, evaluation=evaluation, parameters=parameters, now=now)["series"]

@@ -4,6 +4,7 @@ the results chart is drawn in the browser, from the same `stats/` endpoint the A
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
@@ -11,14 +12,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from environments.api.throttling import login_wait
-from environments.models import Team
-from evaluations import stats
 from evaluations.models import Evaluation
 from pages import presenters, selectors
 from pages.forms import LoginForm
@@ -27,7 +25,8 @@ from posthog_clone.client_address import client_address
 from posthog_clone.rate_limits import retry_after
 
 RUNS_SHOWN = 25
-CHART_QUERY = "interval=day&date_from=-30d"
+# What the chart asks `stats/` for; the breakdown table reads the same range by model.
+CHART_PARAMS = {"interval": "day", "date_from": "-30d"}
 BREAKDOWN = "$ai_model"
 
 
@@ -80,8 +79,8 @@ def evaluation_list(request: HttpRequest) -> HttpResponse:
     if team is None:
         return not_found(request)
     evaluations = selectors.evaluations_for_project(team=team)
-    stats = seven_day_stats(team=team, evaluations=evaluations)
-    rows = [_list_row(evaluation, stats.get(str(evaluation.id))) for evaluation in evaluations]
+    figures = selectors.seven_day_stats(team=team, evaluation_ids=[str(evaluation.id) for evaluation in evaluations])
+    rows = [_list_row(evaluation, figures.get(str(evaluation.id))) for evaluation in evaluations]
     context = {"team": team, "rows": rows, "several_projects": len(projects) > 1}
     return render(request, "pages/evaluation_list.html", context)
 
@@ -98,8 +97,10 @@ def evaluation_detail(request: HttpRequest, evaluation_id: str) -> HttpResponse:
     context = {
         "team": team,
         "evaluation": evaluation,
-        "stats_url": f"{stats_path(team=team, evaluation=evaluation)}?{CHART_QUERY}",
-        "breakdown": presenters.breakdown_rows(model_breakdown(team=team, evaluation=evaluation)),
+        "stats_url": f"/api/projects/{team.id}/evaluations/{evaluation.id}/stats/?{urlencode(CHART_PARAMS)}",
+        "breakdown": presenters.breakdown_rows(
+            selectors.stats_series(team=team, evaluation=evaluation, params={**CHART_PARAMS, "breakdown": BREAKDOWN})
+        ),
         "runs": [
             {
                 "run": run,
@@ -126,29 +127,11 @@ def not_found(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/not_found.html", status=404)
 
 
-def _list_row(evaluation: Evaluation, stats: dict[str, Any] | None) -> dict[str, Any]:
-    stats = stats or {"runs": 0, "passed": 0, "failed": 0, "na": 0, "pass_rate": None, "daily": []}
+def _list_row(evaluation: Evaluation, figures: dict[str, Any] | None) -> dict[str, Any]:
+    figures = figures or {"runs": 0, "passed": 0, "failed": 0, "na": 0, "pass_rate": None, "daily": []}
     return {
         "evaluation": evaluation,
-        "stats": stats,
-        "pass_rate": presenters.percent(stats.get("pass_rate")),
-        "trend": presenters.sparkline_points(stats.get("daily") or []),
+        "stats": figures,
+        "pass_rate": presenters.percent(figures.get("pass_rate")),
+        "trend": presenters.sparkline_points(figures.get("daily") or []),
     }
-
-
-def stats_path(*, team: Team, evaluation: Evaluation) -> str:
-    return f"/api/projects/{team.id}/evaluations/{evaluation.id}/stats/"
-
-
-def seven_day_stats(*, team: Team, evaluations: list[Evaluation]) -> dict[str, dict[str, Any]]:
-    """What the list's `?include=stats_7d` adds, read through the same selector: one store query for the page."""
-    ids = [str(evaluation.id) for evaluation in evaluations]
-    return stats.evaluations_stats_7d(team=team, evaluation_ids=ids, now=timezone.now())
-
-
-def model_breakdown(*, team: Team, evaluation: Evaluation) -> list[dict[str, Any]]:
-    """The chart's 30 days again, broken down by `$ai_model`, as `stats/?breakdown=$ai_model` answers them."""
-    now = timezone.now()
-    params = {**dict(pair.split("=") for pair in CHART_QUERY.split("&")), "breakdown": BREAKDOWN}
-    parameters = stats.stats_parameters(params=params, team=team, now=now)
-    return stats.evaluation_stats(team=team, evaluation=evaluation, parameters=parameters, now=now)["series"]
