@@ -138,6 +138,11 @@ OTHER_GROUP = "$other"
 ERRORED_SKIP_REASONS = ("hog_error", "auth_error", "key_invalid", "key_not_found", "permission_error",
                         "quota_error", "model_not_found")  # fmt: skip
 OUTCOMES = ("passed", "failed", "na", "skipped", "errored")
+# The properties the statistics read of every `$ai_evaluation` event: listed in CLICKHOUSE_MATERIALIZED_PROPERTIES,
+# ClickHouse reads them from their columns instead of parsing each event's JSON.
+EVALUATION_PROPERTIES = ("$ai_evaluation_id", "$ai_evaluation_skipped", "$ai_evaluation_applicable",
+                         "$ai_evaluation_passed", "$ai_evaluation_result", "$ai_evaluation_numeric_result",
+                         "$ai_evaluation_categorical_result")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,7 @@ class StatsSql(Protocol):
     """What the evaluation statistics' statement needs written differently on each store; property keys arrive as
     parameters, never in the text."""
 
-    def raw(self, key: str) -> Sql: ...  # the property's JSON text (NULL or '' when missing)
+    def raw(self, key: str) -> Sql: ...  # the property's JSON text, NULL when missing
     def text(self, key: str) -> Sql: ...  # a string property's value
     def has(self, key: str) -> Sql: ...
     def number(self, key: str) -> Sql: ...  # a JSON number as a float, else NULL
@@ -222,15 +227,15 @@ def outcome_of(w: StatsSql) -> Sql:
     """One of OUTCOMES, or 'other' (a numeric or categorical run without a passing rule). Boolean events carry the
     verdict in `$ai_evaluation_result`, the others in `$ai_evaluation_passed`; a skipped boolean run without N/A still
     says false (PostHog's), so the skip flag is read first."""
-    verdict = sql("CASE WHEN {} THEN {} ELSE {} END", w.has("$ai_evaluation_passed"), w.raw("$ai_evaluation_passed"),
-                  w.raw("$ai_evaluation_result"))  # fmt: skip
+    verdict = sql("coalesce({}, {})", w.raw("$ai_evaluation_passed"), w.raw("$ai_evaluation_result"))
+    # The verdict is read once per event (a simple CASE), the skip reason only of skipped runs.
     return sql(
         "CASE WHEN {} = 'true' THEN CASE WHEN {} THEN 'errored' ELSE 'skipped' END "
-        "WHEN {} = 'false' THEN 'na' WHEN {} = 'true' THEN 'passed' WHEN {} = 'false' THEN 'failed' ELSE 'other' END",
+        "WHEN {} = 'false' THEN 'na' ELSE CASE {} WHEN 'true' THEN 'passed' WHEN 'false' THEN 'failed' "
+        "ELSE 'other' END END",
         w.raw("$ai_evaluation_skipped"),
         w.in_list(w.text("$ai_evaluation_skip_reason"), list(ERRORED_SKIP_REASONS)),
         w.raw("$ai_evaluation_applicable"),
-        verdict,
         verdict,
     )
 

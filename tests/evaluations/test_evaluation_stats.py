@@ -16,6 +16,8 @@ from evaluations.models import Evaluation
 from events.records import EventInput
 from events.services import events_capture
 from events.stores import events_store
+from events.stores.base import EVALUATION_PROPERTIES
+from events.stores.clickhouse_schema import materialize_properties
 from posthog_clone.ids import uuid7
 from tests.evaluations.helpers import make_evaluation
 from tests.support.errors import assert_error
@@ -52,6 +54,20 @@ def seed(tenant: Tenant, *events: EventInput) -> None:
 
 def skipped(reason: str, **properties: Any) -> dict[str, Any]:
     return {"$ai_evaluation_skipped": True, "$ai_evaluation_skip_reason": reason, **properties}
+
+
+@pytest.fixture(params=["json", "materialized"])
+def property_columns(request: pytest.FixtureRequest, events_backend: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """ClickHouse reads the evaluation's properties from its events' JSON, or from materialised columns when they are
+    listed in CLICKHOUSE_MATERIALIZED_PROPERTIES: the same answers either way."""
+    if request.param == "json":
+        return "json"
+    if events_backend == "postgres":
+        pytest.skip("PostgreSQL has no materialised columns")
+    store = events_store()
+    materialize_properties(store.client, EVALUATION_PROPERTIES)
+    monkeypatch.setattr(store.dialect, "materialized", store.dialect.materialized | set(EVALUATION_PROPERTIES))
+    return "materialized"
 
 
 @pytest.fixture
@@ -123,6 +139,7 @@ def boolean_evaluation(tenant: Tenant) -> Evaluation:
     return evaluation
 
 
+@pytest.mark.usefixtures("property_columns")
 class TestBoolean:
     def test_by_day_with_empty_days(self, api: APIClient, tenant: Tenant, boolean_evaluation: Evaluation) -> None:
         body = get_stats(api, tenant, boolean_evaluation)
@@ -185,6 +202,7 @@ class TestBoolean:
             ("2026-11-02T23:00:00+05:30", 1), ("2026-11-03T00:00:00+05:30", 1)]  # fmt: skip
 
 
+@pytest.mark.usefixtures("property_columns")
 class TestNumeric:
     def test_numbers_and_top_values(self, api: APIClient, tenant: Tenant) -> None:
         evaluation = make_evaluation(tenant, output_type="numeric", output_config={
@@ -249,6 +267,7 @@ class TestNumeric:
                         "p50": None, "p90": None, "min": None, "max": None}  # fmt: skip
 
 
+@pytest.mark.usefixtures("property_columns")
 class TestCategorical:
     def test_categories_per_interval(self, api: APIClient, tenant: Tenant) -> None:
         categories = [{"key": "good", "label": "Good"}, {"key": "ok", "label": "OK"}, {"key": "bad", "label": "Bad"}]
