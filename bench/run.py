@@ -42,6 +42,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("symbol_sets_upload.py", ["--quick"], []),
     ("evaluation_runs.py", ["--quick"], []),
     ("hogql.py", ["--quick"], []),
+    ("evaluation_stats.py", ["--runs", "10"], []),
     ("hog.py", ["--quick"], []),
     ("load.py", ["--seconds", "20"], ["--seconds", "60"]),
     ("hostile.py", [], ["--seconds", "60"]),

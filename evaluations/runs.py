@@ -191,6 +191,8 @@ def evaluation_run_complete(
             "$ai_evaluation_type": "online",
             "$ai_evaluation_runtime": evaluation.evaluation_type,
             "$ai_evaluation_result_type": output.key,
+            # Ours (PostHog's `$ai_evaluation_type` says "online" for every run): what `stats/?trigger=` filters on.
+            "$ai_evaluation_trigger": run.trigger,
         }
         if judge_kept:
             properties.update({

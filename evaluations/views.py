@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -11,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from environments.api.routing import TeamScopedViewSetMixin
-from evaluations import backfills, code_evaluators, runs, selectors
+from evaluations import backfills, code_evaluators, runs, selectors, stats
 from evaluations.filters import EvaluationFilter, EvaluationRunFilter
 from evaluations.models import Evaluation, EvaluationRun
 from evaluations.serializers import (
@@ -25,6 +26,7 @@ from evaluations.serializers import (
     TestHogSerializer,
     evaluation_to_dict,
 )
+from evaluations.stats_serializers import STATS_EXAMPLE, STATS_PARAMETERS, EvaluationStatsSerializer
 from posthog_clone.db import PlainRows
 from posthog_clone.errors import DomainError
 
@@ -39,6 +41,7 @@ MCP_OMITTED_FIELDS = frozenset(
     {"evaluation_config", "output_config", "conditions", "model_configuration", "created_by", "deleted"}
 )
 
+STATS_7D = "stats_7d"
 HARD_DELETE_NOT_ALLOWED = 'Hard delete of this model is not allowed. Use a patch API call to set "deleted" to true'
 
 
@@ -62,13 +65,26 @@ class EvaluationViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
                 location=OpenApiParameter.HEADER,
                 required=False,
                 description="`mcp`: leave out " + ", ".join(f"`{name}`" for name in sorted(MCP_OMITTED_FIELDS)) + ".",
-            )
+            ),
+            OpenApiParameter(
+                "include",
+                str,
+                required=False,
+                description="`stats_7d`: each evaluation gains `stats_7d: {runs, passed, failed, na, pass_rate, "
+                "daily}` over the last 7 days of the project's calendar (`daily`: runs per day, oldest first), "
+                "counted in one query for the page.",
+            ),
         ]
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(_rows(queryset))
         results = [evaluation_to_dict(row) for row in page or ()]
+        if STATS_7D in request.query_params.get("include", "").split(","):
+            found = stats.evaluations_stats_7d(team=self.team, evaluation_ids=[str(r["id"]) for r in results],
+                                               now=timezone.now())  # fmt: skip
+            for result in results:
+                result["stats_7d"] = found[str(result["id"])]
         if request.headers.get("X-PostHog-Client") == MCP_CLIENT:
             results = [{name: value for name, value in result.items() if name not in MCP_OMITTED_FIELDS}
                        for result in results]  # fmt: skip
@@ -103,6 +119,20 @@ class EvaluationViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
         if not results:
             return Response({"results": [], "message": code_evaluators.NO_RECENT_EVENTS})
         return Response({"results": results})
+
+    @extend_schema(
+        parameters=STATS_PARAMETERS,
+        responses={200: EvaluationStatsSerializer},
+        examples=[STATS_EXAMPLE],
+        description="The evaluation's results over time (and by a breakdown), counted from its `$ai_evaluation` "
+        "events: every interval of the range is present, with zeros when nothing ran.",
+    )
+    @action(detail=True, methods=["get"], required_scopes=["evaluation:read"])
+    def stats(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        evaluation = self.get_object()
+        now = timezone.now()
+        parameters = stats.stats_parameters(params=request.query_params, team=self.team, now=now)
+        return Response(stats.evaluation_stats(team=self.team, evaluation=evaluation, parameters=parameters, now=now))
 
     @extend_schema(description=HARD_DELETE_NOT_ALLOWED, responses={405: None})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

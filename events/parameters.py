@@ -57,10 +57,15 @@ class _Parameter(serializers.Field):
         return value
 
 
+def parse_moment(raw: str, *, tz: tzinfo, now: datetime) -> datetime | None:
+    """A moment as the events list reads `before`/`after`: ISO 8601 (a `+` offset may arrive decoded as a space), a
+    relative date such as -7d, or unix seconds; None when it is none of these."""
+    return parse_filter_datetime(SPACED_OFFSET.sub(r"\1+\2", raw.strip()), tz=tz, now=now)
+
+
 class _Moment(_Parameter):
     def read(self, raw: str) -> datetime:
-        moment = parse_filter_datetime(SPACED_OFFSET.sub(r"\1+\2", raw.strip()), tz=self.context["tz"],
-                                       now=self.context["now"])  # fmt: skip
+        moment = parse_moment(raw, tz=self.context["tz"], now=self.context["now"])
         if moment is None:
             raise bad(self.field_name, f"'{raw}' is not an ISO 8601 date-time or a relative date such as -7d.")
         return moment

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "evaluations",
     "events",
     "symbol_sets",
+    "pages",
 ]
 
 MIDDLEWARE = [
@@ -96,6 +97,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "environments.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# The web pages' login form; the API answers 401 instead.
+LOGIN_URL = "/login/"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
 ]
@@ -112,7 +115,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-CSRF_FAILURE_VIEW = "posthog_clone.api.exceptions.json_csrf_failure"
+# JSON for the API, the login form again for the web pages' forms.
+CSRF_FAILURE_VIEW = "pages.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 # Served over https (TLS ends at a proxy in front): cookies only travel encrypted. Redirecting http to https and
 # HSTS are that proxy's job, so their deployment checks are silenced.

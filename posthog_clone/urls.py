@@ -64,6 +64,8 @@ urlpatterns = [
     re_path(r"^api/schema/swagger-ui/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/schema/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"^api/", include(root_router.urls)),
+    # The web pages (login, evaluations' results), server-rendered.
+    re_path(r"^", include("pages.urls")),
     # The local object store's presigned uploads and downloads (404 when an S3 endpoint is configured).
     re_path(r"^", include("posthog_clone.object_storage.urls")),
 ]

@@ -37,6 +37,7 @@ from query_languages.hogql import (
     parse_select,
     print_condition,
     print_select,
+    print_text,
 )
 from query_languages.hogql import ast as hogql_ast
 from query_languages.json_text import json_as_text
@@ -100,6 +101,7 @@ __all__ = [
     "pattern_problem",
     "print_condition",
     "print_select",
+    "print_text",
     "run_hog",
     "sql",
     "team_timezone",

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.plugins.accounts", "tests.plugins.services", "tests.plugins.evaluations"]
+pytest_plugins = [
+    "tests.plugins.accounts",
+    "tests.plugins.services",
+    "tests.plugins.evaluations",
+    "tests.plugins.browser",
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -48,18 +48,23 @@ class RateThrottle(BaseThrottle):
         return self.wait_seconds
 
 
+def login_wait(*, address: str, email: object) -> float | None:
+    """Count one login attempt from `address` for `email` (the API's and the login form's alike): the seconds until
+    it may retry when the address's or the email's attempts are used up, else None."""
+    if not settings.RATE_LIMIT_ENABLED:
+        return None
+    waits = [rate_limits.hit(scope="login_ip", identity=address, rates=settings.RATE_LIMITS["login_ip"])]
+    if isinstance(email, str) and email:
+        waits.append(rate_limits.hit(scope="login_email", identity=email.strip().lower(),
+                                     rates=settings.RATE_LIMITS["login_email"]))  # fmt: skip
+    known = [wait for wait in waits if wait is not None]
+    return max(known) if known else None
+
+
 class LoginRateThrottle(RateThrottle):
     """Password guessing: attempts counted per client address and per email, whichever runs out first."""
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        if not settings.RATE_LIMIT_ENABLED:
-            return True
         email = request.data.get("email") if isinstance(request.data, dict) else None
-        waits = [rate_limits.hit(scope="login_ip", identity=self.get_ident(request),
-                                 rates=settings.RATE_LIMITS["login_ip"])]  # fmt: skip
-        if isinstance(email, str) and email:
-            waits.append(rate_limits.hit(scope="login_email", identity=email.strip().lower(),
-                                         rates=settings.RATE_LIMITS["login_email"]))  # fmt: skip
-        known = [wait for wait in waits if wait is not None]
-        self.wait_seconds = max(known) if known else None
+        self.wait_seconds = login_wait(address=self.get_ident(request), email=email)
         return self.wait_seconds is None

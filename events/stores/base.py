@@ -83,6 +83,9 @@ class EventsStore(Protocol):
         """The distinct JSON values of property `key` (list items one by one, nulls left out) over the newest
         `scan_limit` events since `since` that have it."""
 
+    def evaluation_stats(self, query: EvaluationStatsQuery) -> EvaluationStats:
+        """Runs of evaluations counted from their `$ai_evaluation` events (see `evaluation_stats_statements`)."""
+
     def run_query(self, statement: Sql, *, seconds: float) -> list[tuple[Any, ...]]:
         """A printed HogQL statement, read-only and stopped after `seconds` (what QUERY_TIMEOUT_SECONDS leaves once
         the query was parsed and printed): Timeout / DomainError."""
@@ -124,3 +127,177 @@ def page_statement(*, source: str, team_id: int, conditions: list[Sql], order: O
         limit,
         offset,
     )
+
+
+# --- results of evaluations (`$ai_evaluation` events) --------------------------------------------------------
+
+EVALUATION_EVENT = "$ai_evaluation"
+OTHER_GROUP = "$other"
+# Skip reasons that mean the evaluator itself failed (its program, or the project's provider key or model), not
+# that a judge's answer did not fit the output type: such runs count as `errored`, the other skips as `skipped`.
+ERRORED_SKIP_REASONS = ("hog_error", "auth_error", "key_invalid", "key_not_found", "permission_error",
+                        "quota_error", "model_not_found")  # fmt: skip
+OUTCOMES = ("passed", "failed", "na", "skipped", "errored")
+# The properties the statistics read of every `$ai_evaluation` event: listed in CLICKHOUSE_MATERIALIZED_PROPERTIES,
+# ClickHouse reads them from their columns instead of parsing each event's JSON.
+EVALUATION_PROPERTIES = ("$ai_evaluation_id", "$ai_evaluation_skipped", "$ai_evaluation_applicable",
+                         "$ai_evaluation_passed", "$ai_evaluation_result", "$ai_evaluation_numeric_result",
+                         "$ai_evaluation_categorical_result")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EvaluationStatsQuery:
+    """Runs of evaluations counted per interval of local time and per group. `group`: a text expression on `e` (a
+    breakdown, already printed for the store's dialect), folded to its `top` values by runs plus OTHER_GROUP; or,
+    with `by_evaluation`, the evaluation's id (never folded). Neither: one group, None."""
+
+    team_id: int
+    evaluation_ids: list[str]
+    since: datetime  # inclusive
+    until: datetime  # exclusive
+    interval: str  # hour, day, week (from Sunday) or month
+    timezone: str
+    group: Sql | None = None
+    group_reads_person: bool = False  # PostgreSQL joins the person then (ClickHouse's events carry it)
+    by_evaluation: bool = False
+    top: int | None = None
+    trigger: str | None = None
+    numbers: bool = False  # mean, percentiles, min and max of `$ai_evaluation_numeric_result`
+    categories: bool = False  # counts of each key of `$ai_evaluation_categorical_result`
+
+
+@dataclass(frozen=True)
+class StatsRow:
+    bucket: int  # the interval's start, in unix seconds
+    group: str | None
+    runs: int
+    passed: int
+    failed: int
+    na: int
+    skipped: int
+    errored: int
+    mean: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class CategoryCount:
+    bucket: int
+    group: str | None
+    key: str
+    count: int
+
+
+@dataclass(frozen=True)
+class EvaluationStats:
+    rows: list[StatsRow]
+    categories: list[CategoryCount]
+
+
+class StatsSql(Protocol):
+    """What the evaluation statistics' statement needs written differently on each store; property keys arrive as
+    parameters, never in the text."""
+
+    def raw(self, key: str) -> Sql: ...  # the property's JSON text, NULL when missing
+    def text(self, key: str) -> Sql: ...  # a string property's value
+    def has(self, key: str) -> Sql: ...
+    def number(self, key: str) -> Sql: ...  # a JSON number as a float, else NULL
+    def strings(self, key: str) -> Sql: ...  # a JSON array of strings, as the store's array
+    def null_text(self) -> Sql: ...
+    def in_list(self, value: Sql, values: list[str]) -> Sql: ...
+    def epoch(self, moment: Sql) -> Sql: ...  # unix seconds
+    def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql: ...
+    def count_if(self, condition: Sql) -> Sql: ...
+    def quantile(self, level: float, value: Sql) -> Sql: ...
+    def text_order(self, value: Sql) -> Sql: ...  # byte order, on both stores
+    def unnest(self, relation: str, array: str, alias: str) -> Sql: ...  # FROM `relation` with a row per item
+
+
+def trigger_of(w: StatsSql) -> Sql:
+    """How a run was started. Events carry `$ai_evaluation_trigger` since it was added; older ones say backfill by
+    their `$ai_evaluation_backfill_id` and are online otherwise (manual runs were not told apart then)."""
+    return sql("CASE WHEN {} THEN {} WHEN {} THEN 'backfill' ELSE 'online' END", w.has("$ai_evaluation_trigger"),
+               w.text("$ai_evaluation_trigger"), w.has("$ai_evaluation_backfill_id"))  # fmt: skip
+
+
+def outcome_of(w: StatsSql) -> Sql:
+    """One of OUTCOMES, or 'other' (a numeric or categorical run without a passing rule). Boolean events carry the
+    verdict in `$ai_evaluation_result`, the others in `$ai_evaluation_passed`; a skipped boolean run without N/A still
+    says false (PostHog's), so the skip flag is read first."""
+    verdict = sql("coalesce({}, {})", w.raw("$ai_evaluation_passed"), w.raw("$ai_evaluation_result"))
+    # The verdict is read once per event (a simple CASE), the skip reason only of skipped runs.
+    return sql(
+        "CASE WHEN {} = 'true' THEN CASE WHEN {} THEN 'errored' ELSE 'skipped' END "
+        "WHEN {} = 'false' THEN 'na' ELSE CASE {} WHEN 'true' THEN 'passed' WHEN 'false' THEN 'failed' "
+        "ELSE 'other' END END",
+        w.raw("$ai_evaluation_skipped"),
+        w.in_list(w.text("$ai_evaluation_skip_reason"), list(ERRORED_SKIP_REASONS)),
+        w.raw("$ai_evaluation_applicable"),
+        verdict,
+    )
+
+
+def evaluation_stats_statements(w: StatsSql, *, source: str, query: EvaluationStatsQuery) -> tuple[Sql, Sql | None]:
+    """The counts per (interval, group), and the category counts per (interval, group, key) when asked: both stores
+    run these statements, written through `w`, so they count the same way. `source`: the FROM clause (events as `e`)."""
+    if query.by_evaluation:
+        group = w.text("$ai_evaluation_id")
+    else:
+        group = query.group if query.group is not None else w.null_text()
+    columns = [
+        sql("{} AS bucket", w.epoch(w.start_of(query.interval, Sql("e.timestamp"), query.timezone))),
+        sql("{} AS grp", group),
+        sql("{} AS outcome", outcome_of(w)),
+    ]
+    if query.numbers:
+        columns.append(sql("{} AS score", w.number("$ai_evaluation_numeric_result")))
+    if query.categories:
+        columns.append(sql("{} AS cats", w.strings("$ai_evaluation_categorical_result")))
+    conditions = [
+        sql("e.team_id = {}", query.team_id),
+        sql("e.event = {}", EVALUATION_EVENT),
+        w.in_list(w.text("$ai_evaluation_id"), query.evaluation_ids),
+        sql("e.timestamp >= {}", query.since),
+        sql("e.timestamp < {}", query.until),
+    ]
+    if query.trigger is not None:
+        conditions.append(sql("{} = {}", trigger_of(w), query.trigger))
+    ctes = [sql("ev AS (SELECT {} FROM {} WHERE {})", join(", ", columns), Sql(source),
+                join(" AND ", conditions))]  # fmt: skip
+    carried = "".join(f", {name}" for name, wanted in (("score", query.numbers), ("cats", query.categories)) if wanted)
+    if query.group is not None and query.top is not None and not query.by_evaluation:
+        ctes.append(sql("top AS (SELECT grp FROM ev WHERE grp IS NOT NULL GROUP BY grp ORDER BY count(*) DESC, {} "
+                        "LIMIT {})", w.text_order(Sql("grp")), query.top))  # fmt: skip
+        ctes.append(sql(f"labelled AS (SELECT bucket, CASE WHEN grp IS NULL THEN {{}} WHEN grp IN (SELECT grp FROM "
+                        f"top) THEN grp ELSE {{}} END AS label, outcome{carried} FROM ev)", w.null_text(),
+                        OTHER_GROUP))  # fmt: skip
+    else:
+        ctes.append(Sql(f"labelled AS (SELECT bucket, grp AS label, outcome{carried} FROM ev)"))
+    counts = [sql("count(*)")] + [w.count_if(sql("outcome = {}", outcome)) for outcome in OUTCOMES]
+    if query.numbers:
+        counts += [Sql("avg(score)"), w.quantile(0.5, Sql("score")), w.quantile(0.9, Sql("score")), Sql("min(score)"),
+                   Sql("max(score)")]  # fmt: skip
+    prefix = sql("WITH {} ", join(", ", ctes))
+    main = sql("{}SELECT bucket, label, {} FROM labelled GROUP BY bucket, label", prefix, join(", ", counts))
+    if not query.categories:
+        return main, None
+    categories = sql("{}SELECT bucket, label, key, count(*) FROM {} GROUP BY bucket, label, key", prefix,
+                     w.unnest("labelled", "cats", "key"))  # fmt: skip
+    return main, categories
+
+
+def _number(value: Any) -> float | None:
+    """NaN (ClickHouse's average of nothing) reads as None, as PostgreSQL's NULL does."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if number != number else number
+
+
+def evaluation_stats_rows(main: list[tuple[Any, ...]], categories: list[tuple[Any, ...]] | None) -> EvaluationStats:
+    rows = [StatsRow(int(r[0]), r[1], *(int(n) for n in r[2:8]), *(_number(n) for n in r[8:13])) for r in main]
+    counts = [CategoryCount(int(r[0]), r[1], str(r[2]), int(r[3])) for r in categories or ()]
+    return EvaluationStats(rows, counts)

@@ -28,10 +28,19 @@ from django.conf import settings
 from events.errors import events_store_unavailable, query_refused, query_timeout
 from events.records import EventInput, EventRow, Order, PersonStamp
 from events.sql_schema import clickhouse_dialect
-from events.stores.base import ROW_COLUMNS, StagedCapture, event_row, page_statement
+from events.stores.base import (
+    ROW_COLUMNS,
+    EvaluationStats,
+    EvaluationStatsQuery,
+    StagedCapture,
+    evaluation_stats_rows,
+    evaluation_stats_statements,
+    event_row,
+    page_statement,
+)
 from events.stores.clickhouse_client import ClickHouseClient, ClickHouseError, ClickHouseUnavailable, client_for_url
 from events.stores.clickhouse_schema import EVENTS_TABLE
-from query_languages import Sql, clickhouse_bind, join, sql
+from query_languages import Sql, clickhouse_bind, join, materialized_columns, sql
 
 # Writers lock the buckets their uuids fall in (at most this many locks per batch, in bucket order).
 LOCK_BUCKETS = 64
@@ -55,6 +64,75 @@ _CHECKS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="clickhouse-chec
 
 T = TypeVar("T")
 logger = structlog.get_logger(__name__)
+
+
+class _ClickHouseStatsSql:
+    """A property with materialised columns (CLICKHOUSE_MATERIALIZED_PROPERTIES) is read from them, as the dialect
+    reads it: its reading (JSONExtractString's) and its kind (JSONType's) were computed at insert, so the evaluation's
+    properties need no parse of each event's JSON when they are listed there."""
+
+    def __init__(self, dialect: Any) -> None:
+        self.dialect = dialect
+
+    def _columns(self, key: str) -> tuple[Sql, Sql] | None:
+        if key not in self.dialect.materialized:
+            return None
+        (reading, _, _), (kind, _, _) = materialized_columns(key)
+        return Sql(f"e.`{reading}`"), Sql(f"e.`{kind}`")
+
+    def raw(self, key: str) -> Sql:
+        columns = self._columns(key)
+        if columns is None:
+            return sql("nullIf(JSONExtractRaw(e.properties, {}), '')", key)
+        # A string's raw text is quoted (the comparisons with true and false must not match a string "true").
+        reading, kind = columns
+        return sql("if({} = 'String', concat('\"', {}, '\"'), nullIf({}, ''))", kind, reading, reading)
+
+    def text(self, key: str) -> Sql:
+        columns = self._columns(key)
+        return columns[0] if columns is not None else sql("JSONExtractString(e.properties, {})", key)
+
+    def has(self, key: str) -> Sql:
+        columns = self._columns(key)
+        return sql("{} != 'Null'", columns[1]) if columns is not None else sql("JSONHas(e.properties, {})", key)
+
+    def number(self, key: str) -> Sql:
+        columns = self._columns(key)
+        if columns is not None:
+            return sql("if({} IN ('Int64', 'UInt64', 'Double'), toFloat64OrNull({}), NULL)", columns[1], columns[0])
+        return sql("if(JSONType(e.properties, {}) IN ('Int64', 'UInt64', 'Double'), "
+                   "toNullable(JSONExtractFloat(e.properties, {})), NULL)", key, key)  # fmt: skip
+
+    def strings(self, key: str) -> Sql:
+        columns = self._columns(key)
+        if columns is not None:
+            return sql("if({} = 'Array', JSONExtract({}, 'Array(String)'), [])", columns[1], columns[0])
+        return sql("JSONExtract(e.properties, {}, 'Array(String)')", key)
+
+    def null_text(self) -> Sql:
+        return Sql("CAST(NULL AS Nullable(String))")
+
+    def in_list(self, value: Sql, values: list[str]) -> Sql:
+        return sql("{} IN {}", value, values)
+
+    def epoch(self, moment: Sql) -> Sql:
+        return sql("intDiv(toUnixTimestamp64Micro({}), 1000000)", moment)
+
+    def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql:
+        return self.dialect.start_of(unit, moment, timezone)
+
+    def count_if(self, condition: Sql) -> Sql:
+        return sql("countIf({})", condition)
+
+    def quantile(self, level: float, value: Sql) -> Sql:
+        # Linear interpolation between the closest ranks: PostgreSQL's percentile_cont.
+        return sql(f"quantileExactInclusive({level})({{}})", value)
+
+    def text_order(self, value: Sql) -> Sql:
+        return value  # ClickHouse compares strings by their bytes
+
+    def unnest(self, relation: str, array: str, alias: str) -> Sql:
+        return Sql(f"{relation} ARRAY JOIN {array} AS {alias}")
 
 
 class ClickHouseStore:
@@ -155,6 +233,14 @@ class ClickHouseStore:
             )
         )
         return [orjson.loads(item) for (item,) in rows]
+
+    def evaluation_stats(self, query: EvaluationStatsQuery) -> EvaluationStats:
+        main, categories = evaluation_stats_statements(_ClickHouseStatsSql(self.dialect), source=f"{self.table} AS e",
+                                                       query=query)  # fmt: skip
+        # As HogQL runs: read-only and bounded in time, and a breakdown ClickHouse refuses is a 400.
+        seconds = settings.QUERY_TIMEOUT_SECONDS
+        rows = self.run_query(main, seconds=seconds)
+        return evaluation_stats_rows(rows, self.run_query(categories, seconds=seconds) if categories else None)
 
     def run_query(self, statement: Sql, *, seconds: float) -> list[tuple[Any, ...]]:
         if seconds <= 0:

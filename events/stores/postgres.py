@@ -11,12 +11,22 @@ from typing import Any
 
 import orjson
 import psycopg
+from django.conf import settings
 from django.db import DatabaseError, DataError, ProgrammingError, connection, transaction
 
 from events.errors import query_refused, query_timeout
 from events.records import EventInput, EventRow, Order, PersonStamp
 from events.sql_schema import PERSON_JOIN, postgres_dialect
-from events.stores.base import ROW_COLUMNS, StagedCapture, event_row, page_statement
+from events.stores.base import (
+    ROW_COLUMNS,
+    EvaluationStats,
+    EvaluationStatsQuery,
+    StagedCapture,
+    evaluation_stats_rows,
+    evaluation_stats_statements,
+    event_row,
+    page_statement,
+)
 from query_languages import Sql, join, sql
 
 # One statement per batch, the columns as binary arrays. (Sending the batch as one JSON document for
@@ -83,6 +93,52 @@ def postgres_regex_problem(pattern: str) -> str | None:
             raise
         return str(error.__cause__).split("\n")[0].removeprefix("invalid regular expression: ")
     return None
+
+
+class _PostgresStatsSql:
+    def __init__(self, dialect: Any) -> None:
+        self.dialect = dialect
+
+    def raw(self, key: str) -> Sql:
+        return sql("(e.properties -> {})::text", key)
+
+    def text(self, key: str) -> Sql:
+        return sql("(e.properties ->> {})", key)
+
+    def has(self, key: str) -> Sql:
+        return sql("(e.properties ? {})", key)
+
+    def number(self, key: str) -> Sql:
+        return sql("CASE WHEN jsonb_typeof(e.properties -> {}) = 'number' THEN (e.properties ->> {})::float8 END",
+                   key, key)  # fmt: skip
+
+    def strings(self, key: str) -> Sql:
+        return sql("CASE WHEN jsonb_typeof(e.properties -> {}) = 'array' THEN e.properties -> {} ELSE '[]'::jsonb END",
+                   key, key)  # fmt: skip
+
+    def null_text(self) -> Sql:
+        return Sql("NULL::text")
+
+    def in_list(self, value: Sql, values: list[str]) -> Sql:
+        return sql("{} = ANY({}::text[])", value, values)
+
+    def epoch(self, moment: Sql) -> Sql:
+        return sql("extract(epoch FROM {})::bigint", moment)
+
+    def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql:
+        return self.dialect.start_of(unit, moment, timezone)
+
+    def count_if(self, condition: Sql) -> Sql:
+        return sql("count(*) FILTER (WHERE {})", condition)
+
+    def quantile(self, level: float, value: Sql) -> Sql:
+        return sql(f"percentile_cont({level}) WITHIN GROUP (ORDER BY {{}})", value)
+
+    def text_order(self, value: Sql) -> Sql:
+        return sql('{} COLLATE "C"', value)
+
+    def unnest(self, relation: str, array: str, alias: str) -> Sql:
+        return Sql(f"{relation} CROSS JOIN LATERAL jsonb_array_elements_text({relation}.{array}) AS items({alias})")
 
 
 class PostgresStore:
@@ -155,6 +211,14 @@ class PostgresStore:
             )
         )
         return [orjson.loads(value) for (value,) in rows]
+
+    def evaluation_stats(self, query: EvaluationStatsQuery) -> EvaluationStats:
+        source = f"events_event AS e {PERSON_JOIN}" if query.group_reads_person else "events_event AS e"
+        main, categories = evaluation_stats_statements(_PostgresStatsSql(self.dialect), source=source, query=query)
+        # As HogQL runs: read-only and bounded in time, and a breakdown PostgreSQL refuses is a 400.
+        seconds = settings.QUERY_TIMEOUT_SECONDS
+        rows = self.run_query(main, seconds=seconds)
+        return evaluation_stats_rows(rows, self.run_query(categories, seconds=seconds) if categories else None)
 
     def run_query(self, statement: Sql, *, seconds: float) -> list[tuple[Any, ...]]:
         """Read-only, bounded in time; the database's refusals become 400s and its timeout a 504."""

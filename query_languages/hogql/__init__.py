@@ -14,6 +14,7 @@ from query_languages.hogql.printer import (
     has_aggregate,
     print_condition,
     print_select,
+    print_text,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "parse_select",
     "print_condition",
     "print_select",
+    "print_text",
 ]

@@ -701,6 +701,17 @@ def print_condition(expr: ast.Expr, *, dialect: Dialect, context: Context, table
     return Extra(condition, scope.needs_person and dialect.person_join() is not None)
 
 
+def print_text(expr: ast.Expr, *, dialect: Dialect, context: Context, table: str = "events") -> Extra:
+    """One expression (no aggregates) as text on `table`, as `toString` would read it: for a breakdown, whose
+    values must read the same whichever database computed them."""
+    if has_aggregate(expr):
+        raise HogQLError("Aggregates cannot be used here.", expr.start, expr.end)
+    printer = Printer(dialect, context)
+    scope = _Scope(TABLES[table], None)
+    text = printer.text(printer.expr(expr, scope))
+    return Extra(text, scope.needs_person and dialect.person_join() is not None)
+
+
 class _Unwritten:
     """A dialect that writes nothing (every method answers empty SQL) and refuses only the regular expressions
     `regex_problem` refuses: what an expression means, decided without printing it for a database."""

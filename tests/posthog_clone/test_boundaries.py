@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-APPS = {"environments", "evaluations", "events", "symbol_sets"}
+APPS = {"environments", "evaluations", "events", "symbol_sets", "pages"}
 NAMING_APPS = {"posthog_clone/settings.py", "posthog_clone/urls.py"}
 
 

@@ -27,7 +27,7 @@ from django.urls import resolve
 from posthog_clone import embedded
 
 REPO = Path(settings.BASE_DIR)
-APPS = ["posthog_clone", "environments", "evaluations", "events", "symbol_sets", "query_languages"]
+APPS = ["posthog_clone", "environments", "evaluations", "events", "symbol_sets", "query_languages", "pages"]
 
 
 def docker_build_context() -> set[str]:
@@ -128,7 +128,7 @@ def test_installed_package_imports_every_app_and_parses_hogql(installed: tuple[P
         assert Path(file).is_relative_to(venv), f"{app} imported from {file}, not the installed package"
 
 
-def test_installed_package_serves_the_schema_and_runs_a_hogql_query(
+def test_installed_package_serves_the_schema_the_pages_and_runs_a_hogql_query(
     installed: tuple[Path, Path], scratch_database: str
 ) -> None:
     python, outside = installed
@@ -165,6 +165,11 @@ def test_installed_package_serves_the_schema_and_runs_a_hogql_query(
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["results"] == [["signed_up", 2]]
+        # The web pages' templates and vendored chart library come with the package, served by the server itself.
+        assert "csrfmiddlewaretoken" in requests.get(f"{base}/login/", timeout=30).text
+        chart = requests.get(f"{base}/static/pages/vendor/uplot/uPlot.iife.min.js", timeout=30)
+        assert chart.status_code == 200
+        assert chart.text.startswith("/*! https://github.com/leeoniya/uPlot")
     finally:
         web.terminate()
         web.wait(timeout=30)
