@@ -201,15 +201,14 @@ class StatsSql(Protocol):
     """What the evaluation statistics' statement needs written differently on each store; property keys arrive as
     parameters, never in the text."""
 
-    def raw(self, key: str) -> Sql: ...  # the property's JSON text, NULL when missing
+    def is_json(self, key: str, literal: str) -> Sql: ...  # the property is JSON `literal` (true or false)
     def text(self, key: str) -> Sql: ...  # a string property's value
     def has(self, key: str) -> Sql: ...
     def number(self, key: str) -> Sql: ...  # a JSON number as a float, else NULL
     def strings(self, key: str) -> Sql: ...  # a JSON array of strings, as the store's array
     def null_text(self) -> Sql: ...
     def in_list(self, value: Sql, values: list[str]) -> Sql: ...
-    def epoch(self, moment: Sql) -> Sql: ...  # unix seconds
-    def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql: ...
+    def bucket(self, unit: str, timezone: str) -> Sql: ...  # the unix seconds of the start of e.timestamp's interval
     def count_if(self, condition: Sql) -> Sql: ...
     def quantile(self, level: float, value: Sql) -> Sql: ...
     def text_order(self, value: Sql) -> Sql: ...  # byte order, on both stores
@@ -227,16 +226,21 @@ def outcome_of(w: StatsSql) -> Sql:
     """One of OUTCOMES, or 'other' (a numeric or categorical run without a passing rule). Boolean events carry the
     verdict in `$ai_evaluation_result`, the others in `$ai_evaluation_passed`; a skipped boolean run without N/A still
     says false (PostHog's), so the skip flag is read first."""
-    verdict = sql("coalesce({}, {})", w.raw("$ai_evaluation_passed"), w.raw("$ai_evaluation_result"))
-    # The verdict is read once per event (a simple CASE), the skip reason only of skipped runs.
+
+    def verdict(key: str) -> Sql:
+        return sql("CASE WHEN {} THEN 'passed' WHEN {} THEN 'failed' ELSE 'other' END", w.is_json(key, "true"),
+                   w.is_json(key, "false"))  # fmt: skip
+
+    # The skip reason is read of skipped runs only (ClickHouse's multiIf stops at the first true condition too).
     return sql(
-        "CASE WHEN {} = 'true' THEN CASE WHEN {} THEN 'errored' ELSE 'skipped' END "
-        "WHEN {} = 'false' THEN 'na' ELSE CASE {} WHEN 'true' THEN 'passed' WHEN 'false' THEN 'failed' "
-        "ELSE 'other' END END",
-        w.raw("$ai_evaluation_skipped"),
+        "CASE WHEN {} THEN CASE WHEN {} THEN 'errored' ELSE 'skipped' END WHEN {} THEN 'na' "
+        "WHEN {} THEN {} ELSE {} END",
+        w.is_json("$ai_evaluation_skipped", "true"),
         w.in_list(w.text("$ai_evaluation_skip_reason"), list(ERRORED_SKIP_REASONS)),
-        w.raw("$ai_evaluation_applicable"),
-        verdict,
+        w.is_json("$ai_evaluation_applicable", "false"),
+        w.has("$ai_evaluation_passed"),
+        verdict("$ai_evaluation_passed"),
+        verdict("$ai_evaluation_result"),
     )
 
 
@@ -248,7 +252,7 @@ def evaluation_stats_statements(w: StatsSql, *, source: str, query: EvaluationSt
     else:
         group = query.group if query.group is not None else w.null_text()
     columns = [
-        sql("{} AS bucket", w.epoch(w.start_of(query.interval, Sql("e.timestamp"), query.timezone))),
+        sql("{} AS bucket", w.bucket(query.interval, query.timezone)),
         sql("{} AS grp", group),
         sql("{} AS outcome", outcome_of(w)),
     ]
