@@ -272,7 +272,8 @@ def evaluation_stats_statements(w: StatsSql, *, source: str, query: EvaluationSt
     ctes = [sql("ev AS (SELECT {} FROM {} WHERE {})", join(", ", columns), Sql(source),
                 join(" AND ", conditions))]  # fmt: skip
     carried = "".join(f", {name}" for name, wanted in (("score", query.numbers), ("cats", query.categories)) if wanted)
-    if query.group is not None and query.top is not None and not query.by_evaluation:
+    folded = query.group is not None and query.top is not None and not query.by_evaluation
+    if folded:
         ctes.append(sql("top AS (SELECT grp FROM ev WHERE grp IS NOT NULL GROUP BY grp ORDER BY count(*) DESC, {} "
                         "LIMIT {})", w.text_order(Sql("grp")), query.top))  # fmt: skip
         ctes.append(sql(f"labelled AS (SELECT bucket, CASE WHEN grp IS NULL THEN {{}} WHEN grp IN (SELECT grp FROM "
@@ -286,11 +287,37 @@ def evaluation_stats_statements(w: StatsSql, *, source: str, query: EvaluationSt
                    Sql("max(score)")]  # fmt: skip
     prefix = sql("WITH {} ", join(", ", ctes))
     main = sql("{}SELECT bucket, label, {} FROM labelled GROUP BY bucket, label", prefix, join(", ", counts))
+    if folded and not query.numbers:
+        main = _folded_counts(w, ev=ctes[0], counts=counts, top=query.top or 0)
     if not query.categories:
         return main, None
     categories = sql("{}SELECT bucket, label, key, count(*) FROM {} GROUP BY bucket, label, key", prefix,
                      w.unnest("labelled", "cats", "key"))  # fmt: skip
     return main, categories
+
+
+def _folded_counts(w: StatsSql, *, ev: Sql, counts: list[Sql], top: int) -> Sql:
+    """The counts per (interval, group) with the groups beyond the `top` by runs folded into OTHER_GROUP, reading the
+    events once: counted per group first, then ranked and summed (counts add up; percentiles do not, so numeric
+    evaluations fold their events through `top` instead). ClickHouse would otherwise read them twice: it does not
+    share a CTE between two references."""
+    names = ["runs", *OUTCOMES]
+    grouped = ", ".join(f"{{}} AS {name}" for name in names)
+    ranked_order = join(", ", [Sql("(grp IS NULL)"), Sql("total DESC"), w.text_order(Sql("grp"))])
+    return sql(
+        f"WITH {{}}, grouped AS (SELECT bucket, grp, {grouped} FROM ev GROUP BY bucket, grp), "
+        "totals AS (SELECT grouped.*, sum(runs) OVER (PARTITION BY grp) AS total FROM grouped), "
+        "ranked AS (SELECT totals.*, dense_rank() OVER (ORDER BY {}) AS position FROM totals) "
+        "SELECT bucket, CASE WHEN grp IS NULL THEN {} WHEN position <= {} THEN grp ELSE {} END AS label, "
+        + ", ".join(f"sum({name})" for name in names)
+        + " FROM ranked GROUP BY bucket, label",
+        ev,
+        *counts,
+        ranked_order,
+        w.null_text(),
+        top,
+        OTHER_GROUP,
+    )
 
 
 def _number(value: Any) -> float | None:
