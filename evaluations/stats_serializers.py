@@ -55,15 +55,6 @@ class EvaluationStatsSerializer(serializers.Serializer):
                                  "most runs first, then null, then `$other`). " + COUNTED)  # fmt: skip
 
 
-class Stats7dSerializer(serializers.Serializer):
-    runs = serializers.IntegerField()
-    passed = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    na = serializers.IntegerField()
-    pass_rate = serializers.FloatField(allow_null=True)
-    daily = serializers.ListField(child=serializers.IntegerField(), help_text="Runs per day, oldest first (7 days).")
-
-
 STATS_PARAMETERS = [
     OpenApiParameter(
         "date_from",
@@ -116,6 +107,49 @@ STATS_EXAMPLE = OpenApiExample(
              "failed": 8, "na": 1, "skipped": 1, "errored": 0, "pass_rate": 0.789474},
             {"date": "2026-11-30T00:00:00+01:00", "breakdown_value": "$other", "runs": 0, "passed": 0, "failed": 0,
              "na": 0, "skipped": 0, "errored": 0, "pass_rate": None},
+        ],
+    },
+)  # fmt: skip
+
+NUMERIC_EXAMPLE = OpenApiExample(
+    "Numeric, by week",
+    response_only=True,
+    value={
+        "evaluation_id": "0193a1b2-4c5d-7e6f-8a9b-0c1d2e3f4a5c",
+        "output_type": "numeric",
+        "interval": "week",
+        "date_from": "2026-11-29T00:00:00+00:00",
+        "date_to": "2026-12-07T09:15:00+00:00",
+        "timezone": "UTC",
+        "breakdown": None,
+        "series": [
+            {"date": "2026-11-29T00:00:00+00:00", "breakdown_value": None, "runs": 120, "passed": 90, "failed": 28,
+             "na": 0, "skipped": 2, "errored": 0, "pass_rate": 0.762712, "mean": 7.1, "p50": 7.5, "p90": 9.0,
+             "min": 2.0, "max": 10.0},
+            {"date": "2026-12-06T00:00:00+00:00", "breakdown_value": None, "runs": 0, "passed": 0, "failed": 0,
+             "na": 0, "skipped": 0, "errored": 0, "pass_rate": None, "mean": None, "p50": None, "p90": None,
+             "min": None, "max": None},
+        ],
+    },
+)  # fmt: skip
+
+CATEGORICAL_EXAMPLE = OpenApiExample(
+    "Categorical, by day",
+    response_only=True,
+    value={
+        "evaluation_id": "0193a1b2-4c5d-7e6f-8a9b-0c1d2e3f4a5d",
+        "output_type": "categorical",
+        "interval": "day",
+        "date_from": "2026-12-06T00:00:00+00:00",
+        "date_to": "2026-12-07T09:15:00+00:00",
+        "timezone": "UTC",
+        "breakdown": None,
+        "series": [
+            {"date": "2026-12-06T00:00:00+00:00", "breakdown_value": None, "runs": 10, "passed": 7, "failed": 2,
+             "na": 1, "skipped": 0, "errored": 0, "pass_rate": 0.777778,
+             "categories": {"friendly": 7, "curt": 2}},
+            {"date": "2026-12-07T00:00:00+00:00", "breakdown_value": None, "runs": 0, "passed": 0, "failed": 0,
+             "na": 0, "skipped": 0, "errored": 0, "pass_rate": None, "categories": {"friendly": 0, "curt": 0}},
         ],
     },
 )  # fmt: skip

@@ -26,7 +26,13 @@ from evaluations.serializers import (
     TestHogSerializer,
     evaluation_to_dict,
 )
-from evaluations.stats_serializers import STATS_EXAMPLE, STATS_PARAMETERS, EvaluationStatsSerializer
+from evaluations.stats_serializers import (
+    CATEGORICAL_EXAMPLE,
+    NUMERIC_EXAMPLE,
+    STATS_EXAMPLE,
+    STATS_PARAMETERS,
+    EvaluationStatsSerializer,
+)
 from posthog_clone.db import PlainRows
 from posthog_clone.errors import DomainError
 
@@ -123,7 +129,7 @@ class EvaluationViewSet(TeamScopedViewSetMixin, viewsets.ModelViewSet):
     @extend_schema(
         parameters=STATS_PARAMETERS,
         responses={200: EvaluationStatsSerializer},
-        examples=[STATS_EXAMPLE],
+        examples=[STATS_EXAMPLE, NUMERIC_EXAMPLE, CATEGORICAL_EXAMPLE],
         description="The evaluation's results over time (and by a breakdown), counted from its `$ai_evaluation` "
         "events: every interval of the range is present, with zeros when nothing ran.",
     )

@@ -201,15 +201,14 @@ class StatsSql(Protocol):
     """What the evaluation statistics' statement needs written differently on each store; property keys arrive as
     parameters, never in the text."""
 
-    def raw(self, key: str) -> Sql: ...  # the property's JSON text, NULL when missing
+    def is_json(self, key: str, literal: str) -> Sql: ...  # the property is JSON `literal` (true or false)
     def text(self, key: str) -> Sql: ...  # a string property's value
     def has(self, key: str) -> Sql: ...
     def number(self, key: str) -> Sql: ...  # a JSON number as a float, else NULL
     def strings(self, key: str) -> Sql: ...  # a JSON array of strings, as the store's array
     def null_text(self) -> Sql: ...
     def in_list(self, value: Sql, values: list[str]) -> Sql: ...
-    def epoch(self, moment: Sql) -> Sql: ...  # unix seconds
-    def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql: ...
+    def bucket(self, unit: str, timezone: str) -> Sql: ...  # the unix seconds of the start of e.timestamp's interval
     def count_if(self, condition: Sql) -> Sql: ...
     def quantile(self, level: float, value: Sql) -> Sql: ...
     def text_order(self, value: Sql) -> Sql: ...  # byte order, on both stores
@@ -227,16 +226,21 @@ def outcome_of(w: StatsSql) -> Sql:
     """One of OUTCOMES, or 'other' (a numeric or categorical run without a passing rule). Boolean events carry the
     verdict in `$ai_evaluation_result`, the others in `$ai_evaluation_passed`; a skipped boolean run without N/A still
     says false (PostHog's), so the skip flag is read first."""
-    verdict = sql("coalesce({}, {})", w.raw("$ai_evaluation_passed"), w.raw("$ai_evaluation_result"))
-    # The verdict is read once per event (a simple CASE), the skip reason only of skipped runs.
+
+    def verdict(key: str) -> Sql:
+        return sql("CASE WHEN {} THEN 'passed' WHEN {} THEN 'failed' ELSE 'other' END", w.is_json(key, "true"),
+                   w.is_json(key, "false"))  # fmt: skip
+
+    # The skip reason is read of skipped runs only (ClickHouse's multiIf stops at the first true condition too).
     return sql(
-        "CASE WHEN {} = 'true' THEN CASE WHEN {} THEN 'errored' ELSE 'skipped' END "
-        "WHEN {} = 'false' THEN 'na' ELSE CASE {} WHEN 'true' THEN 'passed' WHEN 'false' THEN 'failed' "
-        "ELSE 'other' END END",
-        w.raw("$ai_evaluation_skipped"),
+        "CASE WHEN {} THEN CASE WHEN {} THEN 'errored' ELSE 'skipped' END WHEN {} THEN 'na' "
+        "WHEN {} THEN {} ELSE {} END",
+        w.is_json("$ai_evaluation_skipped", "true"),
         w.in_list(w.text("$ai_evaluation_skip_reason"), list(ERRORED_SKIP_REASONS)),
-        w.raw("$ai_evaluation_applicable"),
-        verdict,
+        w.is_json("$ai_evaluation_applicable", "false"),
+        w.has("$ai_evaluation_passed"),
+        verdict("$ai_evaluation_passed"),
+        verdict("$ai_evaluation_result"),
     )
 
 
@@ -248,7 +252,7 @@ def evaluation_stats_statements(w: StatsSql, *, source: str, query: EvaluationSt
     else:
         group = query.group if query.group is not None else w.null_text()
     columns = [
-        sql("{} AS bucket", w.epoch(w.start_of(query.interval, Sql("e.timestamp"), query.timezone))),
+        sql("{} AS bucket", w.bucket(query.interval, query.timezone)),
         sql("{} AS grp", group),
         sql("{} AS outcome", outcome_of(w)),
     ]
@@ -268,7 +272,8 @@ def evaluation_stats_statements(w: StatsSql, *, source: str, query: EvaluationSt
     ctes = [sql("ev AS (SELECT {} FROM {} WHERE {})", join(", ", columns), Sql(source),
                 join(" AND ", conditions))]  # fmt: skip
     carried = "".join(f", {name}" for name, wanted in (("score", query.numbers), ("cats", query.categories)) if wanted)
-    if query.group is not None and query.top is not None and not query.by_evaluation:
+    folded = query.group is not None and query.top is not None and not query.by_evaluation
+    if folded:
         ctes.append(sql("top AS (SELECT grp FROM ev WHERE grp IS NOT NULL GROUP BY grp ORDER BY count(*) DESC, {} "
                         "LIMIT {})", w.text_order(Sql("grp")), query.top))  # fmt: skip
         ctes.append(sql(f"labelled AS (SELECT bucket, CASE WHEN grp IS NULL THEN {{}} WHEN grp IN (SELECT grp FROM "
@@ -282,11 +287,37 @@ def evaluation_stats_statements(w: StatsSql, *, source: str, query: EvaluationSt
                    Sql("max(score)")]  # fmt: skip
     prefix = sql("WITH {} ", join(", ", ctes))
     main = sql("{}SELECT bucket, label, {} FROM labelled GROUP BY bucket, label", prefix, join(", ", counts))
+    if folded and not query.numbers:
+        main = _folded_counts(w, ev=ctes[0], counts=counts, top=query.top or 0)
     if not query.categories:
         return main, None
     categories = sql("{}SELECT bucket, label, key, count(*) FROM {} GROUP BY bucket, label, key", prefix,
                      w.unnest("labelled", "cats", "key"))  # fmt: skip
     return main, categories
+
+
+def _folded_counts(w: StatsSql, *, ev: Sql, counts: list[Sql], top: int) -> Sql:
+    """The counts per (interval, group) with the groups beyond the `top` by runs folded into OTHER_GROUP, reading the
+    events once: counted per group first, then ranked and summed (counts add up; percentiles do not, so numeric
+    evaluations fold their events through `top` instead). ClickHouse would otherwise read them twice: it does not
+    share a CTE between two references."""
+    names = ["runs", *OUTCOMES]
+    grouped = ", ".join(f"{{}} AS {name}" for name in names)
+    ranked_order = join(", ", [Sql("(grp IS NULL)"), Sql("total DESC"), w.text_order(Sql("grp"))])
+    return sql(
+        f"WITH {{}}, grouped AS (SELECT bucket, grp, {grouped} FROM ev GROUP BY bucket, grp), "
+        "totals AS (SELECT grouped.*, sum(runs) OVER (PARTITION BY grp) AS total FROM grouped), "
+        "ranked AS (SELECT totals.*, dense_rank() OVER (ORDER BY {}) AS position FROM totals) "
+        "SELECT bucket, CASE WHEN grp IS NULL THEN {} WHEN position <= {} THEN grp ELSE {} END AS label, "
+        + ", ".join(f"sum({name})" for name in names)
+        + " FROM ranked GROUP BY bucket, label",
+        ev,
+        *counts,
+        ranked_order,
+        w.null_text(),
+        top,
+        OTHER_GROUP,
+    )
 
 
 def _number(value: Any) -> float | None:

@@ -80,13 +80,11 @@ class _ClickHouseStatsSql:
         (reading, _, _), (kind, _, _) = materialized_columns(key)
         return Sql(f"e.`{reading}`"), Sql(f"e.`{kind}`")
 
-    def raw(self, key: str) -> Sql:
+    def is_json(self, key: str, literal: str) -> Sql:
         columns = self._columns(key)
         if columns is None:
-            return sql("nullIf(JSONExtractRaw(e.properties, {}), '')", key)
-        # A string's raw text is quoted (the comparisons with true and false must not match a string "true").
-        reading, kind = columns
-        return sql("if({} = 'String', concat('\"', {}, '\"'), nullIf({}, ''))", kind, reading, reading)
+            return sql(f"JSONExtractRaw(e.properties, {{}}) = '{literal}'", key)
+        return sql(f"({{}} = 'Bool' AND {{}} = '{literal}')", columns[1], columns[0])
 
     def text(self, key: str) -> Sql:
         columns = self._columns(key)
@@ -115,11 +113,13 @@ class _ClickHouseStatsSql:
     def in_list(self, value: Sql, values: list[str]) -> Sql:
         return sql("{} IN {}", value, values)
 
-    def epoch(self, moment: Sql) -> Sql:
-        return sql("intDiv(toUnixTimestamp64Micro({}), 1000000)", moment)
-
-    def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql:
-        return self.dialect.start_of(unit, moment, timezone)
+    def bucket(self, unit: str, timezone: str) -> Sql:
+        # ClickHouse's own functions, in the zone (the dialect's `start_of` also reaches before 1970, which results
+        # never are, at the cost of an array per row); weeks from Sunday (mode 0), as PostgreSQL's are here.
+        start = {"hour": "toStartOfHour(e.timestamp, {})", "day": "toStartOfDay(e.timestamp, {})",
+                 "week": "toDateTime(toStartOfWeek(e.timestamp, 0, {}), {})",
+                 "month": "toDateTime(toStartOfMonth(e.timestamp, {}), {})"}[unit]  # fmt: skip
+        return sql(f"toInt64(toUnixTimestamp({start}))", *[timezone] * start.count("{}"))
 
     def count_if(self, condition: Sql) -> Sql:
         return sql("countIf({})", condition)

@@ -99,8 +99,8 @@ class _PostgresStatsSql:
     def __init__(self, dialect: Any) -> None:
         self.dialect = dialect
 
-    def raw(self, key: str) -> Sql:
-        return sql("(e.properties -> {})::text", key)
+    def is_json(self, key: str, literal: str) -> Sql:
+        return sql(f"(e.properties -> {{}}) = '{literal}'::jsonb", key)
 
     def text(self, key: str) -> Sql:
         return sql("(e.properties ->> {})", key)
@@ -122,11 +122,8 @@ class _PostgresStatsSql:
     def in_list(self, value: Sql, values: list[str]) -> Sql:
         return sql("{} = ANY({}::text[])", value, values)
 
-    def epoch(self, moment: Sql) -> Sql:
-        return sql("extract(epoch FROM {})::bigint", moment)
-
-    def start_of(self, unit: str, moment: Sql, timezone: str) -> Sql:
-        return self.dialect.start_of(unit, moment, timezone)
+    def bucket(self, unit: str, timezone: str) -> Sql:
+        return sql("extract(epoch FROM {})::bigint", self.dialect.start_of(unit, Sql("e.timestamp"), timezone))
 
     def count_if(self, condition: Sql) -> Sql:
         return sql("count(*) FILTER (WHERE {})", condition)

@@ -180,6 +180,26 @@ class TestBoolean:
                          date_from="2026-11-04T00:00:00Z")  # fmt: skip
         assert [(item["breakdown_value"], item["runs"]) for item in body["series"]] == [("m-?", 1), ("m-b", 1)]
 
+    def test_top_values_and_other(self, api: APIClient, tenant: Tenant) -> None:
+        evaluation = make_evaluation(tenant)
+        # v00 has 3 runs over two days, v01 2, then v02…v27 one each: v02…v24 by name complete the 25, the rest is
+        # $other; runs without a value are their own group.
+        runs = [("v00", 0), ("v00", 1), ("v00", 1), ("v01", 0), ("v01", 0), *((f"v{i:02}", 0) for i in range(2, 28))]
+        seed(
+            tenant,
+            *(result_event(evaluation, DAY_1 + timedelta(days=day), **{"$ai_evaluation_result": n % 2 == 0,
+                                                                       "$ai_evaluation_variant": value})
+              for n, (value, day) in enumerate(runs)),
+            result_event(evaluation, DAY_1, **{"$ai_evaluation_result": True}),
+        )  # fmt: skip
+        series = get_stats(api, tenant, evaluation, breakdown="$ai_evaluation_variant", date_to="2026-11-04")["series"]
+        values = [*(f"v{i:02}" for i in range(25)), None, "$other"]
+        assert [item["breakdown_value"] for item in series] == values * 2
+        first_day, second_day = series[:27], series[27:]
+        assert [item["runs"] for item in first_day] == [1, 2, *[1] * 23, 1, 3]
+        assert [item["runs"] for item in second_day] == [2, *[0] * 26]
+        assert (first_day[-1]["passed"], first_day[-1]["failed"]) == (2, 1)  # v25, v27 passed; v26 failed
+
     @pytest.mark.parametrize(("trigger", "runs"), [("online", 8), ("manual", 1), ("backfill", 1)])
     def test_trigger(self, api: APIClient, tenant: Tenant, boolean_evaluation: Evaluation, trigger: str,
                      runs: int) -> None:  # fmt: skip
