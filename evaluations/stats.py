@@ -148,7 +148,7 @@ def _rounded(value: float | None) -> float | None:
 
 
 def _category_keys(evaluation: Evaluation) -> list[str]:
-    options = (evaluation.output_config or {}).get("categories") or []
+    options = (evaluation.output_config or {}).get("options") or []
     return [option["key"] for option in options if isinstance(option, dict) and isinstance(option.get("key"), str)]
 
 

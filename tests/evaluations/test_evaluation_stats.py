@@ -56,18 +56,22 @@ def skipped(reason: str, **properties: Any) -> dict[str, Any]:
     return {"$ai_evaluation_skipped": True, "$ai_evaluation_skip_reason": reason, **properties}
 
 
-@pytest.fixture(params=["json", "materialized"])
+@pytest.fixture
 def property_columns(request: pytest.FixtureRequest, events_backend: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """ClickHouse reads the evaluation's properties from its events' JSON, or from materialised columns when they are
-    listed in CLICKHOUSE_MATERIALIZED_PROPERTIES: the same answers either way."""
+    listed in CLICKHOUSE_MATERIALIZED_PROPERTIES: the same answers either way (PostgreSQL has JSON only)."""
     if request.param == "json":
         return "json"
-    if events_backend == "postgres":
-        pytest.skip("PostgreSQL has no materialised columns")
     store = events_store()
     materialize_properties(store.client, EVALUATION_PROPERTIES)
     monkeypatch.setattr(store.dialect, "materialized", store.dialect.materialized | set(EVALUATION_PROPERTIES))
     return "materialized"
+
+
+# Each store, and ClickHouse's both with and without the evaluation's properties in materialised columns.
+READINGS = [("postgres", "json")] + [(store, columns) for store in ("clickhouse", "clickhouse-http")
+                                     for columns in ("json", "materialized")]  # fmt: skip
+EVERY_READING = pytest.mark.parametrize(("events_backend", "property_columns"), READINGS, indirect=True)
 
 
 @pytest.fixture
@@ -139,6 +143,7 @@ def boolean_evaluation(tenant: Tenant) -> Evaluation:
     return evaluation
 
 
+@EVERY_READING
 @pytest.mark.usefixtures("property_columns")
 class TestBoolean:
     def test_by_day_with_empty_days(self, api: APIClient, tenant: Tenant, boolean_evaluation: Evaluation) -> None:
@@ -222,6 +227,7 @@ class TestBoolean:
             ("2026-11-02T23:00:00+05:30", 1), ("2026-11-03T00:00:00+05:30", 1)]  # fmt: skip
 
 
+@EVERY_READING
 @pytest.mark.usefixtures("property_columns")
 class TestNumeric:
     def test_numbers_and_top_values(self, api: APIClient, tenant: Tenant) -> None:
@@ -287,12 +293,13 @@ class TestNumeric:
                         "p50": None, "p90": None, "min": None, "max": None}  # fmt: skip
 
 
+@EVERY_READING
 @pytest.mark.usefixtures("property_columns")
 class TestCategorical:
     def test_categories_per_interval(self, api: APIClient, tenant: Tenant) -> None:
         categories = [{"key": "good", "label": "Good"}, {"key": "ok", "label": "OK"}, {"key": "bad", "label": "Bad"}]
         evaluation = make_evaluation(tenant, output_type="categorical", output_config={
-            "categories": categories, "selection_mode": "multiple", "allows_na": True,
+            "options": categories, "selection_mode": "multiple", "allows_na": True,
             "passing_rule": {"categories": ["good", "ok"]}})  # fmt: skip
 
         def verdict(keys: list[str], passed: bool) -> dict[str, Any]:
