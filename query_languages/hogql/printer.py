@@ -693,23 +693,23 @@ def has_aggregate(expr: ast.Expr) -> bool:
 
 def print_condition(expr: ast.Expr, *, dialect: Dialect, context: Context, table: str = "events") -> Extra:
     """One expression (no aggregates) as a condition on `table`: for `where` lists and `hogql` property filters."""
-    if has_aggregate(expr):
-        raise HogQLError("Aggregates cannot be used in a filter.", expr.start, expr.end)
-    printer = Printer(dialect, context)
-    scope = _Scope(TABLES[table], None)
-    condition = printer.condition(printer.expr(expr, scope))
-    return Extra(condition, scope.needs_person and dialect.person_join() is not None)
+    return _print_one(expr, dialect, context, table, "in a filter", Printer.condition)
 
 
 def print_text(expr: ast.Expr, *, dialect: Dialect, context: Context, table: str = "events") -> Extra:
     """One expression (no aggregates) as text on `table`, as `toString` would read it: for a breakdown, whose
     values must read the same whichever database computed them."""
+    return _print_one(expr, dialect, context, table, "here", Printer.text)
+
+
+def _print_one(expr: ast.Expr, dialect: Dialect, context: Context, table: str, where: str,
+               finish: Callable[[Printer, Typed], Sql]) -> Extra:  # fmt: skip
     if has_aggregate(expr):
-        raise HogQLError("Aggregates cannot be used here.", expr.start, expr.end)
+        raise HogQLError(f"Aggregates cannot be used {where}.", expr.start, expr.end)
     printer = Printer(dialect, context)
     scope = _Scope(TABLES[table], None)
-    text = printer.text(printer.expr(expr, scope))
-    return Extra(text, scope.needs_person and dialect.person_join() is not None)
+    printed = finish(printer, printer.expr(expr, scope))
+    return Extra(printed, scope.needs_person and dialect.person_join() is not None)
 
 
 class _Unwritten:
