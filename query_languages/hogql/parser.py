@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
 from query_languages.hogql import ast
@@ -224,14 +224,25 @@ class _Arg:
     trim_from: Any = None
 
 
-@v_args(meta=True)
 class _Builder(Transformer):
-    """The parse tree to `ast` nodes."""
+    """The parse tree to `ast` nodes: a method per rule, called with the rule's meta (its place) and children."""
 
     def __init__(self, text: str, values: Mapping[str, Any]) -> None:
-        super().__init__()
+        super().__init__(visit_tokens=False)  # no method takes a token alone
         self.text = text
         self.values = values
+
+    def _call_userfunc(self, tree: Tree, new_children: list[Any] | None = None) -> Any:
+        # As `v_args(meta=True)` calls them, without the wrapper lark builds around the method on every call (a tenth
+        # of parsing); errors reach the caller as lark's VisitError, as from any transformer. (lark is pinned.)
+        children = tree.children if new_children is None else new_children
+        method = getattr(self, tree.data, None)
+        if method is None:
+            return self.__default__(tree.data, children, tree.meta)
+        try:
+            return method(tree.meta, children)
+        except Exception as error:
+            raise VisitError(tree.data, tree, error) from error
 
     def _at(self, meta: Any) -> dict[str, int]:
         return {"start": getattr(meta, "start_pos", 0), "end": getattr(meta, "end_pos", 0)}
