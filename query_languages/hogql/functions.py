@@ -332,19 +332,24 @@ def _to_time_zone(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
 ROUND_PRECISION = 20
 
 
+def round_precision(node: ast.Call) -> int:
+    """round()'s precision: an integer constant (ClickHouse takes only a constant), 0 when not given."""
+    if len(node.args) < 2:
+        return 0
+    source = node.args[1]
+    value = source.value if isinstance(source, ast.Constant) else None
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > ROUND_PRECISION:
+        raise HogQLError(f"round() needs its precision as an integer constant from -{ROUND_PRECISION} to "
+                         f"{ROUND_PRECISION}, e.g. round(x, 2).", source.start, source.end)  # fmt: skip
+    return value
+
+
 def _round(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
     """ClickHouse's round: a float to the nearest multiple of 10^-precision, half to even (on the float as it is:
     `round(2.675, 2)` is 2.68); an integer to a negative precision half away from zero (NULL beyond Int64 here, where
     ClickHouse wraps around)."""
     number = p.number(args[0], node.args[0])
-    precision = 0
-    if len(node.args) == 2:
-        source = node.args[1]
-        value = source.value if isinstance(source, ast.Constant) else None
-        if isinstance(value, bool) or not isinstance(value, int) or abs(value) > ROUND_PRECISION:
-            raise HogQLError(f"round() needs its precision as an integer constant from -{ROUND_PRECISION} to "
-                             f"{ROUND_PRECISION}, e.g. round(x, 2).", source.start, source.end)  # fmt: skip
-        precision = value
+    precision = round_precision(node)
     if base_type(number.type) != FLOAT64:
         if precision >= 0:  # a whole number already
             return number
@@ -419,6 +424,10 @@ def _format_date_time(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
     return Typed(p.d.format_date_time(moment, pieces, zone), STRING)
 
 
+def _reads_a_column(node: ast.Expr) -> bool:
+    return isinstance(node, ast.Field) or any(_reads_a_column(child) for child in ast.children(node))
+
+
 def _array_search(name: str) -> Builder:
     """has/indexOf: whether an array holds a value, or its first position from 1 (0 if not); NULL is a value like
     any other, as ClickHouse's (`has([1, NULL], NULL)` is 1)."""
@@ -431,12 +440,18 @@ def _array_search(name: str) -> Builder:
         element = array.type[len("Array(") : -1]
         nothing = element in (NOTHING, "Nothing")  # only NULLs, or no items
         if (isinstance(source, ast.Array) and not source.items) or (nothing and item.type != NOTHING):
-            found = Sql("0")  # nothing to find (an empty array, or only NULLs)
-            return Typed(found, UINT8, True, nullable=False) if name == "has" else Typed(found, INT64, nullable=False)
+            if name == "has":  # nothing to find (an empty array, or only NULLs)
+                return Typed(p.d.constant(False, "bool"), UINT8, True, nullable=False)
+            return Typed(p.d.constant(0, "integer"), INT64, nullable=False)
         if item.type != NOTHING and not nothing and is_string(element) != is_string(item.type):
             raise HogQLError(f"{name}() looks for a value of its array's kind ({element}, not {item.type}).",
                              node.args[1].start, node.args[1].end)  # fmt: skip
         value = p.text(item) if is_string(element) else p.value(item)
+        bare = item.type == NOTHING  # a NULL constant, which ClickHouse finds only as NULL
+        if _reads_a_column(source) and not element.startswith("Nullable(") and item.nullable and not bare:
+            # ClickHouse reads a NULL as its type's default ('', 0) in an array computed from the row that cannot
+            # hold NULL (in a constant one, NULL is only NULL).
+            value = sql("coalesce({}, {})", value, Sql("''" if is_string(element) else "0"))
         if name == "has":
             return Typed(p.d.array_position(array.sql, value, found=True), UINT8, True, nullable=False)
         return Typed(p.d.array_position(array.sql, value, found=False), INT64, nullable=False)

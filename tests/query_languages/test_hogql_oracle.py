@@ -63,6 +63,10 @@ DIFFERENCES: dict[str, str] = {
     "9223372036854775807 + 1": INT64_OVERFLOW,
     "-9223372036854775807 - 2": INT64_OVERFLOW,
     "round(9223372036854775807, -1)": INT64_OVERFLOW,
+    "has([properties.s], properties.missing)": "has/indexOf of a NULL in an array literal built from the row: "
+    "ClickHouse finds it where an item is '' too (it compares the NULL's default there); on PostgreSQL NULL finds "
+    "only NULL (in a computed array that cannot hold NULL, splitByChar's or groupArray's, both stores find the "
+    "default as ClickHouse does)",
 }
 
 # Conditions: which events match.
@@ -103,6 +107,13 @@ CONDITIONS = [
     "properties.$browser != 'Chrome' or properties.n = '5'",
     "lower(properties.$browser) != 'chrome'",
     "length(properties.s) != 0",
+    "not has([], 0)",
+    "has(splitByChar(',', properties.csv), 'b')",
+    "indexOf(['x', 'abc'], properties.s) = 2",
+    "round(toFloat(properties.f)) = 2",
+    "greatest(toInt(properties.n), 6) > 6",
+    "extract(properties.s, '[a-c]') = 'a'",
+    "formatDateTime(timestamp, '%u') = '7'",
     "properties.person = 'x' or person.properties.plan != 'pro'",
 ]
 
@@ -273,6 +284,13 @@ VALUES = [
     "indexOf([1, NULL], NULL)",
     "indexOf(['', 'abc'], properties.s)",
     "has(splitByChar(',', 'a,b'), 'b')",
+    # In a computed array that cannot hold NULL, ClickHouse finds a NULL as its type's default.
+    "has(splitByChar(',', properties.csv), properties.missing)",
+    "indexOf(splitByChar(',', properties.csv), properties.s)",
+    "has(splitByChar(',', properties.csv), NULL)",
+    "has(splitByChar(',', toString('')), toString(properties.$browser))",
+    "has([properties.s], properties.missing)",
+    "indexOf(splitByChar(',', toString(properties.$browser)), toString(properties.$browser))",
 ]
 
 
@@ -469,6 +487,9 @@ TEXT_FUNCTIONS = ["lower", "upper", "length", "trim", "toString"]
 NUMBER_FUNCTIONS = ["toInt", "toFloat", "isNull", "isNotNull"]
 COMPARISONS = ["=", "!=", "<", "<=", ">", ">=", "like", "not like", "ilike", "not ilike"]
 PATTERNS = ["'^C'", "'b'", "'[[:alpha:]]'", "'^\\\\d+$'", "'a.b'", "'\\\\bx'"]
+DATE_FORMATS = ["'%F %T'", "'%Y %j %u %w'", "'%e %b %a %M %W %Q'", "'%D %R %p %I %h'", "'%y%m%d-%H%i%S %%'",
+                "'%F %T', 'Asia/Tokyo'", "'%c/%e %s'"]  # fmt: skip
+ARRAYS = ["[]", "[1, 2]", "[NULL, 5]", "['Chrome', 'abc']", "['', NULL]", "[2.5, -1]"]
 DATES = ["toDate('2024-03-05')", "toDate(properties.d)", "toDate(timestamp)", "toStartOfMonth(timestamp)",
          "toStartOfWeek(toDate(properties.d))"]  # fmt: skip
 
@@ -506,6 +527,23 @@ def _grow(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         ),
         st.tuples(st.sampled_from(["day", "week", "month"]), dates, dates).map(
             lambda t: f"dateDiff('{t[0]}', {t[1]}, {t[2]})"
+        ),
+        st.tuples(children, st.sampled_from(["", ", 0", ", 1", ", 2", ", -1"])).map(
+            lambda t: f"round(toFloat({t[0]}){t[1]})"
+        ),
+        st.tuples(children, st.sampled_from(["", ", -1", ", 3"])).map(lambda t: f"round(toInt({t[0]}){t[1]})"),
+        st.tuples(st.sampled_from(["greatest", "least"]), children, children).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
+        st.tuples(children, st.sampled_from([*PATTERNS, "'(b)|c'", "'([a-z])[0-9]'"])).map(
+            lambda t: f"extract(toString({t[0]}), {t[1]})"
+        ),
+        st.tuples(st.sampled_from(["has", "indexOf"]), children, children).map(
+            lambda t: f"{t[0]}(splitByChar(',', toString({t[1]})), toString({t[2]}))"
+        ),
+        st.tuples(st.sampled_from(["has", "indexOf"]), st.sampled_from(ARRAYS), children).map(
+            lambda t: f"{t[0]}({t[1]}, {t[2]})"
+        ),
+        st.tuples(st.sampled_from([*DATES, "timestamp"]), st.sampled_from(DATE_FORMATS)).map(
+            lambda t: f"formatDateTime({t[0]}, {t[1]})"
         ),
     )
 
