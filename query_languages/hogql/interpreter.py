@@ -21,7 +21,13 @@ from zoneinfo import ZoneInfo
 from query_languages.dates import add_months, parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.functions import COMPARISON_FUNCTIONS, check_arity, date_format_pieces, round_precision
+from query_languages.hogql.functions import (
+    COMPARISON_FUNCTIONS,
+    check_arity,
+    date_format_pieces,
+    round_precision,
+    valid_time_zone,
+)
 from query_languages.hogql.semantics import (
     FIRST_DATE,
     LAST_DATE,
@@ -448,7 +454,12 @@ class _Compiler:
             return lambda event: None if (t := _text(args[0](event), tz)) is None else _extract(found, t)
         if name == "formatDateTime":
             pieces = date_format_pieces(node)
-            zone = ZoneInfo(string_argument(node, 2, "a time zone name")) if len(node.args) == 3 else tz
+            zone: tzinfo = tz
+            if len(node.args) == 3:
+                name = string_argument(node, 2, "a time zone name")
+                if not valid_time_zone(name):
+                    raise HogQLError(f"Unknown time zone '{name}'.", node.args[2].start, node.args[2].end)
+                zone = ZoneInfo(name)
             constant = self._moment_constant(node.args[0])
             return lambda event: _format_date_time(args[0](event), constant, pieces, zone)
         if name in START_OF or name in ("toDate", "toDateTime"):

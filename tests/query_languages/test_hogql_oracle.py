@@ -11,6 +11,7 @@ test_hogql_oracle.py` runs five times as many at random, and `HOGQL_ORACLE_EXAMP
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -63,6 +64,8 @@ DIFFERENCES: dict[str, str] = {
     "9223372036854775807 + 1": INT64_OVERFLOW,
     "-9223372036854775807 - 2": INT64_OVERFLOW,
     "round(9223372036854775807, -1)": INT64_OVERFLOW,
+    "greatest(nan, 1)": "greatest/least with NaN: PostgreSQL orders NaN above every number; ClickHouse's answer "
+    "depends on the argument order (greatest(nan, 1) is 1, greatest(1, nan) is nan)",
     "has([properties.s], properties.missing)": "has/indexOf of a NULL in an array literal built from the row: "
     "ClickHouse finds it where an item is '' too (it compares the NULL's default there); on PostgreSQL NULL finds "
     "only NULL (in a computed array that cannot hold NULL, splitByChar's or groupArray's, both stores find the "
@@ -245,6 +248,9 @@ VALUES = [
     "greatest(1, 2.5)",
     "least(1, NULL)",
     "greatest(NULL, NULL)",
+    "greatest(nan, 1)",
+    "least(nan, 1)",
+    "greatest(1, nan)",
     "greatest('a', 'B')",
     "least('a', 'B', 'b')",
     "least(properties.$browser, properties.s)",
@@ -472,6 +478,23 @@ def aggregate_answers(stored: Engines, expression: str, where: str | None) -> di
 def test_aggregates_are_what_posthog_computes(stored: Engines, expression: str, where: str | None) -> None:
     found = aggregate_answers(stored, expression, where)
     assert same(found["postgres"], found["posthog"]) and same(found["clickhouse"], found["posthog"]), found
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ("formatDateTime(timestamp, '%F', 'Mars/Base') = ''", "Unknown time zone 'Mars/Base'"),
+        ("formatDateTime(timestamp, '%V') = ''", "formatDateTime() does not support '%V'"),
+        ("round(toFloat(properties.f), 1.5) = 1", "round() needs its precision"),
+        ("greatest(properties.s, 1) = 1", "greatest() compares values of one kind"),
+        ("extract(properties.s, properties.s) = ''", "extract() needs its pattern as a string constant"),
+        ("least(1) = 1", "least() takes at least 2 argument(s)"),
+        ("has(['a'], properties.s)", "Array is not supported in a property filter"),
+    ],
+)
+def test_the_interpreter_refuses_a_wrong_call_with_a_400(condition: str, message: str) -> None:
+    with pytest.raises(HogQLError, match=re.escape(message)):
+        compile_condition(parse_expr(condition), tz=UTC, now=NOW)
 
 
 # --- the generator ------------------------------------------------------------------------------------------------
