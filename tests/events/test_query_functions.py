@@ -129,3 +129,10 @@ def test_group_array_of_one_value(api: APIClient, url: str, dataset: None) -> No
 )
 def test_a_wrong_call_is_a_400_naming_it(api: APIClient, url: str, query: str, contains: str) -> None:
     assert_hogql_400(run_hogql(api, url, query), "hogql_query_error", contains)
+
+
+def test_a_tie_of_arg_max_is_any_tied_rows_value(api: APIClient, url: str, dataset: None) -> None:
+    # Every event has distinct id 2: ClickHouse answers the first row it meets, PostgreSQL any of them too.
+    [[best, least]] = hogql_rows(api, url, "select argMax(properties.key, distinct_id), "
+                                 "argMin(properties.key, distinct_id) from events")  # fmt: skip
+    assert {best, least} <= {"test_val1", "test_val2", "test_val3"}
