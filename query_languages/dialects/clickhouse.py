@@ -227,6 +227,38 @@ class ClickHouseDialect(BaseDialect):
             return sql(f"{name}({{}}, ' ')", *args)
         return sql(f"{name}({', '.join(['{}'] * len(args))})", *args)
 
+    def round_number(self, number: Sql, precision: int, *, integer: bool) -> Sql:
+        if integer:  # NULL beyond Int64, as PostgreSQL's (round of an Int64 would wrap around)
+            return sql(f"accurateCastOrNull(round(toInt128({{}}), {precision}), 'Int64')", number)
+        return sql(f"round({{}}, {precision})", number)
+
+    def extreme(self, name: str, values: list[Sql], *, text: bool) -> Sql:
+        return sql(f"{name}({{}})", join(", ", values))
+
+    def regex_extract(self, text: Sql, pattern: str) -> Sql:
+        return of_text(text, lambda value: sql("extract({}, {})", value, pattern))
+
+    def format_date_time(self, moment: Sql, pieces: list[str], timezone: str) -> Sql:
+        return sql("formatDateTime({}, {}, {})", moment, "".join(pieces), timezone)
+
+    def array(self, items: list[Sql]) -> Sql:
+        return sql("[{}]", join(", ", items))
+
+    def array_position(self, array: Sql, value: Sql, *, found: bool) -> Sql:
+        return sql("has({}, {})" if found else "toInt64(indexOf({}, {}))", array, value)
+
+    def quantile(self, number: Sql, level: float) -> Sql:
+        return sql(f"quantileOrNull({level!r})({{}})", number)
+
+    def arg_extreme(self, name: str, value: Sql, key: Sql, *, text_key: bool) -> Sql:
+        return sql(f"{name}OrNull({{}}, {{}})", value, key)
+
+    def group_array(self, value: Sql) -> Sql:
+        return sql("groupArray({})", value)
+
+    def any_value(self, value: Sql, type_: str) -> Sql:
+        return sql("anyOrNull({})", value)
+
     def date_part(self, name: str, value: Sql, timezone: str | None) -> Sql:
         if timezone is None:
             return sql(f"toInt64({name}({{}}))", value)

@@ -37,6 +37,18 @@ DATE_PART_FIELDS = {"toYear": "year", "toMonth": "month", "toDayOfMonth": "day",
 FILTER_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": "e.uuid::text",
                   "elements_chain": "e.elements_chain", "timestamp": "e.timestamp::text"}  # fmt: skip
 MATCH_ANY = {"ilike": "ILIKE", "regex": "~"}
+# formatDateTime's specifiers as to_char patterns (English names without TM); %w is computed, the rest are literal.
+TO_CHAR = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%c": "MM", "%d": "DD", "%e": "FMDD", "%H": "HH24", "%h": "HH12",
+           "%I": "HH12", "%i": "MI", "%M": "FMMonth", "%S": "SS", "%s": "SS", "%F": "YYYY-MM-DD", "%T": "HH24:MI:SS",
+           "%D": "MM/DD/YY", "%R": "HH24:MI", "%j": "DDD", "%u": "ID", "%p": "AM", "%b": "Mon", "%a": "Dy",
+           "%W": "FMDay", "%Q": "Q"}  # fmt: skip
+FORMAT_LITERALS = {"%%": "%", "%n": "\n", "%t": "\t"}
+# Beyond this a float has no fraction to round, and multiplying it by the scale would overflow float8 (an error).
+ROUND_LIMIT = "1e280"
+
+
+def _to_char_literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @dataclass(frozen=True)
@@ -205,6 +217,74 @@ class PostgresDialect(BaseDialect):
         if name == "endsWith":  # the suffix is read twice (it is nearly always a constant)
             return sql("(right({}, char_length({})) = {})", args[0], args[1], args[1])
         return sql(SCALARS[name], *args)
+
+    def round_number(self, number: Sql, precision: int, *, integer: bool) -> Sql:
+        if integer:
+            return sql(f"{self.schema.to_int64}(round(({{}})::numeric, {precision}))", number)
+        # As ClickHouse: the float times (or over) the power of ten, to the nearest whole number (float8's round is
+        # half to even), and back.
+        scale = f"1e{abs(precision)}::float8"
+        there, back = ("*", "/") if precision >= 0 else ("/", "*")
+        return sql(f"(CASE WHEN abs({{}}) < {ROUND_LIMIT} THEN round(({{}})::float8 {there} {scale}) {back} {scale} "
+                   "ELSE ({})::float8 END)", number, number, number)  # fmt: skip
+
+    def extreme(self, name: str, values: list[Sql], *, text: bool) -> Sql:
+        if text:  # by bytes, as ClickHouse compares texts
+            values = [sql('({})::text COLLATE "C"', value) for value in values]
+        return sql(f"{name}({{}})", join(", ", values))
+
+    def regex_extract(self, text: Sql, pattern: str) -> Sql:
+        # substring takes the first group's match, or the whole match without groups (NULL for none, as for NULL).
+        return sql("coalesce(substring({} from {}), left({}, 0))", text, postgres_pattern(pattern), text)
+
+    def format_date_time(self, moment: Sql, pieces: list[str], timezone: str) -> Sql:
+        local = sql("(({}) AT TIME ZONE {})", moment, timezone)
+        parts: list[Sql] = []
+        pattern: list[str] = []
+
+        def flush() -> None:
+            if pattern:
+                parts.append(sql("to_char({}, {})", local, '""'.join(pattern)))
+                pattern.clear()
+
+        for piece in pieces:
+            if piece == "%w":  # from Sunday as 0
+                flush()
+                parts.append(sql("extract(dow FROM {})::int::text", local))
+            elif piece in TO_CHAR:
+                pattern.append(TO_CHAR[piece])
+            else:
+                pattern.append(_to_char_literal(FORMAT_LITERALS.get(piece, piece)))
+        flush()
+        if not parts:
+            return sql("(CASE WHEN {} IS NOT NULL THEN '' END)", moment)
+        return sql("({})", join(" || ", parts))
+
+    def array(self, items: list[Sql]) -> Sql:
+        if not items:
+            return Sql("(ARRAY[]::text[])")
+        return sql("ARRAY[{}]", join(", ", items))
+
+    def array_position(self, array: Sql, value: Sql, *, found: bool) -> Sql:
+        position = sql("array_position({}, {})", array, value)  # IS NOT DISTINCT FROM: NULL finds NULL
+        return sql("({} IS NOT NULL)", position) if found else sql("coalesce({}, 0)", position)
+
+    def quantile(self, number: Sql, level: float) -> Sql:
+        return sql(f"percentile_cont({level!r}::float8) WITHIN GROUP (ORDER BY ({{}})::float8)", number)
+
+    def arg_extreme(self, name: str, value: Sql, key: Sql, *, text_key: bool) -> Sql:
+        order = sql('({})::text COLLATE "C"', key) if text_key else key
+        direction = "DESC" if name == "argMax" else "ASC"
+        return sql(f"(array_agg({{}} ORDER BY {{}} {direction}) FILTER (WHERE {{}} IS NOT NULL AND {{}} IS NOT NULL))"
+                   "[1]", value, order, value, key)  # fmt: skip
+
+    def group_array(self, value: Sql) -> Sql:
+        return sql("coalesce(array_agg({}) FILTER (WHERE {} IS NOT NULL), {})", value, value, Sql("'{}'"))
+
+    def any_value(self, value: Sql, type_: str) -> Sql:
+        if base_type(type_) == "UUID":  # no min(uuid) in PostgreSQL
+            return sql("min(({})::text)::uuid", value)
+        return sql("min({})", value)  # one of the values, and the cheapest to find
 
     def date_part(self, name: str, value: Sql, timezone: str | None) -> Sql:
         local = value if timezone is None else sql("(({}) AT TIME ZONE {})", value, timezone)

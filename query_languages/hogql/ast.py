@@ -34,6 +34,7 @@ class Call(Node):
     name: str
     args: tuple[Expr, ...]
     distinct: bool = False
+    params: tuple[Expr, ...] | None = None  # a parametric call's first list: `quantile(0.9)(x)`
 
 
 @dataclass(frozen=True)

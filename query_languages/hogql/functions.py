@@ -33,7 +33,10 @@ from query_languages.hogql.types import (
 )
 from query_languages.sql import Sql, join, sql
 
-AGGREGATES = frozenset({"count", "countIf", "sum", "avg", "min", "max", "uniq"})
+AGGREGATES = frozenset({"count", "countIf", "sum", "avg", "min", "max", "uniq", "quantile", "median", "argMax",
+                        "argMin", "groupArray", "any"})  # fmt: skip
+# The aggregates' argument counts (count's star aside), checked as the scalar functions' are.
+AGGREGATE_ARITY = {"count": frozenset({0, 1}), "argMax": frozenset({2}), "argMin": frozenset({2})}
 
 
 class Printing(Protocol):
@@ -325,6 +328,203 @@ def _to_time_zone(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
     return Typed(_moment_argument(p, node, args[0]), datetime_type(name))
 
 
+# Rounding to a precision is exact arithmetic on PostgreSQL's side only up to here (ClickHouse takes any scale).
+ROUND_PRECISION = 20
+
+
+def round_precision(node: ast.Call) -> int:
+    """round()'s precision: an integer constant (ClickHouse takes only a constant), 0 when not given."""
+    if len(node.args) < 2:
+        return 0
+    source = node.args[1]
+    value = source.value if isinstance(source, ast.Constant) else None
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > ROUND_PRECISION:
+        raise HogQLError(f"round() needs its precision as an integer constant from -{ROUND_PRECISION} to "
+                         f"{ROUND_PRECISION}, e.g. round(x, 2).", source.start, source.end)  # fmt: skip
+    return value
+
+
+def _round(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+    """ClickHouse's round: a float to the nearest multiple of 10^-precision, half to even (on the float as it is:
+    `round(2.675, 2)` is 2.68); an integer to a negative precision half away from zero (NULL beyond Int64 here, where
+    ClickHouse wraps around)."""
+    number = p.number(args[0], node.args[0])
+    precision = round_precision(node)
+    if base_type(number.type) != FLOAT64:
+        if precision >= 0:  # a whole number already
+            return number
+        return Typed(p.d.round_number(number.sql, precision, integer=True), INT64)
+    return Typed(p.d.round_number(number.sql, precision, integer=False), FLOAT64)
+
+
+def _extreme(name: str) -> Builder:
+    """greatest/least: of values of one kind, NULL ignored (ClickHouse's, from 24.x on, as PostgreSQL's)."""
+
+    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+        kinds = {is_string(a.type) for a in args if a.type != NOTHING}
+        if len(kinds) > 1:
+            raise HogQLError(f"{name}() compares values of one kind: texts or numbers, not both.", node.start,
+                             node.end)  # fmt: skip
+        values, type_ = _common(p, args)
+        return Typed(p.d.extreme(name, values, text=kinds == {True}), type_)
+
+    return build
+
+
+def _extract(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+    """ClickHouse's extract(text, pattern) (not SQL's EXTRACT(part FROM date)): the first group's match, or the whole
+    match without groups; '' when nothing matches."""
+    string_argument(node, 1, "its pattern")
+    pattern = node.args[1]
+    p.check_regex(pattern)
+    return Typed(p.d.regex_extract(p.text(args[0]), pattern.value), STRING)
+
+
+# formatDateTime's specifiers done alike on both stores, as ClickHouse prints them (%M is the month's name, %i the
+# minute; %e is not padded).
+DATE_FORMAT_SPECIFIERS = frozenset("YymcdeHhIiMSsFTDRjuwpbaWQ%nt")
+
+
+def date_format_pieces(node: ast.Call) -> list[str]:
+    """formatDateTime's format as literal texts and specifiers (`%Y`…): a 400 naming a specifier not done here."""
+    text = string_argument(node, 1, "its format")
+    pieces: list[str] = []
+    index = 0
+    while index < len(text):
+        if text[index] != "%":
+            end = text.find("%", index)
+            end = len(text) if end < 0 else end
+            pieces.append(text[index:end])
+            index = end
+            continue
+        specifier = text[index + 1 : index + 2]
+        if specifier not in DATE_FORMAT_SPECIFIERS or not specifier:
+            shown = f"'%{specifier}'" if specifier else "a '%' at the end (write '%%' for a '%')"
+            raise HogQLError(f"formatDateTime() does not support {shown}. Supported: "
+                             f"{' '.join('%' + c for c in sorted(DATE_FORMAT_SPECIFIERS))}.", node.args[1].start,
+                             node.args[1].end)  # fmt: skip
+        pieces.append("%" + specifier)
+        index += 2
+    return pieces
+
+
+def _format_date_time(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+    pieces = date_format_pieces(node)
+    arg = args[0]
+    if len(node.args) == 3:
+        zone = string_argument(node, 2, "a time zone name")
+        if not valid_time_zone(zone):
+            raise HogQLError(f"Unknown time zone '{zone}'.", node.args[2].start, node.args[2].end)
+    else:
+        zone = arg.type.split("'")[1] if is_datetime(arg.type) and "'" in arg.type else p.context.timezone
+    if is_date(arg.type):  # a date has no zone: its midnight, whatever the zone
+        moment, zone = p.d.date_to_moment(arg.sql, "UTC"), "UTC"
+    else:
+        moment = _moment_argument(p, node, arg)
+    return Typed(p.d.format_date_time(moment, pieces, zone), STRING)
+
+
+def _reads_a_column(node: ast.Expr) -> bool:
+    return isinstance(node, ast.Field) or any(_reads_a_column(child) for child in ast.children(node))
+
+
+def _array_search(name: str) -> Builder:
+    """has/indexOf: whether an array holds a value, or its first position from 1 (0 if not); NULL is a value like
+    any other, as ClickHouse's (`has([1, NULL], NULL)` is 1)."""
+
+    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+        array, item = args
+        source = node.args[0]
+        if not array.type.startswith("Array("):
+            raise HogQLError(f"{name}() needs an array as its first argument.", source.start, source.end)
+        element = array.type[len("Array(") : -1]
+        nothing = element in (NOTHING, "Nothing")  # only NULLs, or no items
+        if (isinstance(source, ast.Array) and not source.items) or (nothing and item.type != NOTHING):
+            if name == "has":  # nothing to find (an empty array, or only NULLs)
+                return Typed(p.d.constant(False, "bool"), UINT8, True, nullable=False)
+            return Typed(p.d.constant(0, "integer"), INT64, nullable=False)
+        if item.type != NOTHING and not nothing and is_string(element) != is_string(item.type):
+            raise HogQLError(f"{name}() looks for a value of its array's kind ({element}, not {item.type}).",
+                             node.args[1].start, node.args[1].end)  # fmt: skip
+        value = p.text(item) if is_string(element) else p.value(item)
+        bare = item.type == NOTHING  # a NULL constant, which ClickHouse finds only as NULL
+        if _reads_a_column(source) and not element.startswith("Nullable(") and item.nullable and not bare:
+            # ClickHouse reads a NULL as its type's default ('', 0) in an array computed from the row that cannot
+            # hold NULL (in a constant one, NULL is only NULL).
+            value = sql("coalesce({}, {})", value, Sql("''" if is_string(element) else "0"))
+        if name == "has":
+            return Typed(p.d.array_position(array.sql, value, found=True), UINT8, True, nullable=False)
+        return Typed(p.d.array_position(array.sql, value, found=False), INT64, nullable=False)
+
+    return build
+
+
+def array_literal(p: Printing, node: ast.Array, items: list[Typed]) -> Typed:
+    """`[1, 2]` as an argument of an array function: items of one kind (ClickHouse finds no type for a mix)."""
+    kinds = {is_string(item.type) for item in items if item.type != NOTHING}
+    if len(kinds) > 1:
+        raise HogQLError("An array's items are of one kind: texts or numbers, not both.", node.start, node.end)
+    if not items:
+        return Typed(p.d.array([]), "Array(Nothing)", nullable=False)
+    values, type_ = _common(p, items)
+    return Typed(p.d.array(values), f"Array({type_})", aggregate=any(item.aggregate for item in items),
+                 nullable=False)  # fmt: skip
+
+
+# The aggregates the printer builds here (count, sum… are its own); each over the rows' non-NULL values, NULL over
+# none (ClickHouse's -OrNull: without it, a default value or nan where the argument cannot be NULL).
+BUILT_AGGREGATES = frozenset({"quantile", "median", "argMax", "argMin", "groupArray", "any"})
+
+
+def _quantile_level(node: ast.Call) -> float:
+    params = node.params or ()
+    level = params[0].value if len(params) == 1 and isinstance(params[0], ast.Constant) else None
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 <= level <= 1:
+        raise HogQLError("quantile() takes its level, a number from 0 to 1, as its one parameter: quantile(0.9)(x).",
+                         node.start, node.end)  # fmt: skip
+    return float(level)
+
+
+def build_aggregate(p: Printing, node: ast.Call, args: list[Typed | None]) -> Typed:
+    """quantile(level)(x) and median(x) (interpolated between the two nearest values, as ClickHouse's quantile
+    computes it exactly below 8192 values), argMax/argMin(value, key) (over the rows where both are set; a tie
+    gives any of the tied rows' values), groupArray(x) (the non-NULL values, in no defined order; [] over none)
+    and any(x) (one of the non-NULL values)."""
+    name = node.name
+    arity = AGGREGATE_ARITY.get(name, frozenset({1}))
+    if len(args) not in arity:
+        raise HogQLError(f"{name}() takes {' or '.join(map(str, sorted(arity)))} argument(s).", node.start, node.end)
+    if node.distinct:
+        raise HogQLError(f"{name}(DISTINCT …) is not supported.", node.start, node.end)
+    if (node.params is not None) != (name == "quantile"):
+        if name == "quantile":
+            _quantile_level(node)  # the 400 that asks for a level
+        raise HogQLError(f"Parametric functions such as {name}(…)(…) are not supported.", node.start, node.end)
+    present: list[Typed] = []
+    for arg, source in zip(args, node.args, strict=True):
+        if arg is None:
+            raise HogQLError(f"{name}() does not take '*'.", source.start, source.end)
+        present.append(arg)
+    if name in ("quantile", "median"):
+        level = _quantile_level(node) if name == "quantile" else 0.5
+        number = p.number(present[0], node.args[0])
+        return Typed(p.d.quantile(number.sql, level), FLOAT64, aggregate=True)
+    value = present[0]
+    type_ = UINT8 if value.condition else value.type
+    if name == "groupArray":
+        array_type = f"Array({base_type(type_)})"
+        if value.type == NOTHING:
+            return Typed(p.d.array([]), array_type, aggregate=True, nullable=False)
+        return Typed(p.d.group_array(p.value(value)), array_type, aggregate=True, nullable=False)
+    if any(arg.type == NOTHING for arg in present):  # no row has a value
+        return Typed(Sql("NULL"), NOTHING, aggregate=True)
+    if name == "any":
+        return Typed(p.d.any_value(p.value(value), type_), type_, aggregate=True)
+    key = present[1]
+    return Typed(p.d.arg_extreme(name, p.value(value), p.value(key), text_key=is_string(key.type)), type_,
+                 aggregate=True)  # fmt: skip
+
+
 def valid_time_zone(name: str) -> bool:
     try:
         ZoneInfo(name)
@@ -372,16 +572,26 @@ FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
     "nullIf": (frozenset({2}), _null_if),
     **{name: (frozenset({1}), _date_part(name)) for name in DATE_PARTS},
     "toUnixTimestamp": (frozenset({1}), _to_unix_timestamp),
+    "round": (frozenset({1, 2}), _round),
+    "greatest": (None, _extreme("greatest")),
+    "least": (None, _extreme("least")),
+    "extract": (frozenset({2}), _extract),
+    "formatDateTime": (frozenset({2, 3}), _format_date_time),
+    "has": (frozenset({2}), _array_search("has")),
+    "indexOf": (frozenset({2}), _array_search("indexOf")),
 }
+# The functions whose first argument may be an array literal (`has([1, 2], x)`).
+ARRAY_FUNCTIONS = frozenset({"has", "indexOf"})
 # Functions that are a comparison operator, null-safe as the operator (PostHog prints them so).
 COMPARISON_FUNCTIONS = {"like": "like", "ilike": "ilike", "notLike": "not like", "notILike": "not ilike",
                         "equals": "=", "notEquals": "!=", "less": "<", "lessOrEquals": "<=", "greater": ">",
                         "greaterOrEquals": ">="}  # fmt: skip
 # The functions whose answer for an always-NULL argument is not simply NULL (ClickHouse's rule for the rest).
-NULL_AWARE = frozenset({"coalesce", "ifNull", "isNull", "isNotNull", "concat", "if", "multiIf", "nullIf"})
+NULL_AWARE = frozenset({"coalesce", "ifNull", "isNull", "isNotNull", "concat", "if", "multiIf", "nullIf", "greatest",
+                        "least", "has", "indexOf"})  # fmt: skip
 SUPPORTED_FUNCTIONS = sorted([*FUNCTIONS, *COMPARISON_FUNCTIONS, *AGGREGATES])
 # The functions that take any number of arguments from a least one.
-MIN_ARGUMENTS = {"concat": 1, "coalesce": 1, "multiIf": 3}
+MIN_ARGUMENTS = {"concat": 1, "coalesce": 1, "multiIf": 3, "greatest": 2, "least": 2}
 
 
 def check_arity(node: ast.Call) -> None:

@@ -16,11 +16,18 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from query_languages.dates import add_months, parse_filter_datetime
 from query_languages.hogql import ast
 from query_languages.hogql.errors import HogQLError
-from query_languages.hogql.functions import COMPARISON_FUNCTIONS, check_arity
+from query_languages.hogql.functions import (
+    COMPARISON_FUNCTIONS,
+    check_arity,
+    date_format_pieces,
+    round_precision,
+    valid_time_zone,
+)
 from query_languages.hogql.semantics import (
     FIRST_DATE,
     LAST_DATE,
@@ -424,15 +431,48 @@ class _Compiler:
                 raise HogQLError("match() needs a string constant as its pattern.", pattern.start, pattern.end)
             compiled = _compiled(pattern)
             return lambda event: None if (t := _text(args[0](event), tz)) is None else compiled.search(t) is not None
+        if name == "round":
+            precision = round_precision(node)
+            return lambda event: _round(args[0](event), precision)
+        if name in ("greatest", "least"):
+            kinds = {_kind(arg) for arg in node.args} - {None}
+            kind = next(iter(kinds)) if len(kinds) == 1 else None
+            if len(kinds) > 1:
+                raise HogQLError(f"{name}() compares values of one kind: texts or numbers, not both.", node.start,
+                                 node.end)  # fmt: skip
+            pick = max if name == "greatest" else min
+            read = (lambda v: _text(v, tz)) if kind == "text" else _number if kind == "number" else (lambda v: v)
+
+            def extreme(event: Any) -> Any:  # NULL ignored, as ClickHouse's
+                values = [value for arg in args if (value := read(arg(event))) is not None]
+                return pick(values) if values else None
+
+            return extreme
+        if name == "extract":
+            string_argument(node, 1, "its pattern")
+            found = _compiled(node.args[1])
+            return lambda event: None if (t := _text(args[0](event), tz)) is None else _extract(found, t)
+        if name == "formatDateTime":
+            pieces = date_format_pieces(node)
+            zone: tzinfo = tz
+            if len(node.args) == 3:
+                name = string_argument(node, 2, "a time zone name")
+                if not valid_time_zone(name):
+                    raise HogQLError(f"Unknown time zone '{name}'.", node.args[2].start, node.args[2].end)
+                zone = ZoneInfo(name)
+            constant = self._moment_constant(node.args[0])
+            return lambda event: _format_date_time(args[0](event), constant, pieces, zone)
         if name in START_OF or name in ("toDate", "toDateTime"):
             constant = self._moment_constant(node.args[0]) if node.args else None
             return lambda event: _moment_function(name, args[0](event), constant, tz)
         raise HogQLError(f"Unsupported function '{name}' in a property filter.", node.start, node.end)
 
 
-TEXT_FUNCTIONS = frozenset({"lower", "upper", "trim", "concat", "toString", "JSONExtractString", "replaceRegexpAll"})
+TEXT_FUNCTIONS = frozenset({"lower", "upper", "trim", "concat", "toString", "JSONExtractString", "replaceRegexpAll",
+                            "extract", "formatDateTime"})  # fmt: skip
 BOOL_TEXTS = {"true": True, "1": True, "false": False, "0": False}
-CHOOSING_FUNCTIONS = {"coalesce": slice(None), "ifNull": slice(None), "if": slice(1, None)}
+CHOOSING_FUNCTIONS = {"coalesce": slice(None), "ifNull": slice(None), "if": slice(1, None), "greatest": slice(None),
+                      "least": slice(None)}  # fmt: skip
 
 
 def _kind(node: ast.Expr) -> str | None:
@@ -560,3 +600,61 @@ def _moment_function(name: str, value: Any, constant: datetime | None, tz: tzinf
     # A date, as ClickHouse's toStartOfWeek (from Sunday) and toStartOfMonth, within its Date's range.
     start = day - timedelta(days=(day.weekday() + 1) % 7) if unit == "week" else day.replace(day=1)
     return min(max(start, FIRST_DATE), LAST_DATE)
+
+
+def _round(value: Any, precision: int) -> int | float | None:
+    """As the printer's round: a float half to even on the float as it is, an integer to a negative precision half
+    away from zero (NULL beyond Int64)."""
+    number = _number(value)
+    if number is None:
+        return None
+    if isinstance(number, float):
+        if not math.isfinite(number) or abs(number) >= 1e280:
+            return number
+        scale = 10.0 ** abs(precision)  # Python's round of a float is half to even, as ClickHouse's
+        return float(round(number * scale) / scale) if precision >= 0 else float(round(number / scale) * scale)
+    if precision >= 0:
+        return number
+    step = 10**-precision
+    rounded = int(math.copysign((abs(number) + step // 2) // step * step, number))
+    return rounded if INT64_MIN <= rounded <= INT64_MAX else None
+
+
+def _extract(pattern: Any, text: str) -> str:
+    """ClickHouse's extract: the first group's match, the whole match without groups, '' for none."""
+    found = pattern.search(text)
+    if found is None:
+        return ""
+    return (found.group(1) if pattern.groups else found.group(0)) or ""
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+          "December")  # fmt: skip
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+DATE_FORMAT_PARTS: dict[str, Callable[[datetime], str]] = {
+    "%Y": lambda m: f"{m.year:04d}", "%y": lambda m: f"{m.year % 100:02d}", "%m": lambda m: f"{m.month:02d}",
+    "%c": lambda m: f"{m.month:02d}", "%d": lambda m: f"{m.day:02d}", "%e": lambda m: str(m.day),
+    "%H": lambda m: f"{m.hour:02d}", "%h": lambda m: f"{m.hour % 12 or 12:02d}",
+    "%I": lambda m: f"{m.hour % 12 or 12:02d}",
+    "%i": lambda m: f"{m.minute:02d}", "%M": lambda m: MONTHS[m.month - 1], "%S": lambda m: f"{m.second:02d}",
+    "%s": lambda m: f"{m.second:02d}", "%F": lambda m: f"{m.year:04d}-{m.month:02d}-{m.day:02d}",
+    "%T": lambda m: f"{m.hour:02d}:{m.minute:02d}:{m.second:02d}",
+    "%D": lambda m: f"{m.month:02d}/{m.day:02d}/{m.year % 100:02d}", "%R": lambda m: f"{m.hour:02d}:{m.minute:02d}",
+    "%j": lambda m: f"{m.timetuple().tm_yday:03d}", "%u": lambda m: str(m.isoweekday()),
+    "%w": lambda m: str(m.isoweekday() % 7), "%p": lambda m: "AM" if m.hour < 12 else "PM",
+    "%b": lambda m: MONTHS[m.month - 1][:3], "%a": lambda m: DAYS[m.weekday()][:3], "%W": lambda m: DAYS[m.weekday()],
+    "%Q": lambda m: str((m.month - 1) // 3 + 1), "%%": lambda m: "%", "%n": lambda m: "\n", "%t": lambda m: "\t",
+}  # fmt: skip
+
+
+def _format_date_time(value: Any, constant: datetime | None, pieces: list[str], tz: tzinfo) -> str | None:
+    """As the printer's formatDateTime: a date-time in the zone, a date as its own day at midnight."""
+    if isinstance(value, datetime):
+        moment = value.astimezone(tz)
+    elif isinstance(value, date):
+        moment = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str) and constant is not None:
+        moment = constant.astimezone(tz)
+    else:
+        return None
+    return "".join(DATE_FORMAT_PARTS[piece](moment) if piece.startswith("%") else piece for piece in pieces)

@@ -516,8 +516,10 @@ class _Builder(Transformer):
             raise _unsupported("Window functions (OVER) are", meta)
         if call_filter is not None:
             raise _unsupported("FILTER (WHERE …) on a function is", meta)
-        if isinstance(base, ast.Call):
-            raise _unsupported(f"Parametric functions such as {base.name}(…)(…) are", meta)
+        if isinstance(base, ast.Call):  # `quantile(0.9)(x)`: the printer says which functions take parameters
+            if base.params is not None or base.distinct or call_filter is not None:
+                raise _unsupported(f"Parametric functions such as {base.name}(…)(…) are", meta)
+            return ast.Call(base.name, tuple(args or ()), distinct is not None, base.args, **self._at(meta))
         if not isinstance(base, ast.Field) or len(base.chain) != 1:
             raise _unsupported("Calling anything but a function by its name is", meta)
         name = base.chain[0]

@@ -26,10 +26,14 @@ from query_languages.hogql.context import Context
 from query_languages.hogql.errors import HogQLError
 from query_languages.hogql.functions import (
     AGGREGATES,
+    ARRAY_FUNCTIONS,
+    BUILT_AGGREGATES,
     COMPARISON_FUNCTIONS,
     FUNCTIONS,
     NULL_AWARE,
     SUPPORTED_FUNCTIONS,
+    array_literal,
+    build_aggregate,
     check_arity,
     check_like,
     is_date,
@@ -445,6 +449,9 @@ class Printer:
     def _array(self, node: ast.Array, scope: _Scope) -> Typed:
         raise HogQLError("Arrays are only supported on the right of IN.", node.start, node.end)
 
+    def _array_argument(self, node: ast.Array, scope: _Scope) -> Typed:
+        return array_literal(self, node, [self.expr(item, scope) for item in node.items])
+
     def _tuple(self, node: ast.Tuple, scope: _Scope) -> Typed:
         raise HogQLError("Tuples are only supported on the right of IN.", node.start, node.end)
 
@@ -613,6 +620,8 @@ class Printer:
         name = node.name
         if name in AGGREGATES:
             return self._aggregate(node, scope)
+        if node.params is not None:
+            raise HogQLError(f"Parametric functions such as {name}(…)(…) are not supported.", node.start, node.end)
         if name in COMPARISON_FUNCTIONS:  # null-safe as the operator, as PostHog prints them
             check_arity(node)
             return self._compare(ast.Compare(COMPARISON_FUNCTIONS[name], *node.args, start=node.start,
@@ -623,7 +632,8 @@ class Printer:
                              node.start, node.end)  # fmt: skip
         check_arity(node)
         build = handler[1]
-        args = [self.expr(arg, scope) for arg in node.args]
+        args = [self._array_argument(arg, scope) if isinstance(arg, ast.Array) and name in ARRAY_FUNCTIONS
+                else self.expr(arg, scope) for arg in node.args]  # fmt: skip
         if name not in NULL_AWARE and any(a.type == NOTHING for a in args):
             return Typed(Sql("NULL"), NOTHING, aggregate=any(a.aggregate for a in args))  # as ClickHouse: NULL
         typed = build(self, node, args)
@@ -634,6 +644,10 @@ class Printer:
         if any(a is not None and a.aggregate for a in args):
             raise HogQLError("Aggregates cannot be nested.", node.start, node.end)
         name = node.name
+        if name in BUILT_AGGREGATES:
+            return build_aggregate(self, node, args)
+        if node.params is not None:
+            raise HogQLError(f"Parametric functions such as {name}(…)(…) are not supported.", node.start, node.end)
         if name == "count":
             if len(args) > 1:
                 raise HogQLError("count() takes at most one argument.", node.start, node.end)

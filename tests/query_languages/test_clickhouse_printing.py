@@ -46,6 +46,9 @@ EXPRESSIONS = [
     "notEquals(properties.n, 5)", "less(1, 2)", "lessOrEquals(properties.n, 5)", "greater(properties.n, 5)",
     "greaterOrEquals(properties.n, 5)", "like(properties.s, 'a%')", "ilike(properties.s, 'A%')",
     "notLike(properties.s, 'a%')", "notILike(properties.s, 'A%')",
+    "round(toFloat(properties.half), 1)", "round(toInt(properties.n), -1)", "greatest(properties.s, 'b')",
+    "least(toInt(properties.n), 3)", "extract(properties.s, '[a-z]')", "formatDateTime(timestamp, '%F %T %a %j')",
+    "has(splitByChar(',', properties.s), 'a')", "indexOf(['a', 'abc'], properties.s)",
     # fields, and the text of every kind of JSON value
     "event", "distinct_id", "uuid", "timestamp", "created_at", "elements_chain", "properties.s", "properties.n",
     "properties.b", "properties.big", "properties.small", "properties.whole", "properties.zero", "properties.obj",
@@ -124,6 +127,8 @@ AGGREGATES = [
     "sum(toInt(properties.n))", "sum(toFloat(properties.f))", "sum(properties.n > 6)", "sum(distinct toInt(1))",
     "avg(toInt(properties.n))", "avg(toFloat(properties.f))", "min(timestamp)", "max(properties.s)",
     "min(properties.n > 6)", "max(toFloat(properties.whole))", "min(toDate(timestamp))",
+    "quantile(0.9)(toFloat(properties.f))", "median(toInt(properties.n))", "argMax(properties.s, timestamp)",
+    "argMin(properties.s, timestamp)", "length(groupArray(properties.s))", "any(properties.missing)",
 ]  # fmt: skip
 REFUSED = [
     "properties.a + 1", "concat()", "like(event, 'a\\\\')", "event like 'a\\\\'", "replaceRegexpAll(event, 'a', '\\\\1')",

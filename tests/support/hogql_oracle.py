@@ -196,4 +196,6 @@ def _call(node: ast.Call) -> str:
         return f"concat({', '.join(parts)})"
     if name == "now":
         raise OracleRefuses("now() is the caller's")
+    if node.params is not None:  # a parametric aggregate: `quantile(0.9)(x)`
+        return f"{name}({', '.join(posthog_sql(a) for a in node.params)})({', '.join(printed)})"
     return f"{RENAMED.get(name, name)}({', '.join(printed)})"

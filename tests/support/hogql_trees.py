@@ -80,6 +80,8 @@ def posthog_shape(node: dict[str, Any]) -> Shape:
             _, values, results, _ = node["args"]  # the subject and default are args[0] and args[3]
             pairs = [x for pair in zip(values["exprs"], results["exprs"], strict=True) for x in pair]
             return _cases(args[0], [posthog_shape(x) for x in pairs] + [args[3]])
+        if node.get("params") is not None:  # a parametric call: `quantile(0.9)(x)`
+            return ("call", name, args, bool(node.get("distinct")), tuple(posthog_shape(p) for p in node["params"]))
         return ("call", name, args, bool(node.get("distinct")))
     if kind in ("And", "Or"):
         return (kind.lower(), tuple(posthog_shape(expr) for expr in node["exprs"]))
@@ -119,6 +121,8 @@ def our_shape(node: ast.Expr) -> Shape:
         return _arithmetic("-", ("const", 0), our_shape(node.expr))
     if isinstance(node, ast.Call):
         args = tuple(our_shape(arg) for arg in node.args)
+        if node.params is not None:
+            return ("call", node.name, args, node.distinct, tuple(our_shape(p) for p in node.params))
         return _concat(args) if node.name == "concat" else ("call", node.name, args, node.distinct)
     if isinstance(node, ast.And | ast.Or):
         return (type(node).__name__.lower(), tuple(our_shape(expr) for expr in node.exprs))
