@@ -93,14 +93,23 @@ class Engines:
 
     def store(self, events: list[Stored]) -> None:
         rows = []
-        for stored in events:
-            event_uuid = uuid.uuid4()
+        for number, stored in enumerate(events, start=len(self.events)):
+            # Ids and times fixed by the project and the event's place, so that every run reads the same data (a
+            # generated condition over `uuid`, `person_id` or `person.created_at` must not pass one run and not the
+            # next).
+            event_uuid = uuid.UUID(int=(self.team.id << 64) | (2 * number))
             Event.objects.create(team=self.team, uuid=event_uuid, event=stored.event, distinct_id=stored.distinct_id,
                                  properties=stored.properties, timestamp=stored.timestamp, created_at=stored.timestamp,
                                  elements_chain=stored.elements_chain)  # fmt: skip
             person = None
             if stored.person is not None:
-                person = Person.objects.create(team=self.team, properties=stored.person)
+                person = Person.objects.create(
+                    team=self.team,
+                    properties=stored.person,
+                    uuid=uuid.UUID(int=(self.team.id << 64) | (2 * number + 1)),
+                )
+                Person.objects.filter(pk=person.pk).update(created_at=stored.timestamp)
+                person.refresh_from_db()
                 PersonDistinctId.objects.create(team=self.team, person=person, distinct_id=stored.distinct_id)
             rows.append(orjson.dumps([
                 self.team.id, str(event_uuid), stored.event, stored.distinct_id,
