@@ -40,7 +40,7 @@ class SummaryStatisticsSerializer(serializers.Serializer):
     na_count = serializers.IntegerField()
 
 
-class EvaluationSummarySerializer(serializers.Serializer):
+class EvaluationResultsSummarySerializer(serializers.Serializer):
     overall_assessment = serializers.CharField()
     pass_patterns = SummaryPatternSerializer(many=True)
     fail_patterns = SummaryPatternSerializer(many=True)

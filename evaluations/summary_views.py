@@ -14,7 +14,7 @@ from environments.api.routing import TeamScopedViewSetMixin
 from environments.api.throttling import RateThrottle
 from evaluations import summaries
 from evaluations.models import Evaluation
-from evaluations.summary_serializers import EvaluationSummaryRequestSerializer, EvaluationSummarySerializer
+from evaluations.summary_serializers import EvaluationResultsSummarySerializer, EvaluationSummaryRequestSerializer
 from posthog_clone.api.exceptions import APIError
 
 THROTTLE_SCOPE = "llm_evaluation_summary"
@@ -34,7 +34,7 @@ class EvaluationSummaryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=EvaluationSummaryRequestSerializer,
-        responses={200: EvaluationSummarySerializer},
+        responses={200: EvaluationResultsSummarySerializer},
         description="The evaluation's judge reads up to 250 of its newest results (skipped runs left out) and "
         "answers patterns per verdict and recommendations; `statistics` are counted by the server. Cached for an "
         "hour per project, evaluation, filter and set of generations; `force_refresh` asks again. 503 "
@@ -48,4 +48,4 @@ class EvaluationSummaryViewSet(TeamScopedViewSetMixin, viewsets.GenericViewSet):
         except summaries.SummaryJudgeError as error:
             raise APIError(error.message, code=error.code, status_code=status.HTTP_502_BAD_GATEWAY,
                            error_type="server_error") from None  # fmt: skip
-        return Response(EvaluationSummarySerializer(summary).data)
+        return Response(EvaluationResultsSummarySerializer(summary).data)
