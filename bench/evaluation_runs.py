@@ -84,8 +84,17 @@ def session(key: str) -> Any:
     return client
 
 
+START_ATTEMPTS = 5
+
+
 def post_run(client: Any, url: str, body: dict[str, Any]) -> str:
-    response = client.post(url, json=body, timeout=60)
+    """Start one run, trying again (a few times, a second apart) on a 503: under a burst of thousands of starts the
+    Temporal dev server can miss the start's deadline, and the API says to try again later, as a client would."""
+    for _ in range(START_ATTEMPTS):
+        response = client.post(url, json=body, timeout=60)
+        if response.status_code != 503:
+            break
+        time.sleep(1)
     if response.status_code != 201:
         raise RuntimeError(f"run not started: {response.status_code} {response.text[:200]}")
     return response.json()["target_event_id"]
