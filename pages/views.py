@@ -22,6 +22,7 @@ from pages import presenters, selectors
 from pages.forms import LoginForm
 from posthog_clone.api.exceptions import json_csrf_failure
 from posthog_clone.client_address import client_address
+from posthog_clone.errors import DomainError
 from posthog_clone.rate_limits import retry_after
 
 RUNS_SHOWN = 25
@@ -79,9 +80,13 @@ def evaluation_list(request: HttpRequest) -> HttpResponse:
     if team is None:
         return not_found(request)
     evaluations = selectors.evaluations_for_project(team=team)
-    figures = selectors.seven_day_stats(team=team, evaluation_ids=[str(evaluation.id) for evaluation in evaluations])
+    figures, results_error = {}, ""
+    try:
+        figures = selectors.seven_day_stats(team=team, evaluation_ids=[str(e.id) for e in evaluations])
+    except DomainError as error:  # the events store down or too slow: the evaluations are listed without figures
+        results_error = error.detail
     rows = [_list_row(evaluation, figures.get(str(evaluation.id))) for evaluation in evaluations]
-    context = {"team": team, "rows": rows, "several_projects": len(projects) > 1}
+    context = {"team": team, "rows": rows, "several_projects": len(projects) > 1, "results_error": results_error}
     return render(request, "pages/evaluation_list.html", context)
 
 
@@ -94,13 +99,19 @@ def evaluation_detail(request: HttpRequest, evaluation_id: str) -> HttpResponse:
         return not_found(request)
     team = evaluation.team
     runs = selectors.latest_runs(evaluation=evaluation, limit=RUNS_SHOWN)
+    breakdown, results_error = [], ""
+    try:
+        params = {**CHART_PARAMS, "breakdown": BREAKDOWN}
+        series = selectors.stats_series(team=team, evaluation=evaluation, params=params)
+        breakdown = presenters.breakdown_rows(series)
+    except DomainError as error:  # the events store down or too slow: the rest of the page still shows
+        results_error = error.detail
     context = {
         "team": team,
         "evaluation": evaluation,
         "stats_url": f"/api/projects/{team.id}/evaluations/{evaluation.id}/stats/?{urlencode(CHART_PARAMS)}",
-        "breakdown": presenters.breakdown_rows(
-            selectors.stats_series(team=team, evaluation=evaluation, params={**CHART_PARAMS, "breakdown": BREAKDOWN})
-        ),
+        "breakdown": breakdown,
+        "results_error": results_error,
         "runs": [
             {
                 "run": run,

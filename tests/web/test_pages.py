@@ -9,6 +9,7 @@ from django.test import Client
 
 from environments import services
 from evaluations.models import RunStatus
+from posthog_clone import embedded
 from tests.evaluations.helpers import make_evaluation, make_run
 from tests.support.evaluation_results import RESULTS, seed_evaluations
 from tests.support.tenants import PASSWORD, Tenant
@@ -181,3 +182,22 @@ def test_seeded_results_show_on_the_pages(tenant: Tenant) -> None:
     assert page.count('class="result pass"') == sum(1 for r in RESULTS["boolean"] if r.value is True)
     assert page.count('class="result fail"') == sum(1 for r in RESULTS["boolean"] if r.value is False)
     assert ">N/A<" in page
+
+
+def test_the_pages_show_what_they_can_when_the_events_store_is_down(tenant: Tenant, settings: Any) -> None:
+    """Figures come from the events store, runs from the database: with ClickHouse unreachable, both pages still
+    answer, list what they hold and say what could not be read."""
+    evaluation = make_evaluation(tenant, name="Correctness")
+    make_run(tenant, evaluation, status=RunStatus.COMPLETED, reasoning="The answer says 5.")
+    browser = logged_in(tenant)
+    settings.CLICKHOUSE_URL = f"http://127.0.0.1:{embedded.free_port()}"
+    listing = browser.get("/evaluations/")
+    assert listing.status_code == 200
+    assert "Correctness" in listing.content.decode()
+    assert (
+        "The 7-day figures could not be read: The events store (ClickHouse) is unavailable" in listing.content.decode()
+    )
+    page = browser.get(f"/evaluations/{evaluation.id}/")
+    assert page.status_code == 200
+    assert "The answer says 5." in page.content.decode()
+    assert "The results could not be read: The events store (ClickHouse) is unavailable" in page.content.decode()
