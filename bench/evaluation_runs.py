@@ -46,6 +46,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import harness
+import orjson
 
 MODELS = [f"model-{n}" for n in range(5)]
 CLIENT_THREADS = 8
@@ -463,11 +464,15 @@ INGESTION_BESIDE_BACKFILL = {"5 evaluations at 2%": 2, "no evaluations": 0}
 
 
 def live_runs_drained() -> None:
-    """Wait (bounded) until no online or manual run is pending or running: each round starts from an idle worker."""
-    from evaluations.models import EvaluationRun
+    """Wait (bounded) until no online or manual run is waiting, pending or running: each round starts from an idle
+    worker."""
+    from evaluations.models import EvaluationRun, OnlineRunIntake
 
     deadline = time.monotonic() + WAIT_SECONDS
-    while EvaluationRun.objects.filter(status__in=["pending", "running"]).exclude(trigger="backfill").exists():
+    while (
+        OnlineRunIntake.objects.exists()
+        or EvaluationRun.objects.filter(status__in=["pending", "running"]).exclude(trigger="backfill").exists()
+    ):
         if time.monotonic() > deadline:
             raise TimeoutError(f"online runs still in flight after {WAIT_SECONDS}s")
         time.sleep(0.2)
@@ -512,8 +517,8 @@ def measure_ingestion_beside_a_backfill(client: Any, base_url: str, organization
     return rates
 
 
-# (label, evaluations, rollout %, evaluation type): a Hog evaluation is scheduled exactly as a judge is (a pending
-# run per triggered event) and runs in the worker, so at ingestion it costs what a judge costs.
+# (label, evaluations, rollout %, evaluation type): a Hog evaluation is scheduled exactly as a judge is (its runs in
+# the batch's intake row) and runs in the worker, so at ingestion it costs what a judge costs.
 INGESTION_SCENARIOS = (
     ("no evaluations", 0, 100, "llm_judge"),
     ("5 evaluations, a run per event", 5, 100, "llm_judge"),
@@ -535,7 +540,7 @@ def hog_config() -> dict[str, Any]:
 def measure_ingestion(base_url: str, organization: Any, user: Any, args: argparse.Namespace) -> None:
     """(c): the scenarios interleaved, `args.rounds` times each, each round into new projects; medians reported."""
     from environments import services
-    from evaluations.models import Evaluation, EvaluationRun
+    from evaluations.models import Evaluation, OnlineRunIntake
 
     rates: dict[str, list[float]] = {label: [] for label, *_ in INGESTION_SCENARIOS}
     pending: dict[str, int] = {}
@@ -554,9 +559,11 @@ def measure_ingestion(base_url: str, organization: Any, user: Any, args: argpars
                 base_url, project.api_token, args.events, args.clients, args.batch, make=generation_bodies
             )
             rates[label].append(args.events / seconds)
-            pending[label] = EvaluationRun.objects.filter(team=project).count()
+            intake = OnlineRunIntake.objects.filter(team=project)
+            pending[label] = sum(len(orjson.loads(bytes(payload))["runs"]) for payload in
+                                 intake.values_list("payload", flat=True))  # fmt: skip
             # Dropped once counted: a later part's worker would otherwise start them all (hundreds of thousands).
-            EvaluationRun.objects.filter(team=project).delete()
+            intake.delete()
     baseline = statistics.median(rates["no evaluations"])
     print(
         f"\n  (c) {args.events:,} $ai_generation events to /batch/ ({args.clients} clients), median of {args.rounds}:"

@@ -41,6 +41,7 @@ from evaluations.models import (
     EvaluationBackfill,
     EvaluationRun,
     EvaluationType,
+    OnlineRunIntake,
     RunStatus,
     RunTrigger,
 )
@@ -374,6 +375,8 @@ def _room_in_flight(backfill: EvaluationBackfill) -> int:
     the capacity live traffic leaves."""
     pause_at = settings.BACKFILL_PAUSE_AT_LIVE_RUNS
     if pause_at > 0:
+        if OnlineRunIntake.objects.exists():
+            return 0  # ingested batches whose runs the dispatcher has not recorded yet: live traffic is waiting
         live = (
             EvaluationRun.objects.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING])
             .exclude(trigger=RunTrigger.BACKFILL)

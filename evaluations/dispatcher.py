@@ -1,4 +1,4 @@
-"""The loops, in the worker process, that start the workflows of online runs recorded at ingestion (while Temporal
+"""The loops, in the worker process, that record and start the online runs ingestion triggered (while Temporal
 is unreachable the runs wait in the database and the loop backs off; once it is back, each starts exactly once),
 and that restart the walk of a running backfill whose workflow is gone."""
 
@@ -22,7 +22,7 @@ def dispatch_until_stopped(stop: threading.Event) -> None:
     while not stop.is_set():
         close_old_connections()
         try:
-            result = scheduling.evaluation_runs_dispatch()
+            result = scheduling.evaluation_runs_dispatch_online()
         except DatabaseError:
             logger.warning("evaluation_dispatch_database_error", exc_info=True)
             result = None
@@ -32,8 +32,7 @@ def dispatch_until_stopped(stop: threading.Event) -> None:
             wait, backoff = backoff, min(backoff * 2, MAX_BACKOFF_SECONDS)
         else:
             backoff = interval
-            # A full batch suggests more are waiting: go again at once.
-            wait = 0.0 if result.claimed >= scheduling.DISPATCH_BATCH else interval
+            wait = 0.0 if result.more_waiting else interval
         stop.wait(wait)
     connection.close()
 

@@ -9,7 +9,9 @@ from prometheus_client.core import GaugeMetricFamily
 
 
 class EvaluationRunsCollector:
-    """`evaluation_runs{trigger, status}`: how many runs are in each state, read from the database."""
+    """`evaluation_runs{trigger, status}`: how many runs are in each state, and `evaluation_online_intake_batches`:
+    ingested batches whose runs the dispatcher has not recorded yet (a growing figure: no worker is dispatching),
+    read from the database."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily("evaluation_runs", "Evaluation runs by trigger and status.",
@@ -18,4 +20,8 @@ class EvaluationRunsCollector:
             cursor.execute("SELECT trigger, status, count(*) FROM evaluations_evaluationrun GROUP BY 1, 2")
             for trigger, status, count in cursor.fetchall():
                 family.add_metric([trigger, status], count)
+            cursor.execute("SELECT count(*) FROM evaluations_onlinerunintake")
+            (intake,) = cursor.fetchone()
         yield family
+        yield GaugeMetricFamily("evaluation_online_intake_batches",
+                                "Ingested batches whose online runs are not recorded yet.", value=intake)  # fmt: skip

@@ -254,6 +254,24 @@ class EvaluationRun(models.Model):
         return self.id
 
 
+class OnlineRunIntake(models.Model):
+    """The online runs one ingested batch triggered, written in the capture's transaction as one row (what they are:
+    `evaluations.scheduling.intake_payload`), and turned into pending `EvaluationRun`s by the worker's dispatcher.
+    One row per batch instead of a row per run keeps the indexed, foreign-keyed run table off ingestion's path."""
+
+    id = models.BigAutoField(primary_key=True)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
+    created_at = models.DateTimeField()
+    payload = models.BinaryField()
+
+    class Meta:
+        # A project's deletion finds its rows by this (there are few: the dispatcher empties the table).
+        indexes: ClassVar = [models.Index(fields=["team"], name="evaluation_intake_team")]
+
+    def __str__(self) -> str:
+        return f"intake {self.id}"
+
+
 class ProviderKeyProvider(models.TextChoices):
     OPENAI = "openai", "OpenAI"
     # Any server speaking OpenAI's API at a base URL of the project's choosing: Ollama, vLLM, llama.cpp, LiteLLM.

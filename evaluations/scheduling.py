@@ -1,11 +1,13 @@
 """Online evaluation runs: scheduled as events are ingested, then dispatched to Temporal by the worker.
 
-Online runs are recorded in the transaction that stores their event and wait (`dispatched_at` NULL) until the
-dispatcher has started them, however long Temporal is away. Their workflow records the rest (`evaluations.runs`).
+The runs an ingested batch triggers are recorded in the transaction that stores its events, as one intake row
+(`OnlineRunIntake`); the worker's dispatcher turns intake rows into pending runs and starts their workflows (runs wait,
+`dispatched_at` NULL, however long Temporal is away). Their workflow records the rest (`evaluations.runs`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -14,13 +16,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from evaluations import selectors
 from evaluations.contracts import RUN_EVALUATION_WORKFLOW, RunEvaluationInputs, online_workflow_id
-from evaluations.models import Evaluation, EvaluationRun, EvaluationStatus, RunStatus
+from evaluations.models import Evaluation, EvaluationRun, EvaluationStatus, OnlineRunIntake, RunStatus
 from evaluations.online import online_evaluation, triggered
 from evaluations.runs import needs_server_judge
 from events.hooks import CaptureTransaction
@@ -33,22 +35,28 @@ DISPATCH_BATCH = 100
 EVALUATION_STOPPED = "The evaluation stopped on an error (see its status_reason); fix it and re-enable it."
 
 
+DISPATCH_INTAKE_BATCH = 20
+
+INSERT_ONLINE_INTAKE = "INSERT INTO evaluations_onlinerunintake (team_id, created_at, payload) VALUES (%b, now(), %b)"
+
+# An evaluation deleted for good since the batch was ingested (its project's deletion) takes its runs with it.
 INSERT_ONLINE_RUNS = """
 INSERT INTO evaluations_evaluationrun (id, team_id, evaluation_id, target_event_id, event, timestamp, distinct_id,
     trigger, status, reasoning, model, error_code, error_message, created_at)
-SELECT x.id, %(team_id)b, x.evaluation_id, x.target, x.event, x.timestamp, x.distinct_id,
-    'online', 'pending', '', '', '', '', now()
-FROM unnest(%(ids)b::text[], %(evaluations)b::uuid[], %(targets)b::uuid[], %(events)b::text[],
-            %(timestamps)b::timestamptz[], %(distinct_ids)b::text[])
+SELECT x.id, %(team_id)s, x.evaluation_id, x.target, x.event, x.timestamp, x.distinct_id,
+    'online', 'pending', '', '', '', '', %(created_at)s
+FROM unnest(%(ids)s::text[], %(evaluations)s::uuid[], %(targets)s::uuid[], %(events)s::text[],
+            %(timestamps)s::timestamptz[], %(distinct_ids)s::text[])
      AS x(id, evaluation_id, target, event, timestamp, distinct_id)
+WHERE EXISTS (SELECT 1 FROM evaluations_evaluation e WHERE e.id = x.evaluation_id)
 ON CONFLICT (id) DO NOTHING
 """
 
 
 def evaluation_runs_schedule_online(*, team_id: int, events: Sequence[EventInput], capture: CaptureTransaction) -> None:
-    """Record a pending run for every (new event, enabled evaluation it triggers), in the ingesting transaction (the
-    `events.hooks` hook this app registers for `$ai_generation`). One query loads the project's evaluations for the
-    whole batch."""
+    """Record the runs of every (new event, enabled evaluation it triggers), in the ingesting transaction (the
+    `events.hooks` hook this app registers for `$ai_generation`): one query loads the project's evaluations for the
+    whole batch, one row holds its runs."""
     with capture.cursor() as cursor:
         cursor.execute(
             "SELECT id, conditions FROM evaluations_evaluation WHERE team_id = %b AND enabled AND status = 'active' "
@@ -60,21 +68,69 @@ def evaluation_runs_schedule_online(*, team_id: int, events: Sequence[EventInput
         evaluations = [online_evaluation(id_, orjson.loads(conditions)) for id_, conditions in cursor.fetchall()]
         if not evaluations:
             return
-        runs = [(evaluation_id, event) for event in events for evaluation_id in triggered(evaluations, event)]
-        if not runs:
-            return
-        cursor.execute(
-            INSERT_ONLINE_RUNS,
-            {
-                "team_id": team_id,
-                "ids": [online_workflow_id(str(evaluation_id), str(event.uuid)) for evaluation_id, event in runs],
-                "evaluations": [evaluation_id for evaluation_id, _ in runs],
-                "targets": [event.uuid for _, event in runs],
-                "events": [event.event for _, event in runs],
-                "timestamps": [event.timestamp for _, event in runs],
-                "distinct_ids": [event.distinct_id for _, event in runs],
-            },
+        payload = intake_payload(evaluations=[evaluation.id for evaluation in evaluations], events=events,
+                                 triggered_by=[triggered(evaluations, event) for event in events])  # fmt: skip
+        if payload is not None:
+            cursor.execute(INSERT_ONLINE_INTAKE, (team_id, payload))
+
+
+def intake_payload(
+    *, evaluations: Sequence[uuid.UUID], events: Sequence[EventInput], triggered_by: Sequence[Sequence[uuid.UUID]]
+) -> bytes | None:
+    """A batch's runs as one JSON document: `evaluations` (ids), `events` (`[uuid, event, timestamp, distinct_id]`,
+    only those that trigger something) and `runs` (`[event index, evaluation index]`); None when nothing triggers."""
+    position = {evaluation_id: index for index, evaluation_id in enumerate(evaluations)}
+    kept: list[tuple[uuid.UUID, str, datetime, str]] = []
+    runs: list[tuple[int, int]] = []
+    for event, found in zip(events, triggered_by, strict=True):
+        if found:
+            runs.extend((len(kept), position[evaluation_id]) for evaluation_id in found)
+            kept.append((event.uuid, event.event, event.timestamp, event.distinct_id))
+    if not runs:
+        return None
+    return orjson.dumps({"evaluations": evaluations, "events": kept, "runs": runs})
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    batches: int
+    runs: int
+
+
+def evaluation_runs_take_intake(*, limit: int = DISPATCH_INTAKE_BATCH) -> IntakeResult:
+    """Turn up to `limit` intake rows, oldest first, into pending online runs (created when their events were
+    ingested), and delete them, in one transaction. Rows are claimed with SKIP LOCKED and runs keep their online
+    ids (`ON CONFLICT DO NOTHING`), so several workers, or a batch captured twice, record each run once."""
+    with transaction.atomic():
+        rows = list(
+            OnlineRunIntake.objects.select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("id", "team_id", "created_at", "payload")[:limit]
         )
+        if not rows:
+            return IntakeResult(batches=0, runs=0)
+        recorded = 0
+        with connection.cursor() as cursor:
+            for _, team_id, created_at, payload in rows:
+                document = orjson.loads(bytes(payload))
+                evaluations, events = document["evaluations"], document["events"]
+                runs = [(evaluations[evaluation], events[event]) for event, evaluation in document["runs"]]
+                cursor.execute(
+                    INSERT_ONLINE_RUNS,
+                    {
+                        "team_id": team_id,
+                        "created_at": created_at,
+                        "ids": [online_workflow_id(evaluation_id, event[0]) for evaluation_id, event in runs],
+                        "evaluations": [evaluation_id for evaluation_id, _ in runs],
+                        "targets": [event[0] for _, event in runs],
+                        "events": [event[1] for _, event in runs],
+                        "timestamps": [event[2] for _, event in runs],
+                        "distinct_ids": [event[3] for _, event in runs],
+                    },
+                )
+                recorded += cursor.rowcount
+        OnlineRunIntake.objects.filter(id__in=[row[0] for row in rows]).delete()
+    return IntakeResult(batches=len(rows), runs=recorded)
 
 
 @dataclass(frozen=True)
@@ -82,6 +138,20 @@ class DispatchResult:
     claimed: int
     started: int
     temporal_unavailable: bool
+    # Intake rows taken first (`evaluation_runs_dispatch_online`), and the runs they recorded.
+    intake: IntakeResult = IntakeResult(batches=0, runs=0)
+
+    @property
+    def more_waiting(self) -> bool:
+        """A full batch of either kind suggests more are waiting."""
+        return self.claimed >= DISPATCH_BATCH or self.intake.batches >= DISPATCH_INTAKE_BATCH
+
+
+def evaluation_runs_dispatch_online() -> DispatchResult:
+    """What the worker's dispatch loop does each turn: record the runs of the oldest ingested batches, then start the
+    oldest pending runs."""
+    intake = evaluation_runs_take_intake()
+    return dataclasses.replace(evaluation_runs_dispatch(), intake=intake)
 
 
 def evaluation_runs_dispatch(*, limit: int = DISPATCH_BATCH) -> DispatchResult:

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from evaluations import backfills
 from evaluations.models import Evaluation, EvaluationBackfill, EvaluationRun, RunStatus, RunTrigger
 from evaluations.online import in_rollout
+from evaluations.scheduling import IntakeResult, evaluation_runs_take_intake
 from events.records import EventInput
 from events.services import events_capture
 from posthog_clone import embedded
@@ -304,3 +305,19 @@ def test_a_walk_yields_while_live_runs_are_at_the_servers_bound(
     EvaluationRun.objects.filter(pk=live[0].pk).update(status=RunStatus.COMPLETED)
     tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
     assert (tick.finished, tick.dispatched) == (True, 3)
+
+
+def test_a_walk_yields_while_ingested_batches_wait_for_their_runs(tenant: Tenant, other_tenant: Tenant) -> None:
+    """Runs ingestion triggered but the dispatcher has not recorded yet are live traffic too."""
+    store_generation(tenant)
+    evaluation = make_evaluation(tenant, conditions=[{"id": "a", "rollout_percentage": 100, "properties": []}])
+    backfill = make_backfill(tenant, evaluation, total_count=1)
+    make_evaluation(other_tenant, conditions=[{"id": "b", "rollout_percentage": 100, "properties": []}])
+    store_generation(other_tenant)
+
+    tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
+    assert (tick.waited, tick.dispatched) == (True, 0)
+
+    assert evaluation_runs_take_intake() == IntakeResult(batches=1, runs=1)
+    tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
+    assert (tick.finished, tick.dispatched) == (True, 1)

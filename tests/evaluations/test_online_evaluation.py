@@ -18,9 +18,14 @@ from django.utils import timezone
 from posthog import Posthog
 
 from evaluations.contracts import online_workflow_id
-from evaluations.models import EvaluationRun, RunStatus, RunTrigger
+from evaluations.models import EvaluationRun, OnlineRunIntake, RunStatus, RunTrigger
 from evaluations.online import in_rollout
-from evaluations.scheduling import evaluation_runs_dispatch
+from evaluations.scheduling import (
+    IntakeResult,
+    evaluation_runs_dispatch,
+    evaluation_runs_dispatch_online,
+    evaluation_runs_take_intake,
+)
 from events.hooks import events_inserted_hooks
 from events.records import EventInput
 from events.services import events_capture
@@ -68,6 +73,8 @@ def exact(key: str, value: Any, kind: str = "event") -> dict[str, Any]:
 
 
 def runs_of(tenant: Tenant) -> list[EvaluationRun]:
+    """The project's runs, once the dispatcher has recorded those of the batches ingested so far."""
+    evaluation_runs_take_intake(limit=1000)
     return list(EvaluationRun.objects.filter(team=tenant.team).order_by("target_event_id", "evaluation_id"))
 
 
@@ -194,7 +201,7 @@ class TestScheduling:
 
         statements_for(1)  # the first batch also creates the person and marks the project as ingesting
         assert statements_for(200) == statements_for(1)
-        assert EvaluationRun.objects.filter(team=tenant.team).count() == 202
+        assert len(runs_of(tenant)) == 202
 
     def test_one_run_per_triggered_evaluation(self, tenant: Tenant) -> None:
         first = make_evaluation(tenant, name="first", conditions=[condition()])
@@ -205,6 +212,43 @@ class TestScheduling:
             online_workflow_id(str(first.id), str(event_uuid)),
             online_workflow_id(str(second.id), str(event_uuid)),
         }
+
+    def test_a_batch_is_one_intake_row_until_the_dispatcher_records_its_runs(
+        self, tenant: Tenant, events_backend: str
+    ) -> None:
+        first = make_evaluation(tenant, name="first", conditions=[condition()])
+        second = make_evaluation(tenant, name="second", conditions=[condition(100, exact("$ai_model", "other"))])
+        events = [generation(numbered(n)) for n in (1, 2, 3)]
+        ingest(tenant, *events)
+        assert OnlineRunIntake.objects.filter(team=tenant.team).count() == 1
+        assert EvaluationRun.objects.filter(team=tenant.team).count() == 0
+        # The same batch again: on ClickHouse its events count as new again (`events.hooks`), a second intake row
+        # whose runs are already recorded once the first is taken.
+        ingest(tenant, *events)
+        batches = OnlineRunIntake.objects.filter(team=tenant.team).count()
+        assert batches == (1 if events_backend == "postgres" else 2)
+
+        assert evaluation_runs_take_intake() == IntakeResult(batches=batches, runs=3)
+        assert not OnlineRunIntake.objects.exists()
+        runs = runs_of(tenant)
+        assert [(run.id, run.trigger, run.status) for run in runs] == [
+            (online_workflow_id(str(first.id), str(numbered(n))), RunTrigger.ONLINE, RunStatus.PENDING)
+            for n in (1, 2, 3)
+        ]
+        stored = {event.uuid: event for event in stored_events(tenant.team)}
+        for run in runs:
+            event = stored[run.target_event_id]
+            assert (run.event, run.distinct_id, run.timestamp) == (event.event, event.distinct_id, event.timestamp)
+        assert second.id not in {run.evaluation_id for run in runs}
+        assert evaluation_runs_take_intake() == IntakeResult(batches=0, runs=0)
+
+    def test_runs_of_an_evaluation_deleted_for_good_before_dispatch_are_dropped(self, tenant: Tenant) -> None:
+        kept = make_evaluation(tenant, name="kept", conditions=[condition()])
+        gone = make_evaluation(tenant, name="gone", conditions=[condition()])
+        ingest(tenant, generation(numbered(1)))
+        gone.delete()
+        assert evaluation_runs_take_intake() == IntakeResult(batches=1, runs=1)
+        assert [run.evaluation_id for run in runs_of(tenant)] == [kept.id]
 
     def test_a_failing_hook_stores_nothing_and_its_retry_schedules_once(self, tenant: Tenant) -> None:
         make_evaluation(tenant, conditions=[condition()])
@@ -231,8 +275,8 @@ class TestDispatch:
     def test_without_a_judge_online_runs_are_skipped(self, tenant: Tenant, no_judge: None, task_queue: str) -> None:
         make_evaluation(tenant, conditions=[condition()])
         ingest(tenant, generation(), generation())
-        result = evaluation_runs_dispatch()
-        assert (result.claimed, result.started) == (2, 0)
+        result = evaluation_runs_dispatch_online()
+        assert (result.intake.batches, result.intake.runs, result.claimed, result.started) == (1, 2, 2, 0)
         runs = runs_of(tenant)
         assert {(run.status, run.error_code) for run in runs} == {(RunStatus.SKIPPED, "llm_judge_not_configured")}
         assert all(run.finished_at is not None for run in runs)
@@ -245,8 +289,9 @@ class TestDispatch:
         ingest(tenant, generation())
         reachable = settings.TEMPORAL_ADDRESS
         settings.TEMPORAL_ADDRESS = f"127.0.0.1:{embedded.free_port()}"
-        waiting = evaluation_runs_dispatch()
-        assert (waiting.claimed, waiting.started, waiting.temporal_unavailable) == (1, 0, True)
+        waiting = evaluation_runs_dispatch_online()
+        # The runs are recorded from the intake whether or not Temporal answers.
+        assert (waiting.intake.runs, waiting.claimed, waiting.started, waiting.temporal_unavailable) == (1, 1, 0, True)
         [run] = runs_of(tenant)
         assert (run.status, run.dispatched_at) == (RunStatus.PENDING, None)
 

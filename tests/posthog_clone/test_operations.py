@@ -130,6 +130,7 @@ class TestMetrics:
         make_run(tenant, status="completed", trigger="online")
         text = Client().get("/metrics").content.decode()
         assert 'evaluation_runs{status="completed",trigger="online"} 1.0' in text
+        assert "evaluation_online_intake_batches 0.0" in text
 
 
 @pytest.mark.django_db
