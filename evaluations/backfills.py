@@ -48,6 +48,7 @@ from evaluations.models import (
 from evaluations.online import OnlineEvaluation, online_evaluation, triggered
 from events.records import Cursor, EventInput, EventRow
 from posthog_clone.errors import DomainError, NotFound
+from posthog_clone.process_roles import WEB_APPLICATION_NAME
 from posthog_clone.temporal.client import StartOutcome, WorkflowStart, start_workflows
 from query_languages import HogQLError, PropertyFilterError, PropertyGroup, parse_property_filters, pattern_problem
 
@@ -370,9 +371,10 @@ def conditions_filter(conditions: list[dict[str, Any]]) -> PropertyGroup:
 
 
 def _room_in_flight(backfill: EvaluationBackfill) -> int:
-    """How many more runs this backfill may have pending or running: within its own bound and its project's, and
-    none while live runs (online and manual, any project) are at BACKFILL_PAUSE_AT_LIVE_RUNS — a backfill takes only
-    the capacity live traffic leaves."""
+    """How many more runs this backfill may have pending or running: within its own bound and its project's, none
+    while live runs (online and manual, any project) are at BACKFILL_PAUSE_AT_LIVE_RUNS, and at most
+    BACKFILL_RUNS_IN_FLIGHT_WHILE_SERVING while the HTTP server answers requests — a backfill takes only the capacity
+    live traffic leaves."""
     pause_at = settings.BACKFILL_PAUSE_AT_LIVE_RUNS
     if pause_at > 0:
         if OnlineRunIntake.objects.exists():
@@ -387,10 +389,23 @@ def _room_in_flight(backfill: EvaluationBackfill) -> int:
     counts = EvaluationRun.objects.filter(
         team_id=backfill.team_id, trigger=RunTrigger.BACKFILL, status__in=[RunStatus.PENDING, RunStatus.RUNNING]
     ).aggregate(project=Count("id"), mine=Count("id", filter=Q(backfill_id=backfill.id)))
-    return min(
-        settings.BACKFILL_RUNS_IN_FLIGHT - counts["mine"],
-        settings.BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT - counts["project"],
-    )
+    in_flight = settings.BACKFILL_RUNS_IN_FLIGHT
+    if _serving_requests():
+        in_flight = min(in_flight, settings.BACKFILL_RUNS_IN_FLIGHT_WHILE_SERVING)
+    return min(in_flight - counts["mine"], settings.BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT - counts["project"])
+
+
+def _serving_requests() -> bool:
+    """Whether the HTTP server is answering a request now: one of its connections to this database is running a
+    statement or holds a transaction open (PostgreSQL's view of every process, so it needs nothing shared)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # a transaction otherwise reads its first snapshot again
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = %s AND state IN ('active', 'idle in transaction') AND pid <> pg_backend_pid())",
+            [WEB_APPLICATION_NAME],
+        )
+        return cursor.fetchone()[0]
 
 
 def _record_runs(backfill: EvaluationBackfill, rows: list[EventRow]) -> int:

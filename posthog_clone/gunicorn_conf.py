@@ -13,7 +13,11 @@ from typing import Any
 from gunicorn import util
 from gunicorn.glogging import Logger
 
+from posthog_clone.process_roles import ROLE_VARIABLE, WEB_ROLE
 from posthog_clone.redaction import redact
+
+# Before the app (and its settings) load: this process's database connections say they serve requests.
+os.environ[ROLE_VARIABLE] = WEB_ROLE
 
 # gunicorn's threaded worker, reading each request in its event loop before a thread is spent on it (slow clients
 # cost a socket, not a thread): see `posthog_clone.http_worker`.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -11,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from posthog_clone import embedded
 from posthog_clone.client_address import trusted_networks
+from posthog_clone.process_roles import ROLE_VARIABLE, application_name
 from posthog_clone.redaction import redact_event
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -92,6 +94,8 @@ _database["HOST"] = unquote(_database.get("HOST", ""))  # a socket directory arr
 _database.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 # An unreachable database host must fail a request in seconds, not after the operating system's TCP timeout.
 _database.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+# Which process a connection belongs to, in `pg_stat_activity` (backfills yield while the HTTP server is serving).
+_database["OPTIONS"].setdefault("application_name", application_name(os.environ.get(ROLE_VARIABLE)))
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -265,6 +269,9 @@ BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT = env.int("BACKFILL_RUNS_IN_FLIGHT_PER_PROJE
 # Backfills fill the capacity live traffic leaves: while this many online and manual runs are pending or running on
 # the server, no backfill starts a run (the worker's activity threads, by default; 0: backfills never pause).
 BACKFILL_PAUSE_AT_LIVE_RUNS = env.int("BACKFILL_PAUSE_AT_LIVE_RUNS", default=16)
+# And the capacity requests leave: while the HTTP server is answering a request (any of its database connections
+# busy), a backfill keeps at most this many runs in flight, so ingestion keeps the machine (at least 1: it finishes).
+BACKFILL_RUNS_IN_FLIGHT_WHILE_SERVING = max(1, env.int("BACKFILL_RUNS_IN_FLIGHT_WHILE_SERVING", default=1))
 # How often the worker restarts the walk of a running backfill whose workflow is gone (Temporal's history lost).
 BACKFILL_RESUME_SECONDS = env.float("BACKFILL_RESUME_SECONDS", default=30.0)
 # Events read per step of a backfill's walk.

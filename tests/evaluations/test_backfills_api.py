@@ -8,7 +8,9 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -19,6 +21,7 @@ from evaluations.scheduling import IntakeResult, evaluation_runs_take_intake
 from events.records import EventInput
 from events.services import events_capture
 from posthog_clone import embedded
+from posthog_clone.process_roles import WEB_APPLICATION_NAME
 from tests.evaluations.helpers import (
     GENERATION_PROPERTIES,
     make_backfill,
@@ -305,6 +308,25 @@ def test_a_walk_yields_while_live_runs_are_at_the_servers_bound(
     EvaluationRun.objects.filter(pk=live[0].pk).update(status=RunStatus.COMPLETED)
     tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
     assert (tick.finished, tick.dispatched) == (True, 3)
+
+
+def test_a_walk_keeps_one_run_in_flight_while_the_http_server_serves(tenant: Tenant) -> None:
+    """A connection of the HTTP server's in a transaction (a request being answered): the walk takes one event; once
+    it is idle, the rest."""
+    for _ in range(3):
+        store_generation(tenant)
+    evaluation = make_evaluation(tenant, conditions=[{"id": "a", "rollout_percentage": 100, "properties": []}])
+    backfill = make_backfill(tenant, evaluation, total_count=3)
+    params = connection.get_connection_params()
+    with psycopg.connect(**{**params, "application_name": WEB_APPLICATION_NAME}) as web:
+        web.execute("SELECT 1")  # psycopg opened a transaction: 'idle in transaction', as mid-request
+        tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
+        assert (tick.finished, tick.dispatched) == (False, 1)
+        tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
+        assert (tick.waited, tick.dispatched) == (True, 0)  # its one run is still pending
+        web.rollback()
+        tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
+        assert (tick.finished, tick.dispatched) == (True, 2)
 
 
 def test_a_walk_yields_while_ingested_batches_wait_for_their_runs(tenant: Tenant, other_tenant: Tenant) -> None:

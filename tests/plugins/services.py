@@ -76,7 +76,7 @@ def shared_web_server(tmp_path_factory: pytest.TempPathFactory, migrated_templat
         server = WebServer(env, workers=2, threads=4, log=tmp_path / "server.log")
         try:
             yield SharedWebServer(server, full["personal_api_key"], json.loads(read_only)["personal_api_key"],
-                                  str(full["project_id"]))  # fmt: skip
+                                  str(full["project_id"]), url)  # fmt: skip
         finally:
             server.stop()
 

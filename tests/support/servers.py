@@ -14,3 +14,4 @@ class SharedWebServer:
     personal_api_key: str
     read_only_key: str
     project_id: str
+    database_url: str
