@@ -32,10 +32,9 @@ from posthog_clone.llm import JUDGE_NOT_CONFIGURED, judge_config
 from posthog_clone.temporal.client import StartOutcome, WorkflowStart, start_workflows
 
 DISPATCH_BATCH = 100
+# Intake rows (ingested batches, up to a few thousand runs each) recorded per turn of the dispatch loop.
+DISPATCH_INTAKE_BATCH = 10
 EVALUATION_STOPPED = "The evaluation stopped on an error (see its status_reason); fix it and re-enable it."
-
-
-DISPATCH_INTAKE_BATCH = 20
 
 INSERT_ONLINE_INTAKE = "INSERT INTO evaluations_onlinerunintake (team_id, created_at, payload) VALUES (%b, now(), %b)"
 
