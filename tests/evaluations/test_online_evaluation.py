@@ -31,7 +31,7 @@ from events.records import EventInput
 from events.services import events_capture
 from posthog_clone import embedded
 from posthog_clone.temporal.client import connect
-from tests.evaluations.helpers import GENERATION_PROPERTIES, make_evaluation
+from tests.evaluations.helpers import GENERATION_PROPERTIES, make_evaluation, recorded_runs
 from tests.events.helpers import stored_events
 from tests.support.evaluations import wait_until
 from tests.support.tenants import Tenant
@@ -74,8 +74,7 @@ def exact(key: str, value: Any, kind: str = "event") -> dict[str, Any]:
 
 def runs_of(tenant: Tenant) -> list[EvaluationRun]:
     """The project's runs, once the dispatcher has recorded those of the batches ingested so far."""
-    evaluation_runs_take_intake(limit=1000)
-    return list(EvaluationRun.objects.filter(team=tenant.team).order_by("target_event_id", "evaluation_id"))
+    return list(recorded_runs().filter(team=tenant.team).order_by("target_event_id", "evaluation_id"))
 
 
 class TestRollout:

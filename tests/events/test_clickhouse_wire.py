@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from evaluations.models import EvaluationRun
 from events.models import PersonDistinctId
 from events.stores import events_store
 from events.stores.clickhouse import clickhouse_store
@@ -33,7 +32,7 @@ from events.stores.clickhouse_client import (
 from posthog_clone.errors import Timeout
 from query_languages import Sql
 from tests.clickhouse_http import compress, decompress
-from tests.evaluations.helpers import GENERATION_PROPERTIES, make_evaluation
+from tests.evaluations.helpers import GENERATION_PROPERTIES, make_evaluation, recorded_runs
 from tests.support.clickhouse import CLICKHOUSE_HTTP_DATABASE, ClickHouseHTTP
 from tests.support.tenants import Tenant
 
@@ -175,7 +174,7 @@ class TestIngestionFaults:
         assert set(body) == {"type", "code", "detail", "attr"}
         assert (body["type"], body["code"]) == ("server_error", "clickhouse_unavailable")
         assert not PersonDistinctId.objects.filter(team=tenant.team, distinct_id="new-user").exists()  # rolled back
-        assert EvaluationRun.objects.count() == 0
+        assert recorded_runs().count() == 0
 
     def assert_a_retry_is_stored_once(self, event: dict[str, Any], wire: ClickHouseHTTP, tenant: Tenant) -> None:
         for _ in range(2):
@@ -204,7 +203,7 @@ class TestIngestionFaults:
         wire.set_fault("none")
         assert stored_count(wire, tenant.team.id) == 0
         self.assert_a_retry_is_stored_once(generation, wire, tenant)
-        assert EvaluationRun.objects.count() == 1
+        assert recorded_runs().count() == 1
 
     def test_an_insert_whose_answer_is_lost_is_stored_once(self, wire: ClickHouseHTTP, tenant: Tenant,
                                                             generation: dict[str, Any]) -> None:  # fmt: skip
@@ -220,13 +219,13 @@ class TestIngestionFaults:
         rows; the retry records that side again, and the person it makes is the one the kept rows name."""
         wire.set_fault("truncate", match="INSERT INTO")
         assert batch(tenant.team.api_token, [generation]).status_code == 503
-        assert EvaluationRun.objects.count() == 0
+        assert recorded_runs().count() == 0
         wire.set_fault("none")
         assert batch(tenant.team.api_token, [generation]).status_code == 200
-        [run] = EvaluationRun.objects.all()
+        [run] = recorded_runs()
         assert str(run.target_event_id) == generation["uuid"]
         assert batch(tenant.team.api_token, [generation]).status_code == 200  # a duplicate: no second run
-        assert [r.id for r in EvaluationRun.objects.all()] == [run.id]
+        assert [r.id for r in recorded_runs()] == [run.id]
         assert stored_count(wire, tenant.team.id) == 1
         person = PersonDistinctId.objects.select_related("person").get(distinct_id="new-user").person
         assert person.properties == {"plan": "pro"}
@@ -244,7 +243,7 @@ class TestIngestionFaults:
         settings.CLICKHOUSE_URL = wire.url()
         assert stored_count(wire, tenant.team.id) == 0
         self.assert_a_retry_is_stored_once(generation, wire, tenant)
-        assert EvaluationRun.objects.count() == 1
+        assert recorded_runs().count() == 1
 
     def test_a_truncated_answer_to_a_read_is_a_503(self, wire: ClickHouseHTTP, tenant: Tenant,
                                                    key_client: Any) -> None:  # fmt: skip

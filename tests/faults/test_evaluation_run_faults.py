@@ -23,7 +23,7 @@ from evaluations.models import EvaluationBackfill, EvaluationRun, RunStatus
 from events.models import Event
 from posthog_clone import embedded
 from tests.evaluations.fake_llm import FakeLLM, Reply, verdict
-from tests.evaluations.helpers import make_evaluation, run_body, store_generation
+from tests.evaluations.helpers import make_evaluation, recorded_runs, run_body, store_generation
 from tests.evaluations.test_evaluation_runs_e2e import finished_run, start_run
 from tests.evaluations.test_online_evaluation import condition, exact, generation, ingest
 from tests.support.databases import database_url
@@ -73,7 +73,7 @@ def test_temporal_outage_refuses_manual_runs_and_delays_online_ones(
         ingest(tenant, during)  # ingestion does not need Temporal
         waiting_id = online_workflow_id(str(evaluation.id), during["uuid"])
         time.sleep(1)  # several dispatcher attempts fail meanwhile
-        waiting = EvaluationRun.objects.get(id=waiting_id)
+        waiting = recorded_runs().get(id=waiting_id)
         assert (waiting.status, waiting.dispatched_at) == (RunStatus.PENDING, None)
 
         port = int(own_temporal[0].address.rsplit(":", 1)[1])
