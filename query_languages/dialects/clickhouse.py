@@ -54,7 +54,8 @@ INTERVALS = {"second": "Second", "minute": "Minute", "hour": "Hour", "day": "Day
 INTERVAL_SCALE = {"quarter": 3}
 MICROSECONDS = {"second": 1_000_000, "minute": 60_000_000, "hour": 3_600_000_000}
 TEXT_FUNCTIONS = {"lower": "lowerUTF8", "upper": "upperUTF8", "trim": "trimBoth"}
-NULLS = {"number": "Nullable(Float64)", "text": "Nullable(String)", "condition": "Nullable(UInt8)"}
+NULLS = {"number": "Nullable(Float64)", "text": "Nullable(String)", "condition": "Nullable(UInt8)",
+         "integer": "Nullable(Int64)", "float": "Nullable(Float64)"}  # fmt: skip
 # Tag names across an elements chain (as PostgreSQL's `chain_values`).
 TAG_NAMES = r'(?:^|;)([^.:;"]+)'
 FILTER_COLUMNS = {"distinct_id": "e.distinct_id", "event": "e.event", "uuid": "toString(e.uuid)",
@@ -152,6 +153,11 @@ class ClickHouseDialect(BaseDialect):
     def json_whole(self, document: Sql) -> Sql:
         return document  # the stored JSON text, as PostHog returns it
 
+    def json_text_array(self, document: Sql, path: tuple[str, ...]) -> Sql:
+        # ifNull: a person's properties are NULL without a person (and JSONExtract gives no array of a NULL).
+        keys = join(", ", [sql("{}", key) for key in path])
+        return sql("JSONExtract(ifNull({}, ''), {}, 'Array(String)')", document, keys)
+
     def json_string_or_empty(self, document: Sql, key: Sql) -> Sql:
         # JSONExtractString gives any other value's raw text too (see `JsonText`): only a string is read, and
         # JSONType asked only of a reading another value's could be.
@@ -227,10 +233,10 @@ class ClickHouseDialect(BaseDialect):
             return sql(f"{name}({{}}, ' ')", *args)
         return sql(f"{name}({', '.join(['{}'] * len(args))})", *args)
 
-    def round_number(self, number: Sql, precision: int, *, integer: bool) -> Sql:
+    def round_number(self, number: Sql, precision: int, *, integer: bool, mode: str = "round") -> Sql:
         if integer:  # NULL beyond Int64, as PostgreSQL's (round of an Int64 would wrap around)
-            return sql(f"accurateCastOrNull(round(toInt128({{}}), {precision}), 'Int64')", number)
-        return sql(f"round({{}}, {precision})", number)
+            return sql(f"accurateCastOrNull({mode}(toInt128({{}}), {precision}), 'Int64')", number)
+        return sql(f"{mode}({{}}, {precision})", number)
 
     def extreme(self, name: str, values: list[Sql], *, text: bool) -> Sql:
         return sql(f"{name}({{}})", join(", ", values))

@@ -21,6 +21,7 @@ INTERVAL_ARGUMENTS = {
 }  # fmt: skip
 # Largest magnitudes the conversions accept; beyond them the value is NULL rather than an error.
 FLOAT8_LIMIT = "1e308"
+INT64_MIN = "-9223372036854775808"
 BIGINT_LIMIT = "9.2e18"
 TABLE_ALIASES = {"events": "e", "persons": "p"}
 PERSON_COLUMNS = {"id": "p.uuid", "created_at": "p.created_at", "properties": "p.properties",
@@ -45,6 +46,28 @@ TO_CHAR = {"%Y": "YYYY", "%y": "YY", "%m": "MM", "%c": "MM", "%d": "DD", "%e": "
 FORMAT_LITERALS = {"%%": "%", "%n": "\n", "%t": "\t"}
 # Beyond this a float has no fraction to round, and multiplying it by the scale would overflow float8 (an error).
 ROUND_LIMIT = "1e280"
+
+
+# ln of the largest float8, and of half the least one above zero: beyond them a power is infinite, or 0.
+LN_FLOAT8_MAX = "709.782712893"
+LN_FLOAT8_TINY = "-745.1332191"
+
+
+def _power(base: Sql, exponent: Sql) -> Sql:
+    """ClickHouse's pow (C's): where PostgreSQL's power is an error, ClickHouse answers inf (0 to a negative power,
+    an overflow, signed as the result would be), 0 (an underflow) or nan (a negative number to a fraction)."""
+    odd = sql("({} - 2 * floor({} / 2) = 1)", exponent, exponent)  # an odd whole exponent
+    magnitude = sql("({} * ln(nullif(abs({}), 0)))", exponent, base)
+    return sql(
+        "(CASE WHEN abs({}) < 'Infinity' AND abs({}) < 'Infinity' AND {} <> 0 THEN (CASE"
+        " WHEN {} < 0 AND {} <> trunc({}) THEN 'NaN'::float8"
+        f" WHEN {{}} > {LN_FLOAT8_MAX} THEN (CASE WHEN {{}} < 0 AND {{}} THEN '-Infinity' ELSE 'Infinity' END)::float8"
+        f" WHEN {{}} < {LN_FLOAT8_TINY} THEN 0::float8"
+        " ELSE power({}, {}) END)"
+        " WHEN {} = 0 AND {} < 0 THEN 'Infinity'::float8 ELSE power({}, {}) END)",
+        base, exponent, base, base, exponent, exponent, magnitude, base, odd, magnitude, base, exponent,
+        base, exponent, base, exponent,
+    )  # fmt: skip
 
 
 def _to_char_literal(text: str) -> str:
@@ -125,6 +148,14 @@ class PostgresDialect(BaseDialect):
     def json_whole(self, document: Sql) -> Sql:
         return sql("({})::text", document)
 
+    def json_text_array(self, document: Sql, path: tuple[str, ...]) -> Sql:
+        value = sql("jsonb_extract_path({}, {})", document, join(", ", [sql("{}::text", key) for key in path]))
+        item = sql("(CASE jsonb_typeof(__i) WHEN 'string' THEN __i #>> {} WHEN 'null' THEN '' ELSE __i::text END)",
+                   Sql("'{}'"))  # fmt: skip
+        return sql("ARRAY(SELECT {} FROM jsonb_array_elements(CASE WHEN jsonb_typeof({}) = 'array' THEN {} "
+                   "ELSE '[]'::jsonb END) WITH ORDINALITY AS __a(__i, __n) ORDER BY __n)", item, value,
+                   value)  # fmt: skip
+
     def json_string_or_empty(self, document: Sql, key: Sql) -> Sql:
         return sql("(CASE WHEN jsonb_typeof({} -> {}) = 'string' THEN {} ->> {} ELSE '' END)", document, key,
                    document, key)  # fmt: skip
@@ -137,10 +168,19 @@ class PostgresDialect(BaseDialect):
         return sql(f"({{}} {op} {{}})", *sides)
 
     def cast_or_null(self, value: Sql, source: str, target: str) -> Sql:
+        if source == "date":  # days since 1970-01-01, as ClickHouse's Date holds it
+            return sql("((({}) - DATE '1970-01-01')" + ("::bigint)" if target == "Int64" else "::float8)"), value)
+        if source == "datetime":  # seconds since the epoch (to the microsecond, or toward zero)
+            if target == "Int64":
+                return sql("trunc(extract(epoch FROM {}))::bigint", value)
+            return sql("extract(epoch FROM {})::float8", value)
         if target == "Int64":
             function = self.schema.text_to_int64 if source == "text" else self.schema.to_int64
         else:
             function = self.schema.text_to_float64 if source == "text" else self.schema.int_to_float64
+            if source == "integer":  # -2^63, which a float holds exactly (the schema's function refuses it)
+                return sql(f"(CASE WHEN {{}} = {INT64_MIN} THEN {INT64_MIN}::float8 ELSE {function}({{}}) END)", value,
+                           value)  # fmt: skip
         return sql(f"{function}({{}})", value)
 
     def number_as(self, number: Sql, type_: str) -> Sql:
@@ -214,18 +254,25 @@ class PostgresDialect(BaseDialect):
     def scalar(self, name: str, args: list[Sql]) -> Sql:
         if name == "absInt64":
             return sql(f"{self.schema.to_int64}(abs(({{}})::numeric))", *args)
+        if name == "sqrt":  # nan below 0, as ClickHouse's (PostgreSQL's is an error)
+            return sql("(CASE WHEN ({})::float8 < 0 THEN 'NaN'::float8 ELSE sqrt(({})::float8) END)", args[0], args[0])
+        if name == "pow":
+            return _power(sql("({})::float8", args[0]), sql("({})::float8", args[1]))
         if name == "endsWith":  # the suffix is read twice (it is nearly always a constant)
             return sql("(right({}, char_length({})) = {})", args[0], args[1], args[1])
         return sql(SCALARS[name], *args)
 
-    def round_number(self, number: Sql, precision: int, *, integer: bool) -> Sql:
+    def round_number(self, number: Sql, precision: int, *, integer: bool, mode: str = "round") -> Sql:
         if integer:
-            return sql(f"{self.schema.to_int64}(round(({{}})::numeric, {precision}))", number)
+            if mode == "round":
+                return sql(f"{self.schema.to_int64}(round(({{}})::numeric, {precision}))", number)
+            step = f"(10::numeric ^ {-precision})"  # a negative precision: down (up) to a multiple of the step
+            return sql(f"{self.schema.to_int64}({mode}(({{}})::numeric / {step}) * {step})", number)
         # As ClickHouse: the float times (or over) the power of ten, to the nearest whole number (float8's round is
-        # half to even), and back.
+        # half to even) or down or up, and back.
         scale = f"1e{abs(precision)}::float8"
         there, back = ("*", "/") if precision >= 0 else ("/", "*")
-        return sql(f"(CASE WHEN abs({{}}) < {ROUND_LIMIT} THEN round(({{}})::float8 {there} {scale}) {back} {scale} "
+        return sql(f"(CASE WHEN abs({{}}) < {ROUND_LIMIT} THEN {mode}(({{}})::float8 {there} {scale}) {back} {scale} "
                    "ELSE ({})::float8 END)", number, number, number)  # fmt: skip
 
     def extreme(self, name: str, values: list[Sql], *, text: bool) -> Sql:
@@ -316,7 +363,8 @@ class PostgresDialect(BaseDialect):
         return sql(f"date_trunc('{unit}', {{}}, {{}})", moment, timezone)
 
     def null_of(self, kind: str) -> Sql:
-        return Sql({"number": "NULL::numeric", "text": "NULL::text", "condition": "NULL::boolean"}[kind])
+        return Sql({"number": "NULL::numeric", "text": "NULL::text", "condition": "NULL::boolean",
+                    "integer": "NULL::bigint", "float": "NULL::float8"}[kind])  # fmt: skip
 
     def _units_since_epoch(self, unit: str, moment: Sql, timezone: str) -> Sql:
         if unit in ("second", "minute", "hour"):

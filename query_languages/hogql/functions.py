@@ -107,11 +107,31 @@ def _abs(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
 
 
 def _rounding(name: str) -> Builder:
+    """floor/ceil, as ClickHouse's: a float down (up) to a multiple of 10^-precision, on the float as it is
+    (`floor(0.29, 2)` is 0.28: 0.29 * 100 is 28.999…); an integer to a negative precision (NULL beyond Int64 here,
+    where ClickHouse wraps around)."""
+
     def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
         number = p.number(args[0], node.args[0])
-        if base_type(number.type) != FLOAT64:  # a whole number already
-            return number
-        return Typed(p.d.scalar(name, [number.sql]), FLOAT64)
+        precision = round_precision(node)
+        if base_type(number.type) != FLOAT64:
+            if precision >= 0:  # a whole number already
+                return number
+            return Typed(p.d.round_number(number.sql, precision, integer=True, mode=name), INT64)
+        if len(node.args) == 1:
+            return Typed(p.d.scalar(name, [number.sql]), FLOAT64)
+        return Typed(p.d.round_number(number.sql, precision, integer=False, mode=name), FLOAT64)
+
+    return build
+
+
+def _math(name: str) -> Builder:
+    """sqrt(x) and pow(x, y) (power is pow), as ClickHouse's: a Float64, never an error (`sqrt(-1)` is nan,
+    `pow(0, -1)` inf, `pow(10, 400)` inf, `pow(-8, 1/3)` nan)."""
+
+    def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
+        numbers = [p.number(arg, source).sql for arg, source in zip(args, node.args, strict=True)]
+        return Typed(p.d.scalar(name, numbers), FLOAT64)
 
     return build
 
@@ -165,16 +185,20 @@ def _to_string(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
 
 def _to_number(integer: bool) -> Builder:
     """ClickHouse's accurateCastOrNull, as PostHog prints toInt/toFloat: NULL for what the type cannot hold exactly
-    (`toInt(12.9)`, `toInt('12.9')`, `toInt(' 5')`), never an error."""
+    (`toInt(12.9)`, `toInt('12.9')`, `toInt(' 5')`), never an error; a date is its days since 1970-01-01 and a
+    date-time its seconds since the epoch (`toFloat(toDate('2024-03-05'))` is 19787)."""
     target = INT64 if integer else FLOAT64
 
     def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
         arg = args[0]
         if is_string(arg.type):
             return Typed(p.d.cast_or_null(arg.sql, "text", target), f"Nullable({target})")
+        if is_date(arg.type) or is_datetime(arg.type):  # its days (a date) or seconds (a date-time) since 1970
+            source = "date" if is_date(arg.type) else "datetime"
+            return Typed(p.d.cast_or_null(arg.sql, source, target), f"Nullable({target})")
         number = p.number(arg, node.args[0])
-        if number.type == NOTHING:
-            return Typed(Sql("NULL"), NOTHING)
+        if number.type == NOTHING:  # a NULL of the type, as accurateCastOrNull's (`splitByChar` reads it as '')
+            return Typed(p.d.null_of("integer" if integer else "float"), f"Nullable({target})")
         source = "float" if base_type(number.type) == FLOAT64 else "integer"
         if (source == "integer") == integer:  # already of the type
             return Typed(number.sql, target, nullable=arg.nullable)
@@ -333,14 +357,16 @@ ROUND_PRECISION = 20
 
 
 def round_precision(node: ast.Call) -> int:
-    """round()'s precision: an integer constant (ClickHouse takes only a constant), 0 when not given."""
+    """The precision of round/floor/ceil: an integer constant (ClickHouse takes only a constant), 0 when not
+    given."""
     if len(node.args) < 2:
         return 0
     source = node.args[1]
     value = source.value if isinstance(source, ast.Constant) else None
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) > ROUND_PRECISION:
-        raise HogQLError(f"round() needs its precision as an integer constant from -{ROUND_PRECISION} to "
-                         f"{ROUND_PRECISION}, e.g. round(x, 2).", source.start, source.end)  # fmt: skip
+        name = node.name.lower()
+        raise HogQLError(f"{name}() needs its precision as an integer constant from -{ROUND_PRECISION} to "
+                         f"{ROUND_PRECISION}, e.g. {name}(x, 2).", source.start, source.end)  # fmt: skip
     return value
 
 
@@ -435,6 +461,8 @@ def _array_search(name: str) -> Builder:
     def build(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
         array, item = args
         source = node.args[0]
+        if array.property is not None:  # a JSON array property, as ClickHouse's JSONExtract(…, 'Array(String)')
+            array = Typed(p.d.json_text_array(*array.property), "Array(String)", nullable=False)
         if not array.type.startswith("Array("):
             raise HogQLError(f"{name}() needs an array as its first argument.", source.start, source.end)
         element = array.type[len("Array(") : -1]
@@ -447,10 +475,11 @@ def _array_search(name: str) -> Builder:
             raise HogQLError(f"{name}() looks for a value of its array's kind ({element}, not {item.type}).",
                              node.args[1].start, node.args[1].end)  # fmt: skip
         value = p.text(item) if is_string(element) else p.value(item)
-        bare = item.type == NOTHING  # a NULL constant, which ClickHouse finds only as NULL
+        # A NULL constant (`NULL`, `toString(toInt(NULL))`), which ClickHouse finds only as NULL.
+        bare = item.type == NOTHING or not _reads_a_column(node.args[1])
         if _reads_a_column(source) and not element.startswith("Nullable(") and item.nullable and not bare:
-            # ClickHouse reads a NULL as its type's default ('', 0) in an array computed from the row that cannot
-            # hold NULL (in a constant one, NULL is only NULL).
+            # ClickHouse reads a NULL read from the row as its type's default ('', 0) in an array computed from the
+            # row that cannot hold NULL (in a constant one, NULL is only NULL).
             value = sql("coalesce({}, {})", value, Sql("''" if is_string(element) else "0"))
         if name == "has":
             return Typed(p.d.array_position(array.sql, value, found=True), UINT8, True, nullable=False)
@@ -563,8 +592,11 @@ FUNCTIONS: dict[str, tuple[frozenset[int] | None, Builder]] = {
     "splitByChar": (frozenset({2}), _split_by_char),
     "toTimeZone": (frozenset({2}), _to_time_zone),
     "abs": (frozenset({1}), _abs),
-    "floor": (frozenset({1}), _rounding("floor")),
-    "ceil": (frozenset({1}), _rounding("ceil")),
+    "floor": (frozenset({1, 2}), _rounding("floor")),
+    "ceil": (frozenset({1, 2}), _rounding("ceil")),
+    "sqrt": (frozenset({1}), _math("sqrt")),
+    "pow": (frozenset({2}), _math("pow")),
+    "power": (frozenset({2}), _math("pow")),
     "startsWith": (frozenset({2}), _text_test("startsWith")),
     "endsWith": (frozenset({2}), _text_test("endsWith")),
     "trimLeft": (frozenset({1}), _text_scalar("trimLeft")),
@@ -586,9 +618,10 @@ ARRAY_FUNCTIONS = frozenset({"has", "indexOf"})
 COMPARISON_FUNCTIONS = {"like": "like", "ilike": "ilike", "notLike": "not like", "notILike": "not ilike",
                         "equals": "=", "notEquals": "!=", "less": "<", "lessOrEquals": "<=", "greater": ">",
                         "greaterOrEquals": ">="}  # fmt: skip
-# The functions whose answer for an always-NULL argument is not simply NULL (ClickHouse's rule for the rest).
+# The functions whose answer for an always-NULL argument is not simply NULL (ClickHouse's rule for the rest): toInt
+# and toFloat of NULL are a NULL of their type (accurateCastOrNull's), which splitByChar reads as ''.
 NULL_AWARE = frozenset({"coalesce", "ifNull", "isNull", "isNotNull", "concat", "if", "multiIf", "nullIf", "greatest",
-                        "least", "has", "indexOf"})  # fmt: skip
+                        "least", "has", "indexOf", "toInt", "toInt64", "toFloat", "toFloat64"})  # fmt: skip
 SUPPORTED_FUNCTIONS = sorted([*FUNCTIONS, *COMPARISON_FUNCTIONS, *AGGREGATES])
 # The functions that take any number of arguments from a least one.
 MIN_ARGUMENTS = {"concat": 1, "coalesce": 1, "multiIf": 3, "greatest": 2, "least": 2}

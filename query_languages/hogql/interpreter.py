@@ -104,8 +104,16 @@ SPECIAL_FLOATS = re.compile(r"[-+]?(inf|infinity|nan)", re.IGNORECASE)
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
+EPOCH_DAY = date(1970, 1, 1)
+
+
 def _to_int64(value: Any) -> int | None:
-    """ClickHouse's accurateCastOrNull(value, 'Int64'): NULL for what an Int64 cannot hold exactly."""
+    """ClickHouse's accurateCastOrNull(value, 'Int64'): NULL for what an Int64 cannot hold exactly; a date's days
+    since 1970-01-01, a date-time's seconds since the epoch (toward zero)."""
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, date):
+        return (value - EPOCH_DAY).days
     if isinstance(value, str):
         value = int(value) if INT64_TEXT.fullmatch(value) else None
     elif isinstance(value, float):
@@ -117,7 +125,12 @@ def _to_int64(value: Any) -> int | None:
 
 def _to_float64(value: Any) -> float | None:
     """ClickHouse's accurateCastOrNull(value, 'Float64'): a float's text as ClickHouse reads it (beyond the range an
-    infinity or zero), an integer only if a float holds it exactly."""
+    infinity or zero), an integer only if a float holds it exactly; a date's days since 1970-01-01, a date-time's
+    seconds since the epoch."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, date):
+        return float((value - EPOCH_DAY).days)
     if isinstance(value, str):
         if SPECIAL_FLOATS.fullmatch(value):
             return float(value.lstrip("+"))
@@ -125,7 +138,8 @@ def _to_float64(value: Any) -> float | None:
     if isinstance(value, float):
         return value
     if isinstance(value, int):
-        return float(value) if abs(value) <= 2**53 or (abs(value) < 2**63 and int(float(value)) == value) else None
+        exact = abs(value) <= 2**53 or (INT64_MIN <= value < 2**63 and int(float(value)) == value)
+        return float(value) if exact else None
     return None
 
 
@@ -434,6 +448,13 @@ class _Compiler:
         if name == "round":
             precision = round_precision(node)
             return lambda event: _round(args[0](event), precision)
+        if name in ("floor", "ceil"):
+            precision, toward = round_precision(node), math.floor if name == "floor" else math.ceil
+            return lambda event: _floor_or_ceil(args[0](event), precision, toward)
+        if name == "sqrt":
+            return lambda event: _sqrt(args[0](event))
+        if name in ("pow", "power"):
+            return lambda event: _pow(args[0](event), args[1](event))
         if name in ("greatest", "least"):
             kinds = {_kind(arg) for arg in node.args} - {None}
             kind = next(iter(kinds)) if len(kinds) == 1 else None
@@ -618,6 +639,50 @@ def _round(value: Any, precision: int) -> int | float | None:
     step = 10**-precision
     rounded = int(math.copysign((abs(number) + step // 2) // step * step, number))
     return rounded if INT64_MIN <= rounded <= INT64_MAX else None
+
+
+def _floor_or_ceil(value: Any, precision: int, toward: Callable[[float], int]) -> int | float | None:
+    """As the printer's floor/ceil: a float times (or over) the power of ten, down or up, and back; an integer to a
+    negative precision (NULL beyond Int64)."""
+    number = _number(value)
+    if number is None:
+        return None
+    if isinstance(number, float):
+        if not math.isfinite(number) or abs(number) >= 1e280:
+            return number
+        scale = 10.0 ** abs(precision)
+        return float(toward(number * scale) / scale) if precision >= 0 else float(toward(number / scale) * scale)
+    if precision >= 0:
+        return number
+    step = 10**-precision
+    result = (number // step if toward is math.floor else -(-number // step)) * step
+    return result if INT64_MIN <= result <= INT64_MAX else None
+
+
+def _sqrt(value: Any) -> float | None:
+    number = _number(value)
+    if number is None:
+        return None
+    number = float(number)
+    return math.nan if number < 0 else math.sqrt(number)  # nan below 0, as ClickHouse's
+
+
+def _pow(base: Any, exponent: Any) -> float | None:
+    """ClickHouse's pow (C's): inf for 0 to a negative power or an overflow, nan for a negative number to a
+    fraction."""
+    x, y = _number(base), _number(exponent)
+    if x is None or y is None:
+        return None
+    x, y = float(x), float(y)
+    odd = math.isfinite(y) and y == int(y) and int(y) % 2 == 1
+    try:
+        return math.pow(x, y)
+    except OverflowError:
+        return -math.inf if x < 0 and odd else math.inf
+    except ValueError:
+        if x == 0:  # to a negative power
+            return math.copysign(math.inf, x) if odd else math.inf
+        return math.nan
 
 
 def _extract(pattern: Any, text: str) -> str:

@@ -361,7 +361,7 @@ class Printer:
     def _json(self, document: Sql, path: tuple[str, ...]) -> Typed:
         if not path:
             return Typed(self.d.json_whole(document), STRING, document=document)
-        return Typed(self.d.json_text(document, path), NULLABLE_STRING)
+        return Typed(self.d.json_text(document, path), NULLABLE_STRING, property=(document, path))
 
     def _star(self, node: ast.Star, scope: _Scope) -> Typed:
         raise HogQLError("'*' may only be a column of its own, or inside count(*).", node.start, node.end)

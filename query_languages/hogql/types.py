@@ -39,6 +39,8 @@ class Typed:
     condition: bool = False
     aggregate: bool = False
     document: Sql | None = None  # for a whole properties column: the JSON it reads (JSONExtractString's source)
+    # for one property (`properties.tags`): the JSON document and the path it reads (has/indexOf read it as an array)
+    property: tuple[Sql, tuple[str, ...]] | None = None
     # False only where the value is surely never NULL (a constant, a column, a null-safe comparison): such a side
     # needs no NULL handling in a comparison.
     nullable: bool = True

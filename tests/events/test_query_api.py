@@ -25,28 +25,12 @@ from tests.events.helpers import (
     minutes,
     run_hogql,
     store,
-    store_sign_outs,
     stored_events,
 )
 from tests.support.clickhouse import is_clickhouse
 from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.usefixtures("events_backend")
-
-
-@pytest.fixture
-def api(key_client: Any) -> APIClient:
-    return key_client("query:read")
-
-
-@pytest.fixture
-def url(tenant: Tenant) -> str:
-    return f"/api/environments/{tenant.team.id}/query/"
-
-
-@pytest.fixture
-def dataset(tenant: Tenant) -> None:
-    store_sign_outs(tenant.team)
 
 
 class TestShape:

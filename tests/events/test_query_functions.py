@@ -4,30 +4,13 @@ with ClickHouse under PostHog's rules), and a wrong call is a 400 that names the
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from rest_framework.test import APIClient
 
-from tests.events.helpers import assert_hogql_400, hogql_rows, run_hogql, store_sign_outs
+from tests.events.helpers import assert_hogql_400, hogql_rows, make_event, minutes, run_hogql, store
 from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.usefixtures("events_backend")
-
-
-@pytest.fixture
-def api(key_client: Any) -> APIClient:
-    return key_client("query:read")
-
-
-@pytest.fixture
-def url(tenant: Tenant) -> str:
-    return f"/api/environments/{tenant.team.id}/query/"
-
-
-@pytest.fixture
-def dataset(tenant: Tenant) -> None:
-    store_sign_outs(tenant.team)  # n: '7', 12, 'x', missing; key: test_val1, test_val2, test_val3, test_val2
 
 
 def test_scalar_functions(api: APIClient, url: str, dataset: None) -> None:
@@ -45,6 +28,54 @@ def test_scalar_functions(api: APIClient, url: str, dataset: None) -> None:
         [None, "test_val3", 10, "3", "2026-11-01 12:03 PM Sun", 0, 1],  # least() ignores NULL, as ClickHouse's
         [None, "test_val2", 10, "2", "2026-11-01 12:04 PM Sun", 1, 2],
     ]
+
+
+def test_math_functions(api: APIClient, url: str, dataset: None) -> None:
+    rows = hogql_rows(
+        api,
+        url,
+        "select sqrt(toFloat(properties.n)), pow(toInt(properties.n), 2), power(2, 10), "
+        "floor(toFloat(properties.n) / 7, 1), ceil(toFloat(properties.n) / 7, 1), floor(toInt(properties.n), -1), "
+        "CEIL(toInt(properties.n), -1), floor(0.29, 2) from events order by timestamp",
+    )
+    assert rows == [
+        [2.6457513110645907, 49.0, 1024.0, 1.0, 1.0, 0, 10, 0.28],  # 0.29 * 100 is 28.999…, as in ClickHouse
+        [3.4641016151377544, 144.0, 1024.0, 1.7, 1.8, 10, 20, 0.28],
+        [None, None, 1024.0, None, None, None, None, 0.28],
+        [None, None, 1024.0, None, None, None, None, 0.28],
+    ]
+
+
+def test_a_date_as_a_number_and_a_typed_null_as_text(api: APIClient, url: str, dataset: None) -> None:
+    rows = hogql_rows(
+        api,
+        url,
+        "select toFloat(toDate(timestamp)), toInt(timestamp), toFloat(toDate('2024-03-05')), "
+        "splitByChar(',', toString(toInt(NULL))), splitByChar(',', toString(NULL)) from events "
+        "order by timestamp limit 1",
+    )
+    # Days and seconds since 1970, as ClickHouse counts them; toInt(NULL) is a NULL Int64 (splitByChar reads '').
+    assert rows == [[20758.0, 1793534460, 19787.0, [""], None]]
+
+
+def test_array_functions_read_a_json_array_property(api: APIClient, url: str, tenant: Tenant) -> None:
+    store(
+        tenant.team,
+        make_event(distinct_id="a", properties={"tags": ["a", "b"]}, timestamp=minutes(1)),
+        make_event(distinct_id="b", properties={"tags": ["b", 1, None, True]}, timestamp=minutes(2)),
+        make_event(distinct_id="c", properties={"tags": "a,b"}, timestamp=minutes(3)),
+        make_event(distinct_id="d", properties={}, timestamp=minutes(4)),
+    )
+    rows = hogql_rows(
+        api,
+        url,
+        "select has(properties.tags, 'a'), indexOf(properties.tags, 'b'), indexOf(properties.tags, '1'), "
+        "has(properties.tags, ''), length(properties.tags) from events order by timestamp",
+    )
+    # Items as ClickHouse's JSONExtract(…, 'Array(String)') reads them (1 as '1', null as ''); a text is no array.
+    # length() is of the property's text, as in PostHog (jsonb's spacing here).
+    assert rows == [[1, 2, 0, 0, 10], [0, 1, 2, 1, 20], [0, 0, 0, 0, 3], [0, 0, 0, 0, None]]
+    assert hogql_rows(api, url, "select count() from events where has(properties.tags, 'b')") == [[2]]
 
 
 def test_format_date_time_in_a_time_zone(api: APIClient, url: str, dataset: None) -> None:
@@ -125,6 +156,19 @@ def test_group_array_of_one_value(api: APIClient, url: str, dataset: None) -> No
         ("select argMax(event, count()) from events", "Aggregates cannot be nested"),
         ("select median(DISTINCT toInt(properties.n)) from events", "median(DISTINCT …) is not supported"),
         ("select groupArray(*) from events", "groupArray() does not take '*'"),
+        ("select sqrt() from events", "sqrt() takes 1 argument(s)"),
+        ("select sqrt(4, 2) from events", "sqrt() takes 1 argument(s)"),
+        ("select pow(2) from events", "pow() takes 2 argument(s)"),
+        ("select POW(2) from events", "POW() takes 2 argument(s)"),
+        ("select power(1, 2, 3) from events", "power() takes 2 argument(s)"),
+        ("select floor() from events", "floor() takes 1 or 2 argument(s)"),
+        ("select ceil(1.5, 1, 2) from events", "ceil() takes 1 or 2 argument(s)"),
+        ("select floor(1.5, 0.5) from events", "floor() needs its precision as an integer constant from -20 to 20"),
+        ("select ceil(1.5, toInt(properties.n)) from events", "ceil() needs its precision"),
+        ("select floor(1.5, 21) from events", "floor() needs its precision"),
+        ("select sqrt(event) from events", "Arithmetic needs numbers"),
+        ("select pow(2, properties.n) from events", "Arithmetic needs numbers"),
+        ("select has(properties.tags, 1) from events", "has() looks for a value of its array's kind"),
     ],
 )
 def test_a_wrong_call_is_a_400_naming_it(api: APIClient, url: str, query: str, contains: str) -> None:

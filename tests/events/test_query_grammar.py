@@ -9,25 +9,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.events.helpers import assert_hogql_400, hogql_rows, run_hogql, store_sign_outs
-from tests.support.tenants import Tenant
+from tests.events.helpers import assert_hogql_400, hogql_rows, run_hogql
 
 pytestmark = pytest.mark.usefixtures("events_backend")
-
-
-@pytest.fixture
-def api(key_client: Any) -> APIClient:
-    return key_client("query:read")
-
-
-@pytest.fixture
-def url(tenant: Tenant) -> str:
-    return f"/api/environments/{tenant.team.id}/query/"
-
-
-@pytest.fixture
-def dataset(tenant: Tenant) -> None:
-    store_sign_outs(tenant.team)
 
 
 BY_TIME = "from events order by timestamp"

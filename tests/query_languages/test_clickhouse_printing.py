@@ -38,6 +38,11 @@ CORPUS = [
 EXPRESSIONS = [
     # ClickHouse's functions added for PostHog's users, and the comparison functions
     "abs(toInt(properties.neg))", "abs(-9223372036854775807 - 1)", "abs(toFloat(properties.half))",
+    "sqrt(toFloat(properties.half))", "sqrt(toInt(properties.neg))", "pow(toInt(properties.n), 2)",
+    "power(toFloat(properties.half), -1)", "pow(0, toInt(properties.neg))", "floor(toFloat(properties.half), 1)",
+    "ceil(toFloat(properties.frac), 1)", "floor(toInt(properties.neg), -1)", "ceil(toInt(properties.n), -1)",
+    "has(properties.arr, '2.5')", "indexOf(properties.obj.list, 'a')", "has(properties.arr, properties.missing)",
+    "toFloat(toDate(timestamp))", "toInt(timestamp)", "length(splitByChar(',', toString(toInt(NULL))))",
     "floor(toFloat(properties.half))", "ceil(toFloat(properties.half))", "floor(3)", "startsWith(properties.s, 'a')",
     "endsWith(properties.s, 'c')", "trimLeft(properties.space)", "trimRight(properties.space)",
     "nullIf(properties.s, '')", "toYear(timestamp)", "toMonth(timestamp)", "toDayOfMonth(timestamp)",
