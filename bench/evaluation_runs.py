@@ -18,17 +18,19 @@ Temporal Python client, so the ratios show what this server adds to Temporal's o
 (e) Backfills, the worker running: B runs (default 10,000) started by POST by 8 clients, from the first POST to the
     last `$ai_evaluation` stored (the manual-run path), beside a backfill over B stored generations, from its
     create to the last `$ai_evaluation` stored (and to its row `completed`: every run dispatched). Then checked: one
-    `$ai_evaluation` per event, total = dispatched + skipped, and a second backfill dispatches 0. Then `/batch/`
-    ingestion while a backfill runs in another project, beside the same without one (the worker running in both,
-    each round starting with no online run in flight, rounds interleaved): into projects with 5 evaluations
-    sampling 2% (whose online runs the backfill yields to), and with none (nothing to yield to).
+    `$ai_evaluation` per event, total = dispatched + skipped, and a second backfill dispatches 0.
+(f) `/batch/` ingestion of M events (default 100,000) while a backfill runs in another project (started first and
+    at its pace before the first batch), beside the same without one; the worker running in both, rounds
+    interleaved, each starting with no online run in flight (a round's online runs not yet started are dropped
+    after it): into projects with 5 evaluations sampling 2% (whose online runs the backfill yields to), and with
+    none (then it yields only to the requests themselves).
 (c) M `$ai_generation` events (default 100,000) sent to `/batch/` by 4 clients into a project without evaluations,
     then into projects with 5 enabled evaluations: every event matching one of them (a pending run per event), and
     each sampling 10% of what it matches; and with 5 Hog evaluations (a JSON check and a regex), every event
     matching one. events/s and the ratio to no evaluations; each round's pending runs are counted, then dropped.
     The worker is stopped for (c): it measures ingestion alone.
 
-    .venv/bin/python bench/evaluation_runs.py [--runs 1000] [--events 100000] [--backfill-events 10000]
+    .venv/bin/python bench/evaluation_runs.py [--runs 1000] [--events 100000] [--backfill-events 10000] [--parts …]
 """
 
 from __future__ import annotations
@@ -434,8 +436,6 @@ def measure_backfills(base_url: str, key: str, organization: Any, user: Any, env
                            "WHERE team_id = %s AND event = '$ai_evaluation'", [backfill_project.id])  # fmt: skip
             stored_events, distinct_targets = cursor.fetchone()
         second = wait_for_backfill(start_backfill(client, base_url, backfill_project.id, str(backfilled.id))[0])
-
-        ingestion = measure_ingestion_beside_a_backfill(client, base_url, organization, user, args)
     finally:
         harness.stop_worker(worker)
 
@@ -449,25 +449,38 @@ def measure_backfills(base_url: str, key: str, organization: Any, user: Any, env
           f"{backfill.skipped_count:,}; {again}")  # fmt: skip
     harness.record(BENCHMARK, f"(e) backfill of {count:,} generations, create to last event", backfill_rate,
                    "runs/s", "manual runs, POST to last event", manual_rate)  # fmt: skip
+
+
+def measure_ingestion_beside_backfills(base_url: str, key: str, organization: Any, user: Any, env: dict[str, str],
+                                       args: argparse.Namespace) -> None:  # fmt: skip
+    """(f)."""
+    worker = harness.start_worker(env)
+    try:
+        ingestion = measure_ingestion_beside_a_backfill(session(key), base_url, organization, user, args)
+    finally:
+        harness.stop_worker(worker)
+    print(f"\n  (f) {args.events:,} $ai_generation events to /batch/ ({args.clients} clients), the worker running")
     for scenario in INGESTION_BESIDE_BACKFILL:
         baseline = statistics.median(ingestion[(scenario, False)])
         loaded = statistics.median(ingestion[(scenario, True)])
-        print(f"      /batch/ ingestion, {scenario:<24}: {loaded:9,.0f} events/s with a backfill running, "
+        print(f"      {scenario:<24}: {loaded:9,.0f} events/s with a backfill running, "
               f"{baseline:9,.0f} without   ratio {loaded / baseline:.2f}   (median of {args.rounds})")  # fmt: skip
-        harness.record(BENCHMARK, f"(e) $ai_generation ingestion, {scenario}, a backfill running", loaded,
+        harness.record(BENCHMARK, f"(f) $ai_generation ingestion, {scenario}, a backfill running", loaded,
                        "events/s", "without a backfill", baseline)  # fmt: skip
 
 
-# (e)'s ingestion scenarios: online evaluation (5 evaluations sampling 2% each: a backfill yields to their runs), and
+# (f)'s ingestion scenarios: online evaluation (5 evaluations sampling 2% each: a backfill yields to their runs), and
 # none at all (nothing to yield to: what a backfill at full pace costs ingestion on the same machine).
 INGESTION_BESIDE_BACKFILL = {"5 evaluations at 2%": 2, "no evaluations": 0}
 
 
 def live_runs_drained() -> None:
-    """Wait (bounded) until no online or manual run is waiting, pending or running: each round starts from an idle
-    worker."""
+    """Drop the online runs not started yet (the dispatcher would take minutes over a round's), then wait (bounded)
+    until none is running: each round starts from an idle worker."""
     from evaluations.models import EvaluationRun, OnlineRunIntake
 
+    OnlineRunIntake.objects.all().delete()
+    EvaluationRun.objects.filter(trigger="online", status="pending", dispatched_at__isnull=True).delete()
     deadline = time.monotonic() + WAIT_SECONDS
     while (
         OnlineRunIntake.objects.exists()
@@ -476,6 +489,19 @@ def live_runs_drained() -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"online runs still in flight after {WAIT_SECONDS}s")
         time.sleep(0.2)
+
+
+def at_pace(backfill_id: str) -> None:
+    """Wait (bounded) until the backfill has dispatched twice its runs in flight: past its start, at its pace."""
+    from django.conf import settings
+
+    from evaluations.models import EvaluationBackfill
+
+    deadline = time.monotonic() + WAIT_SECONDS
+    while EvaluationBackfill.objects.get(id=backfill_id).dispatched_count < 2 * settings.BACKFILL_RUNS_IN_FLIGHT:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"backfill {backfill_id} not at its pace after {WAIT_SECONDS}s")
+        time.sleep(0.05)
 
 
 def measure_ingestion_beside_a_backfill(client: Any, base_url: str, organization: Any, user: Any,
@@ -498,14 +524,15 @@ def measure_ingestion_beside_a_backfill(client: Any, base_url: str, organization
                 backfill_id = None
                 if backfilling:
                     backfill_id, _ = start_backfill(client, base_url, running_project.id, str(running.id))
+                    at_pace(backfill_id)
                 name = f"Ingestion {scenario} {backfilling} {round_number}"
                 project = services.project_create(organization=organization, name=name, creator=user)
                 for n in range(5 if rollout else 0):
                     judged_evaluation(project, f"e{n}", [{"id": f"c{n}", "rollout_percentage": rollout, "properties": [
                         {"key": "$ai_model", "value": MODELS[n], "operator": "exact", "type": "event"}]}])  # fmt: skip
-                seconds = harness.send_batches(base_url, project.api_token, args.ingestion_events, args.clients,
-                                               args.batch, make=generation_bodies)  # fmt: skip
-                rates.setdefault((scenario, backfilling), []).append(args.ingestion_events / seconds)
+                seconds = harness.send_batches(base_url, project.api_token, args.events, args.clients, args.batch,
+                                               make=generation_bodies)  # fmt: skip
+                rates.setdefault((scenario, backfilling), []).append(args.events / seconds)
                 if backfill_id is not None:
                     client.post(f"{base_url}/api/environments/{running_project.id}/evaluations/{running.id}/"
                                 f"backfills/{backfill_id}/cancel/", timeout=60)  # fmt: skip
@@ -546,7 +573,9 @@ def measure_ingestion(base_url: str, organization: Any, user: Any, args: argpars
     rates: dict[str, list[float]] = {label: [] for label, *_ in INGESTION_SCENARIOS}
     pending: dict[str, int] = {}
     for round_number in range(args.rounds):
-        for label, evaluations, rollout, evaluation_type in INGESTION_SCENARIOS:
+        # Each round starts one scenario later, so none always follows the same one (or the events table's growth).
+        shift = round_number % len(INGESTION_SCENARIOS)
+        for label, evaluations, rollout, evaluation_type in INGESTION_SCENARIOS[shift:] + INGESTION_SCENARIOS[:shift]:
             project = services.project_create(organization=organization, name=f"{label} {round_number}", creator=user)
             config = hog_config() if evaluation_type == "hog" else {"prompt": "Is it right?"}
             for n in range(evaluations):
@@ -581,23 +610,23 @@ def measure_ingestion(base_url: str, organization: Any, user: Any, args: argpars
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1000)
-    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=100_000, help="events (c) and (f) ingest per round")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of (c), interleaving its scenarios")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of (c) and (e), interleaving their scenarios")
     parser.add_argument("--backfill-events", type=int, default=10_000, help="generations (e) backfills")
     parser.add_argument("--manual-runs", type=int, default=None, help="(e)'s manual runs (default: as many)")
-    parser.add_argument("--ingestion-events", type=int, default=30_000, help="events (e) ingests")
     parser.add_argument(
         "--parts",
-        default="abcde",
-        help="which of (a)+(b) ('ab'), (c) ('c'), (d) ('d', by output type) and (e) ('e', backfills) to run",
+        default="abcdef",
+        help="which of (a)+(b) ('ab'), (c) ('c'), (d) ('d', by output type), (e) ('e', backfills) and (f) ('f', "
+        "ingestion beside a backfill) to run",
     )
     parser.add_argument("--quick", action="store_true", help="300 runs; (c) with 30,000 events, one round")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.events, args.rounds = 300, 30_000, 1
-        args.backfill_events, args.ingestion_events = 2_000, 20_000
+        args.backfill_events = 2_000
 
     with harness.evaluation_services("bench-evaluation-runs") as env, harness.scratch_database("runs"):
         from django.utils import timezone
@@ -649,6 +678,8 @@ def main() -> None:
                 measure_ingestion(base_url, organization, user, args)
             if "e" in args.parts:
                 measure_backfills(base_url, key, organization, user, env, args)
+            if "f" in args.parts:
+                measure_ingestion_beside_backfills(base_url, key, organization, user, env, args)
 
 
 if __name__ == "__main__":

@@ -317,7 +317,7 @@ def backfill_tick(*, backfill_id: str, team_id: int) -> BackfillTick:
             backfill.status, backfill.finished_at = BackfillStatus.CANCELLED, now
             backfill.save(update_fields=["status", "finished_at"])
             return BackfillTick(finished=True)
-        room = _room_in_flight(backfill)
+        room, serving = _room_in_flight(backfill)
         if room <= 0:
             return BackfillTick(finished=False, waited=True)
         conditions = backfill.conditions
@@ -354,7 +354,8 @@ def backfill_tick(*, backfill_id: str, team_id: int) -> BackfillTick:
         backfill.save()
     logger.info("evaluation_backfill_page", backfill_id=backfill_id, read=len(read), dispatched=created,
                 skipped=len(judged) - created, finished=not more)  # fmt: skip
-    return BackfillTick(finished=not more, dispatched=created, skipped=len(judged) - created)
+    rest = settings.BACKFILL_REST_WHILE_SERVING_SECONDS if serving else 0.0
+    return BackfillTick(finished=not more, dispatched=created, skipped=len(judged) - created, rest_seconds=rest)
 
 
 def _page_size(room: int, conditions: list[dict[str, Any]]) -> int:
@@ -370,29 +371,30 @@ def conditions_filter(conditions: list[dict[str, Any]]) -> PropertyGroup:
     return parse_property_filters({"type": "OR", "values": groups}, regex_check=pattern_problem)
 
 
-def _room_in_flight(backfill: EvaluationBackfill) -> int:
-    """How many more runs this backfill may have pending or running: within its own bound and its project's, none
-    while live runs (online and manual, any project) are at BACKFILL_PAUSE_AT_LIVE_RUNS, and at most
-    BACKFILL_RUNS_IN_FLIGHT_WHILE_SERVING while the HTTP server answers requests — a backfill takes only the capacity
-    live traffic leaves."""
+def _room_in_flight(backfill: EvaluationBackfill) -> tuple[int, bool]:
+    """How many more runs this backfill may have pending or running, and whether the HTTP server is answering
+    requests: within its own bound and its project's, none while live runs (online and manual, any project) are at
+    BACKFILL_PAUSE_AT_LIVE_RUNS, and at most BACKFILL_RUNS_IN_FLIGHT_WHILE_SERVING while the server answers requests
+    — a backfill takes only the capacity live traffic leaves."""
     pause_at = settings.BACKFILL_PAUSE_AT_LIVE_RUNS
     if pause_at > 0:
         if OnlineRunIntake.objects.exists():
-            return 0  # ingested batches whose runs the dispatcher has not recorded yet: live traffic is waiting
+            return 0, False  # ingested batches whose runs the dispatcher has not recorded yet: live traffic waits
         live = (
             EvaluationRun.objects.filter(status__in=[RunStatus.PENDING, RunStatus.RUNNING])
             .exclude(trigger=RunTrigger.BACKFILL)
             .values_list("id", flat=True)[:pause_at]
         )
         if len(live) >= pause_at:
-            return 0
+            return 0, False
     counts = EvaluationRun.objects.filter(
         team_id=backfill.team_id, trigger=RunTrigger.BACKFILL, status__in=[RunStatus.PENDING, RunStatus.RUNNING]
     ).aggregate(project=Count("id"), mine=Count("id", filter=Q(backfill_id=backfill.id)))
-    in_flight = settings.BACKFILL_RUNS_IN_FLIGHT
-    if _serving_requests():
-        in_flight = min(in_flight, settings.BACKFILL_RUNS_IN_FLIGHT_WHILE_SERVING)
-    return min(in_flight - counts["mine"], settings.BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT - counts["project"])
+    serving = _serving_requests()
+    in_flight = min(settings.BACKFILL_RUNS_IN_FLIGHT, settings.BACKFILL_RUNS_IN_FLIGHT_WHILE_SERVING) if serving \
+        else settings.BACKFILL_RUNS_IN_FLIGHT  # fmt: skip
+    room = min(in_flight - counts["mine"], settings.BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT - counts["project"])
+    return room, serving
 
 
 def _serving_requests() -> bool:

@@ -50,12 +50,14 @@ class BackfillInputs:
 @dataclass
 class BackfillTick:
     """What one step of a backfill's walk did: `finished` (completed or cancelled: the workflow ends), else whether
-    it `waited` for runs in flight to finish before reading more."""
+    it `waited` for runs in flight to finish before reading more, and how long the walk rests before its next step
+    (`rest_seconds`: while the HTTP server is answering requests)."""
 
     finished: bool
     waited: bool = False
     dispatched: int = 0
     skipped: int = 0
+    rest_seconds: float = 0.0
 
 
 def is_manual(workflow_id: str) -> bool:

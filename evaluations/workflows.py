@@ -117,4 +117,6 @@ class EvaluationBackfillWorkflow:
                 return {"backfill_id": inputs.backfill_id, "finished": True}
             if tick.waited:
                 await workflow.sleep(BACKFILL_WAIT)
+            elif tick.rest_seconds > 0:
+                await workflow.sleep(timedelta(seconds=tick.rest_seconds))
         workflow.continue_as_new(inputs)

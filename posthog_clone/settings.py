@@ -270,8 +270,10 @@ BACKFILL_RUNS_IN_FLIGHT_PER_PROJECT = env.int("BACKFILL_RUNS_IN_FLIGHT_PER_PROJE
 # the server, no backfill starts a run (the worker's activity threads, by default; 0: backfills never pause).
 BACKFILL_PAUSE_AT_LIVE_RUNS = env.int("BACKFILL_PAUSE_AT_LIVE_RUNS", default=16)
 # And the capacity requests leave: while the HTTP server is answering a request (any of its database connections
-# busy), a backfill keeps at most this many runs in flight, so ingestion keeps the machine (at least 1: it finishes).
+# busy), a backfill keeps at most this many runs in flight and rests this long after each step,
+# so ingestion keeps the machine (at least 1 run: it still finishes).
 BACKFILL_RUNS_IN_FLIGHT_WHILE_SERVING = max(1, env.int("BACKFILL_RUNS_IN_FLIGHT_WHILE_SERVING", default=1))
+BACKFILL_REST_WHILE_SERVING_SECONDS = env.float("BACKFILL_REST_WHILE_SERVING_SECONDS", default=1.0)
 # How often the worker restarts the walk of a running backfill whose workflow is gone (Temporal's history lost).
 BACKFILL_RESUME_SECONDS = env.float("BACKFILL_RESUME_SECONDS", default=30.0)
 # Events read per step of a backfill's walk.

@@ -311,8 +311,8 @@ def test_a_walk_yields_while_live_runs_are_at_the_servers_bound(
 
 
 def test_a_walk_keeps_one_run_in_flight_while_the_http_server_serves(tenant: Tenant) -> None:
-    """A connection of the HTTP server's in a transaction (a request being answered): the walk takes one event; once
-    it is idle, the rest."""
+    """A connection of the HTTP server's in a transaction (a request being answered): the walk takes one event and
+    rests BACKFILL_REST_WHILE_SERVING_SECONDS; once it is idle, the rest at once."""
     for _ in range(3):
         store_generation(tenant)
     evaluation = make_evaluation(tenant, conditions=[{"id": "a", "rollout_percentage": 100, "properties": []}])
@@ -321,12 +321,12 @@ def test_a_walk_keeps_one_run_in_flight_while_the_http_server_serves(tenant: Ten
     with psycopg.connect(**{**params, "application_name": WEB_APPLICATION_NAME}) as web:
         web.execute("SELECT 1")  # psycopg opened a transaction: 'idle in transaction', as mid-request
         tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
-        assert (tick.finished, tick.dispatched) == (False, 1)
+        assert (tick.finished, tick.dispatched, tick.rest_seconds) == (False, 1, 1.0)  # then the walk rests
         tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
         assert (tick.waited, tick.dispatched) == (True, 0)  # its one run is still pending
         web.rollback()
         tick = backfills.backfill_tick(backfill_id=str(backfill.id), team_id=tenant.team.id)
-        assert (tick.finished, tick.dispatched) == (True, 2)
+        assert (tick.finished, tick.dispatched, tick.rest_seconds) == (True, 2, 0.0)
 
 
 def test_a_walk_yields_while_ingested_batches_wait_for_their_runs(tenant: Tenant, other_tenant: Tenant) -> None:
