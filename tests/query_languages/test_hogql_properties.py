@@ -205,6 +205,29 @@ def test_postgres_clickhouse_and_python_agree_on_every_condition(stored: Engines
     assert_compared(compared, examples=examples(), what="conditions")
 
 
+# Conditions the generator once found the engines disagreeing on, kept as cases: condition → why, for those still
+# different (a strict xfail each, also in the README's known differences).
+FOUND_CONDITIONS: dict[str, str | None] = {
+    "(toInt(lower(true))) is null": "the text of a Bool (a true/false literal, or what the printer types Bool) is "
+    "'true'/'false' in SQL, as ClickHouse prints a Bool; online evaluation's interpreter, which keeps no types, "
+    "reads it as '1'/'0', the text of a comparison",
+    "toInt(lower(1 = 1)) is null": None,  # a comparison's text is '1' everywhere
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "condition",
+    [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=why)) if why else c
+     for c, why in FOUND_CONDITIONS.items()],
+)  # fmt: skip
+def test_found_conditions_match_the_same_events_everywhere(stored: Engines, condition: str) -> None:
+    tree = parse_property_filters([{"type": "hogql", "key": condition}])
+    in_postgres = stored.matching(tree, postgres_dialect())
+    assert stored.matching(tree, clickhouse_dialect(DATABASE)) == in_postgres
+    assert stored.matching_in_python(tree) == in_postgres
+
+
 @pytest.mark.django_db
 def test_postgres_and_clickhouse_select_the_same_values(stored: Engines) -> None:
     compared: set[str] = set()
