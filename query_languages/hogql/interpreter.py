@@ -445,12 +445,9 @@ class _Compiler:
                 raise HogQLError("match() needs a string constant as its pattern.", pattern.start, pattern.end)
             compiled = _compiled(pattern)
             return lambda event: None if (t := _text(args[0](event), tz)) is None else compiled.search(t) is not None
-        if name == "round":
-            precision = round_precision(node)
-            return lambda event: _round(args[0](event), precision)
-        if name in ("floor", "ceil"):
-            precision, toward = round_precision(node), math.floor if name == "floor" else math.ceil
-            return lambda event: _floor_or_ceil(args[0](event), precision, toward)
+        if name in ("round", "floor", "ceil"):
+            precision, toward = round_precision(node), {"round": round, "floor": math.floor, "ceil": math.ceil}[name]
+            return lambda event: _at_precision(args[0](event), precision, toward)
         if name == "sqrt":
             return lambda event: _sqrt(args[0](event))
         if name in ("pow", "power"):
@@ -623,27 +620,10 @@ def _moment_function(name: str, value: Any, constant: datetime | None, tz: tzinf
     return min(max(start, FIRST_DATE), LAST_DATE)
 
 
-def _round(value: Any, precision: int) -> int | float | None:
-    """As the printer's round: a float half to even on the float as it is, an integer to a negative precision half
-    away from zero (NULL beyond Int64)."""
-    number = _number(value)
-    if number is None:
-        return None
-    if isinstance(number, float):
-        if not math.isfinite(number) or abs(number) >= 1e280:
-            return number
-        scale = 10.0 ** abs(precision)  # Python's round of a float is half to even, as ClickHouse's
-        return float(round(number * scale) / scale) if precision >= 0 else float(round(number / scale) * scale)
-    if precision >= 0:
-        return number
-    step = 10**-precision
-    rounded = int(math.copysign((abs(number) + step // 2) // step * step, number))
-    return rounded if INT64_MIN <= rounded <= INT64_MAX else None
-
-
-def _floor_or_ceil(value: Any, precision: int, toward: Callable[[float], int]) -> int | float | None:
-    """As the printer's floor/ceil: a float times (or over) the power of ten, down or up, and back; an integer to a
-    negative precision (NULL beyond Int64)."""
+def _at_precision(value: Any, precision: int, toward: Callable[[float], int]) -> int | float | None:
+    """As the printer's round, floor and ceil (`toward`: Python's round, half to even as ClickHouse's on a float,
+    math.floor or math.ceil): a float times (or over) the power of ten, to a whole number, and back, on the float as it
+    is; an integer to a negative precision (round: half away from zero), NULL beyond Int64."""
     number = _number(value)
     if number is None:
         return None
@@ -655,7 +635,12 @@ def _floor_or_ceil(value: Any, precision: int, toward: Callable[[float], int]) -
     if precision >= 0:
         return number
     step = 10**-precision
-    result = (number // step if toward is math.floor else -(-number // step)) * step
+    if toward is math.floor:
+        result = number // step * step
+    elif toward is math.ceil:
+        result = -(-number // step) * step
+    else:
+        result = int(math.copysign((abs(number) + step // 2) // step * step, number))
     return result if INT64_MIN <= result <= INT64_MAX else None
 
 
