@@ -152,9 +152,22 @@ def _uuid(value: Any) -> uuid.UUID | str | None:
         return str(value).lower()
 
 
+class _BoolLiteral(int):
+    """A `true`/`false` literal: a number as a comparison's result is, but read as text `'true'`/`'false'`, as the
+    printer types it (a Bool, which ClickHouse prints so) where a comparison's result reads `'1'`/`'0'`."""
+
+    def text(self) -> str:
+        return "true" if self else "false"
+
+
+TRUE_LITERAL, FALSE_LITERAL = _BoolLiteral(1), _BoolLiteral(0)
+
+
 def _text(value: Any, tz: tzinfo) -> str | None:
     if value is None or isinstance(value, str):
         return value
+    if type(value) is _BoolLiteral:
+        return value.text()
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, bool):
@@ -208,7 +221,7 @@ class _Compiler:
         return method(node)
 
     def _constant(self, node: ast.Constant) -> Reader:
-        value = node.value
+        value = (TRUE_LITERAL if node.value else FALSE_LITERAL) if isinstance(node.value, bool) else node.value
         return lambda event: value
 
     def _field(self, node: ast.Field) -> Reader:
