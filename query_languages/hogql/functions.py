@@ -80,7 +80,9 @@ def _concat(p: Printing, node: ast.Call, args: list[Typed]) -> Typed:
 def _common(p: Printing, args: list[Typed]) -> tuple[list[Sql], str]:
     """Values of one type for functions that return one of their arguments: text unless every one is a number
     (or they all share a type)."""
-    types = {UINT8 if a.condition else a.type for a in args} - {NOTHING}
+    types = {UINT8 if a.condition and a.type != BOOL else a.type for a in args} - {NOTHING}
+    if types == {BOOL}:  # Bools stay one (`if(c, true, false)` reads as 'true', as in ClickHouse)
+        return [p.value(a) for a in args], BOOL
     bases = {base_type(t) for t in types}
     if types and bases <= NUMBERS:
         # Numbers of one type, so that every database has a type to give the result.

@@ -433,8 +433,12 @@ class _Compiler:
         }
         if name in simple:
             function = simple[name]
-            if name in CHOOSING_FUNCTIONS and _common_kind(node.args[CHOOSING_FUNCTIONS[name]]) == "text":
-                return lambda event: _text(function([arg(event) for arg in args]), tz)
+            if name in CHOOSING_FUNCTIONS:
+                kind = _common_kind(node.args[CHOOSING_FUNCTIONS[name]])
+                if kind == "text":
+                    return lambda event: _text(function([arg(event) for arg in args]), tz)
+                if kind == "number":
+                    return lambda event: _plain(function([arg(event) for arg in args]))
             return lambda event: function([arg(event) for arg in args])
         if name == "toBool":
             return lambda event: _to_bool(args[0](event), tz)
@@ -449,8 +453,11 @@ class _Compiler:
             constants = [self._moment_constant(arg) for arg in node.args[1:]]
             return lambda event: _date_diff(unit, args[1](event), args[2](event), constants, tz)
         if name == "multiIf":
-            if _kind(node) == "text":
+            kind = _kind(node)
+            if kind == "text":
                 return lambda event: _text(_multi_if([arg(event) for arg in args]), tz)
+            if kind == "number":
+                return lambda event: _plain(_multi_if([arg(event) for arg in args]))
             return lambda event: _multi_if([arg(event) for arg in args])
         if name == "match":
             pattern = node.args[1]
@@ -466,13 +473,15 @@ class _Compiler:
         if name in ("pow", "power"):
             return lambda event: _pow(args[0](event), args[1](event))
         if name in ("greatest", "least"):
-            kinds = {_kind(arg) for arg in node.args} - {None}
+            found = {_kind(arg) for arg in node.args} - {None}
+            kinds = {"number" if k == "bool" else k for k in found}
             kind = next(iter(kinds)) if len(kinds) == 1 else None
             if len(kinds) > 1:
                 raise HogQLError(f"{name}() compares values of one kind: texts or numbers, not both.", node.start,
                                  node.end)  # fmt: skip
             pick = max if name == "greatest" else min
-            read = (lambda v: _text(v, tz)) if kind == "text" else _number if kind == "number" else (lambda v: v)
+            number = (lambda v: _plain(_number(v))) if len(found) > 1 else _number  # Bools beside numbers: numbers
+            read = (lambda v: _text(v, tz)) if kind == "text" else number if kind == "number" else (lambda v: v)
 
             def extreme(event: Any) -> Any:  # NULL ignored, as ClickHouse's
                 values = [value for arg in args if (value := read(arg(event))) is not None]
@@ -507,12 +516,12 @@ CHOOSING_FUNCTIONS = {"coalesce": slice(None), "ifNull": slice(None), "if": slic
 
 
 def _kind(node: ast.Expr) -> str | None:
-    """The printer's type of `node`, as far as choosing between text and numbers goes: "text", "number", "time",
-    or None for a bare NULL."""
+    """The printer's type of `node`, as far as choosing between text and numbers goes: "text", "number", "bool" (a
+    true/false literal, a number whose text is 'true'/'false'), "time", or None for a bare NULL."""
     if isinstance(node, ast.Constant):
         if node.value is None:
             return None
-        return "text" if isinstance(node.value, str) else "number"
+        return "text" if isinstance(node.value, str) else "bool" if isinstance(node.value, bool) else "number"
     if isinstance(node, ast.Field):
         return "time" if node.chain == ("timestamp",) else "text"
     if isinstance(node, ast.Call):
@@ -527,11 +536,18 @@ def _kind(node: ast.Expr) -> str | None:
 
 
 def _common_kind(nodes: tuple[ast.Expr, ...]) -> str | None:
-    """Mixed kinds are read as text, as the printer reads them."""
+    """Mixed kinds are read as text, as the printer reads them; a Bool beside other numbers is a number."""
     kinds = {_kind(node) for node in nodes} - {None}
+    if kinds == {"bool", "number"}:
+        return "number"
     if len(kinds) <= 1:
         return kinds.pop() if kinds else None
     return "text"
+
+
+def _plain(value: Any) -> Any:
+    """A Bool literal as the number it is (`if(c, true, 1)` reads as 1, not 'true'), as the printer's common type."""
+    return int(value) if type(value) is _BoolLiteral else value
 
 
 def _to_bool(value: Any, tz: tzinfo) -> bool | None:
