@@ -466,8 +466,8 @@ class _Compiler:
             compiled = _compiled(pattern)
             return lambda event: None if (t := _text(args[0](event), tz)) is None else compiled.search(t) is not None
         if name in ("round", "floor", "ceil"):
-            precision, toward = round_precision(node), {"round": round, "floor": math.floor, "ceil": math.ceil}[name]
-            return lambda event: _at_precision(args[0](event), precision, toward)
+            precision = round_precision(node)
+            return lambda event: _at_precision(args[0](event), precision, name)
         if name == "sqrt":
             return lambda event: _sqrt(args[0](event))
         if name in ("pow", "power"):
@@ -649,27 +649,30 @@ def _moment_function(name: str, value: Any, constant: datetime | None, tz: tzinf
     return min(max(start, FIRST_DATE), LAST_DATE)
 
 
-def _at_precision(value: Any, precision: int, toward: Callable[[float], int]) -> int | float | None:
-    """As the printer's round, floor and ceil (`toward`: Python's round, half to even as ClickHouse's on a float,
-    math.floor or math.ceil): a float times (or over) the power of ten, to a whole number, and back, on the float as it
-    is; an integer to a negative precision (round: half away from zero), NULL beyond Int64."""
+# How round, floor and ceil take a float to a whole number (Python's round is half to even, as ClickHouse's on a
+# float), and an integer to a multiple of a power of ten (round: half away from zero).
+WHOLE = {"round": round, "floor": math.floor, "ceil": math.ceil}
+MULTIPLE: dict[str, Callable[[int, int], int]] = {
+    "round": lambda number, step: int(math.copysign((abs(number) + step // 2) // step * step, number)),
+    "floor": lambda number, step: number // step * step,
+    "ceil": lambda number, step: -(-number // step) * step,
+}
+
+
+def _at_precision(value: Any, precision: int, mode: str) -> int | float | None:
+    """As the printer's round, floor and ceil (`mode`): a float times (or over) the power of ten, to a whole number,
+    and back, on the float as it is; an integer to a negative precision, NULL beyond Int64."""
     number = _number(value)
     if number is None:
         return None
     if isinstance(number, float):
         if not math.isfinite(number) or abs(number) >= 1e280:
             return number
-        scale = 10.0 ** abs(precision)
-        return float(toward(number * scale) / scale) if precision >= 0 else float(toward(number / scale) * scale)
+        scale, whole = 10.0 ** abs(precision), WHOLE[mode]
+        return float(whole(number * scale) / scale) if precision >= 0 else float(whole(number / scale) * scale)
     if precision >= 0:
         return number
-    step = 10**-precision
-    if toward is math.floor:
-        result = number // step * step
-    elif toward is math.ceil:
-        result = -(-number // step) * step
-    else:
-        result = int(math.copysign((abs(number) + step // 2) // step * step, number))
+    result = MULTIPLE[mode](number, 10**-precision)
     return result if INT64_MIN <= result <= INT64_MAX else None
 
 
