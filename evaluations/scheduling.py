@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from django.db import connection, transaction
+import structlog
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
@@ -30,6 +31,8 @@ from events.records import EventInput
 from events.selectors import events_by_uuid
 from posthog_clone.llm import JUDGE_NOT_CONFIGURED, judge_config
 from posthog_clone.temporal.client import StartOutcome, WorkflowStart, start_workflows
+
+logger = structlog.get_logger(__name__)
 
 DISPATCH_BATCH = 100
 # Intake rows (ingested batches, up to a few thousand runs each) recorded per turn of the dispatch loop.
@@ -99,7 +102,8 @@ class IntakeResult:
 def evaluation_runs_take_intake(*, limit: int = DISPATCH_INTAKE_BATCH) -> IntakeResult:
     """Turn up to `limit` intake rows, oldest first, into pending online runs (created when their events were
     ingested), and delete them, in one transaction. Rows are claimed with SKIP LOCKED and runs keep their online
-    ids (`ON CONFLICT DO NOTHING`), so several workers, or a batch captured twice, record each run once."""
+    ids (`ON CONFLICT DO NOTHING`), so several workers, or a batch captured twice, record each run once. A row that
+    cannot be recorded is logged and kept (for an operator to look at), and the others are recorded all the same."""
     with transaction.atomic():
         rows = list(
             OnlineRunIntake.objects.select_for_update(skip_locked=True)
@@ -108,28 +112,39 @@ def evaluation_runs_take_intake(*, limit: int = DISPATCH_INTAKE_BATCH) -> Intake
         )
         if not rows:
             return IntakeResult(batches=0, runs=0)
-        recorded = 0
-        with connection.cursor() as cursor:
-            for _, team_id, created_at, payload in rows:
-                document = orjson.loads(bytes(payload))
-                evaluations, events = document["evaluations"], document["events"]
-                runs = [(evaluations[evaluation], events[event]) for event, evaluation in document["runs"]]
-                cursor.execute(
-                    INSERT_ONLINE_RUNS,
-                    {
-                        "team_id": team_id,
-                        "created_at": created_at,
-                        "ids": [online_workflow_id(evaluation_id, event[0]) for evaluation_id, event in runs],
-                        "evaluations": [evaluation_id for evaluation_id, _ in runs],
-                        "targets": [event[0] for _, event in runs],
-                        "events": [event[1] for _, event in runs],
-                        "timestamps": [event[2] for _, event in runs],
-                        "distinct_ids": [event[3] for _, event in runs],
-                    },
-                )
-                recorded += cursor.rowcount
-        OnlineRunIntake.objects.filter(id__in=[row[0] for row in rows]).delete()
-    return IntakeResult(batches=len(rows), runs=recorded)
+        recorded, taken = 0, []
+        for intake_id, team_id, created_at, payload in rows:
+            try:
+                with transaction.atomic():  # a savepoint: a row that fails takes only its own runs back
+                    recorded += _record_intake(team_id=team_id, created_at=created_at, payload=bytes(payload))
+            except (DatabaseError, ValueError, KeyError, IndexError, TypeError) as error:
+                logger.error("evaluation_intake_unrecordable", intake_id=intake_id, team_id=team_id, error=str(error))
+                continue
+            taken.append(intake_id)
+        OnlineRunIntake.objects.filter(id__in=taken).delete()
+    return IntakeResult(batches=len(taken), runs=recorded)
+
+
+def _record_intake(*, team_id: int, created_at: datetime, payload: bytes) -> int:
+    """One intake row's runs as pending runs; how many were new."""
+    document = orjson.loads(payload)
+    evaluations, events = document["evaluations"], document["events"]
+    runs = [(evaluations[evaluation], events[event]) for event, evaluation in document["runs"]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT_ONLINE_RUNS,
+            {
+                "team_id": team_id,
+                "created_at": created_at,
+                "ids": [online_workflow_id(evaluation_id, event[0]) for evaluation_id, event in runs],
+                "evaluations": [evaluation_id for evaluation_id, _ in runs],
+                "targets": [event[0] for _, event in runs],
+                "events": [event[1] for _, event in runs],
+                "timestamps": [event[2] for _, event in runs],
+                "distinct_ids": [event[3] for _, event in runs],
+            },
+        )
+        return cursor.rowcount
 
 
 @dataclass(frozen=True)

@@ -241,6 +241,22 @@ class TestScheduling:
         assert second.id not in {run.evaluation_id for run in runs}
         assert evaluation_runs_take_intake() == IntakeResult(batches=0, runs=0)
 
+    def test_an_unrecordable_intake_row_is_kept_and_holds_no_other_back(self, tenant: Tenant, caplog: Any) -> None:
+        evaluation = make_evaluation(tenant, conditions=[condition()])
+        unreadable = OnlineRunIntake.objects.create(team=tenant.team, created_at=timezone.now(), payload=b"not json")
+        refused = OnlineRunIntake.objects.create(  # PostgreSQL refuses its timestamp
+            team=tenant.team, created_at=timezone.now(), payload=json.dumps({
+                "evaluations": [str(evaluation.id)], "events": [[str(numbered(9)), "$ai_generation", "no date", "u"]],
+                "runs": [[0, 0]]}).encode(),
+        )  # fmt: skip
+        ingest(tenant, generation(numbered(1)))
+
+        with caplog.at_level("ERROR"):
+            assert evaluation_runs_take_intake() == IntakeResult(batches=1, runs=1)
+        assert [run.target_event_id for run in EvaluationRun.objects.filter(team=tenant.team)] == [numbered(1)]
+        assert sorted(OnlineRunIntake.objects.values_list("id", flat=True)) == [unreadable.id, refused.id]
+        assert caplog.text.count("evaluation_intake_unrecordable") == 2
+
     def test_runs_of_an_evaluation_deleted_for_good_before_dispatch_are_dropped(self, tenant: Tenant) -> None:
         kept = make_evaluation(tenant, name="kept", conditions=[condition()])
         gone = make_evaluation(tenant, name="gone", conditions=[condition()])
